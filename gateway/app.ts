@@ -1,0 +1,72 @@
+// createApp(deps): the HTTP surface. No side effects here; main.ts serves it.
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import type { Deps } from "./deps.ts";
+import type { AppEnv } from "./http/context.ts";
+import { GatewayError, errorBody, toGatewayError } from "./http/errors.ts";
+import { MOCK_MODELS } from "./providers/mock.ts";
+import { createAuthenticator } from "./proxy/auth.ts";
+import { inferenceRoute, type InferenceServices } from "./proxy/inference-route.ts";
+import { advertisedModels } from "./proxy/model-route.ts";
+import { passthroughRoute } from "./proxy/passthrough-route.ts";
+import { RetryBudget } from "./proxy/retry.ts";
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const services: InferenceServices = {
+    auth: createAuthenticator(deps.config),
+    forward: {
+      upstream: deps.upstream,
+      budget: new RetryBudget(deps.config.limits.retry_budget_ratio),
+      clock: deps.clock,
+      random: deps.random,
+      limits: deps.config.limits,
+      logger: deps.logger,
+    },
+  };
+
+  app.use(async (c, next) => {
+    const id = randomUUID();
+    c.set("requestId", id);
+    // Set on the socket's response so it also rides on answers written straight to it (streams).
+    c.env.outgoing.setHeader("x-request-id", id);
+    await next();
+  });
+
+  app.onError((err, c) => {
+    const e = toGatewayError(err);
+    const log = e.status >= 500 ? deps.logger.warn : deps.logger.debug;
+    log("request failed", { request_id: c.get("requestId"), status: e.status, code: e.code, message: e.message, cause: causeOf(e) });
+    if (c.env.outgoing.headersSent) return new Response(null);
+    // A body we stopped reading must not be read as the next request on this connection.
+    if (e.code === "body_too_large") c.header("connection", "close");
+    return c.json(errorBody(e), e.status as 400);
+  });
+  app.notFound((c) => c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) => {
+    const { ready, draining } = deps.lifecycle;
+    if (ready && !draining) return c.json({ status: "ready" });
+    return c.json({ status: draining ? "draining" : "starting" }, 503);
+  });
+
+  app.post("/v1/chat/completions", inferenceRoute(deps, services, "chat"));
+  app.post("/v1/completions", inferenceRoute(deps, services, "completions"));
+  app.post("/v1/embeddings", inferenceRoute(deps, services, "embeddings"));
+  app.post("/v1/responses", inferenceRoute(deps, services, "responses"));
+  app.get("/v1/models", (c) => {
+    services.auth.check(c.env.incoming.headers.authorization);
+    const data = advertisedModels(deps.config.routes, MOCK_MODELS).map((id) => ({ id, object: "model", created: 0, owned_by: "promptgate" }));
+    return c.json({ object: "list", data });
+  });
+  app.all("/v1/*", passthroughRoute(deps, services));
+  return app;
+}
+
+/** The code of a low-level cause (ECONNRESET, UND_ERR_...), never its message, which may hold a URL. */
+function causeOf(e: GatewayError): string | undefined {
+  const cause = e.cause;
+  if (cause !== null && typeof cause === "object" && "code" in cause && typeof cause.code === "string") return cause.code;
+  return cause instanceof Error ? cause.name : undefined;
+}

@@ -1,0 +1,46 @@
+// `promptgate serve`: wires the real dependencies, serves, and drains on SIGTERM.
+import { trace } from "@opentelemetry/api";
+import { loadGatewayConfig } from "../config/gateway-config.ts";
+import { loadSettings } from "../config/settings.ts";
+import type { Deps } from "../deps.ts";
+import { createMockProvider } from "../providers/mock.ts";
+import { openGatewayWarning } from "../proxy/auth.ts";
+import { createUpstream } from "../proxy/upstream.ts";
+import { startGateway } from "../server.ts";
+import { openStore } from "../store/open-store.ts";
+import { systemClock } from "../support/clock.ts";
+import { createLogger } from "../support/logger.ts";
+
+export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
+  const settings = loadSettings(env);
+  const logger = createLogger(settings.logLevel);
+  const config = await loadGatewayConfig(settings.configDir, env);
+
+  const warning = openGatewayWarning(config);
+  if (warning) logger.warn(warning);
+  for (const p of config.providers.values()) {
+    if (p.apiKeyEnv && p.apiKey === null) {
+      logger.info(`${p.apiKeyEnv} is not set: provider "${p.name}" receives each caller's own Authorization header`);
+    }
+  }
+
+  const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
+  const upstream = createUpstream(config.limits, createMockProvider(Math.random));
+  const deps: Deps = {
+    settings, config, clock: systemClock, random: Math.random, store, upstream, logger,
+    tracer: trace.getTracer("promptgate"),
+    lifecycle: { ready: false, draining: false },
+  };
+  const gw = await startGateway(deps, settings.port, settings.host);
+  logger.info("promptgate listening", { url: `http://${settings.host}:${gw.port}`, store: store.kind, env: settings.gatewayEnv });
+
+  const shutdown = async (signal: string): Promise<void> => {
+    logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });
+    const clean = await gw.stop(settings.drainTimeoutMs);
+    await Promise.allSettled([upstream.close(), store.close()]);
+    logger.info("stopped", { drained: clean });
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}

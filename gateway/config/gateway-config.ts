@@ -1,0 +1,157 @@
+// gateway.yaml: providers, model routes, gateway keys and limits, validated once at start with errors
+// that name the file, the field and what to fix.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { expandEnv } from "./expand-env.ts";
+import { compileGlob } from "./glob.ts";
+
+const providerSchema = z.strictObject({
+  base_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://api.openai.com/v1" }),
+  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  /** How the provider's key is sent: OpenAI-style bearer, or Azure's `api-key` header. */
+  auth: z.enum(["bearer", "api-key"]).default("bearer"),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+const routeSchema = z.strictObject({
+  match: z.string().min(1),
+  provider: z.string().min(1),
+  strip_prefix: z.boolean().default(false),
+  /** Model names advertised by GET /v1/models for this route (a route without wildcards lists itself). */
+  models: z.array(z.string().min(1)).default([]),
+});
+
+const limitsSchema = z.strictObject({
+  body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  header_bytes: z.number().int().positive().default(32 * 1024),
+  response_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+  connect_timeout_ms: z.number().int().positive().default(5_000),
+  first_byte_timeout_ms: z.number().int().positive().default(60_000),
+  stream_idle_timeout_ms: z.number().int().positive().default(120_000),
+  max_retries: z.number().int().min(0).max(5).default(2),
+  retry_budget_ratio: z.number().min(0).max(1).default(0.2),
+  max_retry_after_ms: z.number().int().min(0).default(5_000),
+});
+
+const fileSchema = z.strictObject({
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "provider names are letters, digits, - and _"), providerSchema).default({}),
+  routes: z.array(routeSchema).min(1, "declare at least one route, e.g. { match: \"*\", provider: openai }"),
+  gateway_keys_env: z.string().optional(),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+});
+
+export type Limits = z.infer<typeof limitsSchema>;
+
+export interface ProviderConfig {
+  readonly name: string;
+  /** Origin and base path, e.g. https://api.openai.com and /v1. The mock provider has none. */
+  readonly origin: string;
+  readonly basePath: string;
+  readonly builtin: "mock" | null;
+  /** The provider's own key from its api_key_env; null means callers' Authorization is forwarded. */
+  readonly apiKey: string | null;
+  readonly apiKeyEnv: string | null;
+  readonly auth: "bearer" | "api-key";
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface RouteConfig {
+  readonly match: string;
+  readonly test: (model: string) => boolean;
+  readonly provider: ProviderConfig;
+  /** Literal text stripped from the model before forwarding (`local/` for `local/*`), or "". */
+  readonly stripPrefix: string;
+  readonly models: readonly string[];
+}
+
+export interface GatewayConfig {
+  readonly providers: ReadonlyMap<string, ProviderConfig>;
+  readonly routes: readonly RouteConfig[];
+  /** Keys callers must present; empty when the gateway admits anyone. */
+  readonly gatewayKeys: readonly string[];
+  readonly gatewayKeysEnv: string | null;
+  readonly limits: Limits;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export const MOCK_PROVIDER: ProviderConfig = {
+  name: "mock", origin: "", basePath: "", builtin: "mock", apiKey: null, apiKeyEnv: null, auth: "bearer", headers: {},
+};
+
+export async function loadGatewayConfig(configDir: string, env: NodeJS.ProcessEnv): Promise<GatewayConfig> {
+  const file = join(configDir, "gateway.yaml");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? "error"}); set CONFIG_DIR to the folder holding gateway.yaml`);
+  }
+  return parseGatewayConfig(text, env, file);
+}
+
+export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = "gateway.yaml"): GatewayConfig {
+  let doc: unknown;
+  try {
+    doc = expandEnv(parseYaml(text) ?? {}, env);
+  } catch (err) {
+    throw new ConfigError(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = fileSchema.safeParse(doc);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new ConfigError(`${file} is invalid:\n${lines.join("\n")}`);
+  }
+  const raw = parsed.data;
+
+  const providers = new Map<string, ProviderConfig>([["mock", MOCK_PROVIDER]]);
+  for (const [name, p] of Object.entries(raw.providers)) {
+    if (name === "mock") throw new ConfigError(`${file}: providers.mock: "mock" is the built-in provider; choose another name`);
+    const url = new URL(p.base_url);
+    const key = p.api_key_env ? env[p.api_key_env] : undefined;
+    providers.set(name, {
+      name,
+      origin: url.origin,
+      basePath: url.pathname.replace(/\/+$/, ""),
+      builtin: null,
+      apiKey: key !== undefined && key !== "" ? key : null,
+      apiKeyEnv: p.api_key_env ?? null,
+      auth: p.auth,
+      headers: p.headers,
+    });
+  }
+
+  const routes = raw.routes.map((r, i): RouteConfig => {
+    const provider = providers.get(r.provider);
+    if (!provider) {
+      const known = [...providers.keys()].join(", ");
+      throw new ConfigError(`${file}: routes[${i}].provider: unknown provider "${r.provider}" (declared: ${known})`);
+    }
+    const star = r.match.search(/[*?]/);
+    return {
+      match: r.match,
+      test: compileGlob(r.match),
+      provider,
+      stripPrefix: r.strip_prefix ? (star === -1 ? r.match : r.match.slice(0, star)) : "",
+      models: star === -1 ? [r.match, ...r.models] : r.models,
+    };
+  });
+
+  let gatewayKeys: string[] = [];
+  if (raw.gateway_keys_env !== undefined) {
+    const v = env[raw.gateway_keys_env] ?? "";
+    gatewayKeys = v.split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+    if (gatewayKeys.length === 0) {
+      throw new ConfigError(`${file}: gateway_keys_env names ${raw.gateway_keys_env}, which is empty; set it to comma-separated keys or remove gateway_keys_env`);
+    }
+  }
+
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits };
+}

@@ -1,0 +1,33 @@
+// The one dependency object: every piece of I/O the gateway touches comes in here, so tests can
+// inject fakes for time and randomness while using a real store and real HTTP.
+import type { Tracer } from "@opentelemetry/api";
+import type { GatewayConfig } from "./config/gateway-config.ts";
+import type { Settings } from "./config/settings.ts";
+import type { Upstream } from "./proxy/upstream.ts";
+import type { Store } from "./store/store.ts";
+import type { Logger } from "./support/logger.ts";
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** Resolves after `ms`, or rejects when `signal` aborts first. */
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** Readiness as the process sees it: ready once loaded, not ready while draining. */
+export interface Lifecycle {
+  ready: boolean;
+  draining: boolean;
+}
+
+export interface Deps {
+  readonly settings: Settings;
+  readonly config: GatewayConfig;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly store: Store;
+  readonly upstream: Upstream;
+  readonly logger: Logger;
+  readonly tracer: Tracer;
+  readonly lifecycle: Lifecycle;
+}

@@ -1,0 +1,16 @@
+// The Hono environment every route shares: the raw Node request/response (for streaming and
+// size-limited body reads) and the request id.
+import type { HttpBindings } from "@hono/node-server";
+import type { ServerResponse } from "node:http";
+
+export type AppEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
+
+/** An AbortSignal that fires the moment the client goes away before its answer is complete. */
+export function clientGone(outgoing: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  if (outgoing.destroyed) ac.abort();
+  else outgoing.once("close", () => {
+    if (!outgoing.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}

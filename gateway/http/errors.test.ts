@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { GatewayError, errorBody, toGatewayError } from "./errors.ts";
+
+describe("GatewayError", () => {
+  it("maps codes to statuses and renders OpenAI's shape", () => {
+    const err = new GatewayError("invalid_request", "messages: Required", { param: "messages" });
+    expect(err.status).toBe(400);
+    expect(errorBody(err)).toEqual({
+      error: { message: "messages: Required", type: "invalid_request_error", param: "messages", code: "invalid_request" },
+    });
+    expect(new GatewayError("upstream_timeout", "t").status).toBe(504);
+    expect(new GatewayError("body_too_large", "t").status).toBe(413);
+  });
+
+  it("keeps a provider's own status when given", () => {
+    expect(new GatewayError("upstream_error", "rate limited", { status: 429 }).status).toBe(429);
+  });
+
+  it("hides the message of unknown failures", () => {
+    const err = toGatewayError(new Error("Bearer sk-secret leaked"));
+    expect(err.status).toBe(500);
+    expect(err.message).not.toContain("sk-secret");
+  });
+});

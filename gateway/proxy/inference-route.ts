@@ -1,0 +1,84 @@
+// The request path for the OpenAI-compatible inference endpoints, top to bottom:
+// authenticate, parse, route the model, forward, relay, read usage.
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { Context } from "hono";
+import type { Deps } from "../deps.ts";
+import { readBody } from "../http/body.ts";
+import { clientGone, type AppEnv } from "../http/context.ts";
+import type { Authenticator } from "./auth.ts";
+import { forward, type ForwardDeps } from "./forward.ts";
+import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { routeModel } from "./model-route.ts";
+import { providerErrorBody } from "./provider-error.ts";
+import { readAll, relaySse, startStream } from "./relay.ts";
+import { ENDPOINT_PATHS, parseRequest, type Endpoint } from "./request-schema.ts";
+import { upstreamBody } from "./upstream-body.ts";
+import { upstreamFailure } from "./upstream.ts";
+import { StreamMeter, usageFromBody } from "./usage.ts";
+
+export interface InferenceServices {
+  readonly auth: Authenticator;
+  readonly forward: ForwardDeps;
+}
+
+export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint: Endpoint) {
+  const { limits, routes } = deps.config;
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const { incoming, outgoing } = c.env;
+    const started = deps.clock.now();
+
+    // 1. authenticate
+    services.auth.check(incoming.headers.authorization);
+
+    // 2. read the body (size-limited) and validate it
+    const raw = await readBody(incoming, limits.body_bytes);
+    const req = parseRequest(endpoint, raw);
+
+    // 3. route the model to its provider
+    const target = routeModel(routes, req.body.model);
+    const { provider } = target;
+
+    // 4. forward, retrying only before anything reached the client
+    const signal = clientGone(outgoing);
+    const res = await forward(services.forward, {
+      provider,
+      method: "POST",
+      path: ENDPOINT_PATHS[endpoint],
+      headers: {
+        ...upstreamRequestHeaders(incoming.headers),
+        ...provider.headers,
+        ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        "content-type": "application/json",
+      },
+      body: upstreamBody(req, raw, target.upstreamModel),
+      signal,
+    });
+    const headers = relayedResponseHeaders(res.headers);
+
+    // 5. relay: streams event by event, everything else as one buffer
+    const contentType = String(res.headers["content-type"] ?? "");
+    if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
+      const meter = new StreamMeter(endpoint, req.clientWantsUsage);
+      startStream(outgoing, res.status, headers);
+      const outcome = await relaySse(outgoing, res.body, (ev) => meter.observe(ev), signal, deps.clock.now,
+        (err) => upstreamFailure(err, provider, limits));
+      deps.logger.debug("stream relayed", { endpoint, model: req.body.model, complete: outcome.complete, usage: meter.usage, ms: deps.clock.now() - started });
+      return RESPONSE_ALREADY_SENT;
+    }
+    let body: Buffer;
+    try {
+      body = await readAll(res.body, limits.response_bytes);
+    } catch (err) {
+      throw upstreamFailure(err, provider, limits);
+    }
+    if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, body, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
+
+    // 6. read usage (recorded by telemetry)
+    const usage = usageFromBody(body);
+    deps.logger.debug("answer relayed", { endpoint, model: req.body.model, usage, ms: deps.clock.now() - started });
+    return c.body(asBytes(body), res.status as 200, headers);
+  };
+}
+
+/** A Buffer is a Uint8Array; Hono's types only want to know its memory is not shared. */
+export const asBytes = (b: Buffer): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;

@@ -1,0 +1,64 @@
+// Any other /v1/* call goes to the provider unchanged (files, batches, moderations, ...): routed by the
+// body's model when it has one, else to the catch-all route's provider.
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { Context } from "hono";
+import type { Deps } from "../deps.ts";
+import { readBody } from "../http/body.ts";
+import { clientGone, type AppEnv } from "../http/context.ts";
+import { GatewayError } from "../http/errors.ts";
+import { forward } from "./forward.ts";
+import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { asBytes, type InferenceServices } from "./inference-route.ts";
+import { defaultProvider, routeModel } from "./model-route.ts";
+import { readAll, relayRaw, startStream } from "./relay.ts";
+import { upstreamFailure } from "./upstream.ts";
+
+function modelOf(body: Buffer, contentType: string | undefined): string | null {
+  if (body.length === 0 || !contentType?.includes("json")) return null;
+  try {
+    const v = JSON.parse(body.toString("utf8")) as unknown;
+    return v !== null && typeof v === "object" && "model" in v && typeof v.model === "string" ? v.model : null;
+  } catch {
+    return null;
+  }
+}
+
+export function passthroughRoute(deps: Deps, services: InferenceServices) {
+  const { limits, routes } = deps.config;
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const { incoming, outgoing } = c.env;
+    services.auth.check(incoming.headers.authorization);
+    const method = incoming.method ?? "GET";
+    const raw = method === "GET" || method === "HEAD" ? Buffer.alloc(0) : await readBody(incoming, limits.body_bytes);
+
+    const model = modelOf(raw, incoming.headers["content-type"]);
+    const provider = model !== null ? routeModel(routes, model).provider : defaultProvider(routes);
+    if (!provider) throw new GatewayError("not_found", `No provider serves ${method} ${c.req.path}: add a catch-all route ({ match: "*", provider: ... })`);
+
+    const url = incoming.url ?? "/";
+    const signal = clientGone(outgoing);
+    const res = await forward(services.forward, {
+      provider,
+      method,
+      path: url.replace(/^\/v1/, ""),
+      headers: {
+        ...upstreamRequestHeaders(incoming.headers),
+        ...provider.headers,
+        ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
+      },
+      body: raw.length > 0 ? raw : null,
+      signal,
+    });
+    const headers = relayedResponseHeaders(res.headers);
+    if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
+      startStream(outgoing, res.status, headers);
+      await relayRaw(outgoing, res.body);
+      return RESPONSE_ALREADY_SENT;
+    }
+    try {
+      return c.body(asBytes(await readAll(res.body, limits.response_bytes)), res.status as 200, headers);
+    } catch (err) {
+      throw upstreamFailure(err, provider, limits);
+    }
+  };
+}

@@ -1,0 +1,100 @@
+// Relays the provider's answer: buffered answers are read whole (usage is in them, and a buffer is
+// the cheapest thing to hand back), streams are written to the socket event by event as they arrive.
+import { once } from "node:events";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { GatewayError, errorBody } from "../http/errors.ts";
+import { SseParser, type SseEvent } from "./sse.ts";
+
+/** Reads a whole upstream body, refusing one larger than `limit`. */
+export async function readAll(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new GatewayError("upstream_error", `the provider's answer exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** Resolves when the socket can take more, or when the client has gone (the caller then stops). */
+async function drained(out: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  try {
+    await once(out, "drain", { signal });
+  } catch {
+    // aborted: the client went away
+  }
+}
+
+export function startStream(out: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+  out.writeHead(status, {
+    ...headers,
+    "cache-control": "no-cache",
+    // Tell buffering reverse proxies (nginx) in front of the gateway to pass events straight through.
+    "x-accel-buffering": "no",
+  });
+  out.flushHeaders();
+}
+
+export interface StreamOutcome {
+  /** The stream reached its natural end (not cut by the provider or the client). */
+  readonly complete: boolean;
+  readonly error: GatewayError | null;
+  /** Milliseconds from start to the first event written, or null if none was. */
+  readonly firstEventAt: number | null;
+}
+
+/**
+ * Relays an SSE body event by event. `keep` sees every event and says whether the client gets it.
+ * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
+ */
+export async function relaySse(
+  out: ServerResponse,
+  body: Readable,
+  keep: (ev: SseEvent) => boolean,
+  signal: AbortSignal,
+  now: () => number,
+  toError: (err: unknown) => GatewayError,
+): Promise<StreamOutcome> {
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  let firstEventAt: number | null = null;
+  const write = async (events: readonly SseEvent[]): Promise<void> => {
+    let text = "";
+    for (const ev of events) if (keep(ev)) text += ev.raw;
+    if (text.length === 0 || out.destroyed) return;
+    firstEventAt ??= now();
+    if (!out.write(text)) await drained(out, signal);
+  };
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (signal.aborted) break;
+      await write(parser.push(decoder.decode(chunk, { stream: true })));
+    }
+    await write([...parser.push(decoder.decode()), ...parser.flush()]);
+    return { complete: !signal.aborted, error: null, firstEventAt };
+  } catch (err) {
+    if (signal.aborted) return { complete: false, error: null, firstEventAt };
+    const failure = toError(err);
+    if (!out.destroyed) out.write(`data: ${JSON.stringify(errorBody(failure))}\n\n`);
+    return { complete: false, error: failure, firstEventAt };
+  } finally {
+    body.destroy();
+    if (!out.destroyed) out.end();
+  }
+}
+
+/** Relays a body byte for byte (pass-through routes, non-SSE streams). */
+export async function relayRaw(out: ServerResponse, body: Readable): Promise<void> {
+  try {
+    await pipeline(body, out);
+  } catch {
+    // Either side closed early; pipeline has already destroyed both.
+  }
+}

@@ -1,0 +1,103 @@
+// The OpenAI-compatible request bodies, validated once where they enter; unknown fields pass through.
+import { z } from "zod";
+import { GatewayError } from "../http/errors.ts";
+
+export type Endpoint = "chat" | "completions" | "embeddings" | "responses";
+
+export const ENDPOINT_PATHS: Record<Endpoint, string> = {
+  chat: "/chat/completions",
+  completions: "/completions",
+  embeddings: "/embeddings",
+  responses: "/responses",
+};
+
+/** `gen_ai.operation.name` per endpoint (OpenTelemetry GenAI semantic conventions). */
+export const OPERATION_NAMES: Record<Endpoint, string> = {
+  chat: "chat",
+  completions: "text_completion",
+  embeddings: "embeddings",
+  responses: "chat",
+};
+
+const model = z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty");
+const streamFlag = z.boolean().optional();
+const streamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional();
+const variables = z.record(z.string(), z.unknown()).optional();
+
+const message = z.looseObject({
+  role: z.string().min(1),
+  content: z.union([z.string(), z.array(z.unknown()), z.null()]).optional(),
+});
+
+const schemas = {
+  chat: z.looseObject({
+    model,
+    messages: z.array(message),
+    stream: streamFlag,
+    stream_options: streamOptions,
+    user: z.string().optional(),
+    prompt_variables: variables,
+  }),
+  completions: z.looseObject({
+    model,
+    prompt: z.union([z.string(), z.array(z.unknown())]).optional(),
+    stream: streamFlag,
+    stream_options: streamOptions,
+    user: z.string().optional(),
+    prompt_variables: variables,
+  }),
+  embeddings: z.looseObject({
+    model,
+    input: z.union([z.string(), z.array(z.unknown())]),
+    user: z.string().optional(),
+  }),
+  responses: z.looseObject({
+    model,
+    input: z.union([z.string(), z.array(z.unknown())]).optional(),
+    instructions: z.string().nullable().optional(),
+    stream: streamFlag,
+    user: z.string().optional(),
+    prompt_variables: variables,
+  }),
+} as const;
+
+export type ChatBody = z.infer<typeof schemas.chat>;
+export type RequestBody = z.infer<(typeof schemas)[Endpoint]>;
+
+export interface ParsedRequest {
+  readonly endpoint: Endpoint;
+  /** The validated body; the proxy may rewrite fields before forwarding. */
+  readonly body: Record<string, unknown> & { model: string };
+  readonly stream: boolean;
+  /** Whether the client itself asked for the usage chunk of a stream. */
+  readonly clientWantsUsage: boolean;
+}
+
+export function parseRequest(endpoint: Endpoint, raw: Buffer): ParsedRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    throw new GatewayError("invalid_json", `We could not parse the JSON body of your request: ${(err as Error).message}`, { cause: err });
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new GatewayError("invalid_request", "The request body must be a JSON object");
+  }
+  const result = schemas[endpoint].safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const param = issue ? formatPath(issue.path) : "";
+    throw new GatewayError("invalid_request", `Invalid body: ${param || "(root)"}: ${issue?.message ?? "invalid"}`, param ? { param } : {});
+  }
+  const body = result.data as ParsedRequest["body"];
+  const stream = body["stream"] === true;
+  const options = body["stream_options"] as { include_usage?: boolean } | null | undefined;
+  return { endpoint, body, stream, clientWantsUsage: stream && options?.include_usage === true };
+}
+
+/** `messages[0].content`, the way OpenAI names a parameter. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}

@@ -1,0 +1,87 @@
+// The upstream client: pooled keep-alive connections through one undici Agent (never the global
+// fetch), phase timeouts, and provider failures mapped to 502/504.
+import type { Readable } from "node:stream";
+import { Agent } from "undici";
+import type { Limits, ProviderConfig } from "../config/gateway-config.ts";
+import { GatewayError } from "../http/errors.ts";
+
+export type HeaderValue = string | string[] | undefined;
+
+export interface UpstreamRequest {
+  readonly provider: ProviderConfig;
+  readonly method: string;
+  /** The path below the provider's base URL, query included: `/chat/completions`. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer | null;
+  readonly signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  readonly body: Readable;
+}
+
+export interface Upstream {
+  send(req: UpstreamRequest): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Sends to the built-in mock provider; everything else goes over HTTP. */
+export type LocalProvider = (req: UpstreamRequest) => Promise<UpstreamResponse>;
+
+export function createUpstream(limits: Limits, mock: LocalProvider): Upstream {
+  const agent = new Agent({
+    connect: { timeout: limits.connect_timeout_ms },
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    headersTimeout: limits.first_byte_timeout_ms,
+    bodyTimeout: limits.stream_idle_timeout_ms,
+  });
+  return {
+    async send(req) {
+      if (req.provider.builtin === "mock") return mock(req);
+      try {
+        const res = await agent.request({
+          origin: req.provider.origin,
+          path: req.provider.basePath + req.path,
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          signal: req.signal,
+        });
+        return { status: res.statusCode, headers: res.headers, body: res.body };
+      } catch (err) {
+        throw upstreamFailure(err, req.provider, limits);
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+const errorCode = (err: unknown): string =>
+  err !== null && typeof err === "object" && "code" in err && typeof err.code === "string" ? err.code : "";
+
+/** Provider-side failures as gateway errors; the message names the provider, never its URL's secrets. */
+export function upstreamFailure(err: unknown, provider: ProviderConfig, limits: Limits): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const code = errorCode(err);
+  const who = `provider "${provider.name}"`;
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return new GatewayError("upstream_timeout", `connecting to ${who} timed out after ${limits.connect_timeout_ms} ms`, { cause: err });
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return new GatewayError("upstream_timeout", `${who} sent no response within ${limits.first_byte_timeout_ms} ms`, { cause: err });
+    case "UND_ERR_BODY_TIMEOUT":
+      return new GatewayError("upstream_timeout", `${who} sent nothing for ${limits.stream_idle_timeout_ms} ms`, { cause: err });
+    default:
+      return new GatewayError("upstream_unreachable", `connection to ${who} failed${code ? ` (${code})` : ""}`, { cause: err });
+  }
+}
+
+/** Failures where the provider cannot have started on the request, so a retry is safe. */
+export function isConnectionFailure(err: GatewayError): boolean {
+  const code = errorCode(err.cause);
+  return ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "ECONNRESET"].includes(code);
+}

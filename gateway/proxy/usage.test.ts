@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import type { SseEvent } from "./sse.ts";
+import { StreamMeter, readUsage, usageFromBody } from "./usage.ts";
+
+const ev = (data: string, event: string | null = null): SseEvent => ({ event, data, hasData: true, raw: `data: ${data}\n\n` });
+
+describe("usage", () => {
+  it("reads chat and responses shapes, cached tokens included", () => {
+    expect(readUsage({ prompt_tokens: 10, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 4 } })).toEqual({
+      inputTokens: 10, outputTokens: 5, cachedInputTokens: 4,
+    });
+    expect(readUsage({ input_tokens: 7, output_tokens: 3, input_tokens_details: { cached_tokens: 2 } })).toEqual({
+      inputTokens: 7, outputTokens: 3, cachedInputTokens: 2,
+    });
+    expect(readUsage(null)).toBeNull();
+    expect(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":2}}'))?.outputTokens).toBe(2);
+    expect(usageFromBody(Buffer.from("not json"))).toBeNull();
+  });
+
+  it("drops the usage-only chunk unless the client asked for it, and records usage either way", () => {
+    const usageChunk = ev('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
+    const content = ev('{"choices":[{"delta":{"content":"hi"}}],"usage":null}');
+    const quiet = new StreamMeter("chat", false);
+    expect(quiet.observe(content)).toBe(true);
+    expect(quiet.observe(usageChunk)).toBe(false);
+    expect(quiet.usage).toEqual({ inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 });
+    const asked = new StreamMeter("chat", true);
+    expect(asked.observe(usageChunk)).toBe(true);
+    expect(asked.usage?.outputTokens).toBe(4);
+  });
+
+  it("keeps a final chunk that carries both choices and usage", () => {
+    const m = new StreamMeter("chat", false);
+    expect(m.observe(ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}'))).toBe(true);
+    expect(m.usage?.inputTokens).toBe(1);
+  });
+
+  it("reads usage from response.completed", () => {
+    const m = new StreamMeter("responses", false);
+    expect(m.observe(ev('{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}', "response.completed"))).toBe(true);
+    expect(m.usage?.inputTokens).toBe(9);
+  });
+});

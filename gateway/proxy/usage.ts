@@ -1,0 +1,86 @@
+// Token usage as providers report it: in a JSON body, in the final chat/completions stream chunk
+// (stream_options.include_usage), or in the Responses API's `response.completed` event.
+import type { Endpoint } from "./request-schema.ts";
+import type { SseEvent } from "./sse.ts";
+
+export interface Usage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedInputTokens: number;
+}
+
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+
+/** Reads either usage shape: chat/completions (`prompt_tokens`) or responses (`input_tokens`). */
+export function readUsage(value: unknown): Usage | null {
+  const u = obj(value);
+  if (!u) return null;
+  if ("input_tokens" in u || "output_tokens" in u) {
+    return {
+      inputTokens: num(u["input_tokens"]),
+      outputTokens: num(u["output_tokens"]),
+      cachedInputTokens: num(obj(u["input_tokens_details"])?.["cached_tokens"]),
+    };
+  }
+  return {
+    inputTokens: num(u["prompt_tokens"]),
+    outputTokens: num(u["completion_tokens"]),
+    cachedInputTokens: num(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
+  };
+}
+
+/** Usage from a complete JSON response body, or null when it has none. */
+export function usageFromBody(body: Buffer): Usage | null {
+  try {
+    const root = obj(JSON.parse(body.toString("utf8")));
+    return root ? readUsage(root["usage"]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Watches a relayed stream: notes usage as it passes and decides which events the client sees. The
+ * gateway always asks for usage, so a client that did not ask must not get the usage-only chunk.
+ */
+export class StreamMeter {
+  usage: Usage | null = null;
+  readonly #endpoint: Endpoint;
+  readonly #clientWantsUsage: boolean;
+
+  constructor(endpoint: Endpoint, clientWantsUsage: boolean) {
+    this.#endpoint = endpoint;
+    this.#clientWantsUsage = clientWantsUsage;
+  }
+
+  /** True when the event goes on to the client. */
+  observe(ev: SseEvent): boolean {
+    if (!ev.hasData) return true;
+    if (this.#endpoint === "responses") {
+      if (ev.event === "response.completed" || ev.data.includes('"response.completed"')) {
+        const root = parse(ev.data);
+        const usage = readUsage(obj(root?.["response"])?.["usage"]);
+        if (usage) this.usage = usage;
+      }
+      return true;
+    }
+    // Cheap test first: only a chunk that carries a usage object is worth parsing.
+    if (!ev.data.includes('"usage":{') && !ev.data.includes('"usage": {')) return true;
+    const root = parse(ev.data);
+    const usage = readUsage(root?.["usage"]);
+    if (!usage) return true;
+    this.usage = usage;
+    const usageOnly = Array.isArray(root?.["choices"]) && (root["choices"] as unknown[]).length === 0;
+    return this.#clientWantsUsage || !usageOnly;
+  }
+}
+
+function parse(data: string): Record<string, unknown> | null {
+  try {
+    return obj(JSON.parse(data));
+  } catch {
+    return null;
+  }
+}

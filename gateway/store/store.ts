@@ -1,0 +1,54 @@
+// The store seam: the small set of operations promptgate needs from shared state, with two
+// implementations (Redis for replicas, embedded SQLite for one machine) held to one contract suite.
+
+/** One field increment inside an atomic batch (aggregates are written this way). */
+export interface HashIncrement {
+  readonly key: string;
+  readonly field: string;
+  readonly by: number;
+}
+
+/**
+ * Every key and channel given to a store is logical (`weights:prod:summarization`); the store applies
+ * its prefix (`REDIS_PREFIX`, default `promptgate:`) itself, so the SRE sees
+ * `promptgate:weights:prod:summarization` in redis-cli and tests isolate themselves with a unique prefix.
+ */
+export interface Store {
+  readonly kind: "redis" | "embedded";
+  readonly prefix: string;
+
+  get(key: string): Promise<string | null>;
+  /** Several values in one round trip; missing keys are null, in the order asked. */
+  mget(keys: readonly string[]): Promise<(string | null)[]>;
+  set(key: string, value: string): Promise<void>;
+  /** Writes only when the key does not exist; true when this call wrote it. */
+  setIfAbsent(key: string, value: string): Promise<boolean>;
+  /** Writes only when the current value equals `expected` (null = absent); true when this call won. */
+  compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
+  del(key: string): Promise<void>;
+  /** Logical keys (prefix removed) that start with `prefix`, in no particular order. */
+  keys(prefix: string): Promise<string[]>;
+
+  hgetall(key: string): Promise<Record<string, string>>;
+  hset(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  hdel(key: string, fields: readonly string[]): Promise<void>;
+  hincrby(key: string, field: string, by: number): Promise<number>;
+  /** Applies all increments atomically: other readers see all of them or none. */
+  hincrbyBatch(increments: readonly HashIncrement[]): Promise<void>;
+
+  incrby(key: string, by: number): Promise<number>;
+
+  /** Appends to an append-only list; returns the new length. */
+  append(key: string, value: string): Promise<number>;
+  /** Inclusive range, negative indexes count from the end (Redis LRANGE semantics). */
+  range(key: string, start: number, stop: number): Promise<string[]>;
+
+  /** Change notification across processes (the gateway and the CLI may be different processes). */
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once listening; the returned function stops listening. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
+
+  /** Resolves when the backing store answers; rejects quickly when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

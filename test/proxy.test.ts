@@ -1,0 +1,147 @@
+// The spine end to end: the official openai SDK (baseURL swap only) -> gateway -> a real fake provider.
+import OpenAI from "openai";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { chatJson, chatStream, json, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
+import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+
+let provider: FakeProvider;
+let gw: TestGateway;
+
+beforeEach(async () => {
+  provider = await startFakeProvider();
+  gw = await startTestGateway({ providerUrl: provider.url });
+});
+afterEach(async () => {
+  await gw.close();
+  await provider.close();
+});
+
+const client = (): OpenAI => new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "sk-caller", maxRetries: 0 });
+
+describe("chat completions through the openai SDK", () => {
+  it("relays a non-streaming answer and forwards the request unchanged", async () => {
+    provider.handle(chatJson("Hi there"));
+    const { data, response } = await client()
+      .chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "Hello" }], temperature: 0.2 })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe("Hi there");
+    expect(data.usage?.total_tokens).toBe(18);
+    expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get("x-upstream-request-id")).toBe("req_fake_1");
+    const sent = provider.received[0]!;
+    expect(sent.url).toBe("/v1/chat/completions");
+    expect(sent.json()).toEqual({ model: "gpt-test", messages: [{ role: "user", content: "Hello" }], temperature: 0.2 });
+    // No gateway keys and no provider key: the caller's own key goes upstream.
+    expect(sent.headers.authorization).toBe("Bearer sk-caller");
+  });
+
+  it("streams, asks the provider for usage, and hides the usage chunk from a client that did not ask", async () => {
+    provider.handle(chatStream(["Hel", "lo", "!"]));
+    const stream = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.map((c) => c.choices[0]?.delta.content).join("")).toBe("Hello!");
+    expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+    expect(provider.received[0]!.json()["stream_options"]).toEqual({ include_usage: true });
+  });
+
+  it("passes the usage chunk to a client that asked for it", async () => {
+    provider.handle(chatStream(["a", "b"]));
+    const stream = await client().chat.completions.create({
+      model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true, stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+  });
+
+  it("relays each event before the provider sends the next", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    provider.handle(chatStream(["first", "second"], { between: (i) => (i === 1 ? released : Promise.resolve()) }));
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    // The provider holds "second" back until we have seen "first": a buffering relay deadlocks here.
+    let seen = "";
+    while (!seen.includes('"first"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stream ended early");
+      seen += decoder.decode(value, { stream: true });
+    }
+    expect(seen).not.toContain('"second"');
+    release();
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += decoder.decode(value, { stream: true });
+    }
+    expect(rest).toContain('"second"');
+    expect(rest.trimEnd().endsWith("data: [DONE]")).toBe(true);
+  });
+
+  it("relays CRLF-framed streams intact", async () => {
+    provider.handle(chatStream(["x", "y"], { eol: "\r\n" }));
+    const stream = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+    expect(text).toBe("xy");
+  });
+});
+
+describe("other endpoints", () => {
+  it("forwards embeddings, completions and responses to their paths", async () => {
+    provider.handle(json(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1] }], model: "e", usage: { prompt_tokens: 1, total_tokens: 1 } }));
+    const emb = await client().embeddings.create({ model: "text-embedding-3-small", input: "hi" });
+    expect(emb.data[0]?.embedding).toEqual([0.1]);
+    provider.handle(json(200, { id: "c", object: "text_completion", created: 1, model: "m", choices: [{ index: 0, text: "ok", logprobs: null, finish_reason: "stop" }] }));
+    const comp = await client().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say ok" });
+    expect(comp.choices[0]?.text).toBe("ok");
+    provider.handle(json(200, { id: "resp_1", object: "response", created_at: 1, model: "m", status: "completed", output: [], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } }));
+    const resp = await client().responses.create({ model: "gpt-test", input: "hi" });
+    expect(resp.id).toBe("resp_1");
+    expect(provider.received.map((r) => r.url)).toEqual(["/v1/embeddings", "/v1/completions", "/v1/responses"]);
+  });
+
+  it("passes other /v1/* calls through with method, path and query", async () => {
+    provider.handle(json(200, { object: "list", data: [{ id: "file-1" }] }));
+    const res = await fetch(`${gw.url}/v1/files?purpose=batch&limit=2`, { headers: { authorization: "Bearer sk-caller" } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ object: "list", data: [{ id: "file-1" }] });
+    expect(provider.received[0]).toMatchObject({ method: "GET", url: "/v1/files?purpose=batch&limit=2" });
+  });
+
+  it("lists the routed models", async () => {
+    const models = await client().models.list();
+    const ids = models.data.map((m) => m.id);
+    expect(ids).toContain("mock/echo");
+  });
+});
+
+describe("the mock provider", () => {
+  it("echoes the messages it received, with usage, streaming or not", async () => {
+    const res = await client().chat.completions.create({ model: "mock/echo", messages: [{ role: "user", content: "ping" }] });
+    expect(res.choices[0]?.message.content).toBe("user: ping");
+    expect(res.usage?.prompt_tokens).toBeGreaterThan(0);
+    const stream = await client().chat.completions.create({
+      model: "mock/echo", messages: [{ role: "user", content: "two words" }], stream: true, stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? "";
+      usage = c.usage ?? usage;
+    }
+    expect(text).toBe("user: two words");
+    expect(usage?.completion_tokens).toBe(4);
+    expect(provider.received).toHaveLength(0);
+  });
+});

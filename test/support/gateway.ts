@@ -1,0 +1,65 @@
+// Starts the real gateway app in-process against a real fake provider, for integration tests.
+import { trace } from "@opentelemetry/api";
+import { parseGatewayConfig } from "../../gateway/config/gateway-config.ts";
+import { loadSettings } from "../../gateway/config/settings.ts";
+import type { Clock, Deps } from "../../gateway/deps.ts";
+import { createMockProvider } from "../../gateway/providers/mock.ts";
+import { createUpstream } from "../../gateway/proxy/upstream.ts";
+import { startGateway, type RunningGateway } from "../../gateway/server.ts";
+import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
+import { systemClock } from "../../gateway/support/clock.ts";
+import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
+
+export interface TestGatewayOptions {
+  /** gateway.yaml text; `${PROVIDER_URL}` is the fake provider's base URL. */
+  yaml?: string;
+  providerUrl?: string;
+  env?: Record<string, string>;
+  clock?: Clock;
+  random?: () => number;
+  logger?: Logger;
+}
+
+export interface TestGateway extends RunningGateway {
+  readonly deps: Deps;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_YAML = `
+providers:
+  fake: { base_url: "\${PROVIDER_URL}" }
+routes:
+  - { match: "mock/*", provider: mock }
+  - { match: "*", provider: fake }
+`;
+
+export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const env = { PROVIDER_URL: opts.providerUrl ?? "http://127.0.0.1:9/v1", ...opts.env };
+  const config = parseGatewayConfig(opts.yaml ?? DEFAULT_YAML, env);
+  const logger = opts.logger ?? silentLogger;
+  const store = createSqliteStore({ path: ":memory:", prefix: "test:", logger });
+  const random = opts.random ?? Math.random;
+  const upstream = createUpstream(config.limits, createMockProvider(random));
+  const deps: Deps = {
+    settings: loadSettings({}),
+    config,
+    clock: opts.clock ?? systemClock,
+    random,
+    store,
+    upstream,
+    logger,
+    tracer: trace.getTracer("promptgate-test"),
+    lifecycle: { ready: false, draining: false },
+  };
+  const gw = await startGateway(deps, 0);
+  return {
+    ...gw,
+    deps,
+    close: async () => {
+      gw.server.closeAllConnections();
+      await gw.stop(0);
+      await upstream.close();
+      await store.close();
+    },
+  };
+}
