@@ -4,6 +4,7 @@ import type { Limits } from "../config/gateway-config.ts";
 import type { Clock } from "../deps.ts";
 import { GatewayError } from "../http/errors.ts";
 import type { Logger } from "../support/logger.ts";
+import { discard } from "./relay.ts";
 import { RETRYABLE_STATUS, type RetryBudget, backoffMs, retryAfterMs } from "./retry.ts";
 import { isConnectionFailure, type Upstream, type UpstreamRequest, type UpstreamResponse } from "./upstream.ts";
 
@@ -46,7 +47,7 @@ export async function forward(deps: ForwardDeps, req: UpstreamRequest): Promise<
         throw outcome.failure;
       }
       holding = true;
-      res?.body.destroy();
+      if (res) discard(res.body);
       const ms = wait ?? backoffMs(attempt, deps.random);
       deps.logger.debug("retrying upstream call", { provider: req.provider.name, attempt: attempt + 1, wait_ms: ms });
       await deps.clock.sleep(ms, req.signal);

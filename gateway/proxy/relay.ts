@@ -7,6 +7,18 @@ import { pipeline } from "node:stream/promises";
 import { GatewayError, errorBody } from "../http/errors.ts";
 import { SseParser, type SseEvent } from "./sse.ts";
 
+/**
+ * Closes an upstream body we no longer want. undici's body emits an AbortError when destroyed
+ * unread, and an `error` event nobody listens to would take the process down.
+ */
+export function discard(body: Readable): void {
+  if (body.destroyed) return;
+  body.on("error", ignore);
+  body.destroy();
+}
+
+const ignore = (): void => undefined;
+
 /** Reads a whole upstream body, refusing one larger than `limit`. */
 export async function readAll(body: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -14,7 +26,7 @@ export async function readAll(body: Readable, limit: number): Promise<Buffer> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      body.destroy();
+      discard(body);
       throw new GatewayError("upstream_error", `the provider's answer exceeds the ${limit}-byte limit`);
     }
     chunks.push(chunk);
@@ -85,7 +97,7 @@ export async function relaySse(
     if (!out.destroyed) out.write(`data: ${JSON.stringify(errorBody(failure))}\n\n`);
     return { complete: false, error: failure, firstEventAt };
   } finally {
-    body.destroy();
+    discard(body);
     if (!out.destroyed) out.end();
   }
 }

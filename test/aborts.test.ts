@@ -1,0 +1,78 @@
+// A client that goes away aborts its upstream call at once: before headers, mid-stream, non-streaming.
+import { request as httpRequest, type ClientRequest } from "node:http";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hang, stallAfterFirstChunk, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
+import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+
+let provider: FakeProvider;
+let gw: TestGateway;
+beforeEach(async () => {
+  provider = await startFakeProvider();
+  gw = await startTestGateway({ providerUrl: provider.url });
+});
+afterEach(async () => {
+  await gw.close();
+  await provider.close();
+});
+
+/** Sends a chat request and resolves once the provider has it; `onResponse` sees the gateway's answer. */
+function send(stream: boolean, onResponse?: (res: import("node:http").IncomingMessage) => void): ClientRequest {
+  const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => onResponse?.(res));
+  req.on("error", () => undefined);
+  req.end(JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream }));
+  return req;
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("client aborts", () => {
+  it("before response headers: the upstream socket closes within 1 s", async () => {
+    provider.handle(hang);
+    const req = send(true);
+    await until(() => provider.received.length === 1);
+    const closed = provider.nextSocketClose();
+    const t0 = Date.now();
+    req.destroy();
+    expect((await closed) - t0).toBeLessThan(1000);
+  });
+
+  it("mid-stream: the upstream socket closes within 1 s", async () => {
+    provider.handle(stallAfterFirstChunk);
+    let firstChunk!: () => void;
+    const gotChunk = new Promise<void>((r) => (firstChunk = r));
+    const req = send(true, (res) => res.once("data", () => firstChunk()));
+    await gotChunk;
+    const closed = provider.nextSocketClose();
+    const t0 = Date.now();
+    req.destroy();
+    expect((await closed) - t0).toBeLessThan(1000);
+  });
+
+  it("on a non-streaming call: the upstream socket closes within 1 s", async () => {
+    provider.handle(hang);
+    const req = send(false);
+    await until(() => provider.received.length === 1);
+    const closed = provider.nextSocketClose();
+    const t0 = Date.now();
+    req.destroy();
+    expect((await closed) - t0).toBeLessThan(1000);
+  });
+
+  it("keeps serving after aborted calls", async () => {
+    provider.handle(hang);
+    const req = send(false);
+    await until(() => provider.received.length === 1);
+    req.destroy();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "still here" }] }),
+    });
+    expect(res.status).toBe(200);
+  });
+});
