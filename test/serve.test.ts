@@ -1,0 +1,89 @@
+// `promptgate serve` as a real process: starts from CONFIG_DIR, answers, and drains on SIGTERM.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+});
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+  stderr: () => string;
+}
+
+async function startServe(env: Record<string, string> = {}): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), "pg-serve-"));
+  writeFileSync(join(dir, "gateway.yaml"), 'routes:\n  - { match: "mock/*", provider: mock }\n');
+  const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CONFIG_DIR: dir, STATE_PATH: join(dir, "state.db"), REDIS_URL: "", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  children.push(child);
+  let err = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 10_000);
+    child.stderr!.on("data", (c: Buffer) => {
+      err += c.toString();
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${err}`)));
+  });
+  return { child, url, exited, stderr: () => err };
+}
+
+const slowChat = (url: string, ms: number): Promise<Response> =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: `mock/slow-${ms}`, messages: [{ role: "user", content: "drain me" }], stream: true }),
+  });
+
+describe("promptgate serve", () => {
+  it("is ready, then on SIGTERM finishes open streams and exits 0", async () => {
+    const gw = await startServe();
+    expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+    const inFlight = slowChat(gw.url, 600);
+    await new Promise((r) => setTimeout(r, 150));
+    gw.child.kill("SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("data: [DONE]");
+    expect(await gw.exited).toBe(0);
+    expect(gw.stderr()).toContain('"drained":true');
+  });
+
+  it("closes what is still open at the drain deadline and exits 0", async () => {
+    const gw = await startServe({ DRAIN_TIMEOUT_MS: "200" });
+    const inFlight = slowChat(gw.url, 30_000).then((r) => r.text()).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    const t0 = Date.now();
+    gw.child.kill("SIGTERM");
+    expect(await gw.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await inFlight).toBeInstanceOf(Error);
+    expect(gw.stderr()).toContain('"drained":false');
+  });
+
+  it("refuses to start on an invalid gateway.yaml, saying what to fix", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-bad-"));
+    writeFileSync(join(dir, "gateway.yaml"), "routes: [{ match: '*', provider: nowhere }]\n");
+    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    children.push(child);
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(err).toContain('routes[0].provider: unknown provider "nowhere"');
+  });
+});
