@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".promptgate/", "helm/"] },
+  { ignores: ["node_modules/", ".promptgate/", "helm/", "loadtest/results/", "eslint.config.js", "*.local.config.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,5 +1,5 @@
 // A client that goes away aborts its upstream call at once: before headers, mid-stream, non-streaming.
-import { request as httpRequest, type ClientRequest } from "node:http";
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hang, stallAfterFirstChunk, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 /** Sends a chat request and resolves once the provider has it; `onResponse` sees the gateway's answer. */
-function send(stream: boolean, onResponse?: (res: import("node:http").IncomingMessage) => void): ClientRequest {
+function send(stream: boolean, onResponse?: (res: IncomingMessage) => void): ClientRequest {
   const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => onResponse?.(res));
   req.on("error", () => undefined);
   req.end(JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream }));

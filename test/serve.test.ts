@@ -29,7 +29,7 @@ async function startServe(env: Record<string, string> = {}): Promise<Started> {
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 10_000);
-    child.stderr!.on("data", (c: Buffer) => {
+    child.stderr.on("data", (c: Buffer) => {
       err += c.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
       if (m) {

@@ -15,7 +15,7 @@ gateway_keys_env: GATEWAY_KEYS
 `;
 
 describe("gateway.yaml", () => {
-  it("parses providers, expands \${VAR}, reads keys and routes first match first", () => {
+  it("parses providers, expands ${VAR}, reads keys and routes first match first", () => {
     const cfg = parseGatewayConfig(yaml, { LOCAL_LLM_URL: "http://10.0.0.5:8000/v1", OPENAI_API_KEY: "sk-1", GATEWAY_KEYS: "a, b" });
     const local = cfg.providers.get("local")!;
     expect(local).toMatchObject({ origin: "http://10.0.0.5:8000", basePath: "/v1", apiKey: null });

@@ -90,7 +90,7 @@ export function json(status: number, value: unknown, headers: Record<string, str
 export function chatJson(content: string, usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 }): Handler {
   return (req, res) => {
     const model = (req.json()["model"] as string | undefined) ?? "unknown";
-    json(200, {
+    void json(200, {
       id: "chatcmpl-fake", object: "chat.completion", created: 1, model,
       choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
       usage,
