@@ -32,8 +32,12 @@ export interface Store {
   hgetall(key: string): Promise<Record<string, string>>;
   hset(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   hdel(key: string, fields: readonly string[]): Promise<void>;
+  /** `by` must be a safe integer (count money in integer micro-units); a non-integer field rejects. */
   hincrby(key: string, field: string, by: number): Promise<number>;
-  /** Applies all increments atomically: other readers see all of them or none. */
+  /**
+   * Applies all increments atomically: other readers see all of them or none. A batch holding a
+   * non-integer `by` is rejected before anything is written.
+   */
   hincrbyBatch(increments: readonly HashIncrement[]): Promise<void>;
 
   incrby(key: string, by: number): Promise<number>;
@@ -45,7 +49,12 @@ export interface Store {
 
   /** Change notification across processes (the gateway and the CLI may be different processes). */
   publish(channel: string, message: string): Promise<void>;
-  /** Resolves once listening; the returned function stops listening. */
+  /**
+   * Resolves once listening; rejects quickly when the backing store is unreachable (nothing stays
+   * registered then: retry later). Once listening, the subscription survives reconnects. A wake-up
+   * signal, not a queue: as with Redis pub/sub, messages sent while not listening are not replayed.
+   * The returned function stops listening and never rejects.
+   */
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
 
   /** Resolves when the backing store answers; rejects quickly when it does not. */

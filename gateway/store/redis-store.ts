@@ -1,0 +1,292 @@
+// The Redis implementation of the store seam: shared by every gateway replica, failing fast (never
+// queueing or hanging) while Redis is unreachable so callers can keep serving their last snapshot.
+import { Redis } from "ioredis";
+import type { Result } from "ioredis";
+import type { Logger } from "../support/logger.ts";
+import type { HashIncrement, Store } from "./store.ts";
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly logger: Logger;
+  /** A command without a reply after this long rejects (default 1000 ms). */
+  readonly commandTimeoutMs?: number;
+  /** How long creation waits for the first connection before returning anyway (default 2000 ms). */
+  readonly readyTimeoutMs?: number;
+}
+
+// GET and SET in one script so that no other client can write between the comparison and the write.
+// ARGV[1] is "1" when the caller expects the key to be absent.
+const CAS_SCRIPT = `
+local cur = redis.call("GET", KEYS[1])
+if ARGV[1] == "1" then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+redis.call("SET", KEYS[1], ARGV[3])
+return 1`;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    promptgateCas(key: string, expectAbsent: string, expected: string, value: string): Result<number, Context>;
+  }
+}
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+const QUIT_TIMEOUT_MS = 500;
+const SCAN_COUNT = 1_000;
+
+/** Capped exponential backoff with jitter, so replicas do not reconnect in lockstep after an outage. */
+function reconnectDelay(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS);
+  return base + Math.floor(Math.random() * 100);
+}
+
+/** Escapes Redis glob metacharacters so a literal prefix can be used as a SCAN MATCH pattern. */
+function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+function assertSafeInteger(by: number): void {
+  if (!Number.isSafeInteger(by)) throw new RangeError(`increment must be a safe integer, got ${by}`);
+}
+
+export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
+  const { prefix, logger } = opts;
+  const client = new Redis(opts.url, {
+    enableOfflineQueue: false,
+    commandTimeout: opts.commandTimeoutMs ?? 1_000,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: reconnectDelay,
+  });
+  watchConnection(client, "commands", logger);
+  client.defineCommand("promptgateCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
+
+  const connected = await waitUntilReady(client, opts.readyTimeoutMs ?? 2_000);
+  if (!connected) logger.warn("redis not reachable at start; commands fail until it is back");
+
+  const k = (key: string): string => prefix + key;
+  const pubsub = createPubSub(client, prefix, logger);
+  let closed = false;
+
+  return {
+    kind: "redis",
+    prefix,
+
+    get: (key) => client.get(k(key)),
+    async mget(keys) {
+      if (keys.length === 0) return [];
+      return client.mget(keys.map(k));
+    },
+    async set(key, value) {
+      await client.set(k(key), value);
+    },
+    async setIfAbsent(key, value) {
+      return (await client.set(k(key), value, "NX")) === "OK";
+    },
+    async compareAndSet(key, expected, value) {
+      const won = await client.promptgateCas(k(key), expected === null ? "1" : "0", expected ?? "", value);
+      return won === 1;
+    },
+    async del(key) {
+      await client.del(k(key));
+    },
+    async keys(logicalPrefix) {
+      const found = new Set<string>(); // SCAN may return a key more than once
+      const match = escapeGlob(prefix + logicalPrefix) + "*";
+      let cursor = "0";
+      do {
+        const [next, batch] = await client.scan(cursor, "MATCH", match, "COUNT", SCAN_COUNT);
+        for (const key of batch) found.add(key.slice(prefix.length));
+        cursor = next;
+      } while (cursor !== "0");
+      return [...found];
+    },
+
+    hgetall: (key) => client.hgetall(k(key)),
+    async hset(key, fields) {
+      if (Object.keys(fields).length === 0) return;
+      await client.hset(k(key), fields);
+    },
+    async hdel(key, fields) {
+      if (fields.length === 0) return;
+      await client.hdel(k(key), ...fields);
+    },
+    async hincrby(key, field, by) {
+      assertSafeInteger(by);
+      return client.hincrby(k(key), field, by);
+    },
+    async hincrbyBatch(increments: readonly HashIncrement[]) {
+      if (increments.length === 0) return;
+      for (const inc of increments) assertSafeInteger(inc.by);
+      const tx = client.multi();
+      for (const inc of increments) tx.hincrby(k(inc.key), inc.field, inc.by);
+      const results = await tx.exec();
+      if (results === null) throw new Error("redis transaction aborted");
+      const failed = results.find(([err]) => err !== null);
+      if (failed?.[0]) throw failed[0];
+    },
+
+    async incrby(key, by) {
+      assertSafeInteger(by);
+      return client.incrby(k(key), by);
+    },
+
+    append: (key, value) => client.rpush(k(key), value),
+    range: (key, start, stop) => client.lrange(k(key), start, stop),
+
+    async publish(channel, message) {
+      await client.publish(k(channel), message);
+    },
+    subscribe: (channel, listener) => pubsub.subscribe(k(channel), listener),
+
+    async ping() {
+      await client.ping();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([pubsub.close(), quit(client)]);
+    },
+  };
+}
+
+type Listener = (message: string) => void;
+interface ChannelState {
+  readonly listeners: Set<Listener>;
+  readonly subscribed: Promise<unknown>;
+}
+
+/**
+ * Pub/sub on one lazily created subscriber connection (a connection in subscriber mode cannot run
+ * ordinary commands). Listeners are counted per channel; the channel is unsubscribed with the last.
+ * ioredis resubscribes acknowledged channels by itself after a reconnect.
+ */
+function createPubSub(client: Redis, prefix: string, logger: Logger) {
+  const channels = new Map<string, ChannelState>();
+  let subscriber: Promise<Redis> | undefined;
+
+  const connection = (): Promise<Redis> => {
+    subscriber ??= (async () => {
+      const sub = client.duplicate();
+      watchConnection(sub, "subscriber", logger);
+      sub.on("message", (channel: string, message: string) => {
+        const state = channels.get(channel);
+        if (!state) return;
+        for (const listener of [...state.listeners]) {
+          try {
+            listener(message);
+          } catch (err) {
+            logger.error("store listener failed", { channel: channel.slice(prefix.length), error: errorText(err) });
+          }
+        }
+      });
+      await waitUntilReady(sub, 2_000);
+      return sub;
+    })();
+    return subscriber;
+  };
+
+  return {
+    async subscribe(channel: string, listener: Listener): Promise<() => Promise<void>> {
+      let state = channels.get(channel);
+      if (!state) {
+        const created: ChannelState = {
+          listeners: new Set(),
+          subscribed: connection().then((sub) => sub.subscribe(channel)),
+        };
+        created.subscribed.catch(() => {
+          if (channels.get(channel) === created) channels.delete(channel);
+        });
+        channels.set(channel, created);
+        state = created;
+      }
+      const current = state;
+      const entry: Listener = (message) => listener(message); // distinct per call, so double subscribe counts twice
+      current.listeners.add(entry);
+      try {
+        await current.subscribed;
+      } catch (err) {
+        current.listeners.delete(entry);
+        throw err;
+      }
+      return async () => {
+        if (!current.listeners.delete(entry) || current.listeners.size > 0) return;
+        if (channels.get(channel) !== current) return;
+        channels.delete(channel);
+        try {
+          await (await connection()).unsubscribe(channel);
+        } catch (err) {
+          // Not listening any more either way: nothing is dispatched to a channel without listeners.
+          logger.debug("redis unsubscribe failed", { error: errorText(err) });
+        }
+      };
+    },
+    async close(): Promise<void> {
+      channels.clear();
+      if (subscriber) await quit(await subscriber);
+    },
+  };
+}
+
+/** Logs connection trouble at most once per interval: a down Redis must not flood the logs. */
+function watchConnection(conn: Redis, role: string, logger: Logger): void {
+  let lastLogged = 0;
+  let suppressed = 0;
+  let wasDown = false;
+  conn.on("error", (err: unknown) => {
+    wasDown = true;
+    const now = Date.now();
+    if (now - lastLogged < ERROR_LOG_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    logger.warn("redis connection error", { role, error: errorText(err), suppressed });
+    lastLogged = now;
+    suppressed = 0;
+  });
+  conn.on("ready", () => {
+    if (wasDown) logger.info("redis connection restored", { role });
+    wasDown = false;
+  });
+}
+
+/** True once the connection is ready; false after the first failure or the timeout, whichever is first. */
+function waitUntilReady(conn: Redis, timeoutMs: number): Promise<boolean> {
+  if (conn.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean): void => {
+      clearTimeout(timer);
+      conn.off("ready", onReady);
+      conn.off("error", onFail);
+      conn.off("end", onFail);
+      resolve(ready);
+    };
+    const onReady = (): void => done(true);
+    const onFail = (): void => done(false);
+    const timer = setTimeout(onFail, timeoutMs);
+    conn.once("ready", onReady);
+    conn.once("error", onFail);
+    conn.once("end", onFail);
+  });
+}
+
+/** QUIT lets pending replies arrive; when Redis does not answer, disconnect() so close never hangs. */
+async function quit(conn: Redis): Promise<void> {
+  if (conn.status !== "end") {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+    });
+    await Promise.race([conn.quit().catch(() => undefined), timeout]);
+    clearTimeout(timer);
+  }
+  conn.disconnect(); // also stops any scheduled reconnect
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

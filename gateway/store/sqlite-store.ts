@@ -1,0 +1,299 @@
+// The embedded single-node store: SQLite through node:sqlite in WAL mode, so the CLI and a running
+// gateway can share one file; notifications cross processes through a table that subscribers poll.
+// node:sqlite is synchronous: the methods are async without awaiting so a throw becomes a rejection.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
+import type { SQLOutputValue, StatementSync } from "node:sqlite";
+import type { Logger } from "../support/logger.ts";
+import type { HashIncrement, Store } from "./store.ts";
+
+export interface SqliteStoreOptions {
+  readonly path: string;
+  readonly prefix: string;
+  readonly logger: Logger;
+  /** How often other processes' notifications are polled for while subscribed (default 100 ms). */
+  readonly pollMs?: number;
+}
+
+// How long a writer waits for another process's write lock before failing with SQLITE_BUSY.
+const BUSY_TIMEOUT_MS = 5_000;
+// Notifications are only a wake-up signal: subscribers that fall this far behind re-read state anyway.
+const NOTIFICATION_RETENTION_MS = 60_000;
+const PRUNE_INTERVAL_MS = 10_000;
+const POLL_BATCH = 1_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hashes (
+  key TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, field)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lists (
+  key TEXT NOT NULL, idx INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, channel TEXT NOT NULL,
+  message TEXT NOT NULL, created_at INTEGER NOT NULL
+);`;
+
+type Row = Record<string, SQLOutputValue>;
+type Listener = (message: string) => void;
+
+export function createSqliteStore(opts: SqliteStoreOptions): Store {
+  const { prefix, logger } = opts;
+  const pollMs = opts.pollMs ?? 100;
+  if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
+
+  const db = new DatabaseSync(opts.path, { timeout: BUSY_TIMEOUT_MS });
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;`);
+  db.exec(SCHEMA);
+
+  const q = {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    beginRead: db.prepare("BEGIN DEFERRED"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
+    get: db.prepare("SELECT value FROM kv WHERE key = ?"),
+    set: db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    insert: db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"),
+    replace: db.prepare("UPDATE kv SET value = ? WHERE key = ? AND value = ?"),
+    delKv: db.prepare("DELETE FROM kv WHERE key = ?"),
+    delHash: db.prepare("DELETE FROM hashes WHERE key = ?"),
+    delList: db.prepare("DELETE FROM lists WHERE key = ?"),
+    keys: db.prepare(
+      `SELECT key FROM kv WHERE key GLOB ?1 UNION SELECT key FROM hashes WHERE key GLOB ?1
+       UNION SELECT key FROM lists WHERE key GLOB ?1`,
+    ),
+    hgetall: db.prepare("SELECT field, value FROM hashes WHERE key = ?"),
+    hget: db.prepare("SELECT value FROM hashes WHERE key = ? AND field = ?"),
+    hset: db.prepare(
+      "INSERT INTO hashes (key, field, value) VALUES (?, ?, ?) ON CONFLICT (key, field) DO UPDATE SET value = excluded.value",
+    ),
+    hdel: db.prepare("DELETE FROM hashes WHERE key = ? AND field = ?"),
+    listLength: db.prepare("SELECT COUNT(*) AS n FROM lists WHERE key = ?"),
+    listPush: db.prepare("INSERT INTO lists (key, idx, value) VALUES (?, ?, ?)"),
+    listRange: db.prepare("SELECT value FROM lists WHERE key = ? AND idx BETWEEN ? AND ? ORDER BY idx"),
+    notify: db.prepare("INSERT INTO notifications (origin, channel, message, created_at) VALUES (?, ?, ?, ?)"),
+    lastNotification: db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM notifications"),
+    pending: db.prepare(
+      `SELECT id, channel, message FROM notifications WHERE id > ? AND origin <> ? ORDER BY id LIMIT ${POLL_BATCH}`,
+    ),
+    prune: db.prepare("DELETE FROM notifications WHERE created_at < ?"),
+  } satisfies Record<string, StatementSync>;
+
+  /** Runs fn inside one transaction; IMMEDIATE takes the write lock up front so it cannot deadlock. */
+  const tx = <T>(fn: () => T, write = true): T => {
+    (write ? q.begin : q.beginRead).run();
+    try {
+      const result = fn();
+      q.commit.run();
+      return result;
+    } catch (err) {
+      if (db.isTransaction) q.rollback.run();
+      throw err;
+    }
+  };
+
+  const k = (key: string): string => prefix + key;
+  const getValue = (full: string): string | null => {
+    const row = q.get.get(full);
+    return row ? text(row, "value") : null;
+  };
+  const hincrby = (full: string, field: string, by: number): number => {
+    assertSafeInteger(by);
+    const row = q.hget.get(full, field);
+    const next = (row ? parseInteger(text(row, "value")) : 0) + by;
+    q.hset.run(full, field, String(next));
+    return next;
+  };
+
+  // Pub/sub: own notifications are delivered in-process at once; others' by polling the table.
+  const origin = randomUUID();
+  const channels = new Map<string, Set<Listener>>();
+  let lastSeen = 0;
+  let lastPrune = 0;
+  let poller: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const deliver = (channel: string, message: string): void => {
+    const listeners = channels.get(channel);
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(message);
+      } catch (err) {
+        logger.error("store listener failed", { channel: channel.slice(prefix.length), error: errorText(err) });
+      }
+    }
+  };
+  const poll = (): void => {
+    try {
+      for (const row of q.pending.all(lastSeen, origin)) {
+        lastSeen = Math.max(lastSeen, int(row, "id"));
+        deliver(text(row, "channel"), text(row, "message"));
+      }
+    } catch (err) {
+      logger.warn("store notification poll failed", { error: errorText(err) });
+    }
+  };
+  const startPolling = (): void => {
+    if (poller) return;
+    // Like Redis pub/sub, a new subscriber only hears what is published from now on.
+    lastSeen = int(q.lastNotification.get() ?? {}, "id");
+    poller = setInterval(poll, pollMs);
+    poller.unref();
+  };
+  const stopPolling = (): void => {
+    clearInterval(poller);
+    poller = undefined;
+  };
+
+  return {
+    kind: "embedded",
+    prefix,
+
+    get: async (key) => getValue(k(key)),
+    mget: async (keys) => tx(() => keys.map((key) => getValue(k(key))), false),
+    async set(key, value) {
+      q.set.run(k(key), value);
+    },
+    setIfAbsent: async (key, value) => q.insert.run(k(key), value).changes === 1,
+    async compareAndSet(key, expected, value) {
+      const result = expected === null ? q.insert.run(k(key), value) : q.replace.run(value, k(key), expected);
+      return result.changes === 1;
+    },
+    async del(key) {
+      const full = k(key);
+      tx(() => {
+        q.delKv.run(full);
+        q.delHash.run(full);
+        q.delList.run(full);
+      });
+    },
+    keys: async (logicalPrefix) =>
+      q.keys.all(escapeGlob(prefix + logicalPrefix) + "*").map((row) => text(row, "key").slice(prefix.length)),
+
+    async hgetall(key) {
+      const out: Record<string, string> = {};
+      for (const row of q.hgetall.all(k(key))) out[text(row, "field")] = text(row, "value");
+      return out;
+    },
+    async hset(key, fields) {
+      const full = k(key);
+      tx(() => {
+        for (const [field, value] of Object.entries(fields)) q.hset.run(full, field, value);
+      });
+    },
+    async hdel(key, fields) {
+      const full = k(key);
+      tx(() => {
+        for (const field of fields) q.hdel.run(full, field);
+      });
+    },
+    hincrby: async (key, field, by) => tx(() => hincrby(k(key), field, by)),
+    async hincrbyBatch(increments: readonly HashIncrement[]) {
+      tx(() => {
+        for (const inc of increments) hincrby(k(inc.key), inc.field, inc.by);
+      });
+    },
+
+    incrby: async (key, by) =>
+      tx(() => {
+        assertSafeInteger(by);
+        const full = k(key);
+        const current = getValue(full);
+        const next = (current === null ? 0 : parseInteger(current)) + by;
+        q.set.run(full, String(next));
+        return next;
+      }),
+
+    append: async (key, value) =>
+      tx(() => {
+        const full = k(key);
+        const length = int(q.listLength.get(full) ?? {}, "n");
+        q.listPush.run(full, length, value);
+        return length + 1;
+      }),
+    range: async (key, start, stop) =>
+      tx(() => {
+        const full = k(key);
+        const bounds = listBounds(int(q.listLength.get(full) ?? {}, "n"), start, stop);
+        if (!bounds) return [];
+        return q.listRange.all(full, bounds[0], bounds[1]).map((row) => text(row, "value"));
+      }, false),
+
+    async publish(channel, message) {
+      const full = k(channel);
+      const now = Date.now();
+      q.notify.run(origin, full, message, now);
+      if (now - lastPrune > PRUNE_INTERVAL_MS) {
+        lastPrune = now;
+        q.prune.run(now - NOTIFICATION_RETENTION_MS);
+      }
+      queueMicrotask(() => deliver(full, message));
+    },
+    async subscribe(channel, listener) {
+      if (closed) throw new Error("store is closed");
+      const full = k(channel);
+      startPolling();
+      const entry: Listener = (message) => listener(message); // distinct per call, like Redis listeners
+      const listeners = channels.get(full) ?? new Set<Listener>();
+      channels.set(full, listeners);
+      listeners.add(entry);
+      return async () => {
+        listeners.delete(entry);
+        if (listeners.size === 0 && channels.get(full) === listeners) channels.delete(full);
+        if (channels.size === 0) stopPolling();
+      };
+    },
+
+    async ping() {
+      q.get.get("");
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopPolling();
+      channels.clear();
+      db.close();
+    },
+  };
+}
+
+/** Redis LRANGE semantics: negative indexes count from the end, out-of-range bounds are clamped. */
+export function listBounds(length: number, start: number, stop: number): [number, number] | null {
+  const from = Math.max(start < 0 ? length + start : start, 0);
+  const to = Math.min(stop < 0 ? length + stop : stop, length - 1);
+  return from > to ? null : [from, to];
+}
+
+/** GLOB is case-sensitive (unlike LIKE); a metacharacter is matched literally inside brackets. */
+function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[]/g, (c) => `[${c}]`);
+}
+
+function assertSafeInteger(by: number): void {
+  if (!Number.isSafeInteger(by)) throw new RangeError(`increment must be a safe integer, got ${by}`);
+}
+
+function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new Error("value is not an integer");
+  return Number(value);
+}
+
+function text(row: Row, column: string): string {
+  const value = row[column];
+  if (typeof value !== "string") throw new Error(`expected text in column ${column}`);
+  return value;
+}
+
+function int(row: Row, column: string): number {
+  const value = row[column];
+  if (typeof value !== "number") throw new Error(`expected an integer in column ${column}`);
+  return value;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

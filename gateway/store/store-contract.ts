@@ -1,0 +1,291 @@
+// The behaviour every Store implementation must share, as one vitest suite run against each of them.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { uniquePrefix } from "../../test/support/redis.ts";
+import type { Store } from "./store.ts";
+
+const sorted = (values: readonly string[]): string[] => [...values].sort();
+
+/** `make(prefix)` opens a store; two calls with the same prefix must share one backing store. */
+export function storeContract(name: string, make: (prefix: string) => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    const opened: Store[] = [];
+    const open = async (prefix = uniquePrefix(name)): Promise<Store> => {
+      const store = await make(prefix);
+      opened.push(store);
+      return store;
+    };
+
+    afterEach(async () => {
+      for (const store of opened.splice(0)) {
+        try {
+          for (const key of await store.keys("")) await store.del(key);
+        } catch {
+          // closed by the test itself
+        }
+        await store.close();
+      }
+    });
+
+    it("gets, sets, deletes and multi-gets in the order asked", async () => {
+      const s = await open();
+      expect(await s.get("a")).toBeNull();
+      await s.set("a", "1");
+      await s.set("a", "2");
+      await s.set("b", "héllo\n✓ {\"json\": true}");
+      expect(await s.get("a")).toBe("2");
+      expect(await s.get("b")).toBe("héllo\n✓ {\"json\": true}");
+      expect(await s.mget(["b", "missing", "a"])).toEqual(["héllo\n✓ {\"json\": true}", null, "2"]);
+      expect(await s.mget([])).toEqual([]);
+      await s.del("a");
+      await s.del("never-existed");
+      expect(await s.get("a")).toBeNull();
+      expect(await s.get("b")).not.toBeNull();
+    });
+
+    it("setIfAbsent writes once, and exactly one of many concurrent callers wins", async () => {
+      const s = await open();
+      expect(await s.setIfAbsent("lock", "first")).toBe(true);
+      expect(await s.setIfAbsent("lock", "second")).toBe(false);
+      expect(await s.get("lock")).toBe("first");
+
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => s.setIfAbsent("race", `v${i}`)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s.get("race")).toBe(`v${results.indexOf(true)}`);
+    });
+
+    it("compareAndSet writes only over the expected value (null = absent)", async () => {
+      const s = await open();
+      expect(await s.compareAndSet("k", "anything", "x")).toBe(false);
+      expect(await s.get("k")).toBeNull();
+      expect(await s.compareAndSet("k", null, "v1")).toBe(true);
+      expect(await s.compareAndSet("k", null, "v2")).toBe(false);
+      expect(await s.compareAndSet("k", "wrong", "v2")).toBe(false);
+      expect(await s.get("k")).toBe("v1");
+      expect(await s.compareAndSet("k", "v1", "v2")).toBe(true);
+      expect(await s.get("k")).toBe("v2");
+      await s.del("k");
+      expect(await s.compareAndSet("k", null, "again")).toBe(true);
+    });
+
+    it("compareAndSet lets exactly one of 20 concurrent writers win from the same value", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.set("label", "1.0.0");
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).compareAndSet("label", "1.0.0", `winner-${i}`)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await a.get("label")).toBe(`winner-${results.indexOf(true)}`);
+    });
+
+    it("lists logical keys of every kind by prefix, isolated from other store prefixes", async () => {
+      const s = await open();
+      const other = await open();
+      await s.set("weights:a", "1");
+      await s.hset("weights:b", { v: "1" });
+      await s.append("weights:c", "x");
+      await s.set("weightsX", "no separator");
+      await s.set("audit:1", "1");
+      await other.set("weights:d", "1");
+
+      expect(sorted(await s.keys("weights:"))).toEqual(["weights:a", "weights:b", "weights:c"]);
+      expect(sorted(await s.keys(""))).toEqual(["audit:1", "weights:a", "weights:b", "weights:c", "weightsX"]);
+      expect(await other.keys("")).toEqual(["weights:d"]);
+      expect(await other.get("weights:a")).toBeNull();
+      expect(await s.keys("nothing:")).toEqual([]);
+
+      await s.del("weights:b");
+      await s.del("weights:c");
+      expect(await s.keys("weights:")).toEqual(["weights:a"]);
+      expect(await s.hgetall("weights:b")).toEqual({});
+      expect(await s.range("weights:c", 0, -1)).toEqual([]);
+    });
+
+    it("treats glob characters in a key prefix literally and finds many keys", async () => {
+      const s = await open();
+      await s.set("lit*al", "1");
+      await s.set("litXal", "2");
+      await s.set("br[a]:1", "3");
+      await s.set("bra:1", "4");
+      await s.set("q?", "5");
+      await s.set("qq", "6");
+      expect(await s.keys("lit*")).toEqual(["lit*al"]);
+      expect(await s.keys("br[a]")).toEqual(["br[a]:1"]);
+      expect(await s.keys("q?")).toEqual(["q?"]);
+
+      await Promise.all(Array.from({ length: 300 }, (_, i) => s.set(`many:${i}`, "x")));
+      const many = await s.keys("many:");
+      expect(new Set(many).size).toBe(300);
+      expect(many).toHaveLength(300);
+    });
+
+    it("sets, reads, deletes and increments hash fields", async () => {
+      const s = await open();
+      expect(await s.hgetall("h")).toEqual({});
+      await s.hset("h", { a: "1", b: "2" });
+      await s.hset("h", { b: "3", c: "text" });
+      await s.hset("h", {});
+      expect(await s.hgetall("h")).toEqual({ a: "1", b: "3", c: "text" });
+      await s.hdel("h", ["a", "absent"]);
+      await s.hdel("h", []);
+      expect(await s.hgetall("h")).toEqual({ b: "3", c: "text" });
+
+      expect(await s.hincrby("h", "n", 5)).toBe(5);
+      expect(await s.hincrby("h", "n", -2)).toBe(3);
+      expect(await s.hincrby("h", "b", 10)).toBe(13);
+      expect(await s.hgetall("h")).toEqual({ b: "13", c: "text", n: "3" });
+      await expect(s.hincrby("h", "c", 1)).rejects.toThrow();
+      await expect(s.hincrby("h", "n", 1.5)).rejects.toThrow();
+      expect((await s.hgetall("h")).n).toBe("3");
+
+      await s.hdel("h", ["b", "c", "n"]);
+      expect(await s.hgetall("h")).toEqual({});
+      expect(await s.keys("h")).toEqual([]);
+    });
+
+    it("hincrbyBatch sums exactly under concurrency and rejects a bad batch whole", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.hincrbyBatch([
+        { key: "agg:x", field: "requests", by: 2 },
+        { key: "agg:x", field: "requests", by: 3 },
+        { key: "agg:y", field: "cost", by: -1 },
+      ]);
+      await a.hincrbyBatch([]);
+      expect(await b.hgetall("agg:x")).toEqual({ requests: "5" });
+      expect(await b.hgetall("agg:y")).toEqual({ cost: "-1" });
+
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 ? a : b).hincrbyBatch([
+            { key: "agg:x", field: "requests", by: 1 },
+            { key: "agg:x", field: "tokens", by: i },
+            { key: "agg:y", field: "cost", by: 2 },
+          ]),
+        ),
+      );
+      expect(await a.hgetall("agg:x")).toEqual({ requests: "55", tokens: "1225" });
+      expect(await a.hgetall("agg:y")).toEqual({ cost: "99" });
+
+      await expect(
+        a.hincrbyBatch([
+          { key: "agg:x", field: "requests", by: 1 },
+          { key: "agg:x", field: "tokens", by: 0.5 },
+        ]),
+      ).rejects.toThrow();
+      expect(await a.hgetall("agg:x")).toEqual({ requests: "55", tokens: "1225" });
+    });
+
+    it("hincrbyBatch is never seen half-applied by another reader", async () => {
+      const [writer, reader] = await openPair(open, name);
+      // Wide batches: a non-transactional pipeline of this size spans several socket reads.
+      const batch = Array.from({ length: 500 }, (_, i) => ({ key: "wide", field: `f${i}`, by: 1 }));
+      const writes: Promise<void>[] = [];
+      const reads: Promise<Record<string, string>>[] = [];
+      for (let i = 0; i < 10; i++) {
+        writes.push(writer.hincrbyBatch(batch));
+        for (let j = 0; j < 10; j++) reads.push(reader.hgetall("wide"));
+      }
+      await Promise.all(writes);
+      for (const snapshot of await Promise.all(reads)) {
+        expect(new Set(Object.values(snapshot)).size).toBeLessThanOrEqual(1);
+      }
+      const final = await reader.hgetall("wide");
+      expect(Object.keys(final)).toHaveLength(500);
+      expect(new Set(Object.values(final))).toEqual(new Set(["10"]));
+    });
+
+    it("incrby counts from zero and exactly under concurrency", async () => {
+      const s = await open();
+      expect(await s.incrby("c", 5)).toBe(5);
+      expect(await s.incrby("c", -7)).toBe(-2);
+      expect(await s.get("c")).toBe("-2");
+      await Promise.all(Array.from({ length: 30 }, () => s.incrby("c", 1)));
+      expect(await s.get("c")).toBe("28");
+    });
+
+    it("appends and reads ranges with Redis LRANGE semantics", async () => {
+      const s = await open();
+      const lengths: number[] = [];
+      for (const v of ["a", "b", "c", "d", "e"]) lengths.push(await s.append("log", v));
+      expect(lengths).toEqual([1, 2, 3, 4, 5]);
+      expect(await s.range("log", 0, -1)).toEqual(["a", "b", "c", "d", "e"]);
+      expect(await s.range("log", -2, -1)).toEqual(["d", "e"]);
+      expect(await s.range("log", 1, 2)).toEqual(["b", "c"]);
+      expect(await s.range("log", 0, 0)).toEqual(["a"]);
+      expect(await s.range("log", -100, 100)).toEqual(["a", "b", "c", "d", "e"]);
+      expect(await s.range("log", 3, 1)).toEqual([]);
+      expect(await s.range("log", 5, 10)).toEqual([]);
+      expect(await s.range("log", -3, 3)).toEqual(["c", "d"]);
+      expect(await s.range("missing", 0, -1)).toEqual([]);
+
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => s.append("log2", `e${i}`)));
+      expect(sorted(concurrent.map(String))).toEqual(sorted(Array.from({ length: 20 }, (_, i) => String(i + 1))));
+      expect(await s.range("log2", 0, -1)).toHaveLength(20);
+    });
+
+    it("publishes to every listener of a channel until it unsubscribes", async () => {
+      const s = await open();
+      const other = await open(); // same logical channel, different prefix
+      const got = { one: [] as string[], two: [] as string[], elsewhere: [] as string[], other: [] as string[] };
+      const offOne = await s.subscribe("changes", (m) => got.one.push(m));
+      const offTwo = await s.subscribe("changes", (m) => got.two.push(m));
+      const offElsewhere = await s.subscribe("elsewhere", (m) => got.elsewhere.push(m));
+      await s.subscribe("changes", () => {
+        throw new Error("a failing listener must not stop the others");
+      });
+      await other.subscribe("changes", (m) => got.other.push(m));
+
+      for (const m of ["m1", "m2", "m3"]) await s.publish("changes", m);
+      await vi.waitFor(() => expect(got.two).toEqual(["m1", "m2", "m3"]), { timeout: 1_000, interval: 5 });
+      expect(got.one).toEqual(["m1", "m2", "m3"]);
+
+      await offOne();
+      await offOne(); // twice is harmless
+      await s.publish("changes", "m4");
+      await vi.waitFor(() => expect(got.two).toContain("m4"), { timeout: 1_000, interval: 5 });
+      expect(got.one).toEqual(["m1", "m2", "m3"]);
+      expect(got.elsewhere).toEqual([]);
+
+      await other.publish("changes", "marker");
+      await vi.waitFor(() => expect(got.other).toEqual(["marker"]), { timeout: 1_000, interval: 5 });
+      await offTwo();
+      await offElsewhere();
+    });
+
+    it("shares writes, compare-and-set and notifications between two instances", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.set("shared", "1");
+      expect(await b.get("shared")).toBe("1");
+      await b.hincrbyBatch([{ key: "agg", field: "n", by: 4 }]);
+      expect(await a.hgetall("agg")).toEqual({ n: "4" });
+      await a.append("audit", "e1");
+      expect(await b.range("audit", 0, -1)).toEqual(["e1"]);
+      expect(await a.compareAndSet("leader", null, "a")).toBe(true);
+      expect(await b.compareAndSet("leader", null, "b")).toBe(false);
+      expect(await b.compareAndSet("leader", "a", "b")).toBe(true);
+      expect(await a.get("leader")).toBe("b");
+
+      const atA: string[] = [];
+      const atB: string[] = [];
+      await a.subscribe("reload", (m) => atA.push(m));
+      await b.subscribe("reload", (m) => atB.push(m));
+      await a.publish("reload", "from-a");
+      await vi.waitFor(() => expect(atB).toEqual(["from-a"]), { timeout: 1_000, interval: 10 });
+      await b.publish("reload", "from-b");
+      await vi.waitFor(() => expect(atA).toEqual(["from-a", "from-b"]), { timeout: 1_000, interval: 10 });
+      expect(atB).toEqual(["from-a", "from-b"]);
+    });
+
+    it("pings while open and rejects once closed; close is idempotent", async () => {
+      const s = await make(uniquePrefix(name));
+      await s.ping();
+      await s.close();
+      await s.close();
+      await expect(s.get("x")).rejects.toThrow();
+    });
+  });
+}
+
+async function openPair(open: (prefix?: string) => Promise<Store>, name: string): Promise<[Store, Store]> {
+  const prefix = uniquePrefix(name);
+  return [await open(prefix), await open(prefix)];
+}
