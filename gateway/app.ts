@@ -35,7 +35,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 
   app.onError((err, c) => {
     const e = toGatewayError(err);
-    const log = e.status >= 500 ? deps.logger.warn : deps.logger.debug;
+    // A client that went away is not a provider failure, whatever the aborted call threw.
+    const clientGone = c.env.outgoing.destroyed;
+    const log = e.status >= 500 && !clientGone ? deps.logger.warn : deps.logger.debug;
     log("request failed", { request_id: c.get("requestId"), status: e.status, code: e.code, message: e.message, cause: causeOf(e) });
     if (c.env.outgoing.headersSent) return new Response(null);
     // A body we stopped reading must not be read as the next request on this connection.
@@ -47,8 +49,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
-    if (ready && !draining) return c.json({ status: "ready" });
-    return c.json({ status: draining ? "draining" : "starting" }, 503);
+    if (ready && !draining && deps.prompts.ready()) return c.json({ status: "ready" });
+    return c.json({ status: draining ? "draining" : ready ? "no prompt snapshot yet" : "starting" }, 503);
   });
 
   app.post("/v1/chat/completions", inferenceRoute(deps, services, "chat"));

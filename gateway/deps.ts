@@ -3,6 +3,7 @@
 import type { Tracer } from "@opentelemetry/api";
 import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
+import type { PromptSource } from "./prompts/prompt-source.ts";
 import type { Upstream } from "./proxy/upstream.ts";
 import type { Store } from "./store/store.ts";
 import type { Logger } from "./support/logger.ts";
@@ -26,6 +27,8 @@ export interface Deps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly store: Store;
+  /** The prompt catalog, refreshed in the background from the store. */
+  readonly prompts: PromptSource;
   readonly upstream: Upstream;
   readonly logger: Logger;
   readonly tracer: Tracer;

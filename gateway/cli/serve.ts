@@ -1,8 +1,9 @@
 // `promptgate serve`: wires the real dependencies, serves, and drains on SIGTERM.
 import { trace } from "@opentelemetry/api";
 import { loadGatewayConfig } from "../config/gateway-config.ts";
-import { loadSettings } from "../config/settings.ts";
+import { loadSettings, snapshotPath } from "../config/settings.ts";
 import type { Deps } from "../deps.ts";
+import { startPromptSource } from "../prompts/prompt-source.ts";
 import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
@@ -25,9 +26,10 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   }
 
   const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
+  const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   const deps: Deps = {
-    settings, config, clock: systemClock, random: Math.random, store, upstream, logger,
+    settings, config, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
     tracer: trace.getTracer("promptgate"),
     lifecycle: { ready: false, draining: false },
   };
@@ -37,7 +39,8 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });
     const clean = await gw.stop(settings.drainTimeoutMs);
-    await Promise.allSettled([upstream.close(), store.close()]);
+    await Promise.allSettled([prompts.stop(), upstream.close()]);
+    await store.close();
     logger.info("stopped", { drained: clean });
     process.exit(0);
   };

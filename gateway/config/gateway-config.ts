@@ -35,14 +35,23 @@ const limitsSchema = z.strictObject({
   max_retry_after_ms: z.number().int().min(0).default(5_000),
 });
 
+const promptsSchema = z.strictObject({
+  /** Register every file under CONFIG_DIR/prompts at start (idempotent: versions are immutable). */
+  register_on_start: z.boolean().default(true),
+  /** A prompt with no version on an environment label gets its newest version there (for demos). */
+  bootstrap_labels: z.boolean().default(false),
+});
+
 const fileSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "provider names are letters, digits, - and _"), providerSchema).default({}),
   routes: z.array(routeSchema).min(1, "declare at least one route, e.g. { match: \"*\", provider: openai }"),
   gateway_keys_env: z.string().optional(),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  prompts: promptsSchema.default(promptsSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
+export type PromptsOptions = z.infer<typeof promptsSchema>;
 
 export interface ProviderConfig {
   readonly name: string;
@@ -73,6 +82,7 @@ export interface GatewayConfig {
   readonly gatewayKeys: readonly string[];
   readonly gatewayKeysEnv: string | null;
   readonly limits: Limits;
+  readonly prompts: PromptsOptions;
 }
 
 export class ConfigError extends Error {
@@ -153,5 +163,5 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
     }
   }
 
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits };
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts };
 }

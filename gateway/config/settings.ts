@@ -1,4 +1,5 @@
 // Process settings from environment variables (DESIGN.md "Configuration"), read once by the entry point.
+import { dirname, join } from "node:path";
 import { z } from "zod";
 
 const schema = z.object({
@@ -49,3 +50,6 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
   };
 }
+
+/** The last registry snapshot, kept beside the embedded store so a replica can boot while Redis is down. */
+export const snapshotPath = (s: Settings): string => join(dirname(s.statePath), "registry-snapshot.json");

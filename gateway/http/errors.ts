@@ -12,6 +12,7 @@ export type ErrorCode =
   | "upstream_unreachable"
   | "upstream_timeout"
   | "unavailable"
+  | "client_closed"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -25,6 +26,8 @@ const STATUS: Record<ErrorCode, number> = {
   upstream_unreachable: 502,
   upstream_timeout: 504,
   unavailable: 503,
+  // nginx's convention for "the client closed the request"; only ever logged, the client is gone.
+  client_closed: 499,
   internal_error: 500,
 };
 
@@ -39,6 +42,7 @@ const TYPE: Record<ErrorCode, string> = {
   upstream_unreachable: "api_error",
   upstream_timeout: "timeout_error",
   unavailable: "api_error",
+  client_closed: "invalid_request_error",
   internal_error: "api_error",
 };
 

@@ -1,10 +1,13 @@
-// The request path for the OpenAI-compatible inference endpoints, top to bottom:
-// authenticate, parse, route the model, forward, relay, read usage.
+// The request path for the OpenAI-compatible inference endpoints, top to bottom: authenticate,
+// parse, resolve the prompt, render it, route the model, forward, relay, read usage.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Deps } from "../deps.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
+import type { ServedPrompt } from "../prompts/catalog.ts";
+import { promptFor, renderInto } from "../prompts/request-prompt.ts";
 import type { Authenticator } from "./auth.ts";
 import { forward, type ForwardDeps } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -32,13 +35,20 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
 
     // 2. read the body (size-limited) and validate it
     const raw = await readBody(incoming, limits.body_bytes);
-    const req = parseRequest(endpoint, raw);
+    const req = parseRequest(endpoint, raw, incoming.headers["x-prompt-ref"] !== undefined);
 
-    // 3. route the model to its provider
-    const target = routeModel(routes, req.body.model);
+    // 3. resolve X-Prompt-Ref to a version, from the in-memory snapshot (no store round trip)
+    const served = promptFor(deps.prompts, header(incoming, "x-prompt-ref"), deps.settings.gatewayEnv);
+
+    // 4. render the version's templates with the request's variables
+    const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
+    if (served) setPromptHeaders(outgoing, served);
+
+    // 5. route the model to its provider
+    const target = routeModel(routes, body.model);
     const { provider } = target;
 
-    // 4. forward, retrying only before anything reached the client
+    // 6. forward, retrying only before anything reached the client
     const signal = clientGone(outgoing);
     const res = await forward(services.forward, {
       provider,
@@ -50,35 +60,46 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
         ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
         "content-type": "application/json",
       },
-      body: upstreamBody(req, raw, target.upstreamModel),
+      body: upstreamBody(req, raw, body, target.upstreamModel),
       signal,
     });
     const headers = relayedResponseHeaders(res.headers);
 
-    // 5. relay: streams event by event, everything else as one buffer
+    // 7. relay: streams event by event, everything else as one buffer
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
       const meter = new StreamMeter(endpoint, req.clientWantsUsage);
       startStream(outgoing, res.status, headers);
       const outcome = await relaySse(outgoing, res.body, (ev) => meter.observe(ev), signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));
-      deps.logger.debug("stream relayed", { endpoint, model: req.body.model, complete: outcome.complete, usage: meter.usage, ms: deps.clock.now() - started });
+      deps.logger.debug("stream relayed", { endpoint, model: body.model, complete: outcome.complete, usage: meter.usage, ms: deps.clock.now() - started });
       return RESPONSE_ALREADY_SENT;
     }
-    let body: Buffer;
+    let answer: Buffer;
     try {
-      body = await readAll(res.body, limits.response_bytes);
+      answer = await readAll(res.body, limits.response_bytes);
     } catch (err) {
       throw upstreamFailure(err, provider, limits);
     }
-    if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, body, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
+    if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
 
-    // 6. read usage (recorded by telemetry)
-    const usage = usageFromBody(body);
-    deps.logger.debug("answer relayed", { endpoint, model: req.body.model, usage, ms: deps.clock.now() - started });
-    return c.body(asBytes(body), res.status as 200, headers);
+    // 8. read usage (recorded by telemetry)
+    const usage = usageFromBody(answer);
+    deps.logger.debug("answer relayed", { endpoint, model: body.model, usage, ms: deps.clock.now() - started });
+    return c.body(asBytes(answer), res.status as 200, headers);
   };
 }
 
 /** A Buffer is a Uint8Array; Hono's types only want to know its memory is not shared. */
 export const asBytes = (b: Buffer): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;
+
+const header = (incoming: IncomingMessage, name: string): string | undefined => {
+  const v = incoming.headers[name];
+  return Array.isArray(v) ? v.join(", ") : v;
+};
+
+function setPromptHeaders(outgoing: ServerResponse, served: ServedPrompt): void {
+  outgoing.setHeader("x-prompt-name", served.version.name);
+  outgoing.setHeader("x-prompt-version", served.version.version);
+  outgoing.setHeader("x-prompt-variant", served.variant);
+}

@@ -52,6 +52,7 @@ export function passthroughRoute(deps: Deps, services: InferenceServices) {
     const headers = relayedResponseHeaders(res.headers);
     if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
       startStream(outgoing, res.status, headers);
+      outgoing.flushHeaders();
       await relayRaw(outgoing, res.body);
       return RESPONSE_ALREADY_SENT;
     }

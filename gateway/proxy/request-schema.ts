@@ -32,7 +32,8 @@ const message = z.looseObject({
 const schemas = {
   chat: z.looseObject({
     model,
-    messages: z.array(message),
+    // Optional here: a prompt's rendered messages may be all there is (checked in parseRequest).
+    messages: z.array(message).optional(),
     stream: streamFlag,
     stream_options: streamOptions,
     user: z.string().optional(),
@@ -73,7 +74,8 @@ export interface ParsedRequest {
   readonly clientWantsUsage: boolean;
 }
 
-export function parseRequest(endpoint: Endpoint, raw: Buffer): ParsedRequest {
+/** `prompted`: the request names a prompt (X-Prompt-Ref), whose templates may supply the messages. */
+export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false): ParsedRequest {
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
@@ -90,6 +92,9 @@ export function parseRequest(endpoint: Endpoint, raw: Buffer): ParsedRequest {
     throw new GatewayError("invalid_request", `Invalid body: ${param || "(root)"}: ${issue?.message ?? "invalid"}`, param ? { param } : {});
   }
   const body = result.data as ParsedRequest["body"];
+  if (endpoint === "chat" && !prompted && body["messages"] === undefined) {
+    throw new GatewayError("invalid_request", "Invalid body: messages: Required (or name a prompt with X-Prompt-Ref)", { param: "messages" });
+  }
   const stream = body["stream"] === true;
   const options = body["stream_options"] as { include_usage?: boolean } | null | undefined;
   return { endpoint, body, stream, clientWantsUsage: stream && options?.include_usage === true };

@@ -1,13 +1,13 @@
-// The body the provider receives: the client's, with the routed model name and, for streams, a
-// request for the usage chunk. Untouched bodies are forwarded as the original bytes.
+// The body the provider receives: the (possibly prompt-rendered) request with the routed model name
+// and, for streams, a request for the usage chunk. Untouched bodies go on as the original bytes.
 import type { ParsedRequest } from "./request-schema.ts";
 
-export function upstreamBody(req: ParsedRequest, raw: Buffer, upstreamModel: string): Buffer {
-  const body = req.body;
+type Body = Record<string, unknown> & { model: string };
+
+export function upstreamBody(req: ParsedRequest, raw: Buffer, body: Body, upstreamModel: string): Buffer {
   const needsUsage = req.stream && req.endpoint !== "responses" && !req.clientWantsUsage;
-  const renamed = upstreamModel !== body.model;
-  const hasVariables = "prompt_variables" in body;
-  if (!needsUsage && !renamed && !hasVariables) return raw;
+  const untouched = body === req.body && upstreamModel === body.model && !needsUsage && !("prompt_variables" in body);
+  if (untouched) return raw;
   const out: Record<string, unknown> = { ...body, model: upstreamModel };
   delete out["prompt_variables"];
   if (needsUsage) {

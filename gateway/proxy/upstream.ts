@@ -69,6 +69,9 @@ export function upstreamFailure(err: unknown, provider: ProviderConfig, limits: 
   const code = errorCode(err);
   const who = `provider "${provider.name}"`;
   switch (code) {
+    case "UND_ERR_ABORTED":
+    case "ABORT_ERR":
+      return new GatewayError("client_closed", "the client closed the request", { cause: err });
     case "UND_ERR_CONNECT_TIMEOUT":
       return new GatewayError("upstream_timeout", `connecting to ${who} timed out after ${limits.connect_timeout_ms} ms`, { cause: err });
     case "UND_ERR_HEADERS_TIMEOUT":

@@ -1,12 +1,17 @@
 // Starts the real gateway app in-process against a real fake provider, for integration tests.
 import { trace } from "@opentelemetry/api";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseGatewayConfig } from "../../gateway/config/gateway-config.ts";
 import { loadSettings } from "../../gateway/config/settings.ts";
 import type { Clock, Deps } from "../../gateway/deps.ts";
+import { startPromptSource } from "../../gateway/prompts/prompt-source.ts";
 import { createMockProvider } from "../../gateway/providers/mock.ts";
 import { createUpstream } from "../../gateway/proxy/upstream.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
+import type { Store } from "../../gateway/store/store.ts";
 import { systemClock } from "../../gateway/support/clock.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
 
@@ -18,6 +23,10 @@ export interface TestGatewayOptions {
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
+  /** The store to serve from (closed by the caller); default: a private embedded store. */
+  store?: Store;
+  /** Where the registry snapshot is kept on disk; default: a fresh temp folder. */
+  snapshotPath?: string;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -37,15 +46,20 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const env = { PROVIDER_URL: opts.providerUrl ?? "http://127.0.0.1:9/v1", ...opts.env };
   const config = parseGatewayConfig(opts.yaml ?? DEFAULT_YAML, env);
   const logger = opts.logger ?? silentLogger;
-  const store = createSqliteStore({ path: ":memory:", prefix: "test:", logger });
+  const ownStore = opts.store === undefined;
+  const dir = mkdtempSync(join(tmpdir(), "pg-gw-"));
+  const store = opts.store ?? createSqliteStore({ path: join(dir, "state.db"), prefix: "test:", logger });
+  const clock = opts.clock ?? systemClock;
+  const prompts = await startPromptSource({ store, clock, logger, snapshotPath: opts.snapshotPath ?? join(dir, "snapshot.json"), intervalMs: 100 });
   const random = opts.random ?? Math.random;
   const upstream = createUpstream(config.limits, createMockProvider(random));
   const deps: Deps = {
-    settings: loadSettings({}),
+    settings: loadSettings(opts.env ?? {}),
     config,
-    clock: opts.clock ?? systemClock,
+    clock,
     random,
     store,
+    prompts,
     upstream,
     logger,
     tracer: trace.getTracer("promptgate-test"),
@@ -58,8 +72,9 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     close: async () => {
       gw.server.closeAllConnections();
       await gw.stop(0);
+      await prompts.stop();
       await upstream.close();
-      await store.close();
+      if (ownStore) await store.close();
     },
   };
 }

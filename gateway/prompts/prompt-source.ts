@@ -1,0 +1,49 @@
+// Keeps the request path's prompt catalog current: the registry snapshot refresher feeds it, and
+// each new snapshot is compiled in the background. Requests only ever read `catalog()`.
+import type { Clock } from "../deps.ts";
+import { createSnapshotRefresher } from "../registry/snapshot.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../support/logger.ts";
+import { buildCatalog, type PromptCatalog } from "./catalog.ts";
+
+export interface PromptSource {
+  /** The current catalog, or null before the first snapshot arrived. */
+  catalog(): PromptCatalog | null;
+  /** True once a snapshot is held (from the store, or from disk while the store is down). */
+  ready(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface PromptSourceOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Where the last snapshot is kept so a replica can boot while the store is down. */
+  readonly snapshotPath: string;
+  readonly intervalMs?: number;
+}
+
+export async function startPromptSource(opts: PromptSourceOptions): Promise<PromptSource> {
+  let catalog: PromptCatalog | null = null;
+  const refresher = createSnapshotRefresher({
+    store: opts.store,
+    clock: opts.clock,
+    logger: opts.logger,
+    diskPath: opts.snapshotPath,
+    ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
+    onSnapshot: (snapshot) => {
+      catalog = buildCatalog(snapshot, catalog, opts.logger);
+    },
+  });
+  await refresher.start();
+  return {
+    catalog: () => catalog,
+    ready: () => refresher.ready() && catalog !== null,
+    stop: () => refresher.stop(),
+  };
+}
+
+/** A fixed catalog, for tools that render without a running refresher (the CLI's `render`). */
+export function staticPromptSource(catalog: PromptCatalog): PromptSource {
+  return { catalog: () => catalog, ready: () => true, stop: async () => undefined };
+}

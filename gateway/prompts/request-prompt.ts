@@ -1,0 +1,40 @@
+// The request path's two prompt stages: resolve X-Prompt-Ref from the in-memory catalog, then render
+// the version with the request's variables into the body the provider receives.
+import { GatewayError } from "../http/errors.ts";
+import { resolvePrompt, type ServedPrompt } from "./catalog.ts";
+import type { PromptSource } from "./prompt-source.ts";
+import { parsePromptRef } from "./ref.ts";
+import { applyPrompt, type PromptEndpoint } from "./render-request.ts";
+import { resolveVariables } from "./variables.ts";
+
+type Body = Record<string, unknown> & { model: string };
+
+/** The version serving this request, or null when it names no prompt. Never touches the store. */
+export function promptFor(source: PromptSource, refHeader: string | undefined, defaultLabel: string): ServedPrompt | null {
+  if (refHeader === undefined) return null;
+  const ref = parsePromptRef(refHeader, defaultLabel);
+  const catalog = source.catalog();
+  if (!catalog) throw new GatewayError("unavailable", "The prompt registry is not loaded yet; retry shortly");
+  return resolvePrompt(catalog, ref);
+}
+
+/** Variables from X-Prompt-Vars (JSON) or the body's prompt_variables, never both. */
+export function requestVariables(varsHeader: string | undefined, body: Body): unknown {
+  const inBody = body["prompt_variables"];
+  if (varsHeader === undefined) return inBody;
+  if (inBody !== undefined) {
+    throw new GatewayError("invalid_request", "Send prompt variables either in X-Prompt-Vars or in prompt_variables, not both", { param: "prompt_variables" });
+  }
+  try {
+    return JSON.parse(varsHeader) as unknown;
+  } catch {
+    throw new GatewayError("invalid_request", "X-Prompt-Vars must be a JSON object", { param: "X-Prompt-Vars" });
+  }
+}
+
+/** The body with the version's rendered messages first, its model and its default params applied. */
+export function renderInto(endpoint: PromptEndpoint, body: Body, served: ServedPrompt, varsHeader: string | undefined): Body {
+  const vars = resolveVariables(served.version.variables, requestVariables(varsHeader, body));
+  const rendered = served.compiled.render(vars);
+  return applyPrompt(endpoint, body, served.version, rendered) as Body;
+}

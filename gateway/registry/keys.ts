@@ -1,0 +1,41 @@
+// The registry's logical key layout, in one place (the store adds `REDIS_PREFIX`, default `promptgate:`).
+//
+//   prompts:{name}:{version}   string  JSON PromptVersion; written once (SET NX), never changed
+//   labels:{env}:{name}        string  JSON LabelRecord (version, previous stack, approvedBy, at, everOn);
+//                                      every move is a compare-and-set on this whole value
+//   weights:{env}:{name}       hash    version -> integer weight. PUBLIC CONTRACT: SREs edit it with
+//                                      redis-cli and no revision bump, so snapshot refreshers poll it
+//   audit:{name}               list    JSON AuditEntry, append-only (RPUSH), oldest first
+//   registry:revision          string  integer, incremented after every registry change
+//   registry:changed           channel published (message: the new revision) after every change
+//
+// Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
+// do, so `prompts:{name}:` lists exactly one prompt's versions and every key parses back unambiguously.
+
+export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export function isEnvironment(value: string): value is Environment {
+  return (ENVIRONMENTS as readonly string[]).includes(value);
+}
+
+export const PROMPTS_PREFIX = "prompts:";
+export const LABELS_PREFIX = "labels:";
+export const WEIGHTS_PREFIX = "weights:";
+export const REVISION_KEY = "registry:revision";
+export const CHANGE_CHANNEL = "registry:changed";
+
+export const versionKey = (name: string, version: string): string => `${PROMPTS_PREFIX}${name}:${version}`;
+export const versionsPrefix = (name: string): string => `${PROMPTS_PREFIX}${name}:`;
+export const labelKey = (env: Environment, name: string): string => `${LABELS_PREFIX}${env}:${name}`;
+export const weightsKey = (env: Environment, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
+export const auditKey = (name: string): string => `audit:${name}`;
+
+/** `prompts:{name}:{version}` -> its parts; null for anything else. */
+export function parseVersionKey(key: string): { name: string; version: string } | null {
+  if (!key.startsWith(PROMPTS_PREFIX)) return null;
+  const rest = key.slice(PROMPTS_PREFIX.length);
+  const colon = rest.indexOf(":");
+  if (colon <= 0 || colon === rest.length - 1) return null;
+  return { name: rest.slice(0, colon), version: rest.slice(colon + 1) };
+}

@@ -1,0 +1,239 @@
+// Registry operations shared by the CLI and the admin API (push, list, show, render, diff, history):
+// they return data and throw GatewayError; printing and HTTP stay with the callers.
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
+import { GatewayError } from "../http/errors.ts";
+import { compilePrompt } from "../prompts/compile.ts";
+import type { CompiledPrompt } from "../prompts/compile.ts";
+import { canonicalJson } from "../prompts/json-value.ts";
+import { PromptFileError } from "../prompts/prompt-file-error.ts";
+import { parsePromptRef } from "../prompts/ref.ts";
+import type { PromptVersion, RenderedPrompt } from "../prompts/types.ts";
+import { resolveVariables } from "../prompts/variables.ts";
+import { ENVIRONMENTS, isEnvironment } from "./keys.ts";
+import type { Environment } from "./keys.ts";
+import type { AuditEntry, Label } from "./records.ts";
+import type { Registry } from "./registry.ts";
+
+export type Labels = Record<Environment, Label | null>;
+
+export type PushOutcome =
+  | { readonly name: string; readonly version: string; readonly status: "created" | "unchanged" }
+  | { readonly name: string; readonly version: string; readonly status: "error"; readonly error: GatewayError };
+
+export interface PromptSummary {
+  readonly name: string;
+  /** Ascending by semver. */
+  readonly versions: readonly string[];
+  readonly labels: Labels;
+}
+
+export interface ShownVersion {
+  readonly version: PromptVersion;
+  readonly labels: Labels;
+  /** The environments whose label points at this version. */
+  readonly environments: readonly Environment[];
+  /** The label the ref went through; null when it named a version. */
+  readonly via: Environment | null;
+}
+
+/** What a request through `ref` would send: the rendered templates, the pinned model and default params. */
+export interface RenderedRef extends RenderedPrompt {
+  readonly name: string;
+  readonly version: string;
+  readonly via: Environment | null;
+  /** null: the request's own model is used. */
+  readonly model: string | null;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** The variables after validation and defaults. */
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+export interface VersionDiff {
+  readonly name: string;
+  readonly from: string;
+  readonly to: string;
+  readonly changed: boolean;
+  /** The sections that differ, in document order (description, model, params, ...). */
+  readonly fields: readonly string[];
+  /** A unified diff of the two versions' documents (see `describeVersion`); "" when they are the same. */
+  readonly patch: string;
+}
+
+/**
+ * Compiles then registers each version; one failing (a template that does not compile, a changed
+ * registered version) is reported and the rest still go through. Store failures are thrown.
+ */
+export async function pushVersions(registry: Registry, versions: readonly PromptVersion[], actor: string): Promise<PushOutcome[]> {
+  const outcomes: PushOutcome[] = [];
+  for (const v of versions) {
+    try {
+      compilePrompt(v);
+      const { created } = await registry.register(v, actor);
+      outcomes.push({ name: v.name, version: v.version, status: created ? "created" : "unchanged" });
+    } catch (err) {
+      if (err instanceof PromptFileError) {
+        outcomes.push({ name: v.name, version: v.version, status: "error", error: refusedPrompt(err) });
+      } else if (err instanceof GatewayError) {
+        outcomes.push({ name: v.name, version: v.version, status: "error", error: err });
+      } else throw err;
+    }
+  }
+  return outcomes;
+}
+
+/** A prompt file or template that cannot be registered, as the 400 the admin API answers. */
+export function refusedPrompt(err: PromptFileError): GatewayError {
+  return new GatewayError("invalid_request", err.message, { cause: err });
+}
+
+export async function listPrompts(registry: Registry): Promise<PromptSummary[]> {
+  return Promise.all((await registry.names()).map((name) => summarize(registry, name)));
+}
+
+/** Versions and labels of one prompt; 404 when it has no version. */
+export async function describePrompt(registry: Registry, name: string): Promise<PromptSummary> {
+  const summary = await summarize(registry, name);
+  if (summary.versions.length === 0) throw unknownPrompt(name);
+  return summary;
+}
+
+/** Resolves `name`, `name@label` or `name@1.2.0` to a registered version. */
+export async function showRef(registry: Registry, ref: string, defaultLabel: string): Promise<ShownVersion> {
+  const parsed = parseRef(ref, defaultLabel);
+  const { name } = parsed;
+  const labels = await registry.labels(name);
+  let wanted: string;
+  let via: Environment | null = null;
+  if (parsed.kind === "version") {
+    wanted = parsed.version;
+  } else {
+    if (!isEnvironment(parsed.label)) {
+      throw new GatewayError("invalid_request", `unknown label "${parsed.label}" in "${ref}": use one of ${ENVIRONMENTS.join(", ")} or a version`, { param: "ref" });
+    }
+    via = parsed.label;
+    const label = labels[via];
+    if (label === null) {
+      if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
+      throw new GatewayError("not_found", `prompt ${name} has no version on label ${via}; promote one first`, { param: "ref" });
+    }
+    wanted = label.version;
+  }
+  const version = await registry.get(name, wanted);
+  if (version === null) {
+    if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
+    throw new GatewayError("not_found", `prompt ${name} has no registered version ${wanted}`, { param: "ref" });
+  }
+  const environments = ENVIRONMENTS.filter((env) => labels[env]?.version === version.version);
+  return { version, labels, environments, via };
+}
+
+/** Renders `ref` with `vars` exactly as the request path would (same compiler, same variable rules). */
+export async function renderRef(registry: Registry, ref: string, vars: unknown, defaultLabel: string): Promise<RenderedRef> {
+  const { version: v, via } = await showRef(registry, ref, defaultLabel);
+  const compiled = compileStored(v);
+  const variables = resolveVariables(v.variables, vars);
+  const rendered = compiled.render(variables);
+  return {
+    name: v.name,
+    version: v.version,
+    via,
+    model: v.model,
+    params: v.params,
+    variables: { ...variables },
+    messages: rendered.messages,
+    prompt: rendered.prompt,
+    instructions: rendered.instructions,
+  };
+}
+
+/** The audit history of `name`, oldest first; 404 for a prompt that was never registered. */
+export async function promptHistory(registry: Registry, name: string): Promise<AuditEntry[]> {
+  const entries = await registry.history(name);
+  if (entries.length === 0 && (await registry.versions(name)).length === 0) throw unknownPrompt(name);
+  return entries;
+}
+
+/** A unified diff of two registered versions of `name`. */
+export async function diffVersions(registry: Registry, name: string, from: string, to: string): Promise<VersionDiff> {
+  const [a, b] = await Promise.all([registry.get(name, from), registry.get(name, to)]);
+  if (a === null || b === null) {
+    if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
+    throw new GatewayError("not_found", `prompt ${name} has no registered version ${a === null ? from : to}`, { param: "version" });
+  }
+  const left = sections(a);
+  const right = sections(b);
+  const fields = left.filter(([field, text], i) => right[i]?.[0] !== field || right[i][1] !== text).map(([field]) => field);
+  const changed = fields.length > 0;
+  const patch = changed
+    ? createTwoFilesPatch(`${name}@${from}`, `${name}@${to}`, join(left), join(right), undefined, undefined, { headerOptions: FILE_HEADERS_ONLY })
+    : "";
+  return { name, from, to, changed, fields, patch };
+}
+
+/**
+ * A version as readable text, one section per field: what `show` prints and `diff` compares. Params
+ * and variables are one sorted line each, so a diff names the key that changed; each message is its
+ * role and its template, indented.
+ */
+export function describeVersion(v: PromptVersion): string {
+  return join(sections(v));
+}
+
+type Section = readonly [field: string, text: string];
+
+function sections(v: PromptVersion): Section[] {
+  const keyed = (field: string, record: Readonly<Record<string, unknown>>): Section => {
+    const keys = Object.keys(record).sort();
+    if (keys.length === 0) return [field, `${field}: {}`];
+    return [field, [`${field}:`, ...keys.map((k) => `  ${k}: ${canonicalJson(record[k])}`)].join("\n")];
+  };
+  const template = (field: string, source: string | null): Section =>
+    [field, source === null ? `${field}: (none)` : `${field}:\n${indent(source, "  ")}`];
+  const messages = v.messages.length === 0
+    ? "messages: (none)"
+    : ["messages:", ...v.messages.map((m) => `  ${m.role}:\n${indent(m.content, "    ")}`)].join("\n");
+  return [
+    ["description", `description: ${v.description}`],
+    ["model", `model: ${v.model ?? "(the request's)"}`],
+    keyed("params", v.params),
+    keyed("variables", v.variables),
+    ["messages", messages],
+    template("prompt", v.prompt),
+    template("instructions", v.instructions),
+  ];
+}
+
+const join = (parts: readonly Section[]): string => parts.map(([, text]) => text).join("\n") + "\n";
+
+/** Indents every non-empty line; a trailing newline stays visible as a blank line. */
+function indent(text: string, pad: string): string {
+  return text.split("\n").map((line) => (line === "" ? "" : pad + line)).join("\n");
+}
+
+/** A registered version whose templates no longer compile is the registry's fault, not the caller's. */
+function compileStored(v: PromptVersion): CompiledPrompt {
+  try {
+    return compilePrompt(v);
+  } catch (err) {
+    if (err instanceof PromptFileError) throw new GatewayError("internal_error", err.message, { cause: err });
+    throw err;
+  }
+}
+
+async function summarize(registry: Registry, name: string): Promise<PromptSummary> {
+  const [versions, labels] = await Promise.all([registry.versions(name), registry.labels(name)]);
+  return { name, versions, labels };
+}
+
+function parseRef(ref: string, defaultLabel: string): ReturnType<typeof parsePromptRef> {
+  try {
+    return parsePromptRef(ref, defaultLabel);
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    throw new GatewayError("invalid_request", `invalid prompt ref "${ref}": expected name, name@label or name@1.2.0`, { param: "ref", cause: err });
+  }
+}
+
+function unknownPrompt(name: string): GatewayError {
+  return new GatewayError("not_found", `unknown prompt "${name}": push it first`, { param: "name" });
+}

@@ -1,0 +1,104 @@
+// The shapes the registry stores as JSON, and their parsers: anything read back from the store (which
+// an operator can edit by hand) is checked before it is trusted.
+import { z } from "zod";
+import type { PromptVersion } from "../prompts/types.ts";
+import { ENVIRONMENTS } from "./keys.ts";
+import type { Environment } from "./keys.ts";
+
+/** Where an environment label points, as `label()` returns it. */
+export interface Label {
+  readonly version: string;
+  /** The versions it pointed at before, most recent first: what `rollback` walks back through. */
+  readonly previous: readonly string[];
+  readonly approvedBy: string;
+  /** ISO time of the last move. */
+  readonly at: string;
+}
+
+/** The stored label: `everOn` lists every version this label has ever pointed at (the staging gate). */
+export interface LabelRecord extends Label {
+  readonly everOn: readonly string[];
+}
+
+export type AuditAction = "register" | "promote" | "rollback" | "weights";
+
+export interface AuditEntry {
+  readonly at: string;
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly name: string;
+  readonly env?: Environment;
+  readonly from?: string;
+  readonly to?: string;
+  readonly version?: string;
+  readonly forced?: boolean;
+}
+
+const labelRecordSchema = z.object({
+  version: z.string(),
+  previous: z.array(z.string()),
+  approvedBy: z.string(),
+  at: z.string(),
+  everOn: z.array(z.string()),
+}) satisfies z.ZodType<LabelRecord>;
+
+const auditEntrySchema = z.object({
+  at: z.string(),
+  actor: z.string(),
+  action: z.enum(["register", "promote", "rollback", "weights"]),
+  name: z.string(),
+  env: z.enum(ENVIRONMENTS).exactOptional(),
+  from: z.string().exactOptional(),
+  to: z.string().exactOptional(),
+  version: z.string().exactOptional(),
+  forced: z.boolean().exactOptional(),
+}) satisfies z.ZodType<AuditEntry>;
+
+const variableTypes = ["string", "integer", "number", "boolean", "array", "object"] as const;
+
+// Loose on purpose: the prompt compiler owns the full rules; this only guards the fields the request
+// path dereferences, so a hand-edited or truncated value is skipped instead of crashing a request.
+const promptVersionSchema = z.looseObject({
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  model: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+  variables: z.record(z.string(), z.looseObject({ type: z.enum(variableTypes), required: z.boolean() })),
+  messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
+  prompt: z.string().nullable(),
+  instructions: z.string().nullable(),
+  hash: z.string(),
+});
+
+export function isPromptVersion(value: unknown): value is PromptVersion {
+  return promptVersionSchema.safeParse(value).success;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parsePromptVersion(text: string): PromptVersion | null {
+  const value = parseJson(text);
+  return isPromptVersion(value) ? value : null;
+}
+
+export function parseLabelRecord(text: string): LabelRecord | null {
+  const result = labelRecordSchema.safeParse(parseJson(text));
+  return result.success ? result.data : null;
+}
+
+export function parseAuditEntry(text: string): AuditEntry | null {
+  const result = auditEntrySchema.safeParse(parseJson(text));
+  return result.success ? result.data : null;
+}
+
+/** The public view of a stored label (without the internal history). */
+export function toLabel(record: LabelRecord): Label {
+  return { version: record.version, previous: record.previous, approvedBy: record.approvedBy, at: record.at };
+}

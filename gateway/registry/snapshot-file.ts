@@ -1,0 +1,110 @@
+// The last registry snapshot on local disk, so a replica that starts while the store is down can serve
+// what it served before. Written atomically (temp file, fsync, rename): a reader sees old or new, never half.
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { z } from "zod";
+import type { PromptVersion } from "../prompts/types.ts";
+import type { Logger } from "../support/logger.ts";
+import { ENVIRONMENTS } from "./keys.ts";
+import type { Environment } from "./keys.ts";
+import { isPromptVersion } from "./records.ts";
+import type { PromptEntry, RegistrySnapshot } from "./snapshot.ts";
+
+const FORMAT = 1;
+
+const fileSchema = z.object({
+  format: z.literal(FORMAT),
+  savedAt: z.string(),
+  revision: z.number().int(),
+  prompts: z.record(
+    z.string(),
+    z.object({
+      versions: z.record(z.string(), z.custom<PromptVersion>(isPromptVersion)),
+      labels: z.partialRecord(z.enum(ENVIRONMENTS), z.string()),
+      weights: z.partialRecord(z.enum(ENVIRONMENTS), z.record(z.string(), z.string())),
+    }),
+  ),
+});
+
+export function serializeSnapshot(snapshot: RegistrySnapshot, savedAt: Date): string {
+  const prompts: Record<string, unknown> = {};
+  for (const [name, entry] of snapshot.prompts) {
+    prompts[name] = {
+      versions: Object.fromEntries(entry.versions),
+      labels: Object.fromEntries(entry.labels),
+      weights: Object.fromEntries(entry.weights),
+    };
+  }
+  return JSON.stringify({ format: FORMAT, savedAt: savedAt.toISOString(), revision: snapshot.revision, prompts });
+}
+
+/** Null when the text is not a snapshot this version wrote (the caller then treats it as absent). */
+export function deserializeSnapshot(text: string): RegistrySnapshot | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) return null;
+  const prompts = new Map<string, PromptEntry>();
+  for (const [name, entry] of Object.entries(parsed.data.prompts)) {
+    prompts.set(name, {
+      versions: new Map(Object.entries(entry.versions)),
+      labels: envMap(entry.labels),
+      weights: envMap(entry.weights),
+    });
+  }
+  return { revision: parsed.data.revision, prompts };
+}
+
+function envMap<T>(record: Partial<Record<Environment, T>>): Map<Environment, T> {
+  const out = new Map<Environment, T>();
+  for (const env of ENVIRONMENTS) {
+    const value = record[env];
+    if (value !== undefined) out.set(env, value);
+  }
+  return out;
+}
+
+export async function writeSnapshotFile(path: string, snapshot: RegistrySnapshot, savedAt: Date): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    const file = await open(temp, "w");
+    try {
+      await file.writeFile(serializeSnapshot(snapshot, savedAt));
+      await file.sync(); // the rename must never expose a file whose data is not on disk yet
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** The saved snapshot, or null when there is none or it cannot be read (logged). */
+export async function readSnapshotFile(path: string, logger: Logger): Promise<RegistrySnapshot | null> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (!isNotFound(err)) logger.warn("registry snapshot file unreadable", { path, error: errorText(err) });
+    return null;
+  }
+  const snapshot = deserializeSnapshot(text);
+  if (!snapshot) logger.warn("registry snapshot file is not a valid snapshot; ignoring it", { path });
+  return snapshot;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && "code" in err && err.code === "ENOENT";
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,315 @@
+// The registry as the request path reads it: an immutable in-memory snapshot, kept fresh in the
+// background (change channel + polling), surviving store outages and restarts through a disk copy.
+import type { Clock } from "../deps.ts";
+import type { PromptVersion } from "../prompts/types.ts";
+import type { Store } from "../store/store.ts";
+import { silentLogger } from "../support/logger.ts";
+import type { Logger } from "../support/logger.ts";
+import { CHANGE_CHANNEL, ENVIRONMENTS, labelKey, parseVersionKey, PROMPTS_PREFIX, REVISION_KEY, versionKey, weightsKey } from "./keys.ts";
+import type { Environment } from "./keys.ts";
+import { parseLabelRecord, parsePromptVersion } from "./records.ts";
+import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
+
+export type Weights = Readonly<Record<string, string>>;
+
+export interface PromptEntry {
+  readonly versions: ReadonlyMap<string, PromptVersion>;
+  /** env -> the version its label points at. */
+  readonly labels: ReadonlyMap<Environment, string>;
+  /** The raw `weights:{env}:{name}` hashes, non-empty ones only (empty or missing: 100% to the label). */
+  readonly weights: ReadonlyMap<Environment, Weights>;
+}
+
+/** Never mutated once published: a refresh builds a new one, so a request keeps a consistent view. */
+export interface RegistrySnapshot {
+  readonly revision: number;
+  readonly prompts: ReadonlyMap<string, PromptEntry>;
+}
+
+type WeightsByName = Map<string, Map<Environment, Weights>>;
+
+/**
+ * Reads the whole registry: the revision first (so a change racing this load bumps it past what we
+ * report and the next poll reloads), one key scan, one mget for versions and labels, and the weights
+ * hashes in parallel (pipelined on one Redis connection). Unparsable values are skipped and logged.
+ */
+export async function loadSnapshot(store: Store, logger: Logger = silentLogger): Promise<RegistrySnapshot> {
+  const revision = parseRevision(await store.get(REVISION_KEY));
+  const byName = new Map<string, string[]>();
+  for (const key of await store.keys(PROMPTS_PREFIX)) {
+    const parsed = parseVersionKey(key);
+    if (parsed) byName.set(parsed.name, [...(byName.get(parsed.name) ?? []), parsed.version]);
+  }
+  const names = [...byName.keys()].sort();
+  const versionKeys = names.flatMap((name) => (byName.get(name) ?? []).map((v) => versionKey(name, v)));
+  const labelKeys = names.flatMap((name) => ENVIRONMENTS.map((env) => labelKey(env, name)));
+  const [values, weights] = await Promise.all([store.mget([...versionKeys, ...labelKeys]), readWeights(store, names)]);
+
+  const prompts = new Map<string, PromptEntry>();
+  let v = 0; // versions come first in `values`, then three labels per name
+  let l = versionKeys.length;
+  for (const name of names) {
+    const versions = new Map<string, PromptVersion>();
+    for (const version of byName.get(name) ?? []) {
+      const raw = values[v++];
+      const parsed = raw == null ? null : parsePromptVersion(raw);
+      if (parsed) versions.set(version, parsed);
+      else if (raw != null) logger.warn("registry: skipping unreadable prompt version", { name, version });
+    }
+    const labels = new Map<Environment, string>();
+    for (const env of ENVIRONMENTS) {
+      const raw = values[l++];
+      const record = raw == null ? null : parseLabelRecord(raw);
+      if (record) labels.set(env, record.version);
+      else if (raw != null) logger.warn("registry: skipping unreadable label", { name, env });
+    }
+    prompts.set(name, { versions, labels, weights: weights.get(name) ?? new Map() });
+  }
+  return { revision, prompts };
+}
+
+/** The non-empty weights hashes of `names` in every environment; one parallel batch of HGETALLs. */
+async function readWeights(store: Store, names: readonly string[]): Promise<WeightsByName> {
+  const pairs = names.flatMap((name) => ENVIRONMENTS.map((env) => [name, env] as const));
+  const hashes = await Promise.all(pairs.map(([name, env]) => store.hgetall(weightsKey(env, name))));
+  const out: WeightsByName = new Map();
+  pairs.forEach(([name, env], i) => {
+    const hash = hashes[i];
+    const forName = out.get(name) ?? new Map<Environment, Weights>();
+    out.set(name, forName);
+    if (hash && Object.keys(hash).length > 0) forName.set(env, hash);
+  });
+  return out;
+}
+
+/** `snapshot` with the given weights; the same object when nothing changed (entries are shared). */
+export function withWeights(snapshot: RegistrySnapshot, weights: WeightsByName): RegistrySnapshot {
+  let changed = false;
+  const prompts = new Map<string, PromptEntry>();
+  for (const [name, entry] of snapshot.prompts) {
+    const fresh = weights.get(name) ?? new Map<Environment, Weights>();
+    if (sameWeights(entry.weights, fresh)) prompts.set(name, entry);
+    else {
+      changed = true;
+      prompts.set(name, { ...entry, weights: fresh });
+    }
+  }
+  return changed ? { revision: snapshot.revision, prompts } : snapshot;
+}
+
+/** Equal content: revision, versions (by hash), labels and weights. */
+export function sameSnapshot(a: RegistrySnapshot, b: RegistrySnapshot): boolean {
+  if (a === b) return true;
+  if (a.revision !== b.revision || a.prompts.size !== b.prompts.size) return false;
+  for (const [name, x] of a.prompts) {
+    const y = b.prompts.get(name);
+    if (!y || x.versions.size !== y.versions.size || !sameWeights(x.weights, y.weights)) return false;
+    for (const [version, pv] of x.versions) if (y.versions.get(version)?.hash !== pv.hash) return false;
+    if (x.labels.size !== y.labels.size) return false;
+    for (const [env, version] of x.labels) if (y.labels.get(env) !== version) return false;
+  }
+  return true;
+}
+
+function sameWeights(a: ReadonlyMap<Environment, Weights>, b: ReadonlyMap<Environment, Weights>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [env, x] of a) {
+    const y = b.get(env);
+    if (!y) return false;
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length || keys.some((k) => x[k] !== y[k])) return false;
+  }
+  return true;
+}
+
+function parseRevision(raw: string | null): number {
+  const n = raw === null ? 0 : Number(raw);
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
+export interface SnapshotRefresherOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Called with every new snapshot (never twice with equal content); a throw is logged, not raised. */
+  readonly onSnapshot: (snapshot: RegistrySnapshot) => void;
+  /** Where the last snapshot is kept for starts while the store is down. */
+  readonly diskPath: string;
+  /** Poll period for the revision and the weights hashes (default 250 ms). */
+  readonly intervalMs?: number;
+  /** How long start() waits for the store before falling back to disk (default 1500 ms). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface SnapshotRefresher {
+  /** Resolves after the first load from the store, or from disk when the store does not answer in time. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  current(): RegistrySnapshot | null;
+  /** True once a snapshot is held (from the store or from disk): what /readyz reports. */
+  ready(): boolean;
+}
+
+export function createSnapshotRefresher(opts: SnapshotRefresherOptions): SnapshotRefresher {
+  const { store, clock, logger, diskPath } = opts;
+  const intervalMs = opts.intervalMs ?? 250;
+  const abort = new AbortController();
+  let snapshot: RegistrySnapshot | null = null;
+  let fresh = false; // the held snapshot was read from the store since the last outage (else: full reload)
+  let down = false; // an outage is in progress and has been logged once
+  let started = false;
+  let stopped = false;
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let subscribing = false;
+  let loop: Promise<void> = Promise.resolve();
+  let running: Promise<void> | null = null;
+  let again = false;
+  let diskPending: RegistrySnapshot | null = null;
+  let diskWriting: Promise<void> | null = null;
+
+  const persist = (next: RegistrySnapshot): void => {
+    diskPending = next;
+    diskWriting ??= (async () => {
+      while (diskPending) {
+        const s = diskPending;
+        diskPending = null;
+        try {
+          await writeSnapshotFile(diskPath, s, new Date(clock.now()));
+        } catch (err) {
+          logger.warn("registry snapshot not saved to disk", { path: diskPath, error: errorText(err) });
+        }
+      }
+    })().finally(() => {
+      diskWriting = null;
+      if (diskPending) persist(diskPending);
+    });
+  };
+
+  const publish = (next: RegistrySnapshot, save: boolean): void => {
+    if (stopped || (snapshot && sameSnapshot(snapshot, next))) return;
+    if (snapshot && next.revision < snapshot.revision) {
+      logger.warn("registry revision went backwards: was the store reset?", { from: snapshot.revision, to: next.revision });
+    }
+    snapshot = next;
+    try {
+      opts.onSnapshot(next);
+    } catch (err) {
+      logger.error("registry snapshot listener failed", { error: errorText(err) });
+    }
+    if (save) persist(next);
+  };
+
+  const subscribe = (): void => {
+    if (unsubscribe || subscribing || stopped) return;
+    subscribing = true;
+    store.subscribe(CHANGE_CHANNEL, () => void refresh()).then(
+      (off) => {
+        subscribing = false;
+        if (stopped) void off();
+        else unsubscribe = off;
+      },
+      () => {
+        subscribing = false; // unreachable: the next tick tries again (the outage is logged there)
+      },
+    );
+  };
+
+  const tick = async (): Promise<void> => {
+    subscribe();
+    try {
+      const held = snapshot;
+      const revision = parseRevision(await store.get(REVISION_KEY));
+      if (!held || !fresh || revision !== held.revision) publish(await loadSnapshot(store, logger), true);
+      else publish(withWeights(held, await readWeights(store, [...held.prompts.keys()])), true);
+      fresh = true;
+      if (down) logger.info("registry store reachable again", { revision: snapshot?.revision ?? null });
+      down = false;
+    } catch (err) {
+      fresh = false;
+      if (!down) {
+        logger.warn("registry store unreachable; keeping the last snapshot", {
+          error: errorText(err),
+          revision: snapshot?.revision ?? null,
+        });
+      }
+      down = true;
+    }
+  };
+
+  /** One refresh at a time; a request arriving meanwhile runs one more pass after it. */
+  const refresh = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await tick();
+      } while (again && !stopped);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  const poll = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        await clock.sleep(intervalMs, abort.signal);
+      } catch {
+        return; // aborted by stop()
+      }
+      await refresh();
+    }
+  };
+
+  const firstLoad = async (): Promise<void> => {
+    const timeout = new AbortController();
+    const load = loadSnapshot(store, logger).then(
+      (loaded) => ({ loaded }),
+      (err: unknown) => ({ err }),
+    );
+    const timer = clock.sleep(opts.startTimeoutMs ?? 1_500, timeout.signal).then(
+      () => ({ err: new Error("timed out") }),
+      () => ({ err: new Error("cancelled") }),
+    );
+    const outcome = await Promise.race([load, timer]);
+    timeout.abort();
+    if ("loaded" in outcome) {
+      publish(outcome.loaded, true);
+      fresh = true;
+      return;
+    }
+    down = true;
+    const saved = await readSnapshotFile(diskPath, logger);
+    logger.warn("registry store unreachable at start", {
+      error: errorText(outcome.err),
+      fallback: saved ? `disk snapshot at revision ${saved.revision}` : "none: not ready until the store answers",
+    });
+    if (saved) publish(saved, false);
+  };
+
+  return {
+    async start() {
+      if (started) return;
+      started = true;
+      await firstLoad();
+      subscribe();
+      loop = poll();
+    },
+    async stop() {
+      stopped = true;
+      abort.abort();
+      await loop;
+      await running;
+      const off = unsubscribe;
+      unsubscribe = null;
+      await off?.();
+      await diskWriting;
+    },
+    current: () => snapshot,
+    ready: () => snapshot !== null,
+  };
+}

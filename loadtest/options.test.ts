@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { parseBaseBody, parseOptions, scenarioBody } from "./options.ts";
+
+describe("parseOptions", () => {
+  it("has the issue's defaults", () => {
+    const o = parseOptions([]);
+    expect(o).toMatchObject({ rounds: 3, duration: 5, warmup: 1, connections: 50, latencyDuration: 3, json: false, check: false });
+    expect(o.scenarios).toEqual(["nonstream", "stream"]);
+  });
+
+  it("reads repeatable gateway headers and env, and one scenario", () => {
+    const o = parseOptions([
+      "--rounds", "5", "--scenario", "stream", "--header", "X-Prompt-Ref: summarization@1.2.0",
+      "--header", "X-User-Id:u1", "--gateway-env", "GATEWAY_ENV=staging", "--gateway-node-arg=--cpu-prof",
+    ]);
+    expect(o.rounds).toBe(5);
+    expect(o.scenarios).toEqual(["stream"]);
+    expect(o.gatewayHeaders).toEqual({ "x-prompt-ref": "summarization@1.2.0", "x-user-id": "u1" });
+    expect(o.gatewayEnv).toEqual({ GATEWAY_ENV: "staging" });
+    expect(o.gatewayNodeArgs).toEqual(["--cpu-prof"]);
+  });
+
+  it("says what to fix", () => {
+    expect(() => parseOptions(["--rounds", "0"])).toThrow(/--rounds must be an integer from 1/);
+    expect(() => parseOptions(["--scenario", "both"])).toThrow(/nonstream, stream or all/);
+    expect(() => parseOptions(["--header", "no colon"])).toThrow(/Name: value/);
+    expect(() => parseOptions(["--gateway-env", "=x"])).toThrow(/NAME=value/);
+    expect(() => parseOptions(["--bogus"])).toThrow();
+  });
+});
+
+describe("scenarioBody", () => {
+  it("sets stream for the streaming scenario and removes stream fields otherwise", () => {
+    const base = parseBaseBody('{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}', "f");
+    expect(JSON.parse(scenarioBody("nonstream", base))).toEqual({ model: "m", messages: [] });
+    expect(JSON.parse(scenarioBody("stream", base))).toEqual({ model: "m", messages: [], stream: true, stream_options: { include_usage: true } });
+    expect(JSON.parse(scenarioBody("stream"))).toMatchObject({ model: "gpt-test", stream: true });
+  });
+
+  it("rejects a body file that is not a JSON object", () => {
+    expect(() => parseBaseBody("[1]", "f.json")).toThrow(/JSON object/);
+    expect(() => parseBaseBody("{", "f.json")).toThrow(/not JSON/);
+  });
+});

@@ -1,0 +1,156 @@
+// Command-line options of `npm run loadtest`, parsed and validated once, with messages that say what
+// to fix.
+import { parseArgs } from "node:util";
+
+export const SCENARIOS = ["nonstream", "stream"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Options {
+  readonly rounds: number;
+  /** Seconds of each measured throughput run. */
+  readonly duration: number;
+  /** Seconds of the unmeasured run before each measured one (same target, same concurrency). */
+  readonly warmup: number;
+  readonly connections: number;
+  /** Seconds of each concurrency-1 latency run. */
+  readonly latencyDuration: number;
+  readonly scenarios: readonly ScenarioName[];
+  readonly json: boolean;
+  /** Exit 2 when a target is missed (errors always exit 1). */
+  readonly check: boolean;
+  /** Extra request headers sent to the gateway only (e.g. X-Prompt-Ref). */
+  readonly gatewayHeaders: Readonly<Record<string, string>>;
+  readonly bodyFile: string | null;
+  readonly configDir: string | null;
+  readonly gatewayEnv: Readonly<Record<string, string>>;
+  readonly gatewayNodeArgs: readonly string[];
+  readonly outDir: string;
+  readonly help: boolean;
+}
+
+export const HELP = `npm run loadtest -- [options]
+
+Benchmarks the gateway against a bare node:http + undici passthrough and against the fake provider
+directly, in interleaved rounds of one run, and checks the targets (throughput >= 0.8x bare, added
+p50 latency at concurrency 1 <= 1.3x bare's).
+
+  --rounds N             interleaved rounds per scenario (3)
+  --duration S           seconds per measured throughput run (5)
+  --warmup S             seconds of warm-up before each measured run (1)
+  --connections N        connections of the throughput runs (50)
+  --latency-duration S   seconds per concurrency-1 latency run (3)
+  --scenario NAME        nonstream | stream | all (all)
+  --header "Name: value" extra request header for the gateway only; repeatable
+  --body-file FILE       JSON object used as the request body (the scenario sets "stream")
+  --config-dir DIR       the gateway's CONFIG_DIR; its gateway.yaml can use \${LOADTEST_UPSTREAM_URL}
+  --gateway-env K=V      extra environment variable for the gateway; repeatable
+  --gateway-node-arg A   extra node flag for the gateway, e.g. --gateway-node-arg=--cpu-prof; repeatable
+  --out-dir DIR          where the JSON results go (loadtest/results)
+  --json                 print the results as JSON instead of markdown
+  --check                exit 2 when a target is missed
+  --help`;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function num(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new Error(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got "${raw}"`);
+  }
+  return v;
+}
+
+export function parseHeader(raw: string): [string, string] {
+  const colon = raw.indexOf(":");
+  const name = colon === -1 ? "" : raw.slice(0, colon).trim();
+  if (!HEADER_NAME.test(name)) throw new Error(`--header must look like "Name: value", got "${raw}"`);
+  return [name.toLowerCase(), raw.slice(colon + 1).trim()];
+}
+
+function parseEnvPair(raw: string): [string, string] {
+  const eq = raw.indexOf("=");
+  const name = eq === -1 ? "" : raw.slice(0, eq);
+  if (!ENV_NAME.test(name)) throw new Error(`--gateway-env must look like NAME=value, got "${raw}"`);
+  return [name, raw.slice(eq + 1)];
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      connections: { type: "string" },
+      "latency-duration": { type: "string" },
+      scenario: { type: "string" },
+      header: { type: "string", multiple: true },
+      "body-file": { type: "string" },
+      "config-dir": { type: "string" },
+      "gateway-env": { type: "string", multiple: true },
+      "gateway-node-arg": { type: "string", multiple: true },
+      "out-dir": { type: "string" },
+      json: { type: "boolean" },
+      check: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}" (see --help)`);
+  const scenario = values.scenario ?? "all";
+  if (scenario !== "all" && !(SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new Error(`--scenario must be nonstream, stream or all, got "${scenario}"`);
+  }
+  return {
+    rounds: num("rounds", values.rounds, 3, 1, 50, true),
+    duration: num("duration", values.duration, 5, 0.5, 600, false),
+    warmup: num("warmup", values.warmup, 1, 0, 60, false),
+    connections: num("connections", values.connections, 50, 1, 1000, true),
+    latencyDuration: num("latency-duration", values["latency-duration"], 3, 0.5, 120, false),
+    scenarios: scenario === "all" ? SCENARIOS : [scenario as ScenarioName],
+    json: values.json ?? false,
+    check: values.check ?? false,
+    gatewayHeaders: Object.fromEntries((values.header ?? []).map(parseHeader)),
+    bodyFile: values["body-file"] ?? null,
+    configDir: values["config-dir"] ?? null,
+    gatewayEnv: Object.fromEntries((values["gateway-env"] ?? []).map(parseEnvPair)),
+    gatewayNodeArgs: values["gateway-node-arg"] ?? [],
+    outDir: values["out-dir"] ?? "loadtest/results",
+    help: values.help ?? false,
+  };
+}
+
+const DEFAULT_BODY: Readonly<Record<string, unknown>> = { model: "gpt-test", messages: [{ role: "user", content: "hi" }] };
+
+/**
+ * The request body of a scenario: the base body (default, or --body-file's object) with `stream` set.
+ * Non-streaming drops `stream_options`, which OpenAI only accepts on streams. Streaming keeps what the
+ * base says about `stream_options`; by default it asks for no usage, so the gateway adds
+ * `include_usage` upstream and strips the usage chunk, as it does for most real clients.
+ */
+export function scenarioBody(scenario: ScenarioName, base: Readonly<Record<string, unknown>> = DEFAULT_BODY): string {
+  const body: Record<string, unknown> = { ...base };
+  if (scenario === "stream") {
+    body["stream"] = true;
+  } else {
+    delete body["stream"];
+    delete body["stream_options"];
+  }
+  return JSON.stringify(body);
+}
+
+export function parseBaseBody(text: string, file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--body-file ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new Error(`--body-file ${file} must hold a JSON object (a chat completion request)`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,164 @@
+// Turns a scenario's raw runs into the figures the team reports (medians of interleaved rounds, the
+// gateway/bare ratios and their verdicts) and renders them as a markdown table.
+import { TARGETS, type RunResult, type TargetName } from "./bench.ts";
+import type { ScenarioName } from "./options.ts";
+import { median, ratio } from "./stats.ts";
+
+/** The issue's targets: throughput at least 0.8x bare's; added p50 latency at most 1.3x bare's. */
+export const THROUGHPUT_TARGET = 0.8;
+export const ADDED_LATENCY_TARGET = 1.3;
+
+/** A measured run, with the CPU time its server (bare proxy, gateway, or the fake for direct) spent per request. */
+export interface MeasuredRun extends RunResult {
+  readonly cpuUsPerRequest: number | null;
+}
+
+export interface ScenarioRuns {
+  readonly scenario: ScenarioName;
+  /** Measured runs, one array per round, in the order they ran. */
+  readonly throughput: readonly (readonly MeasuredRun[])[];
+  readonly latency: readonly (readonly MeasuredRun[])[];
+  /** Non-2xx responses and errors seen during warm-ups (not measured, but they still spoil a run). */
+  readonly warmupFailures: number;
+}
+
+export interface TargetSummary {
+  readonly rps: number;
+  readonly rpsPerRound: readonly number[];
+  /** p50 latency at concurrency 1, ms. */
+  readonly p50: number;
+  readonly p50PerRound: readonly number[];
+  /** CPU microseconds the answering process spent per request in the throughput runs (median; Linux only). */
+  readonly cpuUsPerRequest: number | null;
+  /** p50 minus direct's p50 (medians of rounds), ms; null for direct itself. */
+  readonly addedP50: number | null;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+export type Verdict = "PASS" | "FAIL" | "N/A";
+
+export interface Check {
+  readonly value: number | null;
+  readonly target: number;
+  readonly verdict: Verdict;
+  /** The same ratio within each round, to show how much the machine's noise moves it. */
+  readonly perRound: readonly (number | null)[];
+}
+
+export interface ScenarioSummary {
+  readonly scenario: ScenarioName;
+  readonly targets: Readonly<Record<TargetName, TargetSummary>>;
+  /** Median gateway req/s over median bare req/s (higher is better). */
+  readonly throughputRatio: Check;
+  /** Gateway's added p50 over bare's added p50 at concurrency 1 (lower is better). */
+  readonly addedLatencyRatio: Check;
+  readonly gatewayOverDirect: number | null;
+  /** Gateway CPU per request over bare's (lower is better; info, steadier than req/s on a busy machine). */
+  readonly cpuPerRequestRatio: number | null;
+  /** No non-2xx answers and no errors anywhere in the scenario. */
+  readonly clean: boolean;
+}
+
+function byTarget(round: readonly MeasuredRun[], target: TargetName): MeasuredRun | undefined {
+  return round.find((r) => r.target === target);
+}
+
+function perRound(rounds: readonly (readonly MeasuredRun[])[], target: TargetName, pick: (r: MeasuredRun) => number): number[] {
+  return rounds.map((round) => {
+    const run = byTarget(round, target);
+    return run ? pick(run) : Number.NaN;
+  });
+}
+
+function verdict(value: number | null, target: number, atLeast: boolean): Verdict {
+  if (value === null) return "N/A";
+  return (atLeast ? value >= target : value <= target) ? "PASS" : "FAIL";
+}
+
+export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
+  const all = [...runs.throughput, ...runs.latency].flat();
+  const p50 = (t: TargetName): number[] => perRound(runs.latency, t, (r) => r.latencyMs.p50);
+  const directP50 = median(p50("direct"));
+  const summary = (t: TargetName): TargetSummary => {
+    const rpsPerRound = perRound(runs.throughput, t, (r) => r.rps);
+    const p50PerRound = p50(t);
+    const mine = all.filter((r) => r.target === t);
+    const cpu = median(perRound(runs.throughput, t, (r) => r.cpuUsPerRequest ?? Number.NaN));
+    return {
+      cpuUsPerRequest: Number.isFinite(cpu) ? cpu : null,
+      rps: median(rpsPerRound),
+      rpsPerRound,
+      p50: median(p50PerRound),
+      p50PerRound,
+      addedP50: t === "direct" ? null : median(p50PerRound) - directP50,
+      non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
+      errors: mine.reduce((n, r) => n + r.errors, 0),
+    };
+  };
+  const targets = Object.fromEntries(TARGETS.map((t) => [t, summary(t)])) as Record<TargetName, TargetSummary>;
+  const { direct, bare, gateway } = targets;
+
+  const tput = ratio(gateway.rps, bare.rps);
+  const added = ratio(gateway.addedP50 ?? Number.NaN, bare.addedP50 ?? Number.NaN);
+  const addedPerRound = runs.latency.map((_round, i) => {
+    const d = direct.p50PerRound[i] ?? Number.NaN;
+    return ratio((gateway.p50PerRound[i] ?? Number.NaN) - d, (bare.p50PerRound[i] ?? Number.NaN) - d);
+  });
+  return {
+    scenario: runs.scenario,
+    targets,
+    throughputRatio: {
+      value: tput,
+      target: THROUGHPUT_TARGET,
+      verdict: verdict(tput, THROUGHPUT_TARGET, true),
+      perRound: gateway.rpsPerRound.map((g, i) => ratio(g, bare.rpsPerRound[i] ?? Number.NaN)),
+    },
+    addedLatencyRatio: {
+      value: added,
+      target: ADDED_LATENCY_TARGET,
+      verdict: verdict(added, ADDED_LATENCY_TARGET, false),
+      perRound: addedPerRound,
+    },
+    gatewayOverDirect: ratio(gateway.rps, direct.rps),
+    cpuPerRequestRatio: ratio(gateway.cpuUsPerRequest ?? Number.NaN, bare.cpuUsPerRequest ?? Number.NaN),
+    clean: runs.warmupFailures === 0 && all.every((r) => r.non2xx === 0 && r.errors === 0),
+  };
+}
+
+const fmtRps = (v: number): string => (Number.isFinite(v) ? String(Math.round(v)) : "n/a");
+const fmtMs = (v: number | null): string => (v !== null && Number.isFinite(v) ? v.toFixed(3) : "-");
+const fmtX = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed(2)}x`);
+/** Verdict values get a third decimal, so 0.797 never shows as a failing "0.80x". */
+const fmtCheck = (v: number | null): string => (v === null ? "n/a" : `${v.toFixed(3)}x`);
+
+/** The ratio within each round, in round order: how far the machine's noise moves it. */
+function spread(values: readonly (number | null)[]): string {
+  if (values.length < 2) return "";
+  return `; per round ${values.map((v) => (v === null ? "n/a" : v.toFixed(2))).join(" / ")}`;
+}
+
+export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections: number }): string {
+  const lines = [
+    `### ${s.scenario === "stream" ? "streaming (SSE)" : "non-streaming"}${s.clean ? "" : " -- INVALID: non-2xx answers or errors, see below"}`,
+    "",
+    `| target | req/s @c=${meta.connections} (median) | req/s per round | server CPU µs/req | p50 @c=1 (ms) | added p50 (ms) | non-2xx | errors |`,
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const t of TARGETS) {
+    const x = s.targets[t];
+    const cpu = x.cpuUsPerRequest === null ? "-" : x.cpuUsPerRequest.toFixed(0);
+    lines.push(`| ${t} | ${fmtRps(x.rps)} | ${x.rpsPerRound.map(fmtRps).join(" / ")} | ${cpu} | ${fmtMs(x.p50)} | ${fmtMs(x.addedP50)} | ${x.non2xx} | ${x.errors} |`);
+  }
+  const { bare, gateway } = s.targets;
+  lines.push(
+    "",
+    "| check | measured | target | result |",
+    "| --- | --- | --- | --- |",
+    `| throughput gateway / bare | ${fmtCheck(s.throughputRatio.value)}${spread(s.throughputRatio.perRound)} | >= ${fmtX(THROUGHPUT_TARGET)} | ${s.throughputRatio.verdict} |`,
+    `| added p50 @c=1 gateway / bare | ${fmtCheck(s.addedLatencyRatio.value)} (${fmtMs(gateway.addedP50)} vs ${fmtMs(bare.addedP50)} ms)${spread(s.addedLatencyRatio.perRound)} | <= ${fmtX(ADDED_LATENCY_TARGET)} | ${s.addedLatencyRatio.verdict} |`,
+    `| server CPU per request gateway / bare (info) | ${fmtX(s.cpuPerRequestRatio)} | | |`,
+    `| throughput gateway / direct (info) | ${fmtX(s.gatewayOverDirect)} | | |`,
+  );
+  return lines.join("\n");
+}
