@@ -1,6 +1,7 @@
 // createApp(deps): the HTTP surface. No side effects here; main.ts serves it.
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
+import { createAdminRoutes } from "./admin/admin-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
 import { GatewayError, errorBody, toGatewayError } from "./http/errors.ts";
@@ -63,6 +64,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.json({ object: "list", data });
   });
   app.all("/v1/*", passthroughRoute(deps, services));
+  app.route("/admin", createAdminRoutes(deps));
   return app;
 }
 

@@ -1,6 +1,6 @@
 // `promptgate serve` as a real process: starts from CONFIG_DIR, answers, and drains on SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,9 +17,10 @@ interface Started {
   stderr: () => string;
 }
 
-async function startServe(env: Record<string, string> = {}): Promise<Started> {
+async function startServe(env: Record<string, string> = {}, yaml = 'routes:\n  - { match: "mock/*", provider: mock }\n', prompts = false): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), "pg-serve-"));
-  writeFileSync(join(dir, "gateway.yaml"), 'routes:\n  - { match: "mock/*", provider: mock }\n');
+  writeFileSync(join(dir, "gateway.yaml"), yaml);
+  if (prompts) cpSync("config/prompts", join(dir, "prompts"), { recursive: true });
   const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CONFIG_DIR: dir, STATE_PATH: join(dir, "state.db"), REDIS_URL: "", ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -73,6 +74,35 @@ describe("promptgate serve", () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(await inFlight).toBeInstanceOf(Error);
     expect(gw.stderr()).toContain('"drained":false');
+  });
+
+  it("registers CONFIG_DIR/prompts at start and bootstraps labels when asked", async () => {
+    const yaml = 'routes:\n  - { match: "mock/*", provider: mock }\nprompts: { bootstrap_labels: true }\n';
+    const gw = await startServe({}, yaml, true);
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-prompt-ref": "summarization", "x-prompt-vars": '{"text": "hello"}' },
+      body: JSON.stringify({ model: "mock/echo" }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-prompt-version")).toBe("1.1.0");
+    const answer = (await res.json()) as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0]!.message.content).toContain("system: Summarize in exactly 2 sentences.");
+    expect(answer.choices[0]!.message.content).toContain("user: hello");
+  });
+
+  it("refuses to start on an invalid prompt file, naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-badprompt-"));
+    writeFileSync(join(dir, "gateway.yaml"), 'routes:\n  - { match: "mock/*", provider: mock }\n');
+    mkdirSync(join(dir, "prompts", "broken"), { recursive: true });
+    writeFileSync(join(dir, "prompts", "broken", "1.0.0.yaml"), "name: broken\nversion: 1.0.0\nmessages: [{ role: user, content: 7 }]\n");
+    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, STATE_PATH: join(dir, "s.db"), REDIS_URL: "", PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    children.push(child);
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    expect(await new Promise<number | null>((resolve) => child.once("exit", resolve))).toBe(1);
+    expect(err).toContain("broken/1.0.0.yaml");
+    expect(err).toContain("messages");
   });
 
   it("refuses to start on an invalid gateway.yaml, saying what to fix", async () => {

@@ -1,45 +1,91 @@
-// The `promptgate` command line: verbs, --help, and non-zero exits on failure.
-import { ConfigError } from "../config/gateway-config.ts";
-import { serve } from "./serve.ts";
+// The `promptgate` command line: a table of verbs, --help from their specs, tables or --json on
+// stdout, one line on stderr and a non-zero exit on failure (1: the operation failed, 2: usage).
+import { parseVerbArgs, UsageError, wantsHelp } from "./args.ts";
+import { openContext } from "./context.ts";
+import type { CliContext } from "./context.ts";
+import { diff, render } from "./inspect-verbs.ts";
+import { oneLine } from "./output.ts";
+import { history, list, push, show } from "./registry-verbs.ts";
+import { promote, rollback } from "./release-verbs.ts";
+import { helpText } from "./verb.ts";
+import type { Verb } from "./verb.ts";
 
-const USAGE = `promptgate: an LLM gateway that versions, rolls out and measures prompts
+const serveVerb: Verb = {
+  name: "serve",
+  summary: "run the gateway (PORT, CONFIG_DIR, REDIS_URL, ... from the environment)",
+  usage: "",
+  details: `Runs the gateway. Configuration comes from the environment:
+  PORT (8080), CONFIG_DIR (./config), REDIS_URL (unset: embedded store at STATE_PATH),
+  STATE_PATH (./.promptgate/state.db), REDIS_PREFIX (promptgate:), GATEWAY_ENV (prod),
+  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).`,
+  positionals: { min: 0, max: 0 },
+  options: {},
+  json: false,
+  async run({ env }) {
+    // Loaded on demand: the server, providers and telemetry are not needed by the other verbs.
+    const { serve } = await import("./serve.ts");
+    await serve(env);
+  },
+};
+
+export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history];
+
+function usage(): string {
+  const width = Math.max(...VERBS.map((v) => v.name.length));
+  const verbs = VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join("\n");
+  return `promptgate: an LLM gateway that versions, rolls out and measures prompts
 
 Usage: promptgate <verb> [options]
 
 Verbs:
-  serve        run the gateway (PORT, CONFIG_DIR, REDIS_URL, ... from the environment)
+${verbs}
 
-Run 'promptgate <verb> --help' for a verb's options.`;
-
-const SERVE_HELP = `Usage: promptgate serve
-
-Runs the gateway. Configuration comes from the environment:
-  PORT (8080), CONFIG_DIR (./config), REDIS_URL (unset: embedded store at STATE_PATH),
-  STATE_PATH (./.promptgate/state.db), REDIS_PREFIX (promptgate:), GATEWAY_ENV (prod),
-  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).`;
+The registry verbs use the same store as the gateway: Redis when REDIS_URL is set, else the
+embedded file at STATE_PATH. Run 'promptgate <verb> --help' for a verb's options.
+`;
+}
 
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (verb === undefined || verb === "--help" || verb === "-h" || verb === "help") {
-    process.stdout.write(USAGE + "\n");
-    return verb === undefined ? 1 : 0;
+  const [name, ...rest] = argv;
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    process.stdout.write(usage());
+    return 0;
   }
+  if (name === undefined) {
+    process.stderr.write(usage());
+    return 2;
+  }
+  const topic = name === "help" ? rest[0] : undefined;
+  const verb = VERBS.find((v) => v.name === (topic ?? name));
+  if (verb === undefined) {
+    process.stderr.write(`promptgate: unknown verb "${topic ?? name}" (run 'promptgate --help' for the list)\n`);
+    return 2;
+  }
+  if (topic !== undefined || wantsHelp(rest)) {
+    process.stdout.write(helpText(verb));
+    return 0;
+  }
+
+  const opened: { context?: Promise<CliContext> } = {};
   try {
-    switch (verb) {
-      case "serve":
-        if (rest.includes("--help") || rest.includes("-h")) {
-          process.stdout.write(SERVE_HELP + "\n");
-          return 0;
-        }
-        await serve(env);
-        return 0;
-      default:
-        process.stderr.write(`promptgate: unknown verb "${verb}"\n\n${USAGE}\n`);
-        return 2;
-    }
+    const args = parseVerbArgs(verb, rest);
+    await verb.run({
+      args,
+      env,
+      out: { json: args.json, write: (text) => process.stdout.write(text) },
+      context: () => (opened.context ??= openContext(env)),
+    });
+    return 0;
   } catch (err) {
-    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
-    process.stderr.write(`promptgate ${verb}: ${message}\n`);
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof UsageError) {
+      process.stderr.write(`promptgate ${verb.name}: ${message} (see 'promptgate ${verb.name} --help')\n`);
+      return 2;
+    }
+    process.stderr.write(`promptgate ${verb.name}: ${oneLine(message)}\n`);
     return 1;
+  } finally {
+    // Closing the store (Redis sockets, the SQLite handle) is what lets the process exit at once.
+    await opened.context?.then((c) => c.close()).catch(() => undefined);
   }
 }

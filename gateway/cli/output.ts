@@ -19,3 +19,8 @@ export function table(columns: readonly string[], rows: readonly (readonly Cell[
 export function emit(out: Output, value: unknown, human: () => string): void {
   out.write(out.json ? JSON.stringify(value, null, 2) + "\n" : human());
 }
+
+/** A multi-line message (a prompt file with several problems) as one line, for stderr or a table cell. */
+export function oneLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join("; ");
+}

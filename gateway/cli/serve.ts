@@ -1,9 +1,11 @@
 // `promptgate serve`: wires the real dependencies, serves, and drains on SIGTERM.
 import { trace } from "@opentelemetry/api";
-import { loadGatewayConfig } from "../config/gateway-config.ts";
+import { join } from "node:path";
+import { ConfigError, loadGatewayConfig } from "../config/gateway-config.ts";
 import { loadSettings, snapshotPath } from "../config/settings.ts";
 import type { Deps } from "../deps.ts";
 import { startPromptSource } from "../prompts/prompt-source.ts";
+import { syncPromptFiles } from "../prompts/startup-sync.ts";
 import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
@@ -26,6 +28,11 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   }
 
   const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
+  await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch((err: unknown) => {
+    if (err instanceof ConfigError) throw err;
+    // The store may be down: the gateway still serves the snapshot it kept on disk.
+    logger.warn("prompt files not synced at start", { error: err instanceof Error ? err.message : String(err) });
+  });
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   const deps: Deps = {

@@ -1,0 +1,79 @@
+// Admin request bodies: read with a 1 MB cap (413 beyond), parsed as JSON (or a prompt file as YAML)
+// and validated with zod once, here; handlers get typed values or a 400 naming the field.
+import type { Context } from "hono";
+import { z } from "zod";
+import { readBody } from "../http/body.ts";
+import type { AppEnv } from "../http/context.ts";
+import { GatewayError } from "../http/errors.ts";
+import { isPlainObject } from "../prompts/json-value.ts";
+import { parsePromptFile, PromptFileError } from "../prompts/prompt-file.ts";
+import type { PromptVersion } from "../prompts/types.ts";
+import { ENVIRONMENTS } from "../registry/keys.ts";
+import { refusedPrompt } from "../registry/prompt-ops.ts";
+
+export const ADMIN_BODY_LIMIT = 1024 * 1024;
+
+const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]);
+const who = z.string().trim().min(1, "must not be empty").max(200);
+
+export const promoteBody = z.strictObject({
+  version: z.string().min(1),
+  env: z.enum(ENVIRONMENTS),
+  approved_by: who,
+  force: z.boolean().optional(),
+});
+
+export const rollbackBody = z.strictObject({ env: z.enum(ENVIRONMENTS), actor: who.optional() });
+
+export const renderBody = z.strictObject({
+  ref: z.string().min(1),
+  // Checked, not copied: the variable rules (forbidden keys included) run on the value as sent.
+  vars: z.unknown().refine((v) => v === undefined || isPlainObject(v), "must be a JSON object of template variables").optional(),
+});
+
+async function readText(c: Context<AppEnv>): Promise<string> {
+  return (await readBody(c.env.incoming, ADMIN_BODY_LIMIT)).toString("utf8");
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new GatewayError("invalid_json", "The request body is not valid JSON");
+  }
+}
+
+/** The body as JSON, validated by `schema`. */
+export async function jsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const result = schema.safeParse(parseJson(await readText(c)));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.map(String).join(".") ?? "";
+  throw new GatewayError("invalid_request", `${path === "" ? "body" : path}: ${issue?.message ?? "invalid"}`, path === "" ? {} : { param: path });
+}
+
+/**
+ * A prompt file sent as YAML (`content-type: application/yaml`) or as the same structure in JSON,
+ * validated by the prompt file parser exactly as `promptgate push` validates files.
+ */
+export async function promptFileBody(c: Context<AppEnv>): Promise<PromptVersion> {
+  const type = (c.env.incoming.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  const text = await readText(c);
+  // JSON is YAML too: once it is known to be a JSON object, the one parser handles both.
+  if (!YAML_TYPES.has(type) && !isPlainObject(parseJson(text))) {
+    throw new GatewayError("invalid_request", "body: expected a prompt file as a JSON object (or YAML with content-type: application/yaml)");
+  }
+  try {
+    return parsePromptFile(text, "body");
+  } catch (err) {
+    if (err instanceof PromptFileError) throw refusedPrompt(err);
+    throw err;
+  }
+}
+
+/** Who a write is recorded as: the `X-Actor` header, else "admin-api". */
+export function actorOf(c: Context<AppEnv>): string {
+  const raw = c.env.incoming.headers["x-actor"];
+  const header = (Array.isArray(raw) ? raw[0] : raw)?.trim() ?? "";
+  return header === "" ? "admin-api" : header.slice(0, 200);
+}

@@ -1,0 +1,80 @@
+// The admin API mounted at /admin: the registry over JSON, with the same operations and rules as the
+// CLI (both go through prompt-ops and the registry). Errors are thrown; app.onError renders them.
+import { Hono } from "hono";
+import type { Deps } from "../deps.ts";
+import type { AppEnv } from "../http/context.ts";
+import { GatewayError } from "../http/errors.ts";
+import { createRegistry } from "../registry/registry.ts";
+import { describePrompt, diffVersions, listPrompts, promptHistory, pushVersions, renderRef } from "../registry/prompt-ops.ts";
+import { adminAuth } from "./admin-auth.ts";
+import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
+
+export type AdminDeps = Pick<Deps, "store" | "clock" | "settings" | "logger">;
+
+export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
+  const registry = createRegistry(deps.store, deps.clock);
+  const { logger } = deps;
+  const admin = new Hono<AppEnv>();
+  admin.use(adminAuth(deps.settings.adminToken));
+
+  admin.get("/prompts", async (c) => c.json({ prompts: await listPrompts(registry) }));
+
+  admin.get("/prompts/:name", async (c) => c.json(await describePrompt(registry, c.req.param("name"))));
+
+  admin.get("/prompts/:name/versions/:version", async (c) => {
+    const { name, version } = c.req.param();
+    const found = await registry.get(name, version);
+    if (found === null) throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, { param: "version" });
+    return c.json(found);
+  });
+
+  admin.post("/prompts", async (c) => {
+    const version = await promptFileBody(c);
+    const actor = actorOf(c);
+    const [outcome] = await pushVersions(registry, [version], actor);
+    if (outcome === undefined) throw new GatewayError("internal_error", "registration produced no outcome");
+    if (outcome.status === "error") throw outcome.error;
+    const created = outcome.status === "created";
+    if (created) logger.info("admin: prompt registered", { prompt: version.name, version: version.version, actor });
+    return c.json({ name: version.name, version: version.version, hash: version.hash, created }, created ? 201 : 200);
+  });
+
+  admin.post("/prompts/:name/promote", async (c) => {
+    const name = c.req.param("name");
+    const body = await jsonBody(c, promoteBody);
+    const result = await registry.promote(name, body.version, body.env, {
+      approvedBy: body.approved_by,
+      ...(body.force === undefined ? {} : { force: body.force }),
+    });
+    if (result.changed) logger.info("admin: label promoted", { prompt: name, env: body.env, from: result.from, to: result.to, forced: result.forced, approved_by: body.approved_by });
+    return c.json({ name, env: body.env, approved_by: body.approved_by, ...result });
+  });
+
+  admin.post("/prompts/:name/rollback", async (c) => {
+    const name = c.req.param("name");
+    const body = await jsonBody(c, rollbackBody);
+    const actor = body.actor ?? actorOf(c);
+    const result = await registry.rollback(name, body.env, { actor });
+    logger.info("admin: label rolled back", { prompt: name, env: body.env, from: result.from, to: result.to, actor });
+    return c.json({ name, env: body.env, actor, ...result });
+  });
+
+  admin.get("/prompts/:name/history", async (c) => {
+    const name = c.req.param("name");
+    return c.json({ name, entries: await promptHistory(registry, name) });
+  });
+
+  admin.get("/prompts/:name/diff", async (c) => {
+    const from = c.req.query("from");
+    const to = c.req.query("to");
+    if (!from || !to) throw new GatewayError("invalid_request", "diff needs both ?from=<version>&to=<version>", { param: from ? "to" : "from" });
+    return c.json(await diffVersions(registry, c.req.param("name"), from, to));
+  });
+
+  admin.post("/render", async (c) => {
+    const body = await jsonBody(c, renderBody);
+    return c.json(await renderRef(registry, body.ref, body.vars, deps.settings.gatewayEnv));
+  });
+
+  return admin;
+}

@@ -1,0 +1,32 @@
+// The registry a CLI verb works on, opened exactly as the gateway opens its store: Redis when
+// REDIS_URL is set, else the embedded SQLite file at STATE_PATH (shared with a running gateway).
+import type { Settings } from "../config/settings.ts";
+import type { Registry } from "../registry/registry.ts";
+
+export interface CliContext {
+  readonly settings: Settings;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
+  // Loaded here rather than on import, so --help and usage errors answer without loading the store.
+  const [{ loadSettings }, { openStore }, { createRegistry }, { systemClock }, { createLogger }] = await Promise.all([
+    import("../config/settings.ts"),
+    import("../store/open-store.ts"),
+    import("../registry/registry.ts"),
+    import("../support/clock.ts"),
+    import("../support/logger.ts"),
+  ]);
+  const settings = loadSettings(env);
+  // A command prints its own one-line failure; store chatter only when LOG_LEVEL=debug.
+  const logger = createLogger(settings.logLevel === "debug" ? "debug" : "error");
+  const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
+  return { settings, registry: createRegistry(store, systemClock), close: () => store.close() };
+}
+
+/** Who a change is recorded as when the command does not say: the login name, else "cli". */
+export function defaultActor(env: NodeJS.ProcessEnv): string {
+  const user = env["USER"]?.trim();
+  return user === undefined || user === "" ? "cli" : user;
+}
