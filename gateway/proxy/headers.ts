@@ -17,12 +17,24 @@ const NOT_FORWARDED = new Set([
 /** Response headers the gateway sets itself. */
 const NOT_RELAYED = new Set([...HOP_BY_HOP, "content-length", "content-encoding", "x-request-id", "date", "server"]);
 
-function connectionTokens(value: HeaderValue): Set<string> {
-  const v = Array.isArray(value) ? value.join(",") : value ?? "";
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+/** Header names a `Connection` header lists as hop-by-hop; usually none, so that case allocates nothing. */
+function connectionTokens(value: HeaderValue): ReadonlySet<string> {
+  if (value === undefined || value === "keep-alive" || value === "close") return NO_TOKENS;
+  const v = Array.isArray(value) ? value.join(",") : value;
   return new Set(v.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 
-export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
+/**
+ * The headers a provider receives: the client's forwardable ones, then the provider's fixed headers
+ * and credentials (which win), then `overrides`.
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  fixed: Readonly<Record<string, string>> = {},
+  overrides: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   const extra = connectionTokens(incoming.connection);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(incoming)) {
@@ -31,6 +43,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders): Record<st
   }
   // The relay parses what comes back, so ask for it uncompressed.
   out["accept-encoding"] = "identity";
+  for (const k in fixed) out[k] = fixed[k]!;
+  for (const k in overrides) out[k] = overrides[k]!;
   return out;
 }
 

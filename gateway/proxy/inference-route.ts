@@ -54,12 +54,10 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
       provider,
       method: "POST",
       path: ENDPOINT_PATHS[endpoint],
-      headers: {
-        ...upstreamRequestHeaders(incoming.headers),
-        ...provider.headers,
+      headers: upstreamRequestHeaders(incoming.headers, provider.headers, {
         ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
         "content-type": "application/json",
-      },
+      }),
       body: upstreamBody(req, raw, body, target.upstreamModel),
       signal,
     });

@@ -41,11 +41,7 @@ export function passthroughRoute(deps: Deps, services: InferenceServices) {
       provider,
       method,
       path: url.replace(/^\/v1/, ""),
-      headers: {
-        ...upstreamRequestHeaders(incoming.headers),
-        ...provider.headers,
-        ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
-      },
+      headers: upstreamRequestHeaders(incoming.headers, provider.headers, services.auth.upstreamAuth(provider, incoming.headers.authorization)),
       body: raw.length > 0 ? raw : null,
       signal,
     });

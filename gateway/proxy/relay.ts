@@ -20,18 +20,27 @@ export function discard(body: Readable): void {
 const ignore = (): void => undefined;
 
 /** Reads a whole upstream body, refusing one larger than `limit`. */
-export async function readAll(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      discard(body);
-      throw new GatewayError("upstream_error", `the provider's answer exceeds the ${limit}-byte limit`);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+export function readAll(body: Readable, limit: number): Promise<Buffer> {
+  // Plain events rather than an async iterator: this runs on every buffered answer.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        body.off("data", onData);
+        body.off("end", onEnd);
+        discard(body);
+        reject(new GatewayError("upstream_error", `the provider's answer exceeds the ${limit}-byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", reject);
+  });
 }
 
 /** Resolves when the socket can take more, or when the client has gone (the caller then stops). */

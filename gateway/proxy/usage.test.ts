@@ -17,6 +17,16 @@ describe("usage", () => {
     expect(usageFromBody(Buffer.from("not json"))).toBeNull();
   });
 
+  it("finds usage after the choices without being fooled by the answer's text", () => {
+    const body = JSON.stringify({
+      choices: [{ message: { content: 'the "usage": {"prompt_tokens": 999} trap and a } brace' } }],
+      usage: { prompt_tokens: 12, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } },
+    });
+    expect(usageFromBody(Buffer.from(body))).toEqual({ inputTokens: 12, outputTokens: 3, cachedInputTokens: 2 });
+    expect(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":4,"completion_tokens":1},"choices":[]}'))?.inputTokens).toBe(4);
+    expect(usageFromBody(Buffer.from('{"choices":[]}'))).toBeNull();
+  });
+
   it("drops the usage-only chunk unless the client asked for it, and records usage either way", () => {
     const usageChunk = ev('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
     const content = ev('{"choices":[{"delta":{"content":"hi"}}],"usage":null}');

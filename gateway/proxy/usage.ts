@@ -31,14 +31,45 @@ export function readUsage(value: unknown): Usage | null {
   };
 }
 
-/** Usage from a complete JSON response body, or null when it has none. */
+/**
+ * Usage from a complete JSON response body, or null when it has none. Providers put `usage` after the
+ * choices, so only the object after the last `"usage":` is parsed; anything unexpected falls back to
+ * parsing the whole body.
+ */
 export function usageFromBody(body: Buffer): Usage | null {
+  const at = body.lastIndexOf('"usage"');
+  if (at === -1) return null;
+  const start = body.indexOf("{", at);
+  const end = start === -1 ? -1 : matchingBrace(body, start);
+  if (end !== -1) {
+    try {
+      return readUsage(JSON.parse(body.toString("utf8", start, end + 1)));
+    } catch {
+      // fall through to the whole body
+    }
+  }
   try {
     const root = obj(JSON.parse(body.toString("utf8")));
     return root ? readUsage(root["usage"]) : null;
   } catch {
     return null;
   }
+}
+
+/** Index of the `}` closing the object that opens at `start`, skipping braces inside strings. */
+function matchingBrace(buf: Buffer, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c /* \\ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */) depth++;
+    else if (c === 0x7d /* } */ && --depth === 0) return i;
+  }
+  return -1;
 }
 
 /**
