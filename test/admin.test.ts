@@ -2,25 +2,13 @@
 // rules (immutability, the staging gate, rollback, audit) answered in OpenAI's error shape.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../gateway/http/errors.ts";
-import { DESIGN_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
 import { eventually } from "../gateway/registry/registry-fixtures.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 
 const TOKEN = "admin-s3cret";
-const V100_YAML = `name: summarization
-version: 1.0.0
-description: Two-sentence summaries for the inbox
-model: gpt-4o-mini
-params: { temperature: 0.3, max_tokens: 200 }
-variables:
-  text: { type: string, required: true }
-messages:
-  - role: system
-    content: Summarize the user's text in exactly two sentences.
-  - role: user
-    content: "{{ text }}"
-`;
+const V100_YAML = EARLIER_EXAMPLE;
 const V110_YAML = DESIGN_EXAMPLE;
 /** The same structure as a prompt file, as JSON; no model, so requests route to mock/echo. */
 const GREETER = {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore } from "../gateway/store/redis-store.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { VERBS } from "../gateway/cli/cli.ts";
-import { DESIGN_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
 
 interface Run {
@@ -42,19 +42,7 @@ async function all(runs: readonly (readonly string[])[], env: Record<string, str
 
 /** The prompt files the tests push (their own, so edits to config/prompts never break them). */
 const FILES: Record<string, string> = {
-  "summarization/1.0.0.yaml": `name: summarization
-version: 1.0.0
-description: Two-sentence summaries for the inbox
-model: gpt-4o-mini
-params: { temperature: 0.3, max_tokens: 200 }
-variables:
-  text: { type: string, required: true }
-messages:
-  - role: system
-    content: Summarize the user's text in exactly two sentences.
-  - role: user
-    content: "{{ text }}"
-`,
+  "summarization/1.0.0.yaml": EARLIER_EXAMPLE,
   "summarization/1.1.0.yaml": DESIGN_EXAMPLE,
   "greeter/1.0.0.yaml": "name: greeter\nversion: 1.0.0\nvariables: { who: { type: string, required: true } }\nmessages: [{ role: system, content: 'Greet {{ who }}.' }]\n",
 };

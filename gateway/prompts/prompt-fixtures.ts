@@ -22,6 +22,21 @@ messages:                   # Nunjucks templates; rendered, then the request's o
     content: "{{ text }}"
 `;
 
+/** An earlier summarization version, to push, promote and diff against the DESIGN.md one. */
+export const EARLIER_EXAMPLE = `name: summarization
+version: 1.0.0
+description: Two-sentence summaries for the inbox
+model: gpt-4o-mini
+params: { temperature: 0.3, max_tokens: 200 }
+variables:
+  text: { type: string, required: true }
+messages:
+  - role: system
+    content: Summarize the user's text in exactly two sentences.
+  - role: user
+    content: "{{ text }}"
+`;
+
 export function designExample(): PromptVersion {
   return parsePromptFile(DESIGN_EXAMPLE, "config/prompts/summarization/1.1.0.yaml");
 }

@@ -2,7 +2,7 @@
 // resolution, rendering as a request would, readable diffs and history.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
-import { designExample, oneTemplate } from "../prompts/prompt-fixtures.ts";
+import { EARLIER_EXAMPLE, designExample, oneTemplate } from "../prompts/prompt-fixtures.ts";
 import { parsePromptFile } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import { describePrompt, describeVersion, diffVersions, listPrompts, promptHistory, pushVersions, renderRef, showRef } from "./prompt-ops.ts";
@@ -21,20 +21,7 @@ async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
   throw new Error("expected a GatewayError, but the call succeeded");
 }
 
-const V100 = `
-name: summarization
-version: 1.0.0
-description: Two-sentence summaries for the inbox
-model: gpt-4o-mini
-params: { temperature: 0.3, max_tokens: 200 }
-variables:
-  text: { type: string, required: true }
-messages:
-  - role: system
-    content: Summarize the user's text in exactly two sentences.
-  - role: user
-    content: "{{ text }}"
-`;
+const V100 = EARLIER_EXAMPLE;
 
 describe("prompt operations", () => {
   let backend: Backend;
