@@ -6,6 +6,9 @@ import type { PromptEntry, RegistrySnapshot } from "../registry/snapshot.ts";
 import type { Logger } from "../support/logger.ts";
 import { compilePrompt, type CompiledPrompt } from "./compile.ts";
 import type { PromptRef } from "./ref.ts";
+import type { Bucketer } from "../split/bucket.ts";
+import { pick } from "../split/layout.ts";
+import { buildSplits, splitKey, type SplitStats, type Splits } from "./splits.ts";
 import type { PromptVersion } from "./types.ts";
 
 export type Variant = "stable" | "canary" | "pinned";
@@ -16,15 +19,18 @@ export interface ServedPrompt {
   readonly variant: Variant;
   /** The label the ref resolved through; null for a pinned version. */
   readonly environment: string | null;
+  /** The user's bucket (0..9999) when a split was consulted, for telemetry; else null. */
+  readonly bucket: number | null;
 }
 
 export interface PromptCatalog {
   readonly snapshot: RegistrySnapshot;
   /** By content hash; a version that failed to compile is absent (and was logged). */
   readonly compiled: ReadonlyMap<string, CompiledPrompt>;
+  readonly splits: Splits;
 }
 
-export function buildCatalog(snapshot: RegistrySnapshot, previous: PromptCatalog | null, logger: Logger): PromptCatalog {
+export function buildCatalog(snapshot: RegistrySnapshot, previous: PromptCatalog | null, logger: Logger, stats: SplitStats = { invalidChanges: 0 }): PromptCatalog {
   const compiled = new Map<string, CompiledPrompt>();
   for (const entry of snapshot.prompts.values()) {
     for (const v of entry.versions.values()) {
@@ -42,7 +48,7 @@ export function buildCatalog(snapshot: RegistrySnapshot, previous: PromptCatalog
       }
     }
   }
-  return { snapshot, compiled };
+  return { snapshot, compiled, splits: buildSplits(snapshot, previous?.splits ?? new Map(), logger, stats) };
 }
 
 function entryOf(catalog: PromptCatalog, name: string): PromptEntry {
@@ -51,24 +57,38 @@ function entryOf(catalog: PromptCatalog, name: string): PromptEntry {
   return entry;
 }
 
-function serve(catalog: PromptCatalog, v: PromptVersion, variant: Variant, environment: string | null): ServedPrompt {
+function serve(catalog: PromptCatalog, v: PromptVersion, variant: Variant, environment: string | null, bucket: number | null): ServedPrompt {
   const compiled = catalog.compiled.get(v.hash);
   if (!compiled) throw new GatewayError("internal_error", `Prompt ${v.name}@${v.version} failed to compile; see the gateway log`);
-  return { version: v, compiled, variant, environment };
+  return { version: v, compiled, variant, environment, bucket };
 }
 
-/** The label's version (stable) or the pinned one; the canary split picks among a label's weights. */
-export function resolvePrompt(catalog: PromptCatalog, ref: PromptRef): ServedPrompt {
+/** Who is asking, for the split: a user id to hash, or null (anonymous: the label's version). */
+export interface Requester {
+  readonly userId: string | null;
+  readonly bucketer: Bucketer;
+}
+
+/**
+ * A pinned version as named; for a label, the version the canary split assigns to this user's bucket
+ * (the label's own version for anonymous requests and labels without weights).
+ */
+export function resolvePrompt(catalog: PromptCatalog, ref: PromptRef, who?: Requester): ServedPrompt {
   const entry = entryOf(catalog, ref.name);
   if (ref.kind === "version") {
     const v = entry.versions.get(ref.version);
     if (!v) throw new GatewayError("not_found", `Prompt "${ref.name}" has no version ${ref.version}`, { param: "X-Prompt-Ref" });
-    return serve(catalog, v, "pinned", null);
+    return serve(catalog, v, "pinned", null, null);
   }
   const target = entry.labels.get(ref.label as Environment);
   const v = target === undefined ? undefined : entry.versions.get(target);
   if (!v) {
     throw new GatewayError("not_found", `Prompt "${ref.name}" has no version on label "${ref.label}"; promote one first`, { param: "X-Prompt-Ref" });
   }
-  return serve(catalog, v, "stable", ref.label);
+  const split = catalog.splits.get(splitKey(ref.name, ref.label));
+  if (!split || split.split.table === null || !who || who.userId === null) return serve(catalog, v, "stable", ref.label, null);
+  const bucket = who.bucketer(ref.name, who.userId);
+  const chosen = pick(split.split, bucket);
+  const version = entry.versions.get(chosen.version) ?? v;
+  return serve(catalog, version, version === v ? "stable" : chosen.variant, ref.label, bucket);
 }

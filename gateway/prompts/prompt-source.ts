@@ -4,9 +4,15 @@ import type { Clock } from "../deps.ts";
 import { createSnapshotRefresher } from "../registry/snapshot.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
+import { createBucketer, type Bucketer } from "../split/bucket.ts";
 import { buildCatalog, type PromptCatalog } from "./catalog.ts";
+import type { SplitStats } from "./splits.ts";
 
 export interface PromptSource {
+  /** Hashes (prompt, user) to a bucket for the canary split. */
+  readonly bucketer: Bucketer;
+  /** Weights hashes refused since start (the last good split stayed). */
+  readonly splitStats: SplitStats;
   /** The current catalog, or null before the first snapshot arrived. */
   catalog(): PromptCatalog | null;
   /** True once a snapshot is held (from the store, or from disk while the store is down). */
@@ -25,6 +31,8 @@ export interface PromptSourceOptions {
 
 export async function startPromptSource(opts: PromptSourceOptions): Promise<PromptSource> {
   let catalog: PromptCatalog | null = null;
+  const bucketer = await createBucketer();
+  const splitStats: SplitStats = { invalidChanges: 0 };
   const refresher = createSnapshotRefresher({
     store: opts.store,
     clock: opts.clock,
@@ -32,18 +40,15 @@ export async function startPromptSource(opts: PromptSourceOptions): Promise<Prom
     diskPath: opts.snapshotPath,
     ...(opts.intervalMs === undefined ? {} : { intervalMs: opts.intervalMs }),
     onSnapshot: (snapshot) => {
-      catalog = buildCatalog(snapshot, catalog, opts.logger);
+      catalog = buildCatalog(snapshot, catalog, opts.logger, splitStats);
     },
   });
   await refresher.start();
   return {
+    bucketer,
+    splitStats,
     catalog: () => catalog,
     ready: () => refresher.ready() && catalog !== null,
     stop: () => refresher.stop(),
   };
-}
-
-/** A fixed catalog, for tools that render without a running refresher (the CLI's `render`). */
-export function staticPromptSource(catalog: PromptCatalog): PromptSource {
-  return { catalog: () => catalog, ready: () => true, stop: async () => undefined };
 }

@@ -9,13 +9,23 @@ import { resolveVariables } from "./variables.ts";
 
 type Body = Record<string, unknown> & { model: string };
 
-/** The version serving this request, or null when it names no prompt. Never touches the store. */
-export function promptFor(source: PromptSource, refHeader: string | undefined, defaultLabel: string): ServedPrompt | null {
+/**
+ * The version serving this request, or null when it names no prompt. Never touches the store. The
+ * split hashes `userId` (X-User-Id, else the body's `user`); without one the label's version serves.
+ */
+export function promptFor(source: PromptSource, refHeader: string | undefined, defaultLabel: string, userId: string | null): ServedPrompt | null {
   if (refHeader === undefined) return null;
   const ref = parsePromptRef(refHeader, defaultLabel);
   const catalog = source.catalog();
   if (!catalog) throw new GatewayError("unavailable", "The prompt registry is not loaded yet; retry shortly");
-  return resolvePrompt(catalog, ref);
+  return resolvePrompt(catalog, ref, { userId, bucketer: source.bucketer });
+}
+
+/** The id the split hashes: X-User-Id, else the body's `user`, else null (anonymous). */
+export function userIdOf(header: string | undefined, body: Body): string | null {
+  if (header !== undefined && header !== "") return header;
+  const user = body["user"];
+  return typeof user === "string" && user !== "" ? user : null;
 }
 
 /** Variables from X-Prompt-Vars (JSON) or the body's prompt_variables, never both. */

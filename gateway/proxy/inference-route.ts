@@ -7,7 +7,7 @@ import type { Deps } from "../deps.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import type { ServedPrompt } from "../prompts/catalog.ts";
-import { promptFor, renderInto } from "../prompts/request-prompt.ts";
+import { promptFor, renderInto, userIdOf } from "../prompts/request-prompt.ts";
 import type { Authenticator } from "./auth.ts";
 import { forward, type ForwardDeps } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -37,8 +37,10 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     const raw = await readBody(incoming, limits.body_bytes);
     const req = parseRequest(endpoint, raw, incoming.headers["x-prompt-ref"] !== undefined);
 
-    // 3. resolve X-Prompt-Ref to a version, from the in-memory snapshot (no store round trip)
-    const served = promptFor(deps.prompts, header(incoming, "x-prompt-ref"), deps.settings.gatewayEnv);
+    // 3. resolve X-Prompt-Ref to a version, from the in-memory snapshot (no store round trip); the
+    //    canary split picks by the user's bucket
+    const userId = userIdOf(header(incoming, "x-user-id"), req.body);
+    const served = promptFor(deps.prompts, header(incoming, "x-prompt-ref"), deps.settings.gatewayEnv, userId);
 
     // 4. render the version's templates with the request's variables
     const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
