@@ -52,6 +52,7 @@ export function buildSplits(snapshot: RegistrySnapshot, previous: Splits, logger
         out.set(key, keep ? { ...keep, raw } : { split: buildSplit(stable, null), raw, stable });
         continue;
       }
+      if (parsed.notes.length > 0) logger.warn("canary weights applied with a warning", { prompt: name, env, notes: parsed.notes, weights: raw });
       out.set(key, { split: buildSplit(stable, parsed.weights), raw, stable });
     }
   }
