@@ -1,13 +1,18 @@
 // The admin API mounted at /admin: the registry over JSON, with the same operations and rules as the
 // CLI (both go through prompt-ops and the registry). Errors are thrown; app.onError renders them.
 import { Hono } from "hono";
+import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../http/errors.ts";
 import { createRegistry } from "../registry/registry.ts";
 import { describePrompt, diffVersions, listPrompts, promptHistory, pushVersions, renderRef } from "../registry/prompt-ops.ts";
+import { getWeights, setWeights } from "../registry/weights-ops.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
+
+/** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by setWeights. */
+const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
 
 export type AdminDeps = Pick<Deps, "store" | "clock" | "settings" | "logger">;
 
@@ -57,6 +62,20 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
     const result = await registry.rollback(name, body.env, { actor });
     logger.info("admin: label rolled back", { prompt: name, env: body.env, from: result.from, to: result.to, actor });
     return c.json({ name, env: body.env, actor, ...result });
+  });
+
+  admin.get("/prompts/:name/weights/:env", async (c) => {
+    const { name, env } = c.req.param();
+    return c.json(await getWeights(deps.store, registry, name, env));
+  });
+
+  admin.put("/prompts/:name/weights/:env", async (c) => {
+    const { name, env } = c.req.param();
+    const body = await jsonBody(c, weightsBody);
+    const actor = actorOf(c);
+    const result = await setWeights(deps.store, registry, deps.clock, name, env, body.weights, actor);
+    if (result.changed) logger.info("admin: canary weights set", { prompt: name, env, from: result.previous, to: result.raw, actor });
+    return c.json({ ...result, actor });
   });
 
   admin.get("/prompts/:name/history", async (c) => {

@@ -8,6 +8,7 @@ import { oneLine } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
 import { helpText } from "./verb.ts";
+import { weights } from "./weights-verb.ts";
 import type { Verb } from "./verb.ts";
 
 const serveVerb: Verb = {
@@ -28,7 +29,7 @@ const serveVerb: Verb = {
   },
 };
 
-export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history];
+export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history, weights];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

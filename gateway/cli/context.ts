@@ -1,10 +1,14 @@
 // The registry a CLI verb works on, opened exactly as the gateway opens its store: Redis when
 // REDIS_URL is set, else the embedded SQLite file at STATE_PATH (shared with a running gateway).
 import type { Settings } from "../config/settings.ts";
+import type { Clock } from "../deps.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { Store } from "../store/store.ts";
 
 export interface CliContext {
   readonly settings: Settings;
+  readonly store: Store;
+  readonly clock: Clock;
   readonly registry: Registry;
   close(): Promise<void>;
 }
@@ -22,7 +26,7 @@ export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
   // A command prints its own one-line failure; store chatter only when LOG_LEVEL=debug.
   const logger = createLogger(settings.logLevel === "debug" ? "debug" : "error");
   const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
-  return { settings, registry: createRegistry(store, systemClock), close: () => store.close() };
+  return { settings, store, clock: systemClock, registry: createRegistry(store, systemClock), close: () => store.close() };
 }
 
 /** Who a change is recorded as when the command does not say: the login name, else "cli". */
