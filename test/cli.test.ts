@@ -1,6 +1,5 @@
 // The `promptgate` registry verbs as real processes on the embedded store (and once on Redis):
 // tables and --json on stdout, one line on stderr, exit 0 / 1 (failed) / 2 (usage).
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,25 +8,9 @@ import { createRedisStore } from "../gateway/store/redis-store.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { VERBS } from "../gateway/cli/cli.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { cli, type Run } from "./support/cli.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["gateway/main.ts", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Runs every command concurrently (two at a time: each process is mostly start-up work). */
 async function all(runs: readonly (readonly string[])[], env: Record<string, string>): Promise<Run[]> {

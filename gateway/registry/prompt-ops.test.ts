@@ -1,25 +1,15 @@
 // The shared registry operations on the embedded store: push with per-version outcomes, ref
 // resolution, rendering as a request would, readable diffs and history.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
 import { EARLIER_EXAMPLE, designExample, oneTemplate } from "../prompts/prompt-fixtures.ts";
 import { parsePromptFile } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import { describePrompt, describeVersion, diffVersions, listPrompts, promptHistory, pushVersions, renderRef, showRef } from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { sqliteBackend, steppingClock } from "./registry-fixtures.ts";
+import { rejection, sqliteBackend, steppingClock } from "./registry-fixtures.ts";
 import type { Backend } from "./registry-fixtures.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error("expected a GatewayError, but the call succeeded");
-}
 
 const V100 = EARLIER_EXAMPLE;
 

@@ -1,6 +1,7 @@
 // Test fixtures for the registry suites: hand-built prompt versions, a steppable clock, and both store
 // backends (Redis under a unique prefix, a temp SQLite file) opened as several "processes" on one state.
 import { mkdtempSync, rmSync } from "node:fs";
+import { GatewayError } from "../http/errors.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { redisUrl, uniquePrefix } from "../../test/support/redis.ts";
@@ -122,4 +123,15 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The GatewayError a call rejects with; fails when it succeeds or throws something else. */
+export async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error("expected a GatewayError, but the call succeeded");
 }

@@ -7,18 +7,9 @@ import { appendAudit } from "./audit.ts";
 import { CHANGE_CHANNEL, REVISION_KEY } from "./keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { backends, eventually, promptVersion, steppingClock } from "./registry-fixtures.ts";
+import { rejection, backends, eventually, promptVersion, steppingClock } from "./registry-fixtures.ts";
 import type { Backend } from "./registry-fixtures.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error("expected a GatewayError, but the call succeeded");
-}
 
 describe.each(backends)("registry on $name", ({ make }) => {
   let backend: Backend;

@@ -1,7 +1,6 @@
 // Canary weights through promptgate (CLI and admin API) on the embedded store: reads report the split
 // the gateway builds, writes refuse what it would ignore and leave an audit entry and a change signal.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
 import type { Store } from "../store/store.ts";
 import { createSqliteStore } from "../store/sqlite-store.ts";
 import { silentLogger } from "../support/logger.ts";
@@ -9,18 +8,9 @@ import { readHistory } from "./audit.ts";
 import { REVISION_KEY, weightsKey } from "./keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { promptVersion, steppingClock } from "./registry-fixtures.ts";
+import { promptVersion, steppingClock, rejection } from "./registry-fixtures.ts";
 import { getWeights, setWeights } from "./weights-ops.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error("expected a GatewayError, but the call succeeded");
-}
 
 describe("weights operations", () => {
   const clock = steppingClock();
