@@ -5,6 +5,7 @@ import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { PromptSource } from "./prompts/prompt-source.ts";
 import type { Upstream } from "./proxy/upstream.ts";
+import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
 import type { Logger } from "./support/logger.ts";
 
@@ -24,6 +25,8 @@ export interface Lifecycle {
 export interface Deps {
   readonly settings: Settings;
   readonly config: GatewayConfig;
+  /** config/pricing.yaml, per model. */
+  readonly prices: PriceTable;
   readonly clock: Clock;
   readonly random: () => number;
   readonly store: Store;

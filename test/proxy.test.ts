@@ -97,6 +97,19 @@ describe("chat completions through the openai SDK", () => {
   });
 });
 
+describe("cost", () => {
+  it("prices non-streaming answers from pricing.yaml in x-prompt-cost-usd, and leaves unpriced models without it", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n" });
+    provider.handle(chatJson("priced"));
+    const { response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    // 11 input x 0.15 + 7 output x 0.60 micro-dollars = 5.85 micro-dollars
+    expect(response.headers.get("x-prompt-cost-usd")).toBe("0.00000585");
+    const unpriced = await client().chat.completions.create({ model: "other-model", messages: [{ role: "user", content: "x" }] }).withResponse();
+    expect(unpriced.response.headers.get("x-prompt-cost-usd")).toBeNull();
+  });
+});
+
 describe("other endpoints", () => {
   it("forwards embeddings, completions and responses to their paths", async () => {
     provider.handle(json(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1] }], model: "e", usage: { prompt_tokens: 1, total_tokens: 1 } }));

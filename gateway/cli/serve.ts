@@ -10,6 +10,7 @@ import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
 import { startGateway } from "../server.ts";
+import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
 import { createLogger } from "../support/logger.ts";
@@ -18,6 +19,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadSettings(env);
   const logger = createLogger(settings.logLevel);
   const config = await loadGatewayConfig(settings.configDir, env);
+  const prices = await loadPricing(settings.configDir);
 
   const warning = openGatewayWarning(config);
   if (warning) logger.warn(warning);
@@ -36,7 +38,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   const deps: Deps = {
-    settings, config, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
+    settings, config, prices, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
     tracer: trace.getTracer("promptgate"),
     lifecycle: { ready: false, draining: false },
   };

@@ -17,6 +17,7 @@ import { readAll, relaySse, startStream } from "./relay.ts";
 import { ENDPOINT_PATHS, parseRequest, type Endpoint } from "./request-schema.ts";
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "./upstream.ts";
+import { costPico, formatUsd } from "../telemetry/cost.ts";
 import { StreamMeter, usageFromBody } from "./usage.ts";
 
 export interface InferenceServices {
@@ -83,9 +84,11 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     }
     if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
 
-    // 8. read usage (recorded by telemetry)
+    // 8. read usage and price it
     const usage = usageFromBody(answer);
-    deps.logger.debug("answer relayed", { endpoint, model: body.model, usage, ms: deps.clock.now() - started });
+    const cost = usage ? costPico(deps.prices, body.model, usage) : null;
+    if (cost !== null) headers["x-prompt-cost-usd"] = formatUsd(cost);
+    deps.logger.debug("answer relayed", { endpoint, model: body.model, usage, cost_pico_usd: cost, ms: deps.clock.now() - started });
     return c.body(asBytes(answer), res.status as 200, headers);
   };
 }

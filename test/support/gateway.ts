@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
 import { systemClock } from "../../gateway/support/clock.ts";
+import { parsePricing } from "../../gateway/telemetry/pricing.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
 
 export interface TestGatewayOptions {
@@ -27,6 +28,8 @@ export interface TestGatewayOptions {
   store?: Store;
   /** Where the registry snapshot is kept on disk; default: a fresh temp folder. */
   snapshotPath?: string;
+  /** pricing.yaml text; default: no model is priced. */
+  pricing?: string;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -56,6 +59,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const deps: Deps = {
     settings: loadSettings(opts.env ?? {}),
     config,
+    prices: parsePricing(opts.pricing ?? ""),
     clock,
     random,
     store,
