@@ -11,6 +11,8 @@ import { inferenceRoute, type InferenceServices } from "./proxy/inference-route.
 import { advertisedModels } from "./proxy/model-route.ts";
 import { passthroughRoute } from "./proxy/passthrough-route.ts";
 import { RetryBudget } from "./proxy/retry.ts";
+import { createMetrics } from "./telemetry/metrics.ts";
+import { newRecord } from "./telemetry/request-record.ts";
 
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -26,12 +28,20 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   };
 
+  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);
     // Set on the socket's response so it also rides on answers written straight to it (streams).
     c.env.outgoing.setHeader("x-request-id", id);
+    const record = newRecord(deps.clock.now());
+    c.set("record", record);
     await next();
+    if (!c.req.path.startsWith("/v1/")) return;
+    const out = c.env.outgoing;
+    // A client gone before its answer was complete is counted as 499, as nginx does.
+    const status = out.destroyed && !out.writableFinished ? 499 : out.headersSent ? out.statusCode : c.res.status;
+    metrics.record(record, status, deps.clock.now());
   });
 
   app.onError((err, c) => {
@@ -48,6 +58,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.notFound((c) => c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.contentType }));
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
     if (ready && !draining && deps.prompts.ready()) return c.json({ status: "ready" });

@@ -2,8 +2,9 @@
 // size-limited body reads) and the request id.
 import type { HttpBindings } from "@hono/node-server";
 import type { ServerResponse } from "node:http";
+import type { RequestRecord } from "../telemetry/request-record.ts";
 
-export type AppEnv = { Bindings: HttpBindings; Variables: { requestId: string } };
+export type AppEnv = { Bindings: HttpBindings; Variables: { requestId: string; record: RequestRecord } };
 
 /** An AbortSignal that fires the moment the client goes away before its answer is complete. */
 export function clientGone(outgoing: ServerResponse): AbortSignal {

@@ -18,6 +18,7 @@ import { ENDPOINT_PATHS, parseRequest, type Endpoint } from "./request-schema.ts
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "./upstream.ts";
 import { costPico, formatUsd } from "../telemetry/cost.ts";
+import type { RequestRecord } from "../telemetry/request-record.ts";
 import { StreamMeter, usageFromBody } from "./usage.ts";
 
 export interface InferenceServices {
@@ -29,7 +30,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
   const { limits, routes } = deps.config;
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
-    const started = deps.clock.now();
+    const record = c.get("record");
 
     // 1. authenticate
     services.auth.check(incoming.headers.authorization);
@@ -46,6 +47,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     // 4. render the version's templates with the request's variables
     const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
     if (served) setPromptHeaders(outgoing, served);
+    noteRequest(record, body.model, served, userId);
 
     // 5. route the model to its provider
     const target = routeModel(routes, body.model);
@@ -73,7 +75,9 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
       startStream(outgoing, res.status, headers);
       const outcome = await relaySse(outgoing, res.body, (ev) => meter.observe(ev), signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));
-      deps.logger.debug("stream relayed", { endpoint, model: body.model, complete: outcome.complete, usage: meter.usage, ms: deps.clock.now() - started });
+      record.usage = meter.usage;
+      record.costPico = meter.usage ? costPico(deps.prices, body.model, meter.usage) : null;
+      record.ttftMs = outcome.firstEventAt === null ? null : outcome.firstEventAt - record.startedAt;
       return RESPONSE_ALREADY_SENT;
     }
     let answer: Buffer;
@@ -85,10 +89,9 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
 
     // 8. read usage and price it
-    const usage = usageFromBody(answer);
-    const cost = usage ? costPico(deps.prices, body.model, usage) : null;
-    if (cost !== null) headers["x-prompt-cost-usd"] = formatUsd(cost);
-    deps.logger.debug("answer relayed", { endpoint, model: body.model, usage, cost_pico_usd: cost, ms: deps.clock.now() - started });
+    record.usage = usageFromBody(answer);
+    record.costPico = record.usage ? costPico(deps.prices, body.model, record.usage) : null;
+    if (record.costPico !== null) headers["x-prompt-cost-usd"] = formatUsd(record.costPico);
     return c.body(asBytes(answer), res.status as 200, headers);
   };
 }
@@ -105,4 +108,15 @@ function setPromptHeaders(outgoing: ServerResponse, served: ServedPrompt): void 
   outgoing.setHeader("x-prompt-name", served.version.name);
   outgoing.setHeader("x-prompt-version", served.version.version);
   outgoing.setHeader("x-prompt-variant", served.variant);
+}
+
+/** What telemetry learns once the prompt is resolved. */
+function noteRequest(record: RequestRecord, model: string, served: ServedPrompt | null, userId: string | null): void {
+  record.model = model;
+  if (!served) return;
+  record.prompt = served.version.name;
+  record.version = served.version.version;
+  record.variant = served.variant;
+  record.bucket = served.bucket;
+  record.anonymous = served.variant !== "pinned" && userId === null;
 }

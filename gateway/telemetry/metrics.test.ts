@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { boundedLabel, createMetrics } from "./metrics.ts";
+import { newRecord } from "./request-record.ts";
+
+describe("metrics", () => {
+  it("collapses label values past the limit into other", () => {
+    const label = boundedLabel(2);
+    expect([label("a"), label("b"), label("c"), label("a"), label(null)]).toEqual(["a", "b", "other", "a", "none"]);
+  });
+
+  it("records requests, tokens, cost and unpriced answers", async () => {
+    const m = createMetrics({ maxModels: 1 });
+    const rec = { ...newRecord(0), model: "gpt-x", usage: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 }, costPico: 2_000_000 };
+    m.record(rec, 200, 1500);
+    m.record({ ...rec, model: "second-model", costPico: null }, 502, 10);
+    const text = await m.registry.metrics();
+    expect(text).toContain('promptgate_requests_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1');
+    expect(text).toContain('promptgate_tokens_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx",type="output"} 4');
+    expect(text).toContain('promptgate_cost_usd_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 0.000002');
+    expect(text).toContain('promptgate_unpriced_requests_total{model="other"} 1');
+    expect(text).toContain('promptgate_request_duration_seconds_count{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1');
+    expect(text).toContain("promptgate_process_cpu_user_seconds_total");
+  });
+});

@@ -1,0 +1,24 @@
+// What one request turned out to be, filled in by the request path's stages as they learn it and
+// recorded once when the request ends (metrics now; spans and aggregates build on the same record).
+import type { Usage } from "../proxy/usage.ts";
+
+export interface RequestRecord {
+  readonly startedAt: number;
+  prompt: string | null;
+  version: string | null;
+  variant: string | null;
+  model: string | null;
+  usage: Usage | null;
+  /** Pico-dollars; null when unpriced or unknown. */
+  costPico: number | null;
+  /** Milliseconds from start to the first streamed event; null for buffered answers. */
+  ttftMs: number | null;
+  /** The identified user's bucket when a split was consulted. */
+  bucket: number | null;
+  /** The request named a prompt but carried no user id, so the split was skipped. */
+  anonymous: boolean;
+}
+
+export const newRecord = (startedAt: number): RequestRecord => ({
+  startedAt, prompt: null, version: null, variant: null, model: null, usage: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
+});
