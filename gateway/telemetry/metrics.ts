@@ -56,28 +56,60 @@ export function createMetrics(opts: { maxPrompts?: number; maxModels?: number; i
     });
   }
 
+  // prom-client hashes a label object on every call; a series' children are looked up once instead.
+  interface Series {
+    requests: ReturnType<typeof requests.labels>;
+    duration: ReturnType<typeof duration.labels>;
+    ttft: ReturnType<typeof ttft.labels>;
+    input: ReturnType<typeof tokens.labels>;
+    output: ReturnType<typeof tokens.labels>;
+    cached: ReturnType<typeof tokens.labels>;
+    cost: ReturnType<typeof cost.labels>;
+    model: string;
+  }
+  const series = new Map<string, Series>();
+  const seriesFor = (rec: RequestRecord, status: number): Series => {
+    const labels: Labels = {
+      prompt: prompt(rec.prompt),
+      version: rec.version === null ? "none" : version(rec.version),
+      variant: rec.variant ?? "none",
+      model: model(rec.model),
+      status: `${Math.floor(status / 100)}xx`,
+    };
+    const key = `${labels.prompt}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.model}\u0000${labels.status}`;
+    let s = series.get(key);
+    if (!s) {
+      s = {
+        requests: requests.labels(labels),
+        duration: duration.labels(labels),
+        ttft: ttft.labels(labels),
+        input: tokens.labels({ ...labels, type: "input" }),
+        output: tokens.labels({ ...labels, type: "output" }),
+        cached: tokens.labels({ ...labels, type: "cached_input" }),
+        cost: cost.labels(labels),
+        model: labels.model,
+      };
+      series.set(key, s);
+    }
+    return s;
+  };
+
   return {
     registry,
     contentType: registry.contentType,
     record(rec, status, now) {
-      const labels: Labels = {
-        prompt: prompt(rec.prompt),
-        version: rec.version === null ? "none" : version(`${rec.version}`),
-        variant: rec.variant ?? "none",
-        model: model(rec.model),
-        status: `${Math.floor(status / 100)}xx`,
-      };
-      requests.inc(labels);
-      duration.observe(labels, (now - rec.startedAt) / 1000);
-      if (rec.ttftMs !== null) ttft.observe(labels, rec.ttftMs / 1000);
+      const s = seriesFor(rec, status);
+      s.requests.inc();
+      s.duration.observe((now - rec.startedAt) / 1000);
+      if (rec.ttftMs !== null) s.ttft.observe(rec.ttftMs / 1000);
       if (rec.usage) {
-        tokens.inc({ ...labels, type: "input" }, rec.usage.inputTokens);
-        tokens.inc({ ...labels, type: "output" }, rec.usage.outputTokens);
-        if (rec.usage.cachedInputTokens > 0) tokens.inc({ ...labels, type: "cached_input" }, rec.usage.cachedInputTokens);
-        if (rec.costPico === null) unpriced.inc({ model: labels.model });
+        s.input.inc(rec.usage.inputTokens);
+        s.output.inc(rec.usage.outputTokens);
+        if (rec.usage.cachedInputTokens > 0) s.cached.inc(rec.usage.cachedInputTokens);
+        if (rec.costPico === null) unpriced.inc({ model: s.model });
       }
-      if (rec.costPico !== null) cost.inc(labels, rec.costPico / 1e12);
-      if (rec.anonymous && rec.prompt !== null) anonymous.inc({ prompt: labels.prompt });
+      if (rec.costPico !== null) s.cost.inc(rec.costPico / 1e12);
+      if (rec.anonymous && rec.prompt !== null) anonymous.inc({ prompt: prompt(rec.prompt) });
     },
   };
 }
