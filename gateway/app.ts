@@ -13,6 +13,7 @@ import { passthroughRoute } from "./proxy/passthrough-route.ts";
 import { RetryBudget } from "./proxy/retry.ts";
 import { createMetrics } from "./telemetry/metrics.ts";
 import { newRecord } from "./telemetry/request-record.ts";
+import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
 
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,16 +37,23 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     c.env.outgoing.setHeader("x-request-id", id);
     const record = newRecord(deps.clock.now());
     c.set("record", record);
+    if (!c.req.path.startsWith("/v1/")) return next();
+    const span = startRequestSpan(deps.tracer, c.env.incoming.headers, record.startedAt);
+    c.set("span", span);
     await next();
-    if (!c.req.path.startsWith("/v1/")) return;
     const out = c.env.outgoing;
     // A client gone before its answer was complete is counted as 499, as nginx does.
-    const status = out.destroyed && !out.writableFinished ? 499 : out.headersSent ? out.statusCode : c.res.status;
-    metrics.record(record, status, deps.clock.now());
+    const gone = out.destroyed && !out.writableFinished;
+    const status = gone ? 499 : out.headersSent ? out.statusCode : c.res.status;
+    if (gone) record.errorType = "client_closed";
+    const now = deps.clock.now();
+    metrics.record(record, status, now);
+    finishRequestSpan(span, record, status, now);
   });
 
   app.onError((err, c) => {
     const e = toGatewayError(err);
+    c.get("record").errorType = e.code;
     // A client that went away is not a provider failure, whatever the aborted call threw.
     const clientGone = c.env.outgoing.destroyed;
     const log = e.status >= 500 && !clientGone ? deps.logger.warn : deps.logger.debug;

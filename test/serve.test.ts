@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 
 const children: ChildProcess[] = [];
@@ -103,6 +105,39 @@ describe("promptgate serve", () => {
     expect(await new Promise<number | null>((resolve) => child.once("exit", resolve))).toBe(1);
     expect(err).toContain("broken/1.0.0.yaml");
     expect(err).toContain("messages");
+  });
+
+  it("exports spans over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, without the caller's key", async () => {
+    const bodies: Buffer[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (req.url === "/v1/traces") bodies.push(Buffer.concat(chunks));
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = receiver.address() as AddressInfo;
+      const gw = await startServe({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" });
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer sk-planted-otlp-secret" },
+        body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "trace me" }] }),
+      });
+      expect(res.status).toBe(200);
+      const deadline = Date.now() + 5000;
+      while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const exported = Buffer.concat(bodies).toString("latin1");
+      expect(exported).toContain("chat mock/echo");
+      expect(exported).toContain("gen_ai.usage.input_tokens");
+      expect(exported).not.toContain("sk-planted-otlp-secret");
+      gw.child.kill("SIGTERM");
+      expect(await gw.exited).toBe(0);
+    } finally {
+      receiver.close();
+    }
   });
 
   it("refuses to start on an invalid gateway.yaml, saying what to fix", async () => {

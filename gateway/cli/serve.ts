@@ -1,5 +1,4 @@
 // `promptgate serve`: wires the real dependencies, serves, and drains on SIGTERM.
-import { trace } from "@opentelemetry/api";
 import { join } from "node:path";
 import { ConfigError, loadGatewayConfig } from "../config/gateway-config.ts";
 import { loadSettings, snapshotPath } from "../config/settings.ts";
@@ -10,6 +9,7 @@ import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
 import { startGateway } from "../server.ts";
+import { startTracing } from "../telemetry/otel.ts";
 import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
@@ -20,6 +20,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger(settings.logLevel);
   const config = await loadGatewayConfig(settings.configDir, env);
   const prices = await loadPricing(settings.configDir);
+  const tracing = startTracing(env);
 
   const warning = openGatewayWarning(config);
   if (warning) logger.warn(warning);
@@ -39,16 +40,16 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   const deps: Deps = {
     settings, config, prices, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
-    tracer: trace.getTracer("promptgate"),
+    tracer: tracing.tracer,
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, settings.port, settings.host);
-  logger.info("promptgate listening", { url: `http://${settings.host}:${gw.port}`, store: store.kind, env: settings.gatewayEnv });
+  logger.info("promptgate listening", { url: `http://${settings.host}:${gw.port}`, store: store.kind, env: settings.gatewayEnv, tracing: tracing.exporting });
 
   const shutdown = async (signal: string): Promise<void> => {
     logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });
     const clean = await gw.stop(settings.drainTimeoutMs);
-    await Promise.allSettled([prompts.stop(), upstream.close()]);
+    await Promise.allSettled([prompts.stop(), upstream.close(), tracing.shutdown()]);
     await store.close();
     logger.info("stopped", { drained: clean });
     process.exit(0);

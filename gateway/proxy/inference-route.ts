@@ -14,11 +14,12 @@ import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { routeModel } from "./model-route.ts";
 import { providerErrorBody } from "./provider-error.ts";
 import { readAll, relaySse, startStream } from "./relay.ts";
-import { ENDPOINT_PATHS, parseRequest, type Endpoint } from "./request-schema.ts";
+import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./request-schema.ts";
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "./upstream.ts";
 import { costPico, formatUsd } from "../telemetry/cost.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
+import { traceHeaders } from "../telemetry/span.ts";
 import { StreamMeter, usageFromBody } from "./usage.ts";
 
 export interface InferenceServices {
@@ -47,11 +48,12 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     // 4. render the version's templates with the request's variables
     const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
     if (served) setPromptHeaders(outgoing, served);
-    noteRequest(record, body.model, served, userId);
+    noteRequest(record, OPERATION_NAMES[endpoint], body.model, served, userId);
 
     // 5. route the model to its provider
     const target = routeModel(routes, body.model);
     const { provider } = target;
+    record.provider = provider.name;
 
     // 6. forward, retrying only before anything reached the client
     const signal = clientGone(outgoing);
@@ -61,6 +63,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
       path: ENDPOINT_PATHS[endpoint],
       headers: upstreamRequestHeaders(incoming.headers, provider.headers, {
         ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        ...traceHeaders(c.get("span")),
         "content-type": "application/json",
       }),
       body: upstreamBody(req, raw, body, target.upstreamModel),
@@ -111,12 +114,14 @@ function setPromptHeaders(outgoing: ServerResponse, served: ServedPrompt): void 
 }
 
 /** What telemetry learns once the prompt is resolved. */
-function noteRequest(record: RequestRecord, model: string, served: ServedPrompt | null, userId: string | null): void {
+function noteRequest(record: RequestRecord, operation: string, model: string, served: ServedPrompt | null, userId: string | null): void {
+  record.operation = operation;
   record.model = model;
   if (!served) return;
   record.prompt = served.version.name;
   record.version = served.version.version;
   record.variant = served.variant;
   record.bucket = served.bucket;
+  record.environment = served.environment;
   record.anonymous = served.variant !== "pinned" && userId === null;
 }

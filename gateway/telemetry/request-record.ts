@@ -4,6 +4,12 @@ import type { Usage } from "../proxy/usage.ts";
 
 export interface RequestRecord {
   readonly startedAt: number;
+  /** `gen_ai.operation.name` (chat, text_completion, embeddings); null off the inference routes. */
+  operation: string | null;
+  provider: string | null;
+  environment: string | null;
+  /** A low-cardinality error code (GatewayError code) when the request failed. */
+  errorType: string | null;
   prompt: string | null;
   version: string | null;
   variant: string | null;
@@ -20,5 +26,5 @@ export interface RequestRecord {
 }
 
 export const newRecord = (startedAt: number): RequestRecord => ({
-  startedAt, prompt: null, version: null, variant: null, model: null, usage: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
+  startedAt, operation: null, provider: null, environment: null, errorType: null, prompt: null, version: null, variant: null, model: null, usage: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
 });

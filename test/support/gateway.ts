@@ -1,5 +1,5 @@
 // Starts the real gateway app in-process against a real fake provider, for integration tests.
-import { trace } from "@opentelemetry/api";
+import { trace, type Tracer } from "@opentelemetry/api";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,8 @@ export interface TestGatewayOptions {
   snapshotPath?: string;
   /** pricing.yaml text; default: no model is priced. */
   pricing?: string;
+  /** Where spans go; default: the global (no-op) tracer. */
+  tracer?: Tracer;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -66,7 +68,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     prompts,
     upstream,
     logger,
-    tracer: trace.getTracer("promptgate-test"),
+    tracer: opts.tracer ?? trace.getTracer("promptgate-test"),
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, 0);

@@ -1,0 +1,51 @@
+// One SERVER span per request: the inbound `traceparent` is its parent, a `traceparent` goes upstream,
+// and the attributes come from the request's record when it ends. Never a key, a header or (unless
+// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, which later work may use) a message.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { IncomingHttpHeaders } from "node:http";
+import { formatUsd } from "./cost.ts";
+import type { RequestRecord } from "./request-record.ts";
+import { ATTR } from "./semconv.ts";
+
+const propagator = new W3CTraceContextPropagator();
+
+export function startRequestSpan(tracer: Tracer, headers: IncomingHttpHeaders, startedAt: number): Span {
+  const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  return tracer.startSpan("request", { kind: SpanKind.SERVER, startTime: startedAt }, parent);
+}
+
+/** `traceparent` (and `tracestate`) for the upstream call, continuing this span's trace. */
+export function traceHeaders(span: Span): Record<string, string> {
+  const out: Record<string, string> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), out, defaultTextMapSetter);
+  return out;
+}
+
+export function finishRequestSpan(span: Span, rec: RequestRecord, status: number, endedAt: number): void {
+  if (rec.operation !== null) span.updateName(`${rec.operation} ${rec.model ?? "unknown"}`);
+  const set = (key: string, value: string | number | boolean | null): void => {
+    if (value !== null) span.setAttribute(key, value);
+  };
+  set(ATTR.operationName, rec.operation);
+  set(ATTR.providerName, rec.provider);
+  set(ATTR.requestModel, rec.model);
+  set(ATTR.promptName, rec.prompt);
+  set(ATTR.promptVersion, rec.version);
+  set(ATTR.promptVariant, rec.variant);
+  set(ATTR.promptEnvironment, rec.environment);
+  set(ATTR.userBucket, rec.bucket);
+  set(ATTR.httpStatus, status);
+  if (rec.usage) {
+    set(ATTR.inputTokens, rec.usage.inputTokens);
+    set(ATTR.outputTokens, rec.usage.outputTokens);
+  }
+  if (rec.operation !== null) set(ATTR.usageComplete, rec.usage !== null && status < 400);
+  if (rec.costPico !== null) set(ATTR.costUsd, Number(formatUsd(rec.costPico)));
+  if (rec.ttftMs !== null) set(ATTR.timeToFirstTokenMs, rec.ttftMs);
+  if (status >= 400) {
+    set(ATTR.errorType, rec.errorType ?? String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end(endedAt);
+}

@@ -1,0 +1,86 @@
+// One span per request, exported in memory: GenAI and promptgate attributes, traceparent continuity,
+// and no secret anywhere in what is exported.
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import OpenAI from "openai";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createLogger } from "../gateway/support/logger.ts";
+import { chatJson, chatStream, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
+import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+
+let provider: FakeProvider;
+let gw: TestGateway;
+let exporter: InMemorySpanExporter;
+const logs: string[] = [];
+
+beforeEach(async () => {
+  provider = await startFakeProvider();
+  exporter = new InMemorySpanExporter();
+  const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer("test");
+  logs.length = 0;
+  gw = await startTestGateway({
+    providerUrl: provider.url, tracer, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
+    logger: createLogger("debug", (line) => logs.push(line)),
+  });
+});
+afterEach(async () => {
+  await gw.close();
+  await provider.close();
+});
+
+const SECRET = "sk-planted-secret-4242";
+
+describe("request spans", () => {
+  it("carries model, tokens, exact cost and status for a buffered call, and continues the caller's trace", async () => {
+    provider.handle(chatJson("hi"));
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${SECRET}`, traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }),
+    });
+    expect(res.status).toBe(200);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.name).toBe("chat gpt-test");
+    expect(span!.kind).toBe(1); // SERVER
+    expect(span!.spanContext().traceId).toBe(traceId);
+    expect(span!.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
+    expect(span!.attributes).toMatchObject({
+      "gen_ai.operation.name": "chat", "gen_ai.provider.name": "fake", "gen_ai.request.model": "gpt-test",
+      "gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 7, "promptgate.cost.usd": 0.00000585,
+      "http.response.status_code": 200, "promptgate.usage.complete": true,
+    });
+    // The provider was called inside the same trace.
+    expect(provider.received[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    const exported = JSON.stringify(exporter.getFinishedSpans().map((s) => ({ a: s.attributes, n: s.name, e: s.events })));
+    expect(exported).not.toContain(SECRET);
+    expect(logs.join("\n")).not.toContain(SECRET);
+  });
+
+  it("reads a stream's usage and time to first token; an aborted stream still yields one span", async () => {
+    provider.handle(chatStream(["a", "b"]));
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: SECRET, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    for await (const c of stream) void c;
+    await new Promise((r) => setTimeout(r, 50));
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes["gen_ai.usage.output_tokens"]).toBe(2);
+    expect(typeof span!.attributes["promptgate.time_to_first_token_ms"]).toBe("number");
+
+    provider.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
+    });
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", signal: ac.signal, headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    await res.body!.getReader().read();
+    ac.abort();
+    const deadline = Date.now() + 2000;
+    while (exporter.getFinishedSpans().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const aborted = exporter.getFinishedSpans()[1]!;
+    expect(aborted.attributes).toMatchObject({ "http.response.status_code": 499, "error.type": "client_closed", "promptgate.usage.complete": false });
+    expect(JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes))).not.toContain(SECRET);
+  });
+});
