@@ -76,7 +76,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
       const meter = new StreamMeter(endpoint, req.clientWantsUsage);
       startStream(outgoing, res.status, headers);
-      const outcome = await relaySse(outgoing, res.body, (ev) => meter.observe(ev), signal, deps.clock.now,
+      const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));
       record.usage = meter.usage;
       record.costPico = meter.usage ? costPico(deps.prices, body.model, meter.usage) : null;

@@ -72,13 +72,14 @@ export interface StreamOutcome {
 }
 
 /**
- * Relays an SSE body event by event. `keep` sees every event and says whether the client gets it.
+ * Relays an SSE body event by event. `meter` says which leading bytes of a chunk may pass unparsed,
+ * and sees every other event and says whether the client gets it.
  * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
  */
 export async function relaySse(
   out: ServerResponse,
   body: Readable,
-  keep: (ev: SseEvent) => boolean,
+  meter: { observe(ev: SseEvent): boolean; rawPrefix(chunk: Buffer): number },
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
@@ -89,23 +90,30 @@ export async function relaySse(
   // What one turn of the event loop produced leaves in one socket write (headers, the events of an
   // upstream read, the end of the response): syscalls dominate a relay's cost. Waiting for the end of
   // the turn adds no measurable delay.
-  let pending = "";
+  let pending: Buffer[] = [];
   let scheduled = false;
   let blocked: Promise<void> | null = null;
+  const take = (): Buffer | null => {
+    if (pending.length === 0) return null;
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    pending = [];
+    return data;
+  };
   const flush = (): void => {
     scheduled = false;
-    if (pending === "" || out.destroyed) return;
-    const text = pending;
-    pending = "";
-    if (!out.write(text)) blocked = drained(out, signal);
+    const data = out.destroyed ? null : take();
+    if (data && !out.write(data)) blocked = drained(out, signal);
   };
   setImmediate(() => {
     // No events this turn: the client gets the headers now rather than with the first event.
-    if (pending === "" && !out.headersSent && !out.destroyed) out.flushHeaders();
+    if (pending.length === 0 && !out.headersSent && !out.destroyed) out.flushHeaders();
   });
-  const write = async (events: readonly SseEvent[]): Promise<void> => {
-    for (const ev of events) if (keep(ev)) pending += ev.raw;
-    if (pending === "") return;
+  const write = async (raw: Buffer | null, events: readonly SseEvent[]): Promise<void> => {
+    if (raw !== null && raw.length > 0) pending.push(raw);
+    let text = "";
+    for (const ev of events) if (meter.observe(ev)) text += ev.raw;
+    if (text !== "") pending.push(Buffer.from(text));
+    if (pending.length === 0) return;
     firstEventAt ??= now();
     if (!scheduled) {
       scheduled = true;
@@ -117,22 +125,26 @@ export async function relaySse(
     }
   };
   try {
+    // Raw bytes may skip the decoder only while it holds no part of a multi-byte character.
+    let decoderClean = true;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (signal.aborted) break;
-      await write(parser.push(decoder.decode(chunk, { stream: true })));
+      const n: number = parser.idle && decoderClean ? meter.rawPrefix(chunk) : 0;
+      const rest: Buffer = n === 0 ? chunk : chunk.subarray(n);
+      if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;
+      await write(n === 0 ? null : chunk.subarray(0, n), rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
     }
-    await write([...parser.push(decoder.decode()), ...parser.flush()]);
+    await write(null, [...parser.push(decoder.decode()), ...parser.flush()]);
     return { complete: !signal.aborted, error: null, firstEventAt };
   } catch (err) {
     if (signal.aborted) return { complete: false, error: null, firstEventAt };
     const failure = toError(err);
-    pending += `data: ${JSON.stringify(errorBody(failure))}\n\n`;
+    pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
     return { complete: false, error: failure, firstEventAt };
   } finally {
     discard(body);
-    const rest = pending;
-    pending = "";
-    if (!out.destroyed) out.end(rest);
+    const rest = take();
+    if (!out.destroyed) out.end(rest ?? undefined);
   }
 }
 

@@ -20,6 +20,11 @@ export class SseParser {
   #event: string | null = null;
   #data: string[] = [];
 
+  /** True between blocks: nothing of an unfinished block is held. */
+  get idle(): boolean {
+    return this.#buf.length === 0;
+  }
+
   /** Feeds decoded text; returns the blocks it completed. */
   push(text: string): SseEvent[] {
     this.#buf += text;

@@ -45,6 +45,17 @@ describe("usage", () => {
     expect(m.usage?.inputTokens).toBe(1);
   });
 
+  it("lets whole events before a usage object pass unparsed", () => {
+    const m = new StreamMeter("chat", false);
+    const a = 'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n';
+    const u = 'data: {"choices":[],"usage":{"prompt_tokens":1}}\n\n';
+    expect(m.rawPrefix(Buffer.from(a + a))).toBe(2 * a.length);
+    expect(m.rawPrefix(Buffer.from(a + u + "data: [DONE]\n\n"))).toBe(a.length);
+    expect(m.rawPrefix(Buffer.from(a + "data: {\"partial"))).toBe(a.length);
+    expect(m.rawPrefix(Buffer.from(a.replace("\n\n", "\r\n\r\n")))).toBe(0);
+    expect(new StreamMeter("responses", false).rawPrefix(Buffer.from(a))).toBe(0);
+  });
+
   it("reads usage from response.completed", () => {
     const m = new StreamMeter("responses", false);
     expect(m.observe(ev('{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}', "response.completed"))).toBe(true);

@@ -86,6 +86,23 @@ export class StreamMeter {
     this.#clientWantsUsage = clientWantsUsage;
   }
 
+  /**
+   * How many leading bytes of `chunk` (which starts at an event boundary) go to the client untouched,
+   * unparsed: the whole events before any usage object. Providers send usage in the last chunk, so on
+   * a real stream nearly every chunk passes as it came.
+   */
+  rawPrefix(chunk: Buffer): number {
+    if (this.#endpoint === "responses") return 0;
+    const a = chunk.indexOf('"usage":{');
+    const b = chunk.indexOf('"usage": {');
+    const usageAt = a === -1 ? b : b === -1 ? a : Math.min(a, b);
+    const end = usageAt === -1 ? chunk.length : usageAt;
+    if (end < 2) return 0;
+    // "\n\n" always ends an event (an LF line end, then an empty line); CRLF streams take the parser.
+    const boundary = chunk.lastIndexOf("\n\n", end - 2);
+    return boundary === -1 ? 0 : boundary + 2;
+  }
+
   /** True when the event goes on to the client. */
   observe(ev: SseEvent): boolean {
     if (!ev.hasData) return true;
