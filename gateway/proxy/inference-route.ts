@@ -20,7 +20,8 @@ import { upstreamFailure } from "./upstream.ts";
 import { costPico, formatUsd } from "../telemetry/cost.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
-import { StreamMeter, usageFromBody } from "./usage.ts";
+import { StreamMeter, usageFromBody, type Usage } from "./usage.ts";
+import type { PriceTable } from "../telemetry/pricing.ts";
 
 export interface InferenceServices {
   readonly auth: Authenticator;
@@ -78,8 +79,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
       startStream(outgoing, res.status, headers);
       const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));
-      record.usage = meter.usage;
-      record.costPico = meter.usage ? costPico(deps.prices, body.model, meter.usage) : null;
+      noteUsage(record, deps.prices, body.model, meter.usage);
       record.ttftMs = outcome.firstEventAt === null ? null : outcome.firstEventAt - record.startedAt;
       return RESPONSE_ALREADY_SENT;
     }
@@ -92,8 +92,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
 
     // 8. read usage and price it
-    record.usage = usageFromBody(answer);
-    record.costPico = record.usage ? costPico(deps.prices, body.model, record.usage) : null;
+    noteUsage(record, deps.prices, body.model, usageFromBody(answer));
     if (record.costPico !== null) headers["x-prompt-cost-usd"] = formatUsd(record.costPico);
     return c.body(asBytes(answer), res.status as 200, headers);
   };
@@ -124,4 +123,10 @@ function noteRequest(record: RequestRecord, operation: string, model: string, se
   record.bucket = served.bucket;
   record.environment = served.environment;
   record.anonymous = served.variant !== "pinned" && userId === null;
+}
+
+/** Usage as the provider reported it, priced from pricing.yaml (null cost: unpriced or no usage). */
+function noteUsage(record: RequestRecord, prices: PriceTable, model: string, usage: Usage | null): void {
+  record.usage = usage;
+  record.costPico = usage ? costPico(prices, model, usage) : null;
 }

@@ -62,8 +62,6 @@ const schemas = {
   }),
 } as const;
 
-export type ChatBody = z.infer<typeof schemas.chat>;
-export type RequestBody = z.infer<(typeof schemas)[Endpoint]>;
 
 export interface ParsedRequest {
   readonly endpoint: Endpoint;
