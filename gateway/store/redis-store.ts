@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import type { Result } from "ioredis";
 import type { Logger } from "../support/logger.ts";
-import type { HashIncrement, Store } from "./store.ts";
+import type { BatchOptions, HashIncrement, Store } from "./store.ts";
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -107,6 +107,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
 
     hgetall: (key) => client.hgetall(k(key)),
+    async hgetallMany(keys) {
+      if (keys.length === 0) return [];
+      const pipeline = client.pipeline();
+      for (const key of keys) pipeline.hgetall(k(key));
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([err, value]) => {
+        if (err) throw err;
+        return value as Record<string, string>;
+      });
+    },
     async hset(key, fields) {
       if (Object.keys(fields).length === 0) return;
       await client.hset(k(key), fields);
@@ -119,11 +129,14 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       assertSafeInteger(by);
       return client.hincrby(k(key), field, by);
     },
-    async hincrbyBatch(increments: readonly HashIncrement[]) {
+    async hincrbyBatch(increments: readonly HashIncrement[], options: BatchOptions = {}) {
       if (increments.length === 0) return;
       for (const inc of increments) assertSafeInteger(inc.by);
       const tx = client.multi();
       for (const inc of increments) tx.hincrby(k(inc.key), inc.field, inc.by);
+      if (options.expireMs !== undefined) {
+        for (const key of new Set(increments.map((inc) => inc.key))) tx.pexpire(k(key), options.expireMs);
+      }
       const results = await tx.exec();
       if (results === null) throw new Error("redis transaction aborted");
       const failed = results.find(([err]) => err !== null);

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { SQLOutputValue, StatementSync } from "node:sqlite";
 import type { Logger } from "../support/logger.ts";
-import type { HashIncrement, Store } from "./store.ts";
+import type { BatchOptions, HashIncrement, Store } from "./store.ts";
 
 export interface SqliteStoreOptions {
   readonly path: string;
@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOU
 CREATE TABLE IF NOT EXISTS hashes (
   key TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, field)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS expiries (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS expiries_at ON expiries (at);
 CREATE TABLE IF NOT EXISTS lists (
   key TEXT NOT NULL, idx INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, idx)
 ) WITHOUT ROWID;
@@ -62,10 +64,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delHash: db.prepare("DELETE FROM hashes WHERE key = ?"),
     delList: db.prepare("DELETE FROM lists WHERE key = ?"),
     keys: db.prepare(
-      `SELECT key FROM kv WHERE key GLOB ?1 UNION SELECT key FROM hashes WHERE key GLOB ?1
+      `SELECT key FROM kv WHERE key GLOB ?1
+       UNION SELECT key FROM hashes WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM lists WHERE key GLOB ?1`,
     ),
-    hgetall: db.prepare("SELECT field, value FROM hashes WHERE key = ?"),
+    // An expired hash reads as absent even before it is purged.
+    hgetall: db.prepare(
+      "SELECT field, value FROM hashes WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)",
+    ),
+    expiry: db.prepare("SELECT at FROM expiries WHERE key = ?"),
+    setExpiry: db.prepare("INSERT INTO expiries (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at"),
+    delExpiry: db.prepare("DELETE FROM expiries WHERE key = ?"),
+    purgeExpiredHashes: db.prepare("DELETE FROM hashes WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
+    purgeExpiries: db.prepare("DELETE FROM expiries WHERE at <= ?"),
     hget: db.prepare("SELECT value FROM hashes WHERE key = ? AND field = ?"),
     hset: db.prepare(
       "INSERT INTO hashes (key, field, value) VALUES (?, ?, ?) ON CONFLICT (key, field) DO UPDATE SET value = excluded.value",
@@ -99,6 +110,26 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const getValue = (full: string): string | null => {
     const row = q.get.get(full);
     return row ? text(row, "value") : null;
+  };
+  /** Drops a hash whose expiry has passed, so new increments count from zero as in Redis. */
+  const dropIfExpired = (full: string, now: number): void => {
+    const row = q.expiry.get(full);
+    if (row && int(row, "at") <= now) {
+      q.delHash.run(full);
+      q.delExpiry.run(full);
+    }
+  };
+  let lastPurge = 0;
+  const purgeExpired = (now: number): void => {
+    if (now - lastPurge < PRUNE_INTERVAL_MS) return;
+    lastPurge = now;
+    q.purgeExpiredHashes.run(now);
+    q.purgeExpiries.run(now);
+  };
+  const readHash = (full: string, now: number): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const row of q.hgetall.all(full, now)) out[text(row, "field")] = text(row, "value");
+    return out;
   };
   const hincrby = (full: string, field: string, by: number): number => {
     assertSafeInteger(by);
@@ -169,19 +200,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         q.delKv.run(full);
         q.delHash.run(full);
         q.delList.run(full);
+        q.delExpiry.run(full);
       });
     },
     keys: async (logicalPrefix) =>
-      q.keys.all(escapeGlob(prefix + logicalPrefix) + "*").map((row) => text(row, "key").slice(prefix.length)),
+      q.keys.all(escapeGlob(prefix + logicalPrefix) + "*", Date.now()).map((row) => text(row, "key").slice(prefix.length)),
 
-    async hgetall(key) {
-      const out: Record<string, string> = {};
-      for (const row of q.hgetall.all(k(key))) out[text(row, "field")] = text(row, "value");
-      return out;
-    },
+    hgetall: async (key) => readHash(k(key), Date.now()),
+    hgetallMany: async (keys) =>
+      tx(() => {
+        const now = Date.now();
+        return keys.map((key) => readHash(k(key), now));
+      }, false),
     async hset(key, fields) {
       const full = k(key);
       tx(() => {
+        dropIfExpired(full, Date.now());
         for (const [field, value] of Object.entries(fields)) q.hset.run(full, field, value);
       });
     },
@@ -191,10 +225,21 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         for (const field of fields) q.hdel.run(full, field);
       });
     },
-    hincrby: async (key, field, by) => tx(() => hincrby(k(key), field, by)),
-    async hincrbyBatch(increments: readonly HashIncrement[]) {
+    hincrby: async (key, field, by) =>
       tx(() => {
+        const full = k(key);
+        dropIfExpired(full, Date.now());
+        return hincrby(full, field, by);
+      }),
+    async hincrbyBatch(increments: readonly HashIncrement[], options: BatchOptions = {}) {
+      if (increments.length === 0) return;
+      tx(() => {
+        const now = Date.now();
+        purgeExpired(now);
+        const touched = new Set(increments.map((inc) => k(inc.key)));
+        for (const full of touched) dropIfExpired(full, now);
         for (const inc of increments) hincrby(k(inc.key), inc.field, inc.by);
+        if (options.expireMs !== undefined) for (const full of touched) q.setExpiry.run(full, now + options.expireMs);
       });
     },
 

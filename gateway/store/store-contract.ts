@@ -193,6 +193,31 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(new Set(Object.values(final))).toEqual(new Set(["10"]));
     });
 
+    it("hgetallMany reads several hashes in the order asked", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.hset("m:1", { x: "1" });
+      await a.hincrbyBatch([{ key: "m:2", field: "n", by: 7 }]);
+      expect(await b.hgetallMany(["m:2", "missing", "m:1"])).toEqual([{ n: "7" }, {}, { x: "1" }]);
+      expect(await b.hgetallMany([])).toEqual([]);
+    });
+
+    it("hincrbyBatch with expireMs: the hashes vanish after it and count from zero again", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.hincrbyBatch([{ key: "ttl:x", field: "n", by: 2 }, { key: "ttl:y", field: "n", by: 3 }], { expireMs: 150 });
+      await a.hincrbyBatch([{ key: "keep", field: "n", by: 1 }]);
+      expect(await b.hgetallMany(["ttl:x", "ttl:y"])).toEqual([{ n: "2" }, { n: "3" }]);
+      // A later batch renews the expiry of what it touches.
+      await new Promise((r) => setTimeout(r, 80));
+      await a.hincrbyBatch([{ key: "ttl:y", field: "n", by: 1 }], { expireMs: 400 });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await b.hgetall("ttl:x")).toEqual({});
+      expect(await b.hgetall("ttl:y")).toEqual({ n: "4" });
+      expect(sorted(await b.keys("ttl:"))).toEqual(["ttl:y"]);
+      await a.hincrbyBatch([{ key: "ttl:x", field: "n", by: 5 }]);
+      expect(await b.hgetall("ttl:x")).toEqual({ n: "5" });
+      expect(await b.hgetall("keep")).toEqual({ n: "1" });
+    });
+
     it("incrby counts from zero and exactly under concurrency", async () => {
       const s = await open();
       expect(await s.incrby("c", 5)).toBe(5);

@@ -8,6 +8,14 @@ export interface HashIncrement {
   readonly by: number;
 }
 
+export interface BatchOptions {
+  /**
+   * Every key the batch touches expires this long after the batch (the expiry is renewed by each
+   * batch, as Redis PEXPIRE does); an expired key reads as absent and counts from zero again.
+   */
+  readonly expireMs?: number;
+}
+
 /**
  * Every key and channel given to a store is logical (`weights:prod:summarization`); the store applies
  * its prefix (`REDIS_PREFIX`, default `promptgate:`) itself, so the SRE sees
@@ -30,6 +38,8 @@ export interface Store {
   keys(prefix: string): Promise<string[]>;
 
   hgetall(key: string): Promise<Record<string, string>>;
+  /** Several hashes in one round trip (not one snapshot); missing keys are `{}`, in the order asked. */
+  hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
   hset(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   hdel(key: string, fields: readonly string[]): Promise<void>;
   /** `by` must be a safe integer (count money in integer micro-units); a non-integer field rejects. */
@@ -38,7 +48,7 @@ export interface Store {
    * Applies all increments atomically: other readers see all of them or none. A batch holding a
    * non-integer `by` is rejected before anything is written.
    */
-  hincrbyBatch(increments: readonly HashIncrement[]): Promise<void>;
+  hincrbyBatch(increments: readonly HashIncrement[], options?: BatchOptions): Promise<void>;
 
   incrby(key: string, by: number): Promise<number>;
 
