@@ -29,7 +29,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   };
 
-  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges });
+  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges, aggregates: deps.aggregates });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);
@@ -48,6 +48,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     if (gone) record.errorType = "client_closed";
     const now = deps.clock.now();
     metrics.record(record, status, now);
+    deps.aggregates.record(record, status, now);
     finishRequestSpan(span, record, status, now);
   });
 

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { PromptSource } from "./prompts/prompt-source.ts";
 import type { Upstream } from "./proxy/upstream.ts";
+import type { AggregateWriter } from "./telemetry/aggregates.ts";
 import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
 import type { Logger } from "./support/logger.ts";
@@ -35,5 +36,7 @@ export interface Deps {
   readonly upstream: Upstream;
   readonly logger: Logger;
   readonly tracer: Tracer;
+  /** Per-version aggregates, batched into the store off the request path. */
+  readonly aggregates: AggregateWriter;
   readonly lifecycle: Lifecycle;
 }

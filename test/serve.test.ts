@@ -1,49 +1,12 @@
 // `promptgate serve` as a real process: starts from CONFIG_DIR, answers, and drains on SIGTERM.
-import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-async function startServe(env: Record<string, string> = {}, yaml = 'routes:\n  - { match: "mock/*", provider: mock }\n', prompts = false): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), "pg-serve-"));
-  writeFileSync(join(dir, "gateway.yaml"), yaml);
-  if (prompts) cpSync("config/prompts", join(dir, "prompts"), { recursive: true });
-  const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CONFIG_DIR: dir, STATE_PATH: join(dir, "state.db"), REDIS_URL: "", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let err = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 10_000);
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${err}`)));
-  });
-  return { child, url, exited, stderr: () => err };
-}
+import { describe, expect, it } from "vitest";
+import { killAfterTest, startServe } from "./support/serve-process.ts";
 
 const slowChat = (url: string, ms: number): Promise<Response> =>
   fetch(`${url}/v1/chat/completions`, {
@@ -67,7 +30,7 @@ describe("promptgate serve", () => {
   });
 
   it("closes what is still open at the drain deadline and exits 0", async () => {
-    const gw = await startServe({ DRAIN_TIMEOUT_MS: "200" });
+    const gw = await startServe({ env: { DRAIN_TIMEOUT_MS: "200" } });
     const inFlight = slowChat(gw.url, 30_000).then((r) => r.text()).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 150));
     const t0 = Date.now();
@@ -80,7 +43,7 @@ describe("promptgate serve", () => {
 
   it("registers CONFIG_DIR/prompts at start and bootstraps labels when asked", async () => {
     const yaml = 'routes:\n  - { match: "mock/*", provider: mock }\nprompts: { bootstrap_labels: true }\n';
-    const gw = await startServe({}, yaml, true);
+    const gw = await startServe({ yaml, prompts: true });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-prompt-ref": "summarization", "x-prompt-vars": '{"text": "hello"}' },
@@ -99,7 +62,7 @@ describe("promptgate serve", () => {
     mkdirSync(join(dir, "prompts", "broken"), { recursive: true });
     writeFileSync(join(dir, "prompts", "broken", "1.0.0.yaml"), "name: broken\nversion: 1.0.0\nmessages: [{ role: user, content: 7 }]\n");
     const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, STATE_PATH: join(dir, "s.db"), REDIS_URL: "", PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
-    children.push(child);
+    killAfterTest(child);
     let err = "";
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     expect(await new Promise<number | null>((resolve) => child.once("exit", resolve))).toBe(1);
@@ -120,7 +83,7 @@ describe("promptgate serve", () => {
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     try {
       const { port } = receiver.address() as AddressInfo;
-      const gw = await startServe({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" });
+      const gw = await startServe({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" } });
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: "Bearer sk-planted-otlp-secret" },
@@ -144,7 +107,7 @@ describe("promptgate serve", () => {
     const dir = mkdtempSync(join(tmpdir(), "pg-bad-"));
     writeFileSync(join(dir, "gateway.yaml"), "routes: [{ match: '*', provider: nowhere }]\n");
     const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
-    children.push(child);
+    killAfterTest(child);
     let err = "";
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));

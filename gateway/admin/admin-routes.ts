@@ -7,6 +7,7 @@ import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../http/errors.ts";
 import { createRegistry } from "../registry/registry.ts";
 import { describePrompt, diffVersions, listPrompts, promptHistory, pushVersions, renderRef } from "../registry/prompt-ops.ts";
+import { parseWindow, versionStats } from "../registry/stats-ops.ts";
 import { getWeights, setWeights } from "../registry/weights-ops.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
@@ -67,6 +68,12 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.get("/prompts/:name/weights/:env", async (c) => {
     const { name, env } = c.req.param();
     return c.json(await getWeights(deps.store, registry, name, env));
+  });
+
+  admin.get("/prompts/:name/stats/:env", async (c) => {
+    const { name, env } = c.req.param();
+    const windowMs = parseWindow(c.req.query("since") ?? "1h");
+    return c.json(await versionStats(deps.store, registry, name, env, windowMs, deps.clock.now()));
   });
 
   admin.put("/prompts/:name/weights/:env", async (c) => {

@@ -7,6 +7,7 @@ import { diff, render } from "./inspect-verbs.ts";
 import { oneLine } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
+import { stats } from "./stats-verb.ts";
 import { helpText } from "./verb.ts";
 import { weights } from "./weights-verb.ts";
 import type { Verb } from "./verb.ts";
@@ -29,7 +30,7 @@ const serveVerb: Verb = {
   },
 };
 
-export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history, weights];
+export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history, weights, stats];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

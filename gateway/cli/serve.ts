@@ -9,6 +9,7 @@ import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
 import { startGateway } from "../server.ts";
+import { createAggregateWriter } from "../telemetry/aggregates.ts";
 import { startTracing } from "../telemetry/otel.ts";
 import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
@@ -38,9 +39,11 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   });
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
+  const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
   const deps: Deps = {
     settings, config, prices, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
     tracer: tracing.tracer,
+    aggregates,
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, settings.port, settings.host);
@@ -49,7 +52,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });
     const clean = await gw.stop(settings.drainTimeoutMs);
-    await Promise.allSettled([prompts.stop(), upstream.close(), tracing.shutdown()]);
+    await Promise.allSettled([prompts.stop(), upstream.close(), tracing.shutdown(), aggregates.stop()]);
     await store.close();
     logger.info("stopped", { drained: clean });
     process.exit(0);

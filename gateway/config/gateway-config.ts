@@ -42,16 +42,27 @@ const promptsSchema = z.strictObject({
   bootstrap_labels: z.boolean().default(false),
 });
 
+const aggregatesSchema = z.strictObject({
+  /** How often per-version aggregates are written to the store (one atomic batch per flush). */
+  flush_interval_ms: z.number().int().min(100).default(1_000),
+  /** How long a minute's aggregates are kept (renewed while the version keeps serving). */
+  retention_days: z.number().positive().max(400).default(14),
+  /** Distinct (version, minute) keys held while the store is unreachable; beyond it, counts are dropped and counted. */
+  max_pending_keys: z.number().int().positive().default(10_000),
+});
+
 const fileSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "provider names are letters, digits, - and _"), providerSchema).default({}),
   routes: z.array(routeSchema).min(1, "declare at least one route, e.g. { match: \"*\", provider: openai }"),
   gateway_keys_env: z.string().optional(),
   limits: limitsSchema.default(limitsSchema.parse({})),
   prompts: promptsSchema.default(promptsSchema.parse({})),
+  aggregates: aggregatesSchema.default(aggregatesSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
 export type PromptsOptions = z.infer<typeof promptsSchema>;
+export type AggregatesOptions = z.infer<typeof aggregatesSchema>;
 
 export interface ProviderConfig {
   readonly name: string;
@@ -83,6 +94,7 @@ export interface GatewayConfig {
   readonly gatewayKeysEnv: string | null;
   readonly limits: Limits;
   readonly prompts: PromptsOptions;
+  readonly aggregates: AggregatesOptions;
 }
 
 export class ConfigError extends Error {
@@ -163,5 +175,5 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
     }
   }
 
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts };
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates };
 }

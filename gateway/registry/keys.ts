@@ -8,6 +8,10 @@
 //   audit:{name}               list    JSON AuditEntry, append-only (RPUSH), oldest first
 //   registry:revision          string  integer, incremented after every registry change
 //   registry:changed           channel published (message: the new revision) after every change
+//   stats:{env}:{name}:{version}:{minute}
+//                              hash    per-version aggregates for one minute (epoch minutes), written
+//                                      by HINCRBY batches in MULTI; expire after the retention period
+//   stats-index:{env}:{name}   hash    version -> requests counted; lists the versions that have stats
 //
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
 // do, so `prompts:{name}:` lists exactly one prompt's versions and every key parses back unambiguously.
@@ -30,6 +34,9 @@ export const versionsPrefix = (name: string): string => `${PROMPTS_PREFIX}${name
 export const labelKey = (env: Environment, name: string): string => `${LABELS_PREFIX}${env}:${name}`;
 export const weightsKey = (env: Environment, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
 export const auditKey = (name: string): string => `audit:${name}`;
+/** `env` is an environment label, or `pinned` for requests that named their version. */
+export const statsKey = (env: string, name: string, version: string, minute: number): string => `stats:${env}:${name}:${version}:${minute}`;
+export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {

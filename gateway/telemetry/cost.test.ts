@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/gateway-config.ts";
-import { costPico, formatUsd, picoToMicro } from "./cost.ts";
+import { costPico, formatUsd } from "./cost.ts";
 import { parsePricing } from "./pricing.ts";
 
 const prices = parsePricing("models:\n  gpt-4o-mini: { input: 0.15, output: 0.60, cached_input: 0.075 }\n  big: { input: 2.5, output: 10 }\n");
@@ -12,7 +12,8 @@ describe("pricing and cost", () => {
     const pico = costPico(prices, "gpt-4o-mini", { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 200 });
     expect(pico).toBe(240_000_000);
     expect(formatUsd(pico!)).toBe("0.00024");
-    expect(picoToMicro(pico!)).toBe(240);
+    expect(formatUsd(12_345_000_000_000_000_001n)).toBe("12345000.000000000001");
+    expect(formatUsd(-1_500_000_000_000n)).toBe("-1.5");
     expect(formatUsd(costPico(prices, "gpt-4o-mini", { inputTokens: 11, cachedInputTokens: 0, outputTokens: 0 })!)).toBe("0.00000165");
   });
 

@@ -2,8 +2,6 @@
 import type { Usage } from "../proxy/usage.ts";
 import type { PriceTable } from "./pricing.ts";
 
-const PICO_PER_MICRO = 1_000_000;
-
 /** Pico-dollars for `usage` on `model`, or null when the model is unpriced (never 0 for "unknown"). */
 export function costPico(prices: PriceTable, model: string, usage: Usage): number | null {
   const p = prices.get(model);
@@ -12,12 +10,11 @@ export function costPico(prices: PriceTable, model: string, usage: Usage): numbe
   return (usage.inputTokens - cached) * p.input + cached * p.cachedInput + usage.outputTokens * p.output;
 }
 
-/** Micro-dollars, rounded half up: the unit aggregates count in. */
-export const picoToMicro = (pico: number): number => Math.floor((pico + PICO_PER_MICRO / 2) / PICO_PER_MICRO);
-
-/** Exact decimal USD for a header: 1650000 pico -> "0.00000165". */
-export function formatUsd(pico: number): string {
-  const whole = Math.floor(pico / 1e12);
-  const frac = String(pico % 1e12).padStart(12, "0").replace(/0+$/, "");
-  return frac === "" ? String(whole) : `${whole}.${frac}`;
+/** Exact decimal USD: 1650000 pico -> "0.00000165" (sums past 2^53 pico come as bigint). */
+export function formatUsd(pico: number | bigint): string {
+  const p = BigInt(pico);
+  const abs = p < 0n ? -p : p;
+  const frac = String(abs % 1_000_000_000_000n).padStart(12, "0").replace(/0+$/, "");
+  const whole = `${p < 0n ? "-" : ""}${abs / 1_000_000_000_000n}`;
+  return frac === "" ? whole : `${whole}.${frac}`;
 }

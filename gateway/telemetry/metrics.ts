@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client) labelled by prompt, version, variant, model and status class, with
 // a guard against label explosion: past a limit, new prompts and models are counted as "other".
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AggregateWriter } from "./aggregates.ts";
 import type { RequestRecord } from "./request-record.ts";
 
 const LABELS = ["prompt", "version", "variant", "model", "status"] as const;
@@ -24,8 +25,16 @@ export interface Metrics {
   readonly contentType: string;
 }
 
-/** `invalidWeights` reads the count of refused canary hashes at scrape time. */
-export function createMetrics(opts: { maxPrompts?: number; maxModels?: number; invalidWeights?: () => number } = {}): Metrics {
+export interface MetricsOptions {
+  maxPrompts?: number;
+  maxModels?: number;
+  /** Read at scrape time: the count of refused canary hashes. */
+  invalidWeights?: () => number;
+  /** Read at scrape time: keys waiting to be written, requests dropped while the store was away. */
+  aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
+}
+
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "promptgate_" });
   const prompt = boundedLabel(opts.maxPrompts ?? 200);
@@ -52,6 +61,23 @@ export function createMetrics(opts: { maxPrompts?: number; maxModels?: number; i
       collect() {
         this.reset();
         this.inc(invalidWeights());
+      },
+    });
+  }
+
+  const aggregates = opts.aggregates;
+  if (aggregates) {
+    new Gauge({
+      name: "promptgate_aggregates_pending_keys", help: "Per-version aggregate keys counted in memory, not yet written to the store", registers: [registry],
+      collect() {
+        this.set(aggregates.pendingKeys());
+      },
+    });
+    new Counter({
+      name: "promptgate_aggregates_dropped_total", help: "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys", registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(aggregates.droppedRequests());
       },
     });
   }

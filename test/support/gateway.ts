@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
 import { systemClock } from "../../gateway/support/clock.ts";
+import { createAggregateWriter } from "../../gateway/telemetry/aggregates.ts";
 import { parsePricing } from "../../gateway/telemetry/pricing.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
 
@@ -69,6 +70,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     upstream,
     logger,
     tracer: opts.tracer ?? trace.getTracer("promptgate-test"),
+    aggregates: createAggregateWriter({ store, logger, options: config.aggregates }),
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, 0);
@@ -79,6 +81,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       gw.server.closeAllConnections();
       await gw.stop(0);
       await prompts.stop();
+      await deps.aggregates.stop();
       await upstream.close();
       if (ownStore) await store.close();
     },

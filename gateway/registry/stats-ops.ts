@@ -1,0 +1,117 @@
+// Per-version aggregates as the CLI (`promptgate stats`) and the admin API show them: one row per
+// version that served on an environment in a time window, with rates, exact cost and percentiles.
+import { GatewayError } from "../http/errors.ts";
+import { compareVersions } from "../split/layout.ts";
+import type { Store } from "../store/store.ts";
+import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "../telemetry/aggregate-stats.ts";
+import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
+import { formatUsd } from "../telemetry/cost.ts";
+import { ENVIRONMENTS, weightsKey, type Environment } from "./keys.ts";
+import type { Registry } from "./registry.ts";
+import type { Label } from "./records.ts";
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly mean_ms: number | null;
+  readonly p50_ms: number | null;
+  readonly p95_ms: number | null;
+  readonly p99_ms: number | null;
+}
+
+export interface VersionRow {
+  readonly version: string;
+  /** Whether the environment's label points at this version now. */
+  readonly label: boolean;
+  /** Its canary weight now, if the weights hash names it. */
+  readonly weight: number | null;
+  readonly requests: number;
+  readonly errors: number;
+  readonly error_rate: number | null;
+  readonly client_errors: number;
+  readonly aborted: number;
+  readonly incomplete: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cached_input_tokens: number;
+  readonly priced_requests: number;
+  /** Exact decimal USD of the priced requests. */
+  readonly cost_usd: string;
+  readonly latency: LatencySummary;
+  readonly ttft: LatencySummary;
+}
+
+export interface StatsView {
+  readonly name: string;
+  readonly env: string;
+  /** ISO times; minutes are counted whole, so the window is widened to minute boundaries. */
+  readonly from: string;
+  readonly to: string;
+  /** Newest version first. */
+  readonly versions: VersionRow[];
+}
+
+const DURATION = /^([1-9][0-9]*)(m|h|d)$/;
+const UNIT_MS = { m: MINUTE_MS, h: 60 * MINUTE_MS, d: 24 * 60 * MINUTE_MS } as const;
+
+/** `30m`, `6h`, `7d` -> ms; at most the longest readable window. */
+export function parseWindow(text: string): number {
+  const match = DURATION.exec(text.trim());
+  const unit = match?.[2] as keyof typeof UNIT_MS | undefined;
+  if (!match || unit === undefined) throw new GatewayError("invalid_request", `since must be a duration such as 30m, 6h or 7d, got "${text}"`, { param: "since" });
+  const ms = Number(match[1]) * UNIT_MS[unit];
+  if (ms > MAX_WINDOW_MS) throw new GatewayError("invalid_request", `since may be at most ${MAX_WINDOW_MS / UNIT_MS.d}d (the aggregates' default retention)`, { param: "since" });
+  return ms;
+}
+
+export async function versionStats(store: Store, registry: Registry, name: string, env: string, windowMs: number, now: number): Promise<StatsView> {
+  if (env !== PINNED_ENV && !(ENVIRONMENTS as readonly string[]).includes(env)) {
+    throw new GatewayError("invalid_request", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, { param: "env" });
+  }
+  const known = await registry.versions(name);
+  if (known.length === 0) throw new GatewayError("not_found", `no prompt named ${name} is registered`, { param: "name" });
+  const environment = env === PINNED_ENV ? null : (env as Environment);
+  const [label, weights]: [Label | null, Record<string, string>] =
+    environment === null ? [null, {}] : await Promise.all([registry.label(name, environment), store.hgetall(weightsKey(environment, name))]);
+
+  const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
+  const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const current = [label?.version, ...Object.keys(weights)].filter((v): v is string => v !== undefined && known.includes(v));
+  const stats = await readVersionStats(store, { env, name, from, to }, current);
+  const rows = stats
+    .sort((a, b) => compareVersions(b.version, a.version))
+    .map((s) => row(s, s.version === label?.version, weights[s.version]));
+  return { name, env, from: new Date(from).toISOString(), to: new Date(to).toISOString(), versions: rows };
+}
+
+function row(s: VersionStats, label: boolean, weight: string | undefined): VersionRow {
+  const weightNumber = weight === undefined ? NaN : Number(weight);
+  return {
+    version: s.version,
+    label,
+    weight: Number.isFinite(weightNumber) ? weightNumber : null,
+    requests: s.requests,
+    errors: s.errors,
+    error_rate: s.requests === 0 ? null : s.errors / s.requests,
+    client_errors: s.clientErrors,
+    aborted: s.aborted,
+    incomplete: s.incomplete,
+    input_tokens: s.inputTokens,
+    output_tokens: s.outputTokens,
+    cached_input_tokens: s.cachedInputTokens,
+    priced_requests: s.priced,
+    cost_usd: formatUsd(s.costPico),
+    latency: summary(s.latency),
+    ttft: summary(s.ttft),
+  };
+}
+
+function summary(h: Histogram): LatencySummary {
+  const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 10) / 10);
+  return {
+    count: h.count,
+    mean_ms: h.count === 0 ? null : round(h.sumMs / h.count),
+    p50_ms: round(quantileMs(h, 0.5)),
+    p95_ms: round(quantileMs(h, 0.95)),
+    p99_ms: round(quantileMs(h, 0.99)),
+  };
+}

@@ -1,0 +1,164 @@
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { redisUrl, uniquePrefix } from "../../test/support/redis.ts";
+import { statsKey } from "../registry/keys.ts";
+import { createRedisStore } from "../store/redis-store.ts";
+import type { Store } from "../store/store.ts";
+import { silentLogger } from "../support/logger.ts";
+import { emptyStats, minutesOf, quantileMs, readVersionStats, MAX_WINDOW_MS } from "./aggregate-stats.ts";
+import { MINUTE_MS, createAggregateWriter, requestIncrements, type AggregateWriter } from "./aggregates.ts";
+import { newRecord, type RequestRecord } from "./request-record.ts";
+
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+const OPTIONS = { flush_interval_ms: 60_000, retention_days: 1, max_pending_keys: 100 };
+
+function served(over: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    ...newRecord(T0),
+    operation: "chat", model: "gpt-4o-mini", prompt: "summarization", version: "1.1.0", variant: "canary", environment: "prod",
+    usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 }, costPico: 27_000_000,
+    ...over,
+  };
+}
+
+const stores: Store[] = [];
+const writers: AggregateWriter[] = [];
+afterEach(async () => {
+  for (const w of writers.splice(0)) await w.stop().catch(() => undefined);
+  for (const s of stores.splice(0)) {
+    for (const key of await s.keys("")) await s.del(key);
+    await s.close();
+  }
+});
+
+async function redis(prefix = uniquePrefix("agg")): Promise<Store> {
+  const s = await createRedisStore({ url: redisUrl(), prefix, logger: silentLogger });
+  stores.push(s);
+  return s;
+}
+
+function writer(store: Store, options = OPTIONS): AggregateWriter {
+  const w = createAggregateWriter({ store, logger: silentLogger, options });
+  writers.push(w);
+  return w;
+}
+
+const fields = (rec: RequestRecord, status: number, endedAt: number): Record<string, number> => Object.fromEntries(requestIncrements(rec, status, endedAt));
+
+describe("per-version aggregate increments", () => {
+  it("counts a served request: tokens, exact cost, latency and TTFT buckets", () => {
+    expect(fields(served({ ttftMs: 40 }), 200, T0 + 180)).toEqual({
+      requests: 1, input_tokens: 100, output_tokens: 20, priced: 1, cost_pico: 27_000_000,
+      latency_ms_sum: 180, latency_le_250: 1, ttft_count: 1, ttft_ms_sum: 40, ttft_le_50: 1,
+    });
+  });
+
+  it("tells errors, client errors, aborts and incomplete usage apart", () => {
+    expect(fields(served({ usage: null, costPico: null }), 502, T0 + 10)).toMatchObject({ requests: 1, errors: 1 });
+    expect(fields(served({ usage: null, costPico: null }), 502, T0 + 10)).not.toHaveProperty("incomplete");
+    expect(fields(served({ usage: null, costPico: null }), 400, T0 + 10)).toMatchObject({ client_errors: 1 });
+    // A stream the client left: counted once, as aborted and incomplete, with no cost it cannot know.
+    expect(fields(served({ usage: null, costPico: null, ttftMs: 5 }), 499, T0 + 70_000)).toEqual({
+      requests: 1, aborted: 1, incomplete: 1, latency_ms_sum: 70_000, latency_le_120000: 1, ttft_count: 1, ttft_ms_sum: 5, ttft_le_25: 1,
+    });
+    expect(fields(served(), 200, T0 + 200_000)).toMatchObject({ latency_le_inf: 1 });
+  });
+});
+
+describe("reading aggregates", () => {
+  it("interpolates quantiles inside buckets like histogram_quantile", () => {
+    const s = emptyStats("1.0.0");
+    // 10 requests: 4 in (0, 50], 6 in (50, 100].
+    s.latency.counts[0] = 4;
+    s.latency.counts[1] = 6;
+    s.latency.count = 10;
+    expect(quantileMs(s.latency, 0.2)).toBe(25);
+    expect(quantileMs(s.latency, 0.7)).toBe(75);
+    expect(quantileMs(s.latency, 1)).toBe(100);
+    expect(quantileMs(emptyStats("x").ttft, 0.5)).toBeNull();
+  });
+
+  it("covers every minute a window touches, and refuses windows it cannot read", () => {
+    expect(minutesOf(T0 + 30_000, T0 + 2 * MINUTE_MS)).toEqual([T0 / MINUTE_MS, T0 / MINUTE_MS + 1]);
+    expect(minutesOf(T0, T0 + 1)).toEqual([T0 / MINUTE_MS]);
+    return Promise.all([
+      expect(readVersionStats({} as Store, { env: "prod", name: "x", from: T0, to: T0 })).rejects.toThrow(/end after/),
+      expect(readVersionStats({} as Store, { env: "prod", name: "x", from: T0, to: T0 + MAX_WINDOW_MS + 1 })).rejects.toThrow(/at most 14 days/),
+    ]);
+  });
+});
+
+describe("aggregate writer", () => {
+  it("batches counts per version and minute; a window reads back exact sums", async () => {
+    const store = await redis();
+    const w = writer(store);
+    w.record(served({ version: "1.0.0", variant: "stable" }), 200, T0 + 100);
+    w.record(served({ version: "1.0.0", variant: "stable" }), 200, T0 + MINUTE_MS + 100);
+    w.record(served(), 200, T0 + 150);
+    w.record(served({ usage: null, costPico: null }), 502, T0 + 50);
+    w.record(served({ prompt: null, version: null }), 200, T0 + 50); // no prompt: not a version's
+    w.record(served({ environment: null, variant: "pinned" }), 200, T0 + 50);
+    expect(w.pendingKeys()).toBe(6); // 4 minute hashes + 2 indexes
+    await w.flush();
+    expect(w.pendingKeys()).toBe(0);
+
+    const prod = await readVersionStats(store, { env: "prod", name: "summarization", from: T0, to: T0 + 2 * MINUTE_MS });
+    const byVersion = Object.fromEntries(prod.map((s) => [s.version, s]));
+    expect(Object.keys(byVersion).sort()).toEqual(["1.0.0", "1.1.0"]);
+    expect(byVersion["1.0.0"]).toMatchObject({ requests: 2, inputTokens: 200, costPico: 54_000_000n });
+    expect(byVersion["1.1.0"]).toMatchObject({ requests: 2, errors: 1, inputTokens: 100, priced: 1, costPico: 27_000_000n });
+    expect(byVersion["1.1.0"]?.latency.count).toBe(2);
+    expect(byVersion["1.1.0"]?.latency.sumMs).toBe(200);
+
+    // The window is what it says: only the first minute.
+    const first = await readVersionStats(store, { env: "prod", name: "summarization", from: T0, to: T0 + MINUTE_MS });
+    expect(first.find((s) => s.version === "1.0.0")?.requests).toBe(1);
+    const pinned = await readVersionStats(store, { env: "pinned", name: "summarization", from: T0, to: T0 + MINUTE_MS }, ["9.9.9"]);
+    expect(pinned.map((s) => [s.version, s.requests])).toEqual([["9.9.9", 0], ["1.1.0", 1]]);
+    // Keys expire after the retention period.
+    const raw = new Redis(redisUrl());
+    const ttl = await raw.pttl(`${store.prefix}${statsKey("prod", "summarization", "1.1.0", T0 / MINUTE_MS)}`);
+    await raw.quit();
+    expect(ttl).toBeGreaterThan(MINUTE_MS * 60 * 23);
+  });
+
+  it("keeps what a failed write held and writes it with the next flush, nothing twice", async () => {
+    const real = await redis();
+    let fail = true;
+    const flaky: Store = { ...real, hincrbyBatch: (incs, opts) => (fail ? Promise.reject(new Error("redis down")) : real.hincrbyBatch(incs, opts)) };
+    const w = writer(flaky);
+    w.record(served(), 200, T0);
+    await w.flush();
+    w.record(served(), 200, T0);
+    await w.flush();
+    expect(w.pendingKeys()).toBe(2);
+    fail = false;
+    w.record(served(), 200, T0);
+    await w.flush();
+    await w.flush();
+    const [s] = await readVersionStats(real, { env: "prod", name: "summarization", from: T0, to: T0 + 1 });
+    expect(s).toMatchObject({ requests: 3, inputTokens: 300, costPico: 81_000_000n });
+    expect(w.droppedRequests()).toBe(0);
+  });
+
+  it("bounds what it holds while the store is away, and counts what it had to drop", async () => {
+    const real = await redis();
+    const down: Store = { ...real, hincrbyBatch: () => Promise.reject(new Error("redis down")) };
+    const w = writer(down, { ...OPTIONS, max_pending_keys: 3 });
+    for (let i = 0; i < 5; i++) w.record(served(), 200, T0 + i * MINUTE_MS);
+    await w.flush();
+    expect(w.pendingKeys()).toBe(3);
+    expect(w.droppedRequests()).toBe(3);
+  });
+
+  it("sums exactly when several writers flush concurrently into one store", async () => {
+    const prefix = uniquePrefix("agg-many");
+    const ws = await Promise.all([1, 2, 3].map(async () => writer(await redis(prefix))));
+    for (let round = 0; round < 20; round++) {
+      ws.forEach((w, i) => w.record(served({ usage: { inputTokens: i + 1, outputTokens: round, cachedInputTokens: 0 }, costPico: 1 }), 200, T0));
+      await Promise.all(ws.map((w) => w.flush()));
+    }
+    const [s] = await readVersionStats(await redis(prefix), { env: "prod", name: "summarization", from: T0, to: T0 + 1 });
+    expect(s).toMatchObject({ requests: 60, inputTokens: 20 * (1 + 2 + 3), outputTokens: 3 * 190, costPico: 60n });
+  });
+});

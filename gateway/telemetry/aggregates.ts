@@ -1,0 +1,165 @@
+// Per-version aggregates: every request served from a prompt version adds integer counts to that
+// version's hash for the current minute. Counts gather in memory and reach the store in one atomic
+// batch per flush, off the request path; increments from any number of replicas add up exactly.
+import type { AggregatesOptions } from "../config/gateway-config.ts";
+import { statsIndexKey, statsKey } from "../registry/keys.ts";
+import type { HashIncrement, Store } from "../store/store.ts";
+import type { Logger } from "../support/logger.ts";
+import type { RequestRecord } from "./request-record.ts";
+
+export const MINUTE_MS = 60_000;
+/** Upper bounds (ms) of the latency and TTFT histogram buckets; a last bucket `inf` takes the rest. */
+export const LATENCY_BOUNDS_MS = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000] as const;
+export const TTFT_BOUNDS_MS = [25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000] as const;
+/** Requests that named their version (`name@1.2.0`) are counted under this environment. */
+export const PINNED_ENV = "pinned";
+
+/** Field names in a stats hash. Money is in pico-dollars so that every call's cost adds up exactly. */
+export const FIELD = {
+  requests: "requests",
+  errors: "errors",
+  clientErrors: "client_errors",
+  aborted: "aborted",
+  incomplete: "incomplete",
+  inputTokens: "input_tokens",
+  outputTokens: "output_tokens",
+  cachedInputTokens: "cached_input_tokens",
+  priced: "priced",
+  costPico: "cost_pico",
+  latencySumMs: "latency_ms_sum",
+  ttftCount: "ttft_count",
+  ttftSumMs: "ttft_ms_sum",
+} as const;
+
+export const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], ms: number): string => {
+  for (const bound of bounds) if (ms <= bound) return `${histogram}_le_${bound}`;
+  return `${histogram}_le_inf`;
+};
+
+export interface AggregateTarget {
+  readonly env: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** Where a finished request is counted; null when it was not served from a prompt version. */
+export function aggregateTarget(rec: RequestRecord): AggregateTarget | null {
+  if (rec.prompt === null || rec.version === null) return null;
+  return { env: rec.environment ?? PINNED_ENV, name: rec.prompt, version: rec.version };
+}
+
+/** The integer increments one finished request adds to its version's minute. */
+export function requestIncrements(rec: RequestRecord, status: number, endedAt: number): [field: string, by: number][] {
+  const out: [string, number][] = [[FIELD.requests, 1]];
+  const aborted = status === 499;
+  if (aborted) out.push([FIELD.aborted, 1]);
+  else if (status >= 500) out.push([FIELD.errors, 1]);
+  else if (status >= 400) out.push([FIELD.clientErrors, 1]);
+  // An answer that started (or was cut) without the provider's final usage: what is known still counts.
+  if ((status < 400 || aborted) && (rec.usage === null || aborted)) out.push([FIELD.incomplete, 1]);
+  if (rec.usage) {
+    out.push([FIELD.inputTokens, rec.usage.inputTokens], [FIELD.outputTokens, rec.usage.outputTokens]);
+    if (rec.usage.cachedInputTokens > 0) out.push([FIELD.cachedInputTokens, rec.usage.cachedInputTokens]);
+  }
+  if (rec.costPico !== null) out.push([FIELD.priced, 1], [FIELD.costPico, rec.costPico]);
+  const latency = Math.max(0, Math.round(endedAt - rec.startedAt));
+  out.push([FIELD.latencySumMs, latency], [bucketField("latency", LATENCY_BOUNDS_MS, latency), 1]);
+  if (rec.ttftMs !== null) {
+    const ttft = Math.max(0, Math.round(rec.ttftMs));
+    out.push([FIELD.ttftCount, 1], [FIELD.ttftSumMs, ttft], [bucketField("ttft", TTFT_BOUNDS_MS, ttft), 1]);
+  }
+  return out;
+}
+
+export interface AggregateWriter {
+  /** Counts a finished request in memory (no I/O). */
+  record(rec: RequestRecord, status: number, endedAt: number): void;
+  /** Writes what is pending in one atomic batch; on failure keeps it for the next flush. */
+  flush(): Promise<void>;
+  /** Distinct keys waiting to be written. */
+  pendingKeys(): number;
+  /** Counts dropped because the store stayed unreachable past `max_pending_keys`. */
+  droppedRequests(): number;
+  /** Stops the timer and makes a last flush. */
+  stop(): Promise<void>;
+}
+
+export interface AggregateWriterDeps {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly options: AggregatesOptions;
+}
+
+type Pending = Map<string, Map<string, number>>;
+
+export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWriter {
+  const { store, logger, options } = deps;
+  const expireMs = Math.round(options.retention_days * 24 * 60 * MINUTE_MS);
+  let pending: Pending = new Map();
+  let dropped = 0;
+  let inFlight: Promise<void> | null = null;
+  let failing = false;
+
+  /** Adds one key's counts unless that would hold more than `max_pending_keys` keys (then: counted as dropped). */
+  const add = (into: Pending, key: string, counts: Iterable<[string, number]>): void => {
+    let fields = into.get(key);
+    if (!fields) {
+      if (into.size >= options.max_pending_keys) {
+        for (const [field, by] of counts) if (field === FIELD.requests) dropped += by;
+        return;
+      }
+      fields = new Map();
+      into.set(key, fields);
+    }
+    for (const [field, by] of counts) fields.set(field, (fields.get(field) ?? 0) + by);
+  };
+
+  const writeOnce = async (): Promise<void> => {
+    if (pending.size === 0) return;
+    const batch = pending;
+    pending = new Map();
+    const increments: HashIncrement[] = [];
+    for (const [key, fields] of batch) for (const [field, by] of fields) increments.push({ key, field, by });
+    try {
+      await store.hincrbyBatch(increments, { expireMs });
+      if (failing) logger.info("aggregates written again", { keys: batch.size });
+      failing = false;
+    } catch (err) {
+      // Nothing of a failed MULTI was applied: put it back (newer counts merge into it).
+      const newer = pending;
+      pending = batch;
+      for (const [key, fields] of newer) add(pending, key, fields);
+      if (!failing) logger.warn("aggregates not written; kept for the next flush", { error: err instanceof Error ? err.message : String(err), pending_keys: pending.size });
+      failing = true;
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    // One batch at a time: a flush asked for during a write runs right after it.
+    const next: Promise<void> = (inFlight ?? Promise.resolve()).then(writeOnce).finally(() => {
+      if (inFlight === next) inFlight = null;
+    });
+    inFlight = next;
+    return next;
+  };
+
+  const timer = setInterval(() => void flush(), options.flush_interval_ms);
+  timer.unref();
+
+  return {
+    record(rec, status, endedAt) {
+      const target = aggregateTarget(rec);
+      if (!target) return;
+      const minute = Math.floor(endedAt / MINUTE_MS);
+      add(pending, statsKey(target.env, target.name, target.version, minute), requestIncrements(rec, status, endedAt));
+      add(pending, statsIndexKey(target.env, target.name), [[target.version, 1]]);
+    },
+    flush,
+    pendingKeys: () => pending.size,
+    droppedRequests: () => dropped,
+    async stop() {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// Per-version aggregates as their users read them: two gateway processes on one Redis add up exactly,
+// an aborted stream is one record, and `promptgate stats` / `/admin/.../stats` show the window.
+import { afterEach, describe, expect, it } from "vitest";
+import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
+import { createRegistry } from "../gateway/registry/registry.ts";
+import { versionStats, type StatsView } from "../gateway/registry/stats-ops.ts";
+import { createRedisStore } from "../gateway/store/redis-store.ts";
+import type { Store } from "../gateway/store/store.ts";
+import { systemClock } from "../gateway/support/clock.ts";
+import { silentLogger } from "../gateway/support/logger.ts";
+import { formatUsd } from "../gateway/telemetry/cost.ts";
+import { cli } from "./support/cli.ts";
+import { startFakeProvider } from "./support/fake-provider.ts";
+import { startTestGateway } from "./support/gateway.ts";
+import { redisUrl, uniquePrefix } from "./support/redis.ts";
+import { startServe } from "./support/serve-process.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function redisStore(prefix: string): Promise<Store> {
+  const store = await createRedisStore({ url: redisUrl(), prefix, logger: silentLogger });
+  cleanups.push(async () => {
+    for (const key of await store.keys("")) await store.del(key);
+    await store.close();
+  });
+  return store;
+}
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/** One call through the gateway; returns the version that served it and the usage the client saw. */
+async function call(url: string, user: number, stream: boolean): Promise<{ version: string; usage: Usage }> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-prompt-ref": "summarization", "x-user-id": `user-${user}`, "x-prompt-vars": JSON.stringify({ text: `text ${user}`.repeat(1 + (user % 5)) }) },
+    body: JSON.stringify({ model: "mock/echo", stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+  });
+  expect(res.status).toBe(200);
+  const version = res.headers.get("x-prompt-version") ?? "";
+  const text = await res.text();
+  if (!stream) return { version, usage: (JSON.parse(text) as { usage: Usage }).usage };
+  const chunks = text.split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { usage?: Usage | null });
+  const usage = chunks.find((c) => c.usage)?.usage;
+  if (!usage) throw new Error("no usage chunk");
+  return { version, usage };
+}
+
+describe("per-version aggregates", () => {
+  it("add up exactly across two gateway processes on one Redis, and promptgate stats shows them", async () => {
+    const prefix = uniquePrefix("agg-two");
+    const store = await redisStore(prefix);
+    const env = { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix };
+    const yaml = 'routes:\n  - { match: "mock/*", provider: mock }\nprompts: { bootstrap_labels: true }\n';
+    const pricing = "models:\n  mock/echo: { input: 0.10, output: 0.20 }\n";
+    const a = await startServe({ env, yaml, pricing, prompts: true });
+    const b = await startServe({ env, yaml, pricing, prompts: true });
+    const set = await cli(["weights", "summarization", "--env", "prod", "--set", "1.0.0=50,1.1.0=50"], env);
+    expect(set.code, set.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_200)); // every replica applies a change within 1 s
+
+    const expected = new Map<string, { requests: number; input: number; output: number; pico: bigint; streams: number }>();
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 120; i++) {
+      const stream = i % 3 === 0;
+      calls.push(
+        call(i % 2 ? a.url : b.url, i, stream).then(({ version, usage }) => {
+          const e = expected.get(version) ?? { requests: 0, input: 0, output: 0, pico: 0n, streams: 0 };
+          e.requests += 1;
+          e.input += usage.prompt_tokens;
+          e.output += usage.completion_tokens;
+          e.pico += BigInt(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000);
+          if (stream) e.streams += 1;
+          expected.set(version, e);
+        }),
+      );
+    }
+    await Promise.all(calls);
+    expect([...expected.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
+
+    // SIGTERM flushes what each process still holds.
+    a.child.kill("SIGTERM");
+    b.child.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
+
+    const shown = await cli(["stats", "summarization", "--env", "prod", "--since", "10m", "--json"], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const view = JSON.parse(shown.stdout) as StatsView;
+    expect(view.versions.map((v) => v.version)).toEqual(["1.1.0", "1.0.0"]);
+    for (const row of view.versions) {
+      const e = expected.get(row.version)!;
+      expect(row).toMatchObject({
+        requests: e.requests, errors: 0, aborted: 0, incomplete: 0, input_tokens: e.input, output_tokens: e.output,
+        priced_requests: e.requests, cost_usd: formatUsd(e.pico), weight: 50, label: row.version === "1.1.0",
+      });
+      expect(row.latency.count).toBe(e.requests);
+      expect(row.ttft.count).toBe(e.streams);
+      expect(row.latency.p50_ms).not.toBeNull();
+    }
+    const table = await cli(["stats", "summarization", "--env", "prod"], env);
+    expect(table.stdout).toMatch(/1\.1\.0 \(label\)\s+50\s+\d+\s+0\.00%/);
+
+    // The same numbers straight from the store.
+    const direct = await versionStats(store, createRegistry(store, systemClock), "summarization", "prod", 10 * 60_000, Date.now());
+    expect(direct.versions.map((v) => v.requests)).toEqual(view.versions.map((v) => v.requests));
+  });
+
+  it("counts an aborted stream once, as aborted and incomplete, and serves the window at /admin", async () => {
+    const prefix = uniquePrefix("agg-abort");
+    const store = await redisStore(prefix);
+    const registry = createRegistry(store, systemClock);
+    await registry.register(parsePromptFile("name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n", "greet/1.0.0.yaml"), "t");
+    await registry.promote("greet", "1.0.0", "staging", { approvedBy: "t" });
+    await registry.promote("greet", "1.0.0", "prod", { approvedBy: "t" });
+    const provider = await startFakeProvider();
+    cleanups.push(() => provider.close());
+    provider.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
+    });
+    const gw = await startTestGateway({ providerUrl: provider.url, store: await redisStore(prefix), env: { ADMIN_TOKEN: "adm" } });
+    cleanups.push(() => gw.close());
+    await new Promise((r) => setTimeout(r, 300)); // the prompt snapshot
+
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", signal: ac.signal, headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "u1" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
+    await res.body!.getReader().read();
+    ac.abort();
+    const deadline = Date.now() + 2_000;
+    while (gw.deps.aggregates.pendingKeys() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await gw.deps.aggregates.flush();
+
+    const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, { headers: { authorization: "Bearer adm" } });
+    expect(admin.status).toBe(200);
+    const view = (await admin.json()) as StatsView;
+    expect(view.versions).toHaveLength(1);
+    expect(view.versions[0]).toMatchObject({ version: "1.0.0", label: true, requests: 1, aborted: 1, incomplete: 1, errors: 0, cost_usd: "0" });
+    expect(view.versions[0]!.ttft.count).toBe(1);
+
+    const bad = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=forever`, { headers: { authorization: "Bearer adm" } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("since");
+    const unknown = await fetch(`${gw.url}/admin/prompts/nope/stats/prod`, { headers: { authorization: "Bearer adm" } });
+    expect(unknown.status).toBe(404);
+  });
+});
