@@ -29,7 +29,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   };
 
-  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges, aggregates: deps.aggregates });
+  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges, aggregates: deps.aggregates, spans: deps.spanExport });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);

@@ -6,6 +6,7 @@ import type { Settings } from "./config/settings.ts";
 import type { PromptSource } from "./prompts/prompt-source.ts";
 import type { Upstream } from "./proxy/upstream.ts";
 import type { AggregateWriter } from "./telemetry/aggregates.ts";
+import type { SpanExportStats } from "./telemetry/otel.ts";
 import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
 import type { Logger } from "./support/logger.ts";
@@ -36,6 +37,8 @@ export interface Deps {
   readonly upstream: Upstream;
   readonly logger: Logger;
   readonly tracer: Tracer;
+  /** What became of exported spans (dropped when the collector cannot keep up). */
+  readonly spanExport: SpanExportStats;
   /** Per-version aggregates, batched into the store off the request path. */
   readonly aggregates: AggregateWriter;
   readonly lifecycle: Lifecycle;

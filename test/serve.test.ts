@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { killAfterTest, startServe } from "./support/serve-process.ts";
 
@@ -100,6 +100,43 @@ describe("promptgate serve", () => {
       expect(await gw.exited).toBe(0);
     } finally {
       receiver.close();
+    }
+  });
+
+  it("keeps answering while the collector never answers: the span queue stays bounded and drops are counted", async () => {
+    // A collector that accepts connections and never replies.
+    const held: Socket[] = [];
+    const blackHole = createNetServer((socket) => void held.push(socket));
+    await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = blackHole.address() as AddressInfo;
+      const gw = await startServe({
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "20", OTEL_BSP_MAX_QUEUE_SIZE: "50", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10" },
+      });
+      const statuses: number[] = [];
+      for (let round = 0; round < 10; round++) {
+        const batch = Array.from({ length: 30 }, () =>
+          fetch(`${gw.url}/v1/chat/completions`, {
+            method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "x" }] }),
+          }).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        );
+        statuses.push(...(await Promise.all(batch)));
+      }
+      expect(statuses).toEqual(new Array(300).fill(200));
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      const dropped = Number(/^promptgate_spans_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+      const exported = Number(/^promptgate_spans_exported_total (\d+)$/m.exec(metrics)?.[1]);
+      // At most one stuck batch and one full queue are held; every other span was dropped.
+      expect(dropped).toBeGreaterThanOrEqual(300 - 10 - 50);
+      expect(exported).toBe(0);
+      gw.child.kill("SIGKILL");
+    } finally {
+      for (const s of held) s.destroy();
+      blackHole.close();
     }
   });
 

@@ -43,6 +43,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const deps: Deps = {
     settings, config, prices, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
     tracer: tracing.tracer,
+    spanExport: tracing.stats,
     aggregates,
     lifecycle: { ready: false, draining: false },
   };

@@ -2,6 +2,7 @@
 // a guard against label explosion: past a limit, new prompts and models are counted as "other".
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AggregateWriter } from "./aggregates.ts";
+import type { SpanExportStats } from "./otel.ts";
 import type { RequestRecord } from "./request-record.ts";
 
 const LABELS = ["prompt", "version", "variant", "model", "status"] as const;
@@ -32,6 +33,8 @@ export interface MetricsOptions {
   invalidWeights?: () => number;
   /** Read at scrape time: keys waiting to be written, requests dropped while the store was away. */
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
+  /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
+  spans?: SpanExportStats;
 }
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
@@ -54,18 +57,18 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     name: "promptgate_time_to_first_token_seconds", help: "Time to the first streamed event", labelNames: LABELS, registers: [registry],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
   });
-  const invalidWeights = opts.invalidWeights;
-  if (invalidWeights) {
+  // Counts kept elsewhere (the split, the aggregate writer, the span processor), read at scrape time.
+  const observed = (name: string, help: string, read: () => number): void => {
     new Counter({
-      name: "promptgate_weights_invalid_total", help: "Canary weight changes refused (the last good split stayed)", registers: [registry],
+      name, help, registers: [registry],
       collect() {
         this.reset();
-        this.inc(invalidWeights());
+        this.inc(read());
       },
     });
-  }
-
-  const aggregates = opts.aggregates;
+  };
+  const { invalidWeights, aggregates, spans } = opts;
+  if (invalidWeights) observed("promptgate_weights_invalid_total", "Canary weight changes refused (the last good split stayed)", invalidWeights);
   if (aggregates) {
     new Gauge({
       name: "promptgate_aggregates_pending_keys", help: "Per-version aggregate keys counted in memory, not yet written to the store", registers: [registry],
@@ -73,13 +76,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         this.set(aggregates.pendingKeys());
       },
     });
-    new Counter({
-      name: "promptgate_aggregates_dropped_total", help: "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys", registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(aggregates.droppedRequests());
-      },
-    });
+    observed("promptgate_aggregates_dropped_total", "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys", () => aggregates.droppedRequests());
+  }
+  if (spans) {
+    observed("promptgate_spans_exported_total", "Spans the OTLP exporter delivered", () => spans.exported);
+    observed("promptgate_spans_dropped_total", "Spans dropped because the export queue was full (collector slow, down or unreachable)", () => spans.dropped);
+    observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
   }
 
   // prom-client hashes a label object on every call; a series' children are looked up once instead.

@@ -14,6 +14,7 @@ import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
 import { systemClock } from "../../gateway/support/clock.ts";
 import { createAggregateWriter } from "../../gateway/telemetry/aggregates.ts";
+import { newSpanExportStats } from "../../gateway/telemetry/otel.ts";
 import { parsePricing } from "../../gateway/telemetry/pricing.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
 
@@ -70,6 +71,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     upstream,
     logger,
     tracer: opts.tracer ?? trace.getTracer("promptgate-test"),
+    spanExport: newSpanExportStats(),
     aggregates: createAggregateWriter({ store, logger, options: config.aggregates }),
     lifecycle: { ready: false, draining: false },
   };

@@ -1,0 +1,58 @@
+import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { describe, expect, it } from "vitest";
+import { batchSettings, newSpanExportStats, spanStatsMeterProvider, tracingEnabled } from "./otel.ts";
+
+/** An exporter that answers each export as `answer` says; "hang" never answers, like a stuck collector. */
+function exporter(answer: "ok" | "fail" | "hang"): SpanExporter & { calls: number } {
+  return {
+    calls: 0,
+    export(_spans: ReadableSpan[], done: (r: ExportResult) => void) {
+      this.calls += 1;
+      if (answer === "ok") done({ code: ExportResultCode.SUCCESS });
+      if (answer === "fail") done({ code: ExportResultCode.FAILED, error: new Error("collector down") });
+    },
+    shutdown: async () => undefined,
+  };
+}
+
+async function endSpans(answer: "ok" | "fail" | "hang", count: number) {
+  const stats = newSpanExportStats();
+  const exp = exporter(answer);
+  const processor = new BatchSpanProcessor({
+    exporter: exp, maxQueueSize: 20, maxExportBatchSize: 5, scheduledDelayMillis: 5, exportTimeoutMillis: 60_000,
+    selfObsMeterProvider: spanStatsMeterProvider(stats),
+  });
+  const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer("t");
+  for (let i = 0; i < count; i++) tracer.startSpan(`s${i}`).end();
+  await new Promise((r) => setTimeout(r, 50));
+  return { stats, exp };
+}
+
+describe("span export accounting", () => {
+  it("counts spans dropped while the collector never answers: the queue stays bounded", async () => {
+    const { stats, exp } = await endSpans("hang", 200);
+    expect(exp.calls).toBe(1); // one batch in flight, stuck
+    // 5 in the stuck batch, 20 queued, everything else dropped.
+    expect(stats).toEqual({ exported: 0, failed: 0, dropped: 175 });
+  });
+
+  it("counts spans lost to failed exports and spans delivered", async () => {
+    expect((await endSpans("fail", 10)).stats).toMatchObject({ exported: 0, failed: 10, dropped: 0 });
+    expect((await endSpans("ok", 12)).stats).toEqual({ exported: 12, failed: 0, dropped: 0 });
+  });
+
+  it("reads the standard OTEL_BSP_* variables, falling back to the SDK defaults", () => {
+    expect(batchSettings({})).toEqual({ maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30000 });
+    expect(batchSettings({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_BSP_EXPORT_TIMEOUT: "x" })).toEqual({
+      maxQueueSize: 100, maxExportBatchSize: 100, scheduledDelayMillis: 200, exportTimeoutMillis: 30000,
+    });
+  });
+
+  it("exports only when an endpoint or the otlp exporter is configured", () => {
+    expect(tracingEnabled({})).toBe(false);
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })).toBe(true);
+    expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" })).toBe(false);
+    expect(tracingEnabled({ OTEL_TRACES_EXPORTER: "otlp" })).toBe(true);
+  });
+});
