@@ -95,6 +95,40 @@ describe("chat completions through the openai SDK", () => {
     for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
     expect(text).toBe("xy");
   });
+
+  it("holds back a fast provider while the client reads slowly, then relays every byte", async () => {
+    const EVENT = `data: {"choices":[{"index":0,"delta":{"content":"${"x".repeat(64 * 1024)}"}}]}\n\n`;
+    const EVENTS = 1_000; // about 64 MB on offer
+    let sent = 0;
+    provider.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const pump = (): void => {
+        while (sent < EVENTS) {
+          sent += 1;
+          if (!res.write(EVENT)) return void res.once("drain", pump);
+        }
+        res.end("data: [DONE]\n\n");
+      };
+      pump();
+    });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 500));
+    // The gateway stopped reading: the provider got only as far as the socket buffers let it.
+    expect(sent).toBeLessThan(EVENTS / 4);
+    let bytes = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+    }
+    expect(sent).toBe(EVENTS);
+    expect(bytes).toBeGreaterThan(EVENTS * EVENT.length * 0.99);
+  });
 });
 
 describe("cost", () => {

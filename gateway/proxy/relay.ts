@@ -1,6 +1,5 @@
 // Relays the provider's answer: buffered answers are read whole (usage is in them, and a buffer is
 // the cheapest thing to hand back), streams are written to the socket event by event as they arrive.
-import { once } from "node:events";
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -43,16 +42,6 @@ export function readAll(body: Readable, limit: number): Promise<Buffer> {
   });
 }
 
-/** Resolves when the socket can take more, or when the client has gone (the caller then stops). */
-async function drained(out: ServerResponse, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return;
-  try {
-    await once(out, "drain", { signal });
-  } catch {
-    // aborted: the client went away
-  }
-}
-
 /** Sends a stream's headers; `relaySse` flushes them with the first events, or alone if none come. */
 export function startStream(out: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
   out.writeHead(status, {
@@ -76,7 +65,7 @@ export interface StreamOutcome {
  * and sees every other event and says whether the client gets it.
  * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
  */
-export async function relaySse(
+export function relaySse(
   out: ServerResponse,
   body: Readable,
   meter: { observe(ev: SseEvent): boolean; rawPrefix(chunk: Buffer): number },
@@ -92,7 +81,6 @@ export async function relaySse(
   // the turn adds no measurable delay.
   let pending: Buffer[] = [];
   let scheduled = false;
-  let blocked: Promise<void> | null = null;
   const take = (): Buffer | null => {
     if (pending.length === 0) return null;
     const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
@@ -102,13 +90,17 @@ export async function relaySse(
   const flush = (): void => {
     scheduled = false;
     const data = out.destroyed ? null : take();
-    if (data && !out.write(data)) blocked = drained(out, signal);
+    // A slow client: stop reading the provider until the socket drains (TCP pushes back upstream).
+    if (data && !out.write(data)) {
+      body.pause();
+      out.once("drain", () => body.resume());
+    }
   };
   setImmediate(() => {
     // No events this turn: the client gets the headers now rather than with the first event.
     if (pending.length === 0 && !out.headersSent && !out.destroyed) out.flushHeaders();
   });
-  const write = async (raw: Buffer | null, events: readonly SseEvent[]): Promise<void> => {
+  const queue = (raw: Buffer | null, events: readonly SseEvent[]): void => {
     if (raw !== null && raw.length > 0) pending.push(raw);
     let text = "";
     for (const ev of events) if (meter.observe(ev)) text += ev.raw;
@@ -119,33 +111,49 @@ export async function relaySse(
       scheduled = true;
       setImmediate(flush);
     }
-    if (blocked) {
-      await blocked;
-      blocked = null;
-    }
   };
-  try {
+
+  // Plain events rather than an async iterator: this runs for every chunk of every stream.
+  return new Promise<StreamOutcome>((resolve) => {
     // Raw bytes may skip the decoder only while it holds no part of a multi-byte character.
     let decoderClean = true;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (signal.aborted) break;
-      const n: number = parser.idle && decoderClean ? meter.rawPrefix(chunk) : 0;
-      const rest: Buffer = n === 0 ? chunk : chunk.subarray(n);
-      if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;
-      await write(n === 0 ? null : chunk.subarray(0, n), rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
-    }
-    await write(null, [...parser.push(decoder.decode()), ...parser.flush()]);
-    return { complete: !signal.aborted, error: null, firstEventAt };
-  } catch (err) {
-    if (signal.aborted) return { complete: false, error: null, firstEventAt };
-    const failure = toError(err);
-    pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
-    return { complete: false, error: failure, firstEventAt };
-  } finally {
-    discard(body);
-    const rest = take();
-    if (!out.destroyed) out.end(rest ?? undefined);
-  }
+    const finish = (outcome: StreamOutcome): void => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+      discard(body);
+      const rest = take();
+      if (!out.destroyed) out.end(rest ?? undefined);
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      try {
+        const n = parser.idle && decoderClean ? meter.rawPrefix(chunk) : 0;
+        const rest = n === 0 ? chunk : chunk.subarray(n);
+        if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;
+        queue(n === 0 ? null : chunk.subarray(0, n), rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
+      } catch (err) {
+        onError(err);
+      }
+    };
+    const onEnd = (): void => {
+      queue(null, [...parser.push(decoder.decode()), ...parser.flush()]);
+      finish({ complete: true, error: null, firstEventAt });
+    };
+    const onError = (err: unknown): void => {
+      if (signal.aborted) return onAbort();
+      const failure = toError(err);
+      pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
+      finish({ complete: false, error: failure, firstEventAt });
+    };
+    const onAbort = (): void => finish({ complete: false, error: null, firstEventAt });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", onError);
+  });
 }
 
 /** Relays a body byte for byte (pass-through routes, non-SSE streams). */
