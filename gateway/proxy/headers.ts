@@ -37,7 +37,8 @@ export function upstreamRequestHeaders(
 ): Record<string, string> {
   const extra = connectionTokens(incoming.connection);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined || NOT_FORWARDED.has(name) || extra.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -53,7 +54,8 @@ export type ResponseHeaders = Record<string, string | string[]>;
 export function relayedResponseHeaders(upstream: Readonly<Record<string, HeaderValue>>): ResponseHeaders {
   const extra = connectionTokens(upstream["connection"]);
   const out: ResponseHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || NOT_RELAYED.has(name) || extra.has(name)) continue;
     out[name] = value;
   }

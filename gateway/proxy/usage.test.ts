@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SseEvent } from "./sse.ts";
-import { StreamMeter, readUsage, usageFromBody } from "./usage.ts";
+import { StreamMeter, readUsage, usageFromBody, usageObjectAt } from "./usage.ts";
 
 const ev = (data: string, event: string | null = null): SseEvent => ({ event, data, hasData: true, raw: `data: ${data}\n\n` });
 
@@ -54,6 +54,16 @@ describe("usage", () => {
     expect(m.rawPrefix(Buffer.from(a + "data: {\"partial"))).toBe(a.length);
     expect(m.rawPrefix(Buffer.from(a.replace("\n\n", "\r\n\r\n")))).toBe(0);
     expect(new StreamMeter("responses", false).rawPrefix(Buffer.from(a))).toBe(0);
+    // Spacing as other servers write it.
+    const spaced = 'data: {"choices": [], "usage": \n {"prompt_tokens": 1}}\n\n';
+    expect(m.rawPrefix(Buffer.from(a + spaced))).toBe(a.length);
+  });
+
+  it("finds the first usage object past any usage:null", () => {
+    const text = '"usage":null,"x":{"usage": null},"usage":\t{"a":1}';
+    expect(usageObjectAt(Buffer.from(text))).toBe(text.indexOf('"usage":\t{'));
+    expect(usageObjectAt(Buffer.from('"usage":null'))).toBe(12);
+    expect(usageObjectAt(Buffer.from(""))).toBe(0);
   });
 
   it("reads usage from response.completed", () => {

@@ -72,6 +72,21 @@ function matchingBrace(buf: Buffer, start: number): number {
   return -1;
 }
 
+const USAGE_KEY = Buffer.from('"usage":');
+
+/**
+ * Where the first `"usage":` followed by an object starts in `chunk` (chunk.length when none): one
+ * scan, skipping the `"usage":null` that OpenAI puts in every chunk of a stream that asked for usage.
+ */
+export function usageObjectAt(chunk: Buffer): number {
+  for (let at = chunk.indexOf(USAGE_KEY); at !== -1; at = chunk.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
+    let i = at + USAGE_KEY.length;
+    while (chunk[i] === 0x20 || chunk[i] === 0x09 || chunk[i] === 0x0a || chunk[i] === 0x0d) i++;
+    if (chunk[i] === 0x7b /* { */) return at;
+  }
+  return chunk.length;
+}
+
 /**
  * Watches a relayed stream: notes usage as it passes and decides which events the client sees. The
  * gateway always asks for usage, so a client that did not ask must not get the usage-only chunk.
@@ -93,10 +108,7 @@ export class StreamMeter {
    */
   rawPrefix(chunk: Buffer): number {
     if (this.#endpoint === "responses") return 0;
-    const a = chunk.indexOf('"usage":{');
-    const b = chunk.indexOf('"usage": {');
-    const usageAt = a === -1 ? b : b === -1 ? a : Math.min(a, b);
-    const end = usageAt === -1 ? chunk.length : usageAt;
+    const end = usageObjectAt(chunk);
     if (end < 2) return 0;
     // "\n\n" always ends an event (an LF line end, then an empty line); CRLF streams take the parser.
     const boundary = chunk.lastIndexOf("\n\n", end - 2);
