@@ -73,6 +73,7 @@ function matchingBrace(buf: Buffer, start: number): number {
 }
 
 const USAGE_KEY = Buffer.from('"usage":');
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
 /**
  * Where the first `"usage":` followed by an object starts in `chunk` (chunk.length when none): one
@@ -126,14 +127,14 @@ export class StreamMeter {
       }
       return true;
     }
-    // Cheap test first: only a chunk that carries a usage object is worth parsing.
-    if (!ev.data.includes('"usage":{') && !ev.data.includes('"usage": {')) return true;
-    const root = parse(ev.data);
-    const usage = readUsage(root?.["usage"]);
+    // Only a chunk that carries a usage object is worth reading, and then only that object.
+    const data = Buffer.from(ev.data);
+    if (usageObjectAt(data) === data.length) return true;
+    const usage = usageFromBody(data);
     if (!usage) return true;
     this.usage = usage;
-    const usageOnly = Array.isArray(root?.["choices"]) && (root["choices"] as unknown[]).length === 0;
-    return this.#clientWantsUsage || !usageOnly;
+    // `"choices":[]` cannot occur inside a JSON string (its quotes would be escaped).
+    return this.#clientWantsUsage || !EMPTY_CHOICES.test(ev.data);
   }
 }
 
