@@ -1,12 +1,25 @@
 // Prometheus metrics (prom-client) labelled by prompt, version, variant, model and status class, with
 // a guard against label explosion: past a limit, new prompts and models are counted as "other".
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { AggregateWriter } from "./aggregates.ts";
 import type { SpanExportStats } from "./otel.ts";
 import type { RequestRecord } from "./request-record.ts";
+import { ScrapedCounter, ScrapedHistogram, newCells, observeCells, type HistogramCells } from "./scraped.ts";
 
 const LABELS = ["prompt", "version", "variant", "model", "status"] as const;
 type Labels = Record<(typeof LABELS)[number], string>;
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+const STATUS_CLASSES = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {
+  for (const item of items) yield f(item);
+}
+
+function* flatMap<T, U>(items: Iterable<T>, f: (item: T) => readonly U[]): Iterable<U> {
+  for (const item of items) yield* f(item);
+}
 
 /** Keeps at most `limit` distinct values; the rest become "other". */
 export function boundedLabel(limit: number): (value: string | null) => string {
@@ -44,19 +57,67 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const model = boundedLabel(opts.maxModels ?? 100);
   const version = boundedLabel(2000);
 
-  const requests = new Counter({ name: "promptgate_requests_total", help: "Requests by prompt, version, variant, model and status class", labelNames: LABELS, registers: [registry] });
-  const tokens = new Counter({ name: "promptgate_tokens_total", help: "Tokens by type (input, output, cached_input)", labelNames: [...LABELS, "type"], registers: [registry] });
-  const cost = new Counter({ name: "promptgate_cost_usd_total", help: "Cost in USD from config/pricing.yaml", labelNames: LABELS, registers: [registry] });
+  // One set of cells per label combination, updated with plain arithmetic on the request path and read
+  // by the metrics below only when /metrics is scraped (see scraped.ts).
+  interface Series {
+    readonly labels: Labels;
+    requests: number;
+    input: number;
+    output: number;
+    cached: number;
+    /** Pico-dollars: exact integers while they are summed. */
+    costPico: number;
+    readonly duration: HistogramCells;
+    readonly ttft: HistogramCells;
+  }
+  const series = new Map<string, Series>();
+  const all = (): Iterable<Series> => series.values();
+  const seriesFor = (rec: RequestRecord, status: number): Series => {
+    const statusClass = STATUS_CLASSES[Math.floor(status / 100)] ?? "other";
+    // Keyed by the raw values, so the bounded-label sets are consulted once per series.
+    const key = `${rec.prompt}\u0000${rec.version}\u0000${rec.variant}\u0000${rec.model}\u0000${statusClass}`;
+    let s = series.get(key);
+    if (!s) {
+      const labels: Labels = {
+        prompt: prompt(rec.prompt),
+        version: rec.version === null ? "none" : version(rec.version),
+        variant: rec.variant ?? "none",
+        model: model(rec.model),
+        status: statusClass,
+      };
+      s = { labels, requests: 0, input: 0, output: 0, cached: 0, costPico: 0, duration: newCells(DURATION_BUCKETS), ttft: newCells(TTFT_BUCKETS) };
+      series.set(key, s);
+    }
+    return s;
+  };
+
+  new ScrapedCounter({
+    name: "promptgate_requests_total", help: "Requests by prompt, version, variant, model and status class", labelNames: LABELS,
+    read: () => map(all(), (s) => ({ labels: s.labels, value: s.requests })),
+  }, registry);
+  new ScrapedCounter({
+    name: "promptgate_tokens_total", help: "Tokens by type (input, output, cached_input)", labelNames: [...LABELS, "type"],
+    read: () => flatMap(all(), (s) => [
+      { labels: { ...s.labels, type: "input" }, value: s.input },
+      { labels: { ...s.labels, type: "output" }, value: s.output },
+      { labels: { ...s.labels, type: "cached_input" }, value: s.cached },
+    ]),
+  }, registry);
+  new ScrapedCounter({
+    name: "promptgate_cost_usd_total", help: "Cost in USD from config/pricing.yaml", labelNames: LABELS,
+    read: () => map(all(), (s) => ({ labels: s.labels, value: s.costPico / 1e12 })),
+  }, registry);
+  new ScrapedHistogram({
+    name: "promptgate_request_duration_seconds", help: "Request duration, streams included to their end", labelNames: LABELS, buckets: DURATION_BUCKETS,
+    read: () => map(all(), (s) => [s.labels, s.duration] as const),
+  }, registry);
+  new ScrapedHistogram({
+    name: "promptgate_time_to_first_token_seconds", help: "Time to the first streamed event", labelNames: LABELS, buckets: TTFT_BUCKETS,
+    read: () => flatMap(all(), (s) => (s.ttft.count === 0 ? [] : [[s.labels, s.ttft] as const])),
+  }, registry);
   const unpriced = new Counter({ name: "promptgate_unpriced_requests_total", help: "Answers with usage for models pricing.yaml does not price", labelNames: ["model"], registers: [registry] });
   const anonymous = new Counter({ name: "promptgate_split_anonymous_total", help: "Prompt requests without a user id, served the label's version", labelNames: ["prompt"], registers: [registry] });
-  const duration = new Histogram({
-    name: "promptgate_request_duration_seconds", help: "Request duration, streams included to their end", labelNames: LABELS, registers: [registry],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-  });
-  const ttft = new Histogram({
-    name: "promptgate_time_to_first_token_seconds", help: "Time to the first streamed event", labelNames: LABELS, registers: [registry],
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-  });
+
   // Counts kept elsewhere (the split, the aggregate writer, the span processor), read at scrape time.
   const observed = (name: string, help: string, read: () => number): void => {
     new Counter({
@@ -84,59 +145,21 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
   }
 
-  // prom-client hashes a label object on every call; a series' children are looked up once instead.
-  interface Series {
-    requests: ReturnType<typeof requests.labels>;
-    duration: ReturnType<typeof duration.labels>;
-    ttft: ReturnType<typeof ttft.labels>;
-    input: ReturnType<typeof tokens.labels>;
-    output: ReturnType<typeof tokens.labels>;
-    cached: ReturnType<typeof tokens.labels>;
-    cost: ReturnType<typeof cost.labels>;
-    model: string;
-  }
-  const series = new Map<string, Series>();
-  const seriesFor = (rec: RequestRecord, status: number): Series => {
-    const labels: Labels = {
-      prompt: prompt(rec.prompt),
-      version: rec.version === null ? "none" : version(rec.version),
-      variant: rec.variant ?? "none",
-      model: model(rec.model),
-      status: `${Math.floor(status / 100)}xx`,
-    };
-    const key = `${labels.prompt}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.model}\u0000${labels.status}`;
-    let s = series.get(key);
-    if (!s) {
-      s = {
-        requests: requests.labels(labels),
-        duration: duration.labels(labels),
-        ttft: ttft.labels(labels),
-        input: tokens.labels({ ...labels, type: "input" }),
-        output: tokens.labels({ ...labels, type: "output" }),
-        cached: tokens.labels({ ...labels, type: "cached_input" }),
-        cost: cost.labels(labels),
-        model: labels.model,
-      };
-      series.set(key, s);
-    }
-    return s;
-  };
-
   return {
     registry,
     contentType: registry.contentType,
     record(rec, status, now) {
       const s = seriesFor(rec, status);
-      s.requests.inc();
-      s.duration.observe((now - rec.startedAt) / 1000);
-      if (rec.ttftMs !== null) s.ttft.observe(rec.ttftMs / 1000);
+      s.requests += 1;
+      observeCells(s.duration, DURATION_BUCKETS, (now - rec.startedAt) / 1000);
+      if (rec.ttftMs !== null) observeCells(s.ttft, TTFT_BUCKETS, rec.ttftMs / 1000);
       if (rec.usage) {
-        s.input.inc(rec.usage.inputTokens);
-        s.output.inc(rec.usage.outputTokens);
-        if (rec.usage.cachedInputTokens > 0) s.cached.inc(rec.usage.cachedInputTokens);
-        if (rec.costPico === null) unpriced.inc({ model: s.model });
+        s.input += rec.usage.inputTokens;
+        s.output += rec.usage.outputTokens;
+        s.cached += rec.usage.cachedInputTokens;
+        if (rec.costPico === null) unpriced.inc({ model: s.labels.model });
       }
-      if (rec.costPico !== null) s.cost.inc(rec.costPico / 1e12);
+      if (rec.costPico !== null) s.costPico += rec.costPico;
       if (rec.anonymous && rec.prompt !== null) anonymous.inc({ prompt: prompt(rec.prompt) });
     },
   };
