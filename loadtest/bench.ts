@@ -4,8 +4,17 @@
 import autocannon from "autocannon";
 import { percentileSorted } from "./stats.ts";
 
+/** The targets of every run, in round-1 order. */
 export const TARGETS = ["direct", "bare", "gateway"] as const;
-export type TargetName = (typeof TARGETS)[number];
+/** With --otel: the gateway with OpenTelemetry span export on, measured against `gateway` (export off). */
+export const OTEL_TARGET = "gateway-otel";
+export type CoreTargetName = (typeof TARGETS)[number];
+export type TargetName = CoreTargetName | typeof OTEL_TARGET;
+
+/** The targets of a run, in round-1 order: gateway-otel, when measured, right after gateway. */
+export function targetNames(otel: boolean): readonly TargetName[] {
+  return otel ? [...TARGETS, OTEL_TARGET] : TARGETS;
+}
 
 export interface Target {
   readonly name: TargetName;

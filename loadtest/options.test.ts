@@ -6,6 +6,17 @@ describe("parseOptions", () => {
     const o = parseOptions([]);
     expect(o).toMatchObject({ rounds: 3, duration: 5, warmup: 1, connections: 50, latencyDuration: 3, json: false, check: false });
     expect(o.scenarios).toEqual(["nonstream", "stream"]);
+    expect(o.otel).toBe(false);
+  });
+
+  it("adds gateway-otel with --otel, and keeps --gateway-env off the export switches then", () => {
+    const o = parseOptions(["--otel", "--gateway-env", "OTEL_BSP_SCHEDULE_DELAY=1000", "--gateway-env", "OTEL_SERVICE_NAME=lt"]);
+    expect(o.otel).toBe(true);
+    expect(o.gatewayEnv).toEqual({ OTEL_BSP_SCHEDULE_DELAY: "1000", OTEL_SERVICE_NAME: "lt" });
+    expect(() => parseOptions(["--otel", "--gateway-env", "OTEL_EXPORTER_OTLP_ENDPOINT=http://x"])).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT cannot be used with --otel/);
+    expect(() => parseOptions(["--otel", "--gateway-env", "OTEL_SDK_DISABLED=true"])).toThrow(/--otel/);
+    // Without --otel, --gateway-env may still turn export on for the one gateway, as before.
+    expect(parseOptions(["--gateway-env", "OTEL_EXPORTER_OTLP_ENDPOINT=http://x"]).gatewayEnv).toEqual({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x" });
   });
 
   it("reads repeatable gateway headers and env, and one scenario", () => {

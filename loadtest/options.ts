@@ -24,6 +24,8 @@ export interface Options {
   readonly configDir: string | null;
   readonly gatewayEnv: Readonly<Record<string, string>>;
   readonly gatewayNodeArgs: readonly string[];
+  /** Also measure `gateway-otel`: a second gateway exporting spans to a local OTLP/HTTP receiver. */
+  readonly otel: boolean;
   readonly outDir: string;
   readonly help: boolean;
 }
@@ -32,7 +34,8 @@ export const HELP = `npm run loadtest -- [options]
 
 Benchmarks the gateway against a bare node:http + undici passthrough and against the fake provider
 directly, in interleaved rounds of one run, and checks the targets (throughput >= 0.8x bare, added
-p50 latency at concurrency 1 <= 1.3x bare's).
+p50 latency at concurrency 1 <= 1.3x bare's). With --otel, also measures the cost of span export
+(gateway-otel throughput >= 0.9x the gateway's).
 
   --rounds N             interleaved rounds per scenario (3)
   --duration S           seconds per measured throughput run (5)
@@ -45,6 +48,9 @@ p50 latency at concurrency 1 <= 1.3x bare's).
   --config-dir DIR       the gateway's CONFIG_DIR; its gateway.yaml can use \${LOADTEST_UPSTREAM_URL}
   --gateway-env K=V      extra environment variable for the gateway; repeatable
   --gateway-node-arg A   extra node flag for the gateway, e.g. --gateway-node-arg=--cpu-prof; repeatable
+  --otel                 add a target gateway-otel: a second gateway exporting OpenTelemetry spans to a
+                         local OTLP/HTTP receiver (OTEL_BSP_* defaults; --gateway-env may set them),
+                         measured against the gateway with export off
   --out-dir DIR          where the JSON results go (loadtest/results)
   --json                 print the results as JSON instead of markdown
   --check                exit 2 when a target is missed
@@ -52,6 +58,10 @@ p50 latency at concurrency 1 <= 1.3x bare's).
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables that decide whether and where the gateway exports spans: --otel sets them itself. */
+const OTEL_SWITCHES: readonly string[] = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED",
+];
 
 function num(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number {
   if (raw === undefined) return fallback;
@@ -94,6 +104,7 @@ export function parseOptions(argv: readonly string[]): Options {
       "gateway-env": { type: "string", multiple: true },
       "gateway-node-arg": { type: "string", multiple: true },
       "out-dir": { type: "string" },
+      otel: { type: "boolean" },
       json: { type: "boolean" },
       check: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -103,6 +114,14 @@ export function parseOptions(argv: readonly string[]): Options {
   const scenario = values.scenario ?? "all";
   if (scenario !== "all" && !(SCENARIOS as readonly string[]).includes(scenario)) {
     throw new Error(`--scenario must be nonstream, stream or all, got "${scenario}"`);
+  }
+  const gatewayEnv = Object.fromEntries((values["gateway-env"] ?? []).map(parseEnvPair));
+  const otel = values.otel ?? false;
+  if (otel) {
+    const clash = Object.keys(gatewayEnv).find((k) => OTEL_SWITCHES.includes(k));
+    if (clash !== undefined) {
+      throw new Error(`--gateway-env ${clash} cannot be used with --otel, which turns span export off for gateway and on, to its own receiver, for gateway-otel`);
+    }
   }
   return {
     rounds: num("rounds", values.rounds, 3, 1, 50, true),
@@ -116,8 +135,9 @@ export function parseOptions(argv: readonly string[]): Options {
     gatewayHeaders: Object.fromEntries((values.header ?? []).map(parseHeader)),
     bodyFile: values["body-file"] ?? null,
     configDir: values["config-dir"] ?? null,
-    gatewayEnv: Object.fromEntries((values["gateway-env"] ?? []).map(parseEnvPair)),
+    gatewayEnv,
     gatewayNodeArgs: values["gateway-node-arg"] ?? [],
+    otel,
     outDir: values["out-dir"] ?? "loadtest/results",
     help: values.help ?? false,
   };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TargetName } from "./bench.ts";
-import { renderMarkdown, summarizeScenario, type MeasuredRun } from "./report.ts";
+import {
+  parseSpanCounters, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, type MeasuredRun, type TelemetryEvidence,
+} from "./report.ts";
 
 const run = (target: TargetName, rps: number, p50: number, failures = 0): MeasuredRun => ({
   target, connections: 1, seconds: 1, requests: rps, rps, non2xx: failures, errors: 0, timeouts: 0, cpuUsPerRequest: rps / 10,
@@ -50,5 +52,103 @@ describe("summarizeScenario", () => {
   it("cannot judge added latency when bare adds none", () => {
     const r = [[run("direct", 1, 0.2), run("bare", 1, 0.2), run("gateway", 1, 0.3)]];
     expect(summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).addedLatencyRatio.verdict).toBe("N/A");
+  });
+});
+
+describe("span export overhead (--otel)", () => {
+  const summarize = (): ReturnType<typeof summarizeScenario> => summarizeScenario({
+    scenario: "nonstream",
+    throughput: [
+      [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-otel", 420, 0)],
+      [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-otel", 240, 0), run("direct", 900, 0)],
+      [run("gateway", 420, 0), run("gateway-otel", 400, 0), run("direct", 950, 0), run("bare", 480, 0)],
+    ],
+    latency: [
+      [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-otel", 1, 0.4)],
+      [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-otel", 1, 0.45), run("direct", 1, 0.12)],
+      [run("gateway", 1, 0.5), run("gateway-otel", 1, 0.52), run("direct", 1, 0.1), run("bare", 1, 0.3)],
+    ],
+    warmupFailures: 0,
+  });
+
+  it("compares gateway-otel with the gateway like the other ratios: medians of rounds, per-round spread", () => {
+    const s = summarize();
+    expect(s.targets["gateway-otel"]?.rps).toBe(400);
+    expect(s.targets["gateway-otel"]?.p50).toBeCloseTo(0.45);
+    expect(s.targets["gateway-otel"]?.addedP50).toBeCloseTo(0.35);
+    const tel = s.telemetryThroughputRatio;
+    expect(tel?.value).toBeCloseTo(400 / 420);
+    expect(tel?.target).toBe(0.9);
+    expect(tel?.verdict).toBe("PASS");
+    expect(tel?.perRound.map((v) => v?.toFixed(3))).toEqual(["0.933", "0.800", "0.952"]);
+    expect(s.telemetryCpuRatio).toBeCloseTo(400 / 420);
+    // The gateway/bare checks do not change with a fourth target.
+    expect(s.throughputRatio.value).toBeCloseTo(0.875);
+    const md = renderMarkdown(s, { connections: 50 });
+    expect(md).toContain("| gateway-otel | 400 | 420 / 240 / 400 | 40 | 0.450 | 0.350 | 0 | 0 |");
+    expect(md).toContain("| throughput gateway-otel / gateway (span export on / off) | 0.952x; per round 0.93 / 0.80 / 0.95 | >= 0.90x | PASS |");
+    expect(md).toContain("| p50 @c=1 gateway-otel vs gateway (info) | 0.450 vs 0.400 ms (+0.050 ms) | | |");
+  });
+
+  it("fails below 0.9x, and shows nothing about telemetry when gateway-otel was not measured", () => {
+    const r = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-otel", 350, 0.3)]];
+    const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
+    expect(s.telemetryThroughputRatio?.value).toBeCloseTo(0.875);
+    expect(s.telemetryThroughputRatio?.verdict).toBe("FAIL");
+    const plain = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3)]];
+    const p = summarizeScenario({ scenario: "stream", throughput: plain, latency: plain, warmupFailures: 0 });
+    expect(p.targets["gateway-otel"]).toBeUndefined();
+    expect(p.telemetryThroughputRatio).toBeNull();
+    expect(p.telemetryCpuRatio).toBeNull();
+    expect(renderMarkdown(p, { connections: 50 })).not.toContain("gateway-otel");
+  });
+
+  it("counts a failed gateway-otel request against the scenario", () => {
+    const r = [[run("direct", 1, 0.1), run("bare", 1, 0.2), run("gateway", 1, 0.3), run("gateway-otel", 1, 0.3, 1)]];
+    expect(summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).clean).toBe(false);
+  });
+});
+
+describe("span export evidence", () => {
+  it("reads the gateway's span counters from /metrics", () => {
+    const text = [
+      "# HELP promptgate_spans_exported_total Spans the OTLP exporter delivered",
+      "# TYPE promptgate_spans_exported_total counter",
+      "promptgate_spans_exported_total 1536",
+      "promptgate_spans_dropped_total 0",
+      'promptgate_spans_export_failed_total{reason="x"} 2',
+      "",
+    ].join("\n");
+    expect(parseSpanCounters(text)).toEqual({ exported: 1536, dropped: 0, failed: 2 });
+    expect(parseSpanCounters("promptgate_spans_exported_total 1\n")).toBeNull();
+  });
+
+  const evidence = (requests: number, bytes: number): TelemetryEvidence => ({
+    receiver: { requests, bytes, spans: requests * 512 },
+    gatewaySpans: { exported: requests * 512, dropped: 0, failed: 0 },
+    batch: { OTEL_BSP_SCHEDULE_DELAY: "5000" },
+  });
+
+  it("shows what the receiver got", () => {
+    const e = evidence(3, 3 * 400_000);
+    expect(telemetryValid(e)).toBe(true);
+    const md = renderTelemetry(e);
+    expect(md).not.toContain("INVALID");
+    expect(md).toContain("3 export requests, 1.1 MiB (1200000 bytes), 1536 spans");
+    expect(md).toContain("1536 spans exported, 0 dropped (queue full), 0 failed.");
+    expect(md).toContain("OTEL_BSP_SCHEDULE_DELAY=5000");
+  });
+
+  it("flags a run whose receiver got nothing, or could not be read, as invalid", () => {
+    expect(telemetryValid(evidence(0, 0))).toBe(false);
+    expect(renderTelemetry(evidence(0, 0))).toContain("INVALID");
+    const unreadable: TelemetryEvidence = { receiver: null, gatewaySpans: null, batch: {} };
+    expect(telemetryValid(unreadable)).toBe(false);
+    expect(renderTelemetry(unreadable)).toContain("could not be read");
+  });
+
+  it("warns when spans were dropped", () => {
+    const e: TelemetryEvidence = { ...evidence(2, 1000), gatewaySpans: { exported: 1024, dropped: 300, failed: 0 } };
+    expect(renderTelemetry(e)).toContain("under-measured");
   });
 });

@@ -1,12 +1,16 @@
 // Turns a scenario's raw runs into the figures the team reports (medians of interleaved rounds, the
-// gateway/bare ratios and their verdicts) and renders them as a markdown table.
-import { TARGETS, type RunResult, type TargetName } from "./bench.ts";
+// gateway/bare ratios, with --otel the gateway-otel/gateway one, and their verdicts) and renders them
+// as markdown.
+import { OTEL_TARGET, TARGETS, type CoreTargetName, type RunResult, type TargetName } from "./bench.ts";
 import type { ScenarioName } from "./options.ts";
+import type { ReceiverStats } from "./otlp-receiver.ts";
 import { median, ratio } from "./stats.ts";
 
 /** The issue's targets: throughput at least 0.8x bare's; added p50 latency at most 1.3x bare's. */
 export const THROUGHPUT_TARGET = 0.8;
 export const ADDED_LATENCY_TARGET = 1.3;
+/** With span export on, throughput at least 0.9x the gateway's without: telemetry costs under 10%. */
+export const TELEMETRY_THROUGHPUT_TARGET = 0.9;
 
 /** A measured run, with the CPU time its server (bare proxy, gateway, or the fake for direct) spent per request. */
 export interface MeasuredRun extends RunResult {
@@ -46,9 +50,12 @@ export interface Check {
   readonly perRound: readonly (number | null)[];
 }
 
+/** Every target of every run, and gateway-otel when it was measured (--otel). */
+export type TargetSummaries = Readonly<Record<CoreTargetName, TargetSummary>> & { readonly [OTEL_TARGET]?: TargetSummary };
+
 export interface ScenarioSummary {
   readonly scenario: ScenarioName;
-  readonly targets: Readonly<Record<TargetName, TargetSummary>>;
+  readonly targets: TargetSummaries;
   /** Median gateway req/s over median bare req/s (higher is better). */
   readonly throughputRatio: Check;
   /** Gateway's added p50 over bare's added p50 at concurrency 1 (lower is better). */
@@ -56,6 +63,10 @@ export interface ScenarioSummary {
   readonly gatewayOverDirect: number | null;
   /** Gateway CPU per request over bare's (lower is better; info, steadier than req/s on a busy machine). */
   readonly cpuPerRequestRatio: number | null;
+  /** Median gateway-otel req/s over median gateway req/s (higher is better); null without gateway-otel. */
+  readonly telemetryThroughputRatio: Check | null;
+  /** gateway-otel CPU per request over the gateway's (info); null without gateway-otel. */
+  readonly telemetryCpuRatio: number | null;
   /** No non-2xx answers and no errors anywhere in the scenario. */
   readonly clean: boolean;
 }
@@ -96,8 +107,11 @@ export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
       errors: mine.reduce((n, r) => n + r.errors, 0),
     };
   };
-  const targets = Object.fromEntries(TARGETS.map((t) => [t, summary(t)])) as Record<TargetName, TargetSummary>;
-  const { direct, bare, gateway } = targets;
+  const core = Object.fromEntries(TARGETS.map((t) => [t, summary(t)])) as Record<CoreTargetName, TargetSummary>;
+  const { direct, bare, gateway } = core;
+  const otel = all.some((r) => r.target === OTEL_TARGET) ? summary(OTEL_TARGET) : null;
+  const targets: TargetSummaries = otel === null ? core : { ...core, [OTEL_TARGET]: otel };
+  const telemetry = otel === null ? null : ratio(otel.rps, gateway.rps);
 
   const tput = ratio(gateway.rps, bare.rps);
   const added = ratio(gateway.addedP50 ?? Number.NaN, bare.addedP50 ?? Number.NaN);
@@ -122,6 +136,14 @@ export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
     },
     gatewayOverDirect: ratio(gateway.rps, direct.rps),
     cpuPerRequestRatio: ratio(gateway.cpuUsPerRequest ?? Number.NaN, bare.cpuUsPerRequest ?? Number.NaN),
+    // Computed like throughputRatio: the ratio of the medians, with the per-round ratios beside it.
+    telemetryThroughputRatio: otel === null ? null : {
+      value: telemetry,
+      target: TELEMETRY_THROUGHPUT_TARGET,
+      verdict: verdict(telemetry, TELEMETRY_THROUGHPUT_TARGET, true),
+      perRound: otel.rpsPerRound.map((o, i) => ratio(o, gateway.rpsPerRound[i] ?? Number.NaN)),
+    },
+    telemetryCpuRatio: otel === null ? null : ratio(otel.cpuUsPerRequest ?? Number.NaN, gateway.cpuUsPerRequest ?? Number.NaN),
     clean: runs.warmupFailures === 0 && all.every((r) => r.non2xx === 0 && r.errors === 0),
   };
 }
@@ -145,8 +167,10 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
     `| target | req/s @c=${meta.connections} (median) | req/s per round | server CPU µs/req | p50 @c=1 (ms) | added p50 (ms) | non-2xx | errors |`,
     "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const t of TARGETS) {
-    const x = s.targets[t];
+  const rows: [TargetName, TargetSummary][] = TARGETS.map((t) => [t, s.targets[t]]);
+  const otel = s.targets[OTEL_TARGET];
+  if (otel !== undefined) rows.push([OTEL_TARGET, otel]);
+  for (const [t, x] of rows) {
     const cpu = x.cpuUsPerRequest === null ? "-" : x.cpuUsPerRequest.toFixed(0);
     lines.push(`| ${t} | ${fmtRps(x.rps)} | ${x.rpsPerRound.map(fmtRps).join(" / ")} | ${cpu} | ${fmtMs(x.p50)} | ${fmtMs(x.addedP50)} | ${x.non2xx} | ${x.errors} |`);
   }
@@ -160,5 +184,82 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
     `| server CPU per request gateway / bare (info) | ${fmtX(s.cpuPerRequestRatio)} | | |`,
     `| throughput gateway / direct (info) | ${fmtX(s.gatewayOverDirect)} | | |`,
   );
+  const tel = s.telemetryThroughputRatio;
+  if (otel !== undefined && tel !== null) {
+    const diff = otel.p50 - gateway.p50;
+    const signed = Number.isFinite(diff) ? ` (${diff >= 0 ? "+" : ""}${diff.toFixed(3)} ms)` : "";
+    lines.push(
+      `| throughput gateway-otel / gateway (span export on / off) | ${fmtCheck(tel.value)}${spread(tel.perRound)} | >= ${fmtX(TELEMETRY_THROUGHPUT_TARGET)} | ${tel.verdict} |`,
+      `| p50 @c=1 gateway-otel vs gateway (info) | ${fmtMs(otel.p50)} vs ${fmtMs(gateway.p50)} ms${signed} | | |`,
+      `| server CPU per request gateway-otel / gateway (info) | ${fmtX(s.telemetryCpuRatio)} | | |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** gateway-otel's own account of its spans, from its /metrics. */
+export interface SpanCounters {
+  readonly exported: number;
+  /** Dropped because the export queue was full: that work was not done, so the overhead is under-measured. */
+  readonly dropped: number;
+  readonly failed: number;
+}
+
+const SPAN_METRICS = {
+  exported: "promptgate_spans_exported_total",
+  dropped: "promptgate_spans_dropped_total",
+  failed: "promptgate_spans_export_failed_total",
+} as const;
+
+/** The span counters in a Prometheus text exposition; null when one is missing. */
+export function parseSpanCounters(metrics: string): SpanCounters | null {
+  const read = (name: string): number | null => {
+    const line = metrics.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    const value = line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(" ") + 1));
+    return Number.isFinite(value) ? value : null;
+  };
+  const exported = read(SPAN_METRICS.exported);
+  const dropped = read(SPAN_METRICS.dropped);
+  const failed = read(SPAN_METRICS.failed);
+  return exported === null || dropped === null || failed === null ? null : { exported, dropped, failed };
+}
+
+/** What shows that gateway-otel really exported: read after the last measured run, before the servers stop. */
+export interface TelemetryEvidence {
+  /** The OTLP receiver's counters; null when /stats could not be read. */
+  readonly receiver: ReceiverStats | null;
+  /** gateway-otel's /metrics counters; null when they could not be read. */
+  readonly gatewaySpans: SpanCounters | null;
+  /** The OTEL_BSP_* settings gateway-otel ran with. */
+  readonly batch: Readonly<Record<string, string>>;
+}
+
+/** A --otel run counts only if the receiver got export requests: otherwise gateway-otel measured nothing. */
+export function telemetryValid(e: TelemetryEvidence): boolean {
+  return e.receiver !== null && e.receiver.requests > 0 && e.receiver.bytes > 0;
+}
+
+const fmtBytes = (n: number): string => (n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+
+export function renderTelemetry(e: TelemetryEvidence): string {
+  const valid = telemetryValid(e);
+  const lines = [`### span export (--otel)${valid ? "" : " -- INVALID: the receiver got no spans, so gateway-otel measured nothing"}`, ""];
+  const r = e.receiver;
+  if (r === null) {
+    lines.push("- OTLP receiver: its /stats could not be read.");
+  } else {
+    const spans = r.spans > 0 ? `, ${r.spans} spans` : r.requests > 0 ? " (spans not counted: compressed bodies)" : "";
+    lines.push(`- OTLP receiver: ${r.requests} export requests, ${fmtBytes(r.bytes)} (${r.bytes} bytes)${spans}, warm-ups and preflights included.`);
+  }
+  const g = e.gatewaySpans;
+  if (g === null) {
+    lines.push("- gateway-otel /metrics: span counters not found.");
+  } else {
+    const warn = g.dropped + g.failed > 0 ? " -- spans were lost, so part of the export work was not done: the overhead is under-measured" : "";
+    lines.push(`- gateway-otel /metrics: ${g.exported} spans exported, ${g.dropped} dropped (queue full), ${g.failed} failed${warn}.`);
+  }
+  lines.push("- Spans still queued in gateway-otel when the run ended are not in these counts.");
+  const batch = Object.entries(e.batch).map(([k, v]) => `${k}=${v}`).join(" ");
+  if (batch !== "") lines.push(`- Batch processor: ${batch}.`);
   return lines.join("\n");
 }

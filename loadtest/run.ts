@@ -1,16 +1,19 @@
 // `npm run loadtest`: the gateway vs. a bare node:http + undici passthrough vs. the fake provider
-// directly, in one run, in interleaved rounds; reports req/s, p50 latency at concurrency 1, and the
-// gateway/bare ratios against the issue's targets. See loadtest/README.md.
+// directly (and, with --otel, vs. itself exporting spans), in one run, in interleaved rounds; reports
+// req/s, p50 latency at concurrency 1, and the ratios against the targets. See loadtest/README.md.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runLoad, stopAllRuns, TARGETS, type Target, type TargetName } from "./bench.ts";
+import { runLoad, stopAllRuns, targetNames, type Target, type TargetName } from "./bench.ts";
 import { HELP, parseBaseBody, parseOptions, scenarioBody, type Options, type ScenarioName } from "./options.ts";
 import { anyUnexpectedExit, cpuSeconds, killAllNow, stopAll } from "./processes.ts";
-import { renderMarkdown, summarizeScenario, type MeasuredRun, type ScenarioRuns, type ScenarioSummary } from "./report.ts";
-import { startServers, preflight } from "./servers.ts";
+import {
+  renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid,
+  type MeasuredRun, type ScenarioRuns, type ScenarioSummary, type TelemetryEvidence,
+} from "./report.ts";
+import { gatewaySpanCounters, OTEL_BSP_DEFAULTS, preflight, receiverStats, startServers } from "./servers.ts";
 import { rotated } from "./stats.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -73,17 +76,29 @@ function redactHeaders(h: Readonly<Record<string, string>>): Record<string, stri
 /** An upper bound on the whole run: if it takes twice as long as planned, something hangs. */
 function watchdogMs(opts: Options): number {
   const perTarget = 2 * opts.warmup + opts.duration + opts.latencyDuration + 1;
-  return (opts.scenarios.length * opts.rounds * TARGETS.length * perTarget * 2 + 60) * 1000;
+  return (opts.scenarios.length * opts.rounds * targetNames(opts.otel).length * perTarget * 2 + 60) * 1000;
 }
 
-async function bench(opts: Options, tmp: string): Promise<{ summaries: ScenarioSummary[]; runs: RecordedRun[] }> {
+/** The OTEL_BSP_* settings gateway-otel runs with: the defaults, under --gateway-env. */
+function batchSettings(opts: Options): Record<string, string> {
+  return Object.fromEntries(Object.entries({ ...OTEL_BSP_DEFAULTS, ...opts.gatewayEnv }).filter(([k]) => k.startsWith("OTEL_BSP_")));
+}
+
+interface BenchResult {
+  readonly summaries: ScenarioSummary[];
+  readonly runs: RecordedRun[];
+  /** With --otel: what the receiver and gateway-otel counted. */
+  readonly telemetry: TelemetryEvidence | null;
+}
+
+async function bench(opts: Options, tmp: string): Promise<BenchResult> {
   const base = opts.bodyFile === null ? undefined : parseBaseBody(readFileSync(opts.bodyFile, "utf8"), opts.bodyFile);
-  log("starting the fake provider, the bare proxy and the gateway");
+  log(`starting the fake provider, the bare proxy and the gateway${opts.otel ? ", the OTLP receiver and gateway-otel" : ""}`);
   const servers = await startServers(ROOT, tmp, {
-    configDir: opts.configDir, env: opts.gatewayEnv, nodeArgs: opts.gatewayNodeArgs, headers: opts.gatewayHeaders,
+    configDir: opts.configDir, env: opts.gatewayEnv, nodeArgs: opts.gatewayNodeArgs, headers: opts.gatewayHeaders, otel: opts.otel,
   });
   const crashed = anyUnexpectedExit(servers.children);
-  const targets = TARGETS.map((t) => servers.targets[t]);
+  const targets = servers.targets;
   const guarded = <T>(p: Promise<T>): Promise<T> => Promise.race([p, crashed]);
 
   const summaries: ScenarioSummary[] = [];
@@ -98,7 +113,15 @@ async function bench(opts: Options, tmp: string): Promise<{ summaries: ScenarioS
     };
     summaries.push(summarizeScenario(scenarioRuns));
   }
-  return { summaries, runs };
+  let telemetry: TelemetryEvidence | null = null;
+  if (servers.otel !== null) {
+    const [receiver, gatewaySpans] = await Promise.all([receiverStats(servers.otel), gatewaySpanCounters(servers.otel)]);
+    telemetry = { receiver, gatewaySpans, batch: batchSettings(opts) };
+    const r = receiver === null ? "receiver stats unreadable" : `receiver got ${receiver.requests} export requests, ${receiver.bytes} bytes, ${receiver.spans} spans`;
+    const g = gatewaySpans === null ? "" : `; gateway-otel: ${gatewaySpans.exported} exported, ${gatewaySpans.dropped} dropped, ${gatewaySpans.failed} failed`;
+    log(`span export: ${r}${g}`);
+  }
+  return { summaries, runs, telemetry };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -120,10 +143,13 @@ async function main(argv: readonly string[]): Promise<number> {
         reject(new Error(`the load test took longer than ${Math.round(limitMs / 1000)} s and was stopped`));
       }, limitMs);
     });
-    const { summaries, runs } = await Promise.race([bench(opts, tmp), timedOut]);
+    const { summaries, runs, telemetry } = await Promise.race([bench(opts, tmp), timedOut]);
 
-    const clean = summaries.every((s) => s.clean);
-    const targetsMet = summaries.every((s) => s.throughputRatio.verdict === "PASS" && s.addedLatencyRatio.verdict === "PASS");
+    const exported = telemetry === null || telemetryValid(telemetry);
+    const clean = summaries.every((s) => s.clean) && exported;
+    const targetsMet = summaries.every((s) =>
+      s.throughputRatio.verdict === "PASS" && s.addedLatencyRatio.verdict === "PASS" &&
+      (s.telemetryThroughputRatio === null || s.telemetryThroughputRatio.verdict === "PASS"));
     const loadEnd = loadavg();
     const results = {
       startedAt: startedAt.toISOString(),
@@ -134,6 +160,7 @@ async function main(argv: readonly string[]): Promise<number> {
       clean,
       targetsMet,
       summaries,
+      telemetry,
       runs,
     };
     const outDir = resolve(opts.outDir === "loadtest/results" ? ROOT : process.cwd(), opts.outDir);
@@ -148,12 +175,12 @@ async function main(argv: readonly string[]): Promise<number> {
         `${opts.latencyDuration} s at 1 connection; Node ${process.version}, ${cpus().length} CPUs, ` +
         `load average ${(loadStart[0] ?? 0).toFixed(1)} -> ${(loadEnd[0] ?? 0).toFixed(1)}, commit ${results.commit ?? "?"}`;
       const tables = summaries.map((s) => renderMarkdown(s, opts));
+      if (telemetry !== null) tables.push(renderTelemetry(telemetry));
       process.stdout.write([head, ...tables, `Results: ${file}`].join("\n\n") + "\n");
     }
-    if (!clean) {
-      log("INVALID RUN: some requests failed (non-2xx or connection errors); the figures do not count");
-      return 1;
-    }
+    if (!exported) log("INVALID RUN: the OTLP receiver got no export requests, so gateway-otel exported nothing; its figures do not count");
+    if (!summaries.every((s) => s.clean)) log("INVALID RUN: some requests failed (non-2xx or connection errors); the figures do not count");
+    if (!clean) return 1;
     return opts.check && !targetsMet ? 2 : 0;
   } finally {
     clearTimeout(watchdog);

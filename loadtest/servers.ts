@@ -1,24 +1,75 @@
-// Starts the three servers of a load test (fake provider, bare passthrough, gateway), each in its own
-// process on 127.0.0.1, and checks each answers a real request correctly before anything is measured.
+// Starts the servers of a load test (fake provider, bare passthrough, gateway; with --otel also an
+// OTLP/HTTP receiver and gateway-otel), each in its own process on 127.0.0.1, and checks each target
+// answers a real request correctly before anything is measured.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Target, TargetName } from "./bench.ts";
+import { OTEL_TARGET, type Target, type TargetName } from "./bench.ts";
+import type { ReceiverStats } from "./otlp-receiver.ts";
 import { announcedPort, freePort, spawnNode, waitReady, type Child } from "./processes.ts";
+import { parseSpanCounters, type SpanCounters } from "./report.ts";
 
 export interface GatewaySetup {
   /** CONFIG_DIR to use; null writes one that routes every model to the fake provider. */
   readonly configDir: string | null;
   readonly env: Readonly<Record<string, string>>;
   readonly nodeArgs: readonly string[];
-  /** Extra request headers for the gateway only. */
+  /** Extra request headers for the gateway only (gateway-otel too). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Also start the OTLP/HTTP receiver and gateway-otel, exporting spans to it. */
+  readonly otel: boolean;
+}
+
+export interface OtelServers {
+  /** The receiver's base URL (GET /stats). */
+  readonly receiverUrl: string;
+  /** gateway-otel's base URL (GET /metrics has its span counters). */
+  readonly gatewayUrl: string;
 }
 
 export interface Servers {
   readonly children: readonly Child[];
-  readonly targets: Readonly<Record<TargetName, Target>>;
+  /** The targets in round-1 order: direct, bare, gateway, then gateway-otel with --otel. */
+  readonly targets: readonly Target[];
   /** The process that answers each target's requests (direct: the fake provider itself). */
   readonly pids: Readonly<Record<TargetName, number | undefined>>;
+  readonly otel: OtelServers | null;
+}
+
+/**
+ * The batch span processor's settings for gateway-otel: the SDK's defaults, written out so the results
+ * file records them. --gateway-env OTEL_BSP_...=N overrides them.
+ */
+export const OTEL_BSP_DEFAULTS: Readonly<Record<string, string>> = {
+  OTEL_BSP_MAX_QUEUE_SIZE: "2048",
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "512",
+  OTEL_BSP_SCHEDULE_DELAY: "5000",
+  OTEL_BSP_EXPORT_TIMEOUT: "30000",
+};
+
+export interface GatewayEnvSpec {
+  /** This process's environment. */
+  readonly inherited: NodeJS.ProcessEnv;
+  /** What the runner sets for this gateway (PORT, CONFIG_DIR...). */
+  readonly own: Readonly<Record<string, string>>;
+  /** --gateway-env. */
+  readonly extra: Readonly<Record<string, string>>;
+  /** Whether the run has --otel: then no gateway inherits OTEL_* from the shell. */
+  readonly otelRun: boolean;
+  /** gateway-otel: the receiver's base URL; null for the gateway. */
+  readonly otlpEndpoint: string | null;
+}
+
+/**
+ * A gateway's environment. Without --otel: inherited, own, then --gateway-env, as always. With --otel,
+ * OTEL_* from the shell is dropped so that `gateway` never exports and gateway-otel exports only to the
+ * receiver, with OTEL_BSP_DEFAULTS under --gateway-env (which parseOptions keeps off the export switches).
+ */
+export function gatewayEnv(spec: GatewayEnvSpec): NodeJS.ProcessEnv {
+  const inherited = spec.otelRun
+    ? Object.fromEntries(Object.entries(spec.inherited).filter(([k]) => !k.startsWith("OTEL_")))
+    : spec.inherited;
+  if (spec.otlpEndpoint === null) return { ...inherited, ...spec.own, ...spec.extra };
+  return { ...inherited, ...OTEL_BSP_DEFAULTS, ...spec.own, ...spec.extra, OTEL_EXPORTER_OTLP_ENDPOINT: spec.otlpEndpoint };
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -31,6 +82,15 @@ providers:
 routes:
   - { match: "*", provider: fake }
 `;
+
+/** Starts a gateway on a port picked here (at LOG_LEVEL=warn it does not log its address) and waits for /readyz. */
+async function startGateway(name: string, root: string, gw: GatewaySetup, env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
+  const port = await freePort();
+  const child = spawnNode(name, { script: join(root, "gateway/main.ts"), args: ["serve"], nodeArgs: gw.nodeArgs, cwd: root, env: env(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(child, `${url}/readyz`, START_TIMEOUT_MS);
+  return { child, url };
+}
 
 /** Starts everything; `root` is the repository, `tmp` a scratch folder for config and state. */
 export async function startServers(root: string, tmp: string, gw: GatewaySetup): Promise<Servers> {
@@ -47,37 +107,70 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
     configDir = tmp;
     writeFileSync(join(tmp, "gateway.yaml"), DEFAULT_GATEWAY_YAML);
   }
-  // At LOG_LEVEL=warn the gateway does not log its address, so it gets a port picked here.
-  const gwPort = await freePort();
-  const gateway = spawnNode("gateway", {
-    script: join(root, "gateway/main.ts"),
-    args: ["serve"],
-    nodeArgs: gw.nodeArgs,
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(gwPort),
-      HOST: "127.0.0.1",
-      CONFIG_DIR: configDir,
-      STATE_PATH: join(tmp, "state.db"),
-      REDIS_URL: "",
-      LOG_LEVEL: "warn",
-      LOADTEST_UPSTREAM_URL: `${upstream}/v1`,
-      ...gw.env,
-    },
+  const dir = configDir;
+  // Each gateway has its own state file: two processes sharing one SQLite file would contend for it.
+  const own = (port: number, state: string): Record<string, string> => ({
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    CONFIG_DIR: dir,
+    STATE_PATH: join(tmp, state),
+    REDIS_URL: "",
+    LOG_LEVEL: "warn",
+    LOADTEST_UPSTREAM_URL: `${upstream}/v1`,
   });
-  const gatewayUrl = `http://127.0.0.1:${gwPort}`;
-  await waitReady(gateway, `${gatewayUrl}/readyz`, START_TIMEOUT_MS);
+  const envOf = (port: number, state: string, otlpEndpoint: string | null): NodeJS.ProcessEnv =>
+    gatewayEnv({ inherited: process.env, own: own(port, state), extra: gw.env, otelRun: gw.otel, otlpEndpoint });
+
+  const gateway = await startGateway("gateway", root, gw, (port) => envOf(port, "state.db", null));
+  const children: Child[] = [fake, bare, gateway.child];
+  const targets: Target[] = [
+    { name: "direct", url: upstream + PATH, headers: {} },
+    { name: "bare", url: `http://127.0.0.1:${barePort}${PATH}`, headers: {} },
+    { name: "gateway", url: gateway.url + PATH, headers: gw.headers },
+  ];
+  let otelPid: number | undefined;
+  let otel: OtelServers | null = null;
+  if (gw.otel) {
+    const receiver = spawnNode("otlp receiver", { script: join(root, "loadtest/otlp-receiver.ts"), env, cwd: root });
+    children.push(receiver);
+    const receiverUrl = `http://127.0.0.1:${await announcedPort(receiver, START_TIMEOUT_MS)}`;
+    const gatewayOtel = await startGateway(OTEL_TARGET, root, gw, (port) => envOf(port, "state-otel.db", receiverUrl));
+    children.push(gatewayOtel.child);
+    targets.push({ name: OTEL_TARGET, url: gatewayOtel.url + PATH, headers: gw.headers });
+    otelPid = gatewayOtel.child.proc.pid;
+    otel = { receiverUrl, gatewayUrl: gatewayOtel.url };
+  }
 
   return {
-    children: [fake, bare, gateway],
-    pids: { direct: fake.proc.pid, bare: bare.proc.pid, gateway: gateway.proc.pid },
-    targets: {
-      direct: { name: "direct", url: upstream + PATH, headers: {} },
-      bare: { name: "bare", url: `http://127.0.0.1:${barePort}${PATH}`, headers: {} },
-      gateway: { name: "gateway", url: gatewayUrl + PATH, headers: gw.headers },
-    },
+    children,
+    pids: { direct: fake.proc.pid, bare: bare.proc.pid, gateway: gateway.child.proc.pid, [OTEL_TARGET]: otelPid },
+    targets,
+    otel,
   };
+}
+
+/** The receiver's counters (GET /stats); null when it cannot be read. */
+export async function receiverStats(otel: OtelServers): Promise<ReceiverStats | null> {
+  try {
+    const res = await fetch(`${otel.receiverUrl}/stats`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as Partial<Record<keyof ReceiverStats, unknown>>;
+    const { requests, bytes, spans } = body;
+    if (res.status !== 200 || typeof requests !== "number" || typeof bytes !== "number" || typeof spans !== "number") return null;
+    return { requests, bytes, spans };
+  } catch {
+    return null;
+  }
+}
+
+/** gateway-otel's own span counters, from its /metrics; null when they cannot be read. */
+export async function gatewaySpanCounters(otel: OtelServers): Promise<SpanCounters | null> {
+  try {
+    const res = await fetch(`${otel.gatewayUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    return res.status === 200 ? parseSpanCounters(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
