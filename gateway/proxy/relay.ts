@@ -61,14 +61,15 @@ export interface StreamOutcome {
 }
 
 /**
- * Relays an SSE body event by event. `meter` says which leading bytes of a chunk may pass unparsed,
- * and sees every other event and says whether the client gets it.
+ * Relays an SSE body event by event. `meter` takes the whole events at the start of a chunk as they
+ * came (parsing only a usage object), and sees every other event, parsed, and says whether the client
+ * gets it.
  * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
  */
 export function relaySse(
   out: ServerResponse,
   body: Readable,
-  meter: { observe(ev: SseEvent): boolean; rawPrefix(chunk: Buffer): number },
+  meter: { observe(ev: SseEvent): boolean; consume(chunk: Buffer, out: Buffer[]): number },
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
@@ -100,8 +101,8 @@ export function relaySse(
     // No events this turn: the client gets the headers now rather than with the first event.
     if (pending.length === 0 && !out.headersSent && !out.destroyed) out.flushHeaders();
   });
-  const queue = (raw: Buffer | null, events: readonly SseEvent[]): void => {
-    if (raw !== null && raw.length > 0) pending.push(raw);
+  /** Adds parsed events the client gets to what `meter.consume` already put in `pending`. */
+  const queue = (events: readonly SseEvent[]): void => {
     let text = "";
     for (const ev of events) if (meter.observe(ev)) text += ev.raw;
     if (text !== "") pending.push(Buffer.from(text));
@@ -129,16 +130,16 @@ export function relaySse(
     };
     const onData = (chunk: Buffer): void => {
       try {
-        const n = parser.idle && decoderClean ? meter.rawPrefix(chunk) : 0;
+        const n = parser.idle && decoderClean ? meter.consume(chunk, pending) : 0;
         const rest = n === 0 ? chunk : chunk.subarray(n);
         if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;
-        queue(n === 0 ? null : chunk.subarray(0, n), rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
+        queue(rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
       } catch (err) {
         onError(err);
       }
     };
     const onEnd = (): void => {
-      queue(null, [...parser.push(decoder.decode()), ...parser.flush()]);
+      queue([...parser.push(decoder.decode()), ...parser.flush()]);
       finish({ complete: true, error: null, firstEventAt });
     };
     const onError = (err: unknown): void => {

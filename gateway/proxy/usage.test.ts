@@ -45,18 +45,32 @@ describe("usage", () => {
     expect(m.usage?.inputTokens).toBe(1);
   });
 
-  it("lets whole events before a usage object pass unparsed", () => {
-    const m = new StreamMeter("chat", false);
+  it("takes whole events as they came, reads the usage event itself, and leaves the rest to the parser", () => {
     const a = 'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n';
-    const u = 'data: {"choices":[],"usage":{"prompt_tokens":1}}\n\n';
-    expect(m.rawPrefix(Buffer.from(a + a))).toBe(2 * a.length);
-    expect(m.rawPrefix(Buffer.from(a + u + "data: [DONE]\n\n"))).toBe(a.length);
-    expect(m.rawPrefix(Buffer.from(a + "data: {\"partial"))).toBe(a.length);
-    expect(m.rawPrefix(Buffer.from(a.replace("\n\n", "\r\n\r\n")))).toBe(0);
-    expect(new StreamMeter("responses", false).rawPrefix(Buffer.from(a))).toBe(0);
-    // Spacing as other servers write it.
-    const spaced = 'data: {"choices": [], "usage": \n {"prompt_tokens": 1}}\n\n';
-    expect(m.rawPrefix(Buffer.from(a + spaced))).toBe(a.length);
+    const u = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n';
+    const done = "data: [DONE]\n\n";
+    const run = (m: StreamMeter, text: string): [number, string] => {
+      const out: Buffer[] = [];
+      const n = m.consume(Buffer.from(text), out);
+      return [n, Buffer.concat(out).toString()];
+    };
+    const hidden = new StreamMeter("chat", false);
+    expect(run(hidden, a + a + u + done)).toEqual([(a + a + u + done).length, a + a + done]);
+    expect(hidden.usage).toEqual({ inputTokens: 1, outputTokens: 2, cachedInputTokens: 0 });
+    const shown = new StreamMeter("chat", true);
+    expect(run(shown, a + u + done)).toEqual([(a + u + done).length, a + u + done]);
+    expect(shown.usage?.outputTokens).toBe(2);
+    // A final chunk with both choices and usage always goes through.
+    const both = 'data: {"choices":[{"delta":{},"finish_reason":"stop"}],"usage": {"prompt_tokens":3}}\n\n';
+    expect(run(new StreamMeter("chat", false), both)).toEqual([both.length, both]);
+
+    const m = new StreamMeter("chat", false);
+    expect(run(m, a + 'data: {"partial')).toEqual([a.length, a]);
+    expect(run(m, a + u.slice(0, 20))).toEqual([a.length, a]);
+    expect(run(m, a + "event: x\n" + u)).toEqual([a.length, a]); // two lines: the parser's
+    expect(run(m, a.replace("\n\n", "\r\n\r\n"))).toEqual([0, ""]);
+    expect(run(new StreamMeter("responses", false), a)).toEqual([0, ""]);
+    expect(m.usage).toBeNull();
   });
 
   it("finds the first usage object past any usage:null", () => {

@@ -73,14 +73,18 @@ function matchingBrace(buf: Buffer, start: number): number {
 }
 
 const USAGE_KEY = Buffer.from('"usage":');
+const EVENT_END = Buffer.from("\n\n");
+const LF = 0x0a;
+const DATA = Buffer.from("data:");
 const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 
 /**
- * Where the first `"usage":` followed by an object starts in `chunk` (chunk.length when none): one
- * scan, skipping the `"usage":null` that OpenAI puts in every chunk of a stream that asked for usage.
+ * Where the first `"usage":` followed by an object starts in `chunk` at or after `from` (chunk.length
+ * when none): one scan, skipping the `"usage":null` that OpenAI puts in every chunk of a stream that
+ * asked for usage.
  */
-export function usageObjectAt(chunk: Buffer): number {
-  for (let at = chunk.indexOf(USAGE_KEY); at !== -1; at = chunk.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
+export function usageObjectAt(chunk: Buffer, from = 0): number {
+  for (let at = chunk.indexOf(USAGE_KEY, from); at !== -1; at = chunk.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
     let i = at + USAGE_KEY.length;
     while (chunk[i] === 0x20 || chunk[i] === 0x09 || chunk[i] === 0x0a || chunk[i] === 0x0d) i++;
     if (chunk[i] === 0x7b /* { */) return at;
@@ -103,17 +107,32 @@ export class StreamMeter {
   }
 
   /**
-   * How many leading bytes of `chunk` (which starts at an event boundary) go to the client untouched,
-   * unparsed: the whole events before any usage object. Providers send usage in the last chunk, so on
-   * a real stream nearly every chunk passes as it came.
+   * Consumes the whole LF-framed events at the start of `chunk` (which starts at an event boundary)
+   * without the SSE parser, pushing what the client gets to `out` as slices of `chunk`: events pass as
+   * the bytes they came in, and the event carrying a usage object (a single `data:` line) is read here
+   * and left out when it is the usage-only chunk of a client that did not ask for usage. Returns how
+   * many bytes it consumed; the caller parses the rest (a partial event, CRLF framing, the Responses API).
    */
-  rawPrefix(chunk: Buffer): number {
+  consume(chunk: Buffer, out: Buffer[]): number {
     if (this.#endpoint === "responses") return 0;
-    const end = usageObjectAt(chunk);
-    if (end < 2) return 0;
-    // "\n\n" always ends an event (an LF line end, then an empty line); CRLF streams take the parser.
-    const boundary = chunk.lastIndexOf("\n\n", end - 2);
-    return boundary === -1 ? 0 : boundary + 2;
+    let pos = 0;
+    for (;;) {
+      const usageAt = usageObjectAt(chunk, pos);
+      // Whole events up to the usage object's event (or the last complete event).
+      const boundary = usageAt === 0 ? -1 : chunk.lastIndexOf(EVENT_END, usageAt - 1);
+      const start = boundary < pos ? pos : boundary + 2;
+      if (start > pos) out.push(chunk.subarray(pos, start));
+      if (usageAt === chunk.length) return start;
+      const stop = chunk.indexOf(EVENT_END, usageAt);
+      const end = stop + 2;
+      // Anything but one complete `data:` line goes to the parser.
+      if (stop === -1 || chunk.indexOf(LF, start) !== stop || !chunk.subarray(start, start + 5).equals(DATA)) return start;
+      const event = chunk.subarray(start, end);
+      const usage = usageFromBody(event);
+      if (usage) this.usage = usage;
+      if (!usage || this.#clientWantsUsage || !EMPTY_CHOICES.test(event.toString("latin1"))) out.push(event);
+      pos = end;
+    }
   }
 
   /** True when the event goes on to the client. */

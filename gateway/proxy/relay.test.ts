@@ -1,0 +1,78 @@
+import fc from "fast-check";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GatewayError } from "../http/errors.ts";
+import { relaySse } from "./relay.ts";
+import { SseParser } from "./sse.ts";
+import { StreamMeter, type Usage } from "./usage.ts";
+
+// One real server relays whatever the current case hands it; each case is one request.
+let current: { chunks: Buffer[]; meter: StreamMeter } = { chunks: [], meter: new StreamMeter("chat", false) };
+let server: Server;
+let port = 0;
+beforeAll(async () => {
+  server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    void relaySse(res, Readable.from(current.chunks), current.meter, new AbortController().signal, Date.now, () => new GatewayError("upstream_error", "x"));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+function relayed(chunks: Buffer[], meter: StreamMeter): Promise<string> {
+  current = { chunks, meter };
+  return new Promise((resolve, reject) => {
+    request({ port, host: "127.0.0.1", method: "GET" }, (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (c: Buffer) => parts.push(c));
+      res.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
+    }).on("error", reject).end();
+  });
+}
+
+/** What the client must get: every event parsed, kept or dropped by the meter's own rules. */
+function expected(text: string, wantsUsage: boolean): { text: string; usage: Usage | null } {
+  const p = new SseParser();
+  const meter = new StreamMeter("chat", wantsUsage);
+  const kept = [...p.push(text), ...p.flush()].filter((ev) => meter.observe(ev));
+  return { text: kept.map((ev) => ev.raw).join(""), usage: meter.usage };
+}
+
+const content = fc.string({ unit: fc.constantFrom("a", " ", "é", "😀", '\\"', "usage", "{", "}", ":") });
+const chunkEvent = content.map((c) => `data: {"choices":[{"index":0,"delta":{"content":"${c}"}}],"usage":null}`);
+const usageEvent = fc.record({ p: fc.nat(1000), c: fc.nat(1000), withChoices: fc.boolean(), spaced: fc.boolean() }).map(({ p, c, withChoices, spaced }) =>
+  `data: {"choices":[${withChoices ? '{"index":0,"delta":{},"finish_reason":"stop"}' : ""}],"usage":${spaced ? " " : ""}{"prompt_tokens":${p},"completion_tokens":${c}}}`,
+);
+const stream = fc.record({
+  events: fc.array(fc.oneof(chunkEvent, fc.constant(": keep-alive"), fc.constant("event: note\ndata: hi")), { maxLength: 8 }),
+  usage: fc.option(usageEvent, { nil: null }),
+  eol: fc.constantFrom("\n", "\r\n"),
+  cuts: fc.array(fc.nat(2000), { maxLength: 6 }),
+  wantsUsage: fc.boolean(),
+});
+
+describe("relaySse", () => {
+  // Property: whichever way the provider's bytes are cut into reads, and whether events pass as raw
+  // slices or through the parser, the client gets exactly the events the meter's rules keep, and the
+  // usage is read.
+  it("gives the client the same bytes as parsing every event would", async () => {
+    await fc.assert(
+      fc.asyncProperty(stream, async ({ events, usage, eol, cuts, wantsUsage }) => {
+        const blocks = [...events, ...(usage === null ? [] : [usage]), "data: [DONE]"];
+        const text = blocks.map((b) => b.replaceAll("\n", eol) + eol + eol).join("");
+        const bytes = Buffer.from(text);
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points].map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length)).filter((c) => c.length > 0);
+        const meter = new StreamMeter("chat", wantsUsage);
+        const got = await relayed(chunks, meter);
+        const want = expected(text, wantsUsage);
+        expect(got).toBe(want.text);
+        expect(meter.usage).toEqual(want.usage);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
