@@ -48,6 +48,7 @@ describe("request spans", () => {
       "gen_ai.operation.name": "chat", "gen_ai.provider.name": "fake", "gen_ai.request.model": "gpt-test",
       "gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 7, "promptgate.cost.usd": 0.00000585,
       "http.response.status_code": 200, "promptgate.usage.complete": true,
+      "gen_ai.response.id": "chatcmpl-fake", "gen_ai.response.model": "gpt-test", "gen_ai.response.finish_reasons": ["stop"],
     });
     // The provider was called inside the same trace.
     expect(provider.received[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
@@ -63,7 +64,9 @@ describe("request spans", () => {
     for await (const c of stream) void c;
     await new Promise((r) => setTimeout(r, 50));
     const [span] = exporter.getFinishedSpans();
-    expect(span!.attributes["gen_ai.usage.output_tokens"]).toBe(2);
+    expect(span!.attributes).toMatchObject({
+      "gen_ai.usage.output_tokens": 2, "gen_ai.response.id": "chatcmpl-fake", "gen_ai.response.model": "gpt-test", "gen_ai.response.finish_reasons": ["stop"],
+    });
     expect(typeof span!.attributes["promptgate.time_to_first_token_ms"]).toBe("number");
 
     provider.handle((_req, res) => {
@@ -82,5 +85,40 @@ describe("request spans", () => {
     const aborted = exporter.getFinishedSpans()[1]!;
     expect(aborted.attributes).toMatchObject({ "http.response.status_code": 499, "error.type": "client_closed", "promptgate.usage.complete": false });
     expect(JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes))).not.toContain(SECRET);
+  });
+});
+
+describe("message contents", () => {
+  const chat = (url: string, stream: boolean): Promise<string> =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "the secret plan" }], stream }),
+    }).then((r) => r.text());
+
+  it("are never on spans by default", async () => {
+    provider.handle(chatJson("the answer"));
+    await chat(gw.url, false);
+    const exported = JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes));
+    expect(exported).not.toContain("secret plan");
+    expect(exported).not.toContain("the answer");
+    expect(exported).not.toContain("gen_ai.input.messages");
+  });
+
+  it("are on spans with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, streams included", async () => {
+    const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer("test");
+    const capturing = await startTestGateway({ providerUrl: provider.url, tracer, env: { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true" } });
+    try {
+      provider.handle(chatJson("the answer"));
+      await chat(capturing.url, false);
+      provider.handle(chatStream(["the ", "streamed ", "answer"]));
+      await chat(capturing.url, true);
+      await new Promise((r) => setTimeout(r, 50));
+      const [buffered, streamed] = exporter.getFinishedSpans().map((s) => s.attributes);
+      expect(JSON.parse(String(buffered!["gen_ai.input.messages"]))).toEqual([{ role: "user", content: "the secret plan" }]);
+      expect(JSON.parse(String(buffered!["gen_ai.output.messages"]))).toEqual([{ role: "assistant", content: "the answer", refusal: null }]);
+      expect(JSON.parse(String(streamed!["gen_ai.output.messages"]))).toEqual([{ role: "assistant", content: "the streamed answer" }]);
+    } finally {
+      await capturing.close();
+    }
   });
 });

@@ -26,6 +26,8 @@ export interface Settings {
   adminToken: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
   drainTimeoutMs: number;
+  /** OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: spans carry the messages sent and received. */
+  captureMessageContent: boolean;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv): Settings {
@@ -48,6 +50,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     adminToken: s.ADMIN_TOKEN,
     logLevel: s.LOG_LEVEL,
     drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
+    captureMessageContent: (env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] ?? "").trim().toLowerCase() === "true",
   };
 }
 

@@ -18,8 +18,10 @@ import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "./upstream.ts";
 import { costPico, formatUsd } from "../telemetry/cost.ts";
+import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/message-content.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
+import { responseMetaOf } from "./response-meta.ts";
 import { StreamMeter, usageFromBody, type Usage } from "./usage.ts";
 import type { PriceTable } from "../telemetry/pricing.ts";
 
@@ -50,6 +52,8 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
     if (served) setPromptHeaders(outgoing, served);
     noteRequest(record, OPERATION_NAMES[endpoint], body.model, served, userId);
+    const capture = deps.settings.captureMessageContent;
+    if (capture) record.inputMessages = inputMessages(body);
 
     // 5. route the model to its provider
     const target = routeModel(routes, body.model);
@@ -75,11 +79,14 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     // 7. relay: streams event by event, everything else as one buffer
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
-      const meter = new StreamMeter(endpoint, req.clientWantsUsage);
+      const transcript = capture ? new StreamTranscript() : null;
+      const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript);
       startStream(outgoing, res.status, headers);
       const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));
       noteUsage(record, deps.prices, body.model, meter.usage);
+      record.response = meter.response;
+      record.outputMessages = transcript?.messages() ?? null;
       record.ttftMs = outcome.firstEventAt === null ? null : outcome.firstEventAt - record.startedAt;
       return RESPONSE_ALREADY_SENT;
     }
@@ -93,6 +100,8 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
 
     // 8. read usage and price it
     noteUsage(record, deps.prices, body.model, usageFromBody(answer));
+    record.response = responseMetaOf(answer);
+    if (capture) record.outputMessages = outputMessages(answer);
     if (record.costPico !== null) headers["x-prompt-cost-usd"] = formatUsd(record.costPico);
     return c.body(asBytes(answer), res.status as 200, headers);
   };

@@ -69,7 +69,7 @@ export interface StreamOutcome {
 export function relaySse(
   out: ServerResponse,
   body: Readable,
-  meter: { observe(ev: SseEvent): boolean; consume(chunk: Buffer, out: Buffer[]): number },
+  meter: { note(chunk: Buffer): void; observe(ev: SseEvent): boolean; consume(chunk: Buffer, out: Buffer[]): number },
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
@@ -130,6 +130,7 @@ export function relaySse(
     };
     const onData = (chunk: Buffer): void => {
       try {
+        meter.note(chunk);
         const n = parser.idle && decoderClean ? meter.consume(chunk, pending) : 0;
         const rest = n === 0 ? chunk : chunk.subarray(n);
         if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;

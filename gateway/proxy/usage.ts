@@ -1,6 +1,8 @@
 // Token usage as providers report it: in a JSON body, in the final chat/completions stream chunk
 // (stream_options.include_usage), or in the Responses API's `response.completed` event.
 import type { Endpoint } from "./request-schema.ts";
+import { newResponseMeta, scanResponseMeta, type ResponseMeta } from "./response-meta.ts";
+import type { StreamTranscript } from "../telemetry/message-content.ts";
 import type { SseEvent } from "./sse.ts";
 
 export interface Usage {
@@ -98,12 +100,18 @@ export function usageObjectAt(chunk: Buffer, from = 0): number {
  */
 export class StreamMeter {
   usage: Usage | null = null;
+  /** The answer's id, model and finish reasons, noted from every chunk as it passes. */
+  readonly response: ResponseMeta = newResponseMeta();
   readonly #endpoint: Endpoint;
   readonly #clientWantsUsage: boolean;
 
-  constructor(endpoint: Endpoint, clientWantsUsage: boolean) {
+  readonly #transcript: StreamTranscript | null;
+
+  /** `transcript` keeps the stream's bytes for message capture (off unless asked for). */
+  constructor(endpoint: Endpoint, clientWantsUsage: boolean, transcript: StreamTranscript | null = null) {
     this.#endpoint = endpoint;
     this.#clientWantsUsage = clientWantsUsage;
+    this.#transcript = transcript;
   }
 
   /**
@@ -133,6 +141,12 @@ export class StreamMeter {
       if (!usage || this.#clientWantsUsage || !EMPTY_CHOICES.test(event.toString("latin1"))) out.push(event);
       pos = end;
     }
+  }
+
+  /** Notes what a chunk of the stream says about the answer (before `consume` or the parser see it). */
+  note(chunk: Buffer): void {
+    scanResponseMeta(this.response, chunk);
+    this.#transcript?.add(chunk);
   }
 
   /** True when the event goes on to the client. */

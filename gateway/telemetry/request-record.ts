@@ -1,5 +1,6 @@
 // What one request turned out to be, filled in by the request path's stages as they learn it and
 // recorded once when the request ends (metrics now; spans and aggregates build on the same record).
+import type { ResponseMeta } from "../proxy/response-meta.ts";
 import type { Usage } from "../proxy/usage.ts";
 
 export interface RequestRecord {
@@ -15,6 +16,11 @@ export interface RequestRecord {
   variant: string | null;
   model: string | null;
   usage: Usage | null;
+  /** Only with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: what was sent and answered (JSON). */
+  inputMessages: string | null;
+  outputMessages: string | null;
+  /** The provider answer's id, model and finish reasons, when it answered. */
+  response: ResponseMeta | null;
   /** Pico-dollars; null when unpriced or unknown. */
   costPico: number | null;
   /** Milliseconds from start to the first streamed event; null for buffered answers. */
@@ -26,5 +32,5 @@ export interface RequestRecord {
 }
 
 export const newRecord = (startedAt: number): RequestRecord => ({
-  startedAt, operation: null, provider: null, environment: null, errorType: null, prompt: null, version: null, variant: null, model: null, usage: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
+  startedAt, operation: null, provider: null, environment: null, errorType: null, prompt: null, version: null, variant: null, model: null, usage: null, inputMessages: null, outputMessages: null, response: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
 });

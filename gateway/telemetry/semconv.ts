@@ -10,6 +10,8 @@ export const ATTR = {
   inputTokens: "gen_ai.usage.input_tokens",
   outputTokens: "gen_ai.usage.output_tokens",
   finishReasons: "gen_ai.response.finish_reasons",
+  inputMessages: "gen_ai.input.messages",
+  outputMessages: "gen_ai.output.messages",
   promptName: "promptgate.prompt.name",
   promptVersion: "promptgate.prompt.version",
   promptVariant: "promptgate.prompt.variant",

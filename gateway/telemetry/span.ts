@@ -1,6 +1,6 @@
 // One SERVER span per request: the inbound `traceparent` is its parent, a `traceparent` goes upstream,
-// and the attributes come from the request's record when it ends. Never a key, a header or (unless
-// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, which later work may use) a message.
+// and the attributes come from the request's record when it ends. Never a key or a header, and no
+// message unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (see message-content.ts).
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { IncomingHttpHeaders } from "node:http";
@@ -36,6 +36,13 @@ export function finishRequestSpan(span: Span, rec: RequestRecord, status: number
   set(ATTR.promptEnvironment, rec.environment);
   set(ATTR.userBucket, rec.bucket);
   set(ATTR.httpStatus, status);
+  if (rec.response) {
+    set(ATTR.responseId, rec.response.id);
+    set(ATTR.responseModel, rec.response.model);
+    if (rec.response.finishReasons.length > 0) span.setAttribute(ATTR.finishReasons, rec.response.finishReasons);
+  }
+  set(ATTR.inputMessages, rec.inputMessages);
+  set(ATTR.outputMessages, rec.outputMessages);
   if (rec.usage) {
     set(ATTR.inputTokens, rec.usage.inputTokens);
     set(ATTR.outputTokens, rec.usage.outputTokens);

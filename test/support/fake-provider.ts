@@ -112,6 +112,8 @@ export function chatStream(contents: string[], opts: { between?: (i: number) => 
     res.writeHead(200, { "content-type": "text/event-stream" });
     res.flushHeaders();
     const events: string[] = contents.map((c) => JSON.stringify(chunk(c, { usage: null })));
+    // As OpenAI does: a last choices chunk with an empty delta and the finish reason.
+    events.push(JSON.stringify(chunk(null, { choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }], usage: null })));
     if (wantsUsage && opts.usage !== false) {
       events.push(JSON.stringify(chunk(null, { usage: { prompt_tokens: 5, completion_tokens: contents.length, total_tokens: 5 + contents.length } })));
     }
