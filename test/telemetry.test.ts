@@ -3,6 +3,9 @@
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
+import { createRegistry } from "../gateway/registry/registry.ts";
+import { systemClock } from "../gateway/support/clock.ts";
 import { createLogger } from "../gateway/support/logger.ts";
 import { chatJson, chatStream, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
@@ -85,6 +88,36 @@ describe("request spans", () => {
     const aborted = exporter.getFinishedSpans()[1]!;
     expect(aborted.attributes).toMatchObject({ "http.response.status_code": 499, "error.type": "client_closed", "promptgate.usage.complete": false });
     expect(JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes))).not.toContain(SECRET);
+  });
+});
+
+describe("prompt attributes", () => {
+  it("name the prompt, version, variant, environment and user bucket that served, streaming or not", async () => {
+    const registry = createRegistry(gw.deps.store, systemClock);
+    await registry.register(parsePromptFile("name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n", "greet/1.0.0.yaml"), "t");
+    await registry.promote("greet", "1.0.0", "staging", { approvedBy: "t" });
+    await registry.promote("greet", "1.0.0", "prod", { approvedBy: "t" });
+    await new Promise((r) => setTimeout(r, 300)); // the snapshot refresh
+    for (const stream of [false, true]) {
+      provider.handle(stream ? chatStream(["a"]) : chatJson("a"));
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST", headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "user-7" },
+        body: JSON.stringify({ model: "gpt-test", stream }),
+      });
+      expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
+      await res.text();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(span.attributes).toMatchObject({
+        "promptgate.prompt.name": "greet", "promptgate.prompt.version": "1.0.0", "promptgate.prompt.variant": "stable",
+        "promptgate.prompt.environment": "prod", "gen_ai.request.model": "gpt-test",
+      });
+      expect(span.attributes["promptgate.user.bucket"]).toEqual(expect.any(Number));
+      expect(span.attributes["promptgate.cost.usd"]).toBeGreaterThan(0);
+    }
   });
 });
 

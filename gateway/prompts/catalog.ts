@@ -85,9 +85,11 @@ export function resolvePrompt(catalog: PromptCatalog, ref: PromptRef, who?: Requ
   if (!v) {
     throw new GatewayError("not_found", `Prompt "${ref.name}" has no version on label "${ref.label}"; promote one first`, { param: "X-Prompt-Ref" });
   }
-  const split = catalog.splits.get(splitKey(ref.name, ref.label));
-  if (!split || split.split.table === null || !who || who.userId === null) return serve(catalog, v, "stable", ref.label, null);
+  if (!who || who.userId === null) return serve(catalog, v, "stable", ref.label, null);
+  // The bucket is on the span even without a canary: it says which users a canary would reach first.
   const bucket = who.bucketer(ref.name, who.userId);
+  const split = catalog.splits.get(splitKey(ref.name, ref.label));
+  if (!split || split.split.table === null) return serve(catalog, v, "stable", ref.label, bucket);
   const chosen = pick(split.split, bucket);
   const version = entry.versions.get(chosen.version) ?? v;
   return serve(catalog, version, version === v ? "stable" : chosen.variant, ref.label, bucket);
