@@ -125,7 +125,9 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       if (failing) logger.info("aggregates written again", { keys: batch.size });
       failing = false;
     } catch (err) {
-      // Nothing of a failed MULTI was applied: put it back (newer counts merge into it).
+      // A MULTI that failed applied nothing: put the batch back (newer counts merge into it). Only a
+      // reply lost after Redis applied it (a command timeout) makes the retry count twice; that rare
+      // over-count is preferred to losing counts.
       const newer = pending;
       pending = batch;
       for (const [key, fields] of newer) add(pending, key, fields);
