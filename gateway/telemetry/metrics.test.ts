@@ -21,4 +21,15 @@ describe("metrics", () => {
     expect(text).toContain('promptgate_request_duration_seconds_count{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1');
     expect(text).toContain("promptgate_process_cpu_user_seconds_total");
   });
+
+  it("keeps one series for everything past the label limit: bounded memory, no duplicate lines", async () => {
+    const m = createMetrics({ maxModels: 2 });
+    for (let i = 0; i < 300; i++) m.record({ ...newRecord(0), model: `random-${i}` }, 200, 1);
+    const lines = (await m.registry.metrics()).split("\n").filter((l) => l.startsWith("promptgate_requests_total{"));
+    expect(lines).toEqual([
+      'promptgate_requests_total{prompt="none",version="none",variant="none",model="random-0",status="2xx"} 1',
+      'promptgate_requests_total{prompt="none",version="none",variant="none",model="random-1",status="2xx"} 1',
+      'promptgate_requests_total{prompt="none",version="none",variant="none",model="other",status="2xx"} 298',
+    ]);
+  });
 });

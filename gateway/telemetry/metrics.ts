@@ -73,18 +73,17 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const series = new Map<string, Series>();
   const all = (): Iterable<Series> => series.values();
   const seriesFor = (rec: RequestRecord, status: number): Series => {
-    const statusClass = STATUS_CLASSES[Math.floor(status / 100)] ?? "other";
-    // Keyed by the raw values, so the bounded-label sets are consulted once per series.
-    const key = `${rec.prompt}\u0000${rec.version}\u0000${rec.variant}\u0000${rec.model}\u0000${statusClass}`;
+    // Keyed by the bounded labels: every model past the limit shares the one "other" series.
+    const labels: Labels = {
+      prompt: prompt(rec.prompt),
+      version: rec.version === null ? "none" : version(rec.version),
+      variant: rec.variant ?? "none",
+      model: model(rec.model),
+      status: STATUS_CLASSES[Math.floor(status / 100)] ?? "other",
+    };
+    const key = `${labels.prompt}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.model}\u0000${labels.status}`;
     let s = series.get(key);
     if (!s) {
-      const labels: Labels = {
-        prompt: prompt(rec.prompt),
-        version: rec.version === null ? "none" : version(rec.version),
-        variant: rec.variant ?? "none",
-        model: model(rec.model),
-        status: statusClass,
-      };
       s = { labels, requests: 0, input: 0, output: 0, cached: 0, costPico: 0, duration: newCells(DURATION_BUCKETS), ttft: newCells(TTFT_BUCKETS) };
       series.set(key, s);
     }
