@@ -65,7 +65,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     input: number;
     output: number;
     cached: number;
-    /** Pico-dollars: exact integers while they are summed. */
+    /** Pico-dollars, summed as exact integers up to about $9,000 per series (Prometheus reads a float anyway). */
     costPico: number;
     readonly duration: HistogramCells;
     readonly ttft: HistogramCells;
