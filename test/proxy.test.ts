@@ -131,6 +131,17 @@ describe("chat completions through the openai SDK", () => {
   });
 });
 
+describe("trace context with tracing off", () => {
+  it("passes the caller's traceparent upstream, and sends none when there is none", async () => {
+    provider.handle(chatJson("ok"));
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }, { headers: { traceparent } });
+    await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] });
+    expect(provider.received[0]!.headers.traceparent).toBe(traceparent);
+    expect(provider.received[1]!.headers.traceparent).toBeUndefined();
+  });
+});
+
 describe("cost", () => {
   it("prices non-streaming answers from pricing.yaml in x-prompt-cost-usd, and leaves unpriced models without it", async () => {
     await gw.close();

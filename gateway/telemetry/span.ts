@@ -1,7 +1,7 @@
 // One SERVER span per request: the inbound `traceparent` is its parent, a `traceparent` goes upstream,
 // and the attributes come from the request's record when it ends. Never a key or a header, and no
 // message unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (see message-content.ts).
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Span, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { IncomingHttpHeaders } from "node:http";
 import { formatUsd } from "./cost.ts";
@@ -17,12 +17,15 @@ export function startRequestSpan(tracer: Tracer, headers: IncomingHttpHeaders, s
 
 /** `traceparent` (and `tracestate`) for the upstream call, continuing this span's trace. */
 export function traceHeaders(span: Span): Record<string, string> {
+  // No trace to continue (tracing off and no inbound traceparent): nothing to send.
+  if (!isSpanContextValid(span.spanContext())) return {};
   const out: Record<string, string> = {};
   propagator.inject(trace.setSpan(ROOT_CONTEXT, span), out, defaultTextMapSetter);
   return out;
 }
 
 export function finishRequestSpan(span: Span, rec: RequestRecord, status: number, endedAt: number): void {
+  if (!span.isRecording()) return; // tracing is off (a no-op span): no attributes to build
   if (rec.operation !== null) span.updateName(`${rec.operation} ${rec.model ?? "unknown"}`);
   const set = (key: string, value: string | number | boolean | null): void => {
     if (value !== null) span.setAttribute(key, value);
