@@ -91,6 +91,28 @@ describe("request spans", () => {
   });
 });
 
+describe("a stream the provider cuts", () => {
+  it("is an error on the span, with what was known, though the client got a 200", async () => {
+    provider.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"id":"c-cut","model":"gpt-test","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n');
+      setTimeout(() => res.destroy(), 20);
+    });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('"code":"upstream_unreachable"');
+    await new Promise((r) => setTimeout(r, 50));
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes).toMatchObject({
+      "http.response.status_code": 200, "error.type": "upstream_unreachable", "promptgate.usage.complete": false, "gen_ai.response.id": "c-cut",
+    });
+    expect(span!.status.code).toBe(2); // ERROR
+  });
+});
+
 describe("prompt attributes", () => {
   it("name the prompt, version, variant, environment and user bucket that served, streaming or not", async () => {
     const registry = createRegistry(gw.deps.store, systemClock);

@@ -88,6 +88,8 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
       record.response = meter.response;
       record.outputMessages = transcript?.messages() ?? null;
       record.ttftMs = outcome.firstEventAt === null ? null : outcome.firstEventAt - record.startedAt;
+      // The provider failed mid-stream: the status was 200, but the answer was cut.
+      if (outcome.error) record.errorType = outcome.error.code;
       return RESPONSE_ALREADY_SENT;
     }
     let answer: Buffer;

@@ -18,7 +18,7 @@ export interface Histogram {
 export interface VersionStats {
   readonly version: string;
   requests: number;
-  /** 5xx answers (provider or gateway failures). */
+  /** 5xx answers and streams the provider cut after its 200 (provider or gateway failures). */
   errors: number;
   /** 4xx answers other than 499. */
   clientErrors: number;

@@ -62,6 +62,8 @@ describe("per-version aggregate increments", () => {
       requests: 1, aborted: 1, incomplete: 1, latency_ms_sum: 70_000, latency_le_120000: 1, ttft_count: 1, ttft_ms_sum: 5, ttft_le_25: 1,
     });
     expect(fields(served(), 200, T0 + 200_000)).toMatchObject({ latency_le_inf: 1 });
+    // A stream the provider cut after its 200: an error, and incomplete.
+    expect(fields(served({ usage: null, costPico: null, errorType: "upstream_error" }), 200, T0 + 10)).toMatchObject({ errors: 1, incomplete: 1 });
   });
 });
 

@@ -53,7 +53,8 @@ export function requestIncrements(rec: RequestRecord, status: number, endedAt: n
   const out: [string, number][] = [[FIELD.requests, 1]];
   const aborted = status === 499;
   if (aborted) out.push([FIELD.aborted, 1]);
-  else if (status >= 500) out.push([FIELD.errors, 1]);
+  // 5xx, or a stream the provider cut after its 200.
+  else if (status >= 500 || (status < 400 && rec.errorType !== null)) out.push([FIELD.errors, 1]);
   else if (status >= 400) out.push([FIELD.clientErrors, 1]);
   // An answer that started (or was cut) without the provider's final usage: what is known still counts.
   if ((status < 400 || aborted) && (rec.usage === null || aborted)) out.push([FIELD.incomplete, 1]);

@@ -53,7 +53,8 @@ export function finishRequestSpan(span: Span, rec: RequestRecord, status: number
   if (rec.operation !== null) set(ATTR.usageComplete, rec.usage !== null && status < 400);
   if (rec.costPico !== null) set(ATTR.costUsd, Number(formatUsd(rec.costPico)));
   if (rec.ttftMs !== null) set(ATTR.timeToFirstTokenMs, rec.ttftMs);
-  if (status >= 400) {
+  // A stream the provider cut after its 200 is an error too (rec.errorType says which).
+  if (status >= 400 || rec.errorType !== null) {
     set(ATTR.errorType, rec.errorType ?? String(status));
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
