@@ -32,4 +32,13 @@ describe("metrics", () => {
       'promptgate_requests_total{prompt="none",version="none",variant="none",model="other",status="2xx"} 298',
     ]);
   });
+
+  it("counts streams the provider cut after their 200", async () => {
+    const m = createMetrics();
+    m.record({ ...newRecord(0), model: "gpt-x", errorType: "upstream_timeout" }, 200, 1);
+    m.record({ ...newRecord(0), model: "gpt-x", errorType: "client_closed" }, 499, 1);
+    const text = await m.registry.metrics();
+    expect(text).toContain('promptgate_streams_interrupted_total{prompt="none",version="none",model="gpt-x",error_type="upstream_timeout"} 1');
+    expect(text).not.toContain('error_type="client_closed"');
+  });
 });

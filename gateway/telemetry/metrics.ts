@@ -115,6 +115,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     read: () => flatMap(all(), (s) => (s.ttft.count === 0 ? [] : [[s.labels, s.ttft] as const])),
   }, registry);
   const unpriced = new Counter({ name: "promptgate_unpriced_requests_total", help: "Answers with usage for models pricing.yaml does not price", labelNames: ["model"], registers: [registry] });
+  const interrupted = new Counter({
+    name: "promptgate_streams_interrupted_total", help: "Streams the provider cut after its 200 (counted as 2xx in promptgate_requests_total)",
+    labelNames: ["prompt", "version", "model", "error_type"], registers: [registry],
+  });
   const anonymous = new Counter({ name: "promptgate_split_anonymous_total", help: "Prompt requests without a user id, served the label's version", labelNames: ["prompt"], registers: [registry] });
 
   // Counts kept elsewhere (the split, the aggregate writer, the span processor), read at scrape time.
@@ -160,6 +164,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       }
       if (rec.costPico !== null) s.costPico += rec.costPico;
       if (rec.anonymous && rec.prompt !== null) anonymous.inc({ prompt: prompt(rec.prompt) });
+      // error_type is a GatewayError code: a small fixed set.
+      if (status < 400 && rec.errorType !== null) interrupted.inc({ prompt: s.labels.prompt, version: s.labels.version, model: s.labels.model, error_type: rec.errorType });
     },
   };
 }
