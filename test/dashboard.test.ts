@@ -80,6 +80,7 @@ async function registeredMetrics(): Promise<Map<string, Registered>> {
   metrics.record({ ...rec, variant: "canary", costPico: null, anonymous: true }, 502, 1000);
   metrics.record({ ...rec, variant: "pinned" }, 429, 1000);
   metrics.record(newRecord(0), 400, 10);
+  metrics.record({ ...rec, variant: "stable", errorType: "upstream_timeout" }, 200, 1000); // a stream cut after its 200
   const out = new Map<string, Registered>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
     const labels = new Map<string, Set<string>>();
