@@ -6,7 +6,7 @@ import type { Store } from "../store/store.ts";
 import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "../telemetry/aggregate-stats.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
-import { ENVIRONMENTS, weightsKey, type Environment } from "./keys.ts";
+import { ENVIRONMENTS, isEnvironment, weightsKey } from "./keys.ts";
 import type { Registry } from "./registry.ts";
 import type { Label } from "./records.ts";
 
@@ -64,12 +64,12 @@ export function parseWindow(text: string): number {
 }
 
 export async function versionStats(store: Store, registry: Registry, name: string, env: string, windowMs: number, now: number): Promise<StatsView> {
-  if (env !== PINNED_ENV && !(ENVIRONMENTS as readonly string[]).includes(env)) {
+  const environment = isEnvironment(env) ? env : null;
+  if (environment === null && env !== PINNED_ENV) {
     throw new GatewayError("invalid_request", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, { param: "env" });
   }
   const known = await registry.versions(name);
   if (known.length === 0) throw new GatewayError("not_found", `no prompt named ${name} is registered`, { param: "name" });
-  const environment = env === PINNED_ENV ? null : (env as Environment);
   const [label, weights]: [Label | null, Record<string, string>] =
     environment === null ? [null, {}] : await Promise.all([registry.label(name, environment), store.hgetall(weightsKey(environment, name))]);
 

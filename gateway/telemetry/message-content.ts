@@ -1,14 +1,14 @@
 // Message contents for spans, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true
 // (the GenAI semantic conventions' opt-in): what was sent upstream (the rendered prompt included) as
 // `gen_ai.input.messages`, and the answer as `gen_ai.output.messages`, JSON, cut at MAX_CHARS.
+import { isPlainObject } from "../prompts/json-value.ts";
 import { SseParser } from "../proxy/sse.ts";
 
 export const MAX_CHARS = 16 * 1024;
 /** Stream bytes kept to rebuild the answer's text at the end. */
 export const MAX_STREAM_BYTES = 256 * 1024;
 
-const obj = (v: unknown): Record<string, unknown> | null =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+const obj = (v: unknown): Record<string, unknown> | null => (isPlainObject(v) ? v : null);
 
 const cut = (text: string): string => (text.length > MAX_CHARS ? `${text.slice(0, MAX_CHARS)}…[truncated]` : text);
 
