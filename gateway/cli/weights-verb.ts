@@ -2,7 +2,7 @@
 // refusing whatever the gateway would ignore, so what is written is what every replica serves.
 import { environmentArg, UsageError } from "./args.ts";
 import type { Args } from "./args.ts";
-import { defaultActor, openContext } from "./context.ts";
+import { defaultActor } from "./context.ts";
 import { emit, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 import type { WeightsView } from "../registry/weights-ops.ts";
@@ -70,26 +70,22 @@ export const weights: Verb = {
     actor: { type: "string", placeholder: "<who>", description: 'recorded in the audit history (default: $USER, else "cli")' },
   },
   json: true,
-  async run({ args, env: processEnv, out }) {
+  async run({ args, env: processEnv, out, context }) {
     const name = args.positional(0);
     const env = environmentArg(args.required("env"), "env");
     const next = change(args);
     const actor = args.string("actor") ?? defaultActor(processEnv);
     const { getWeights, setWeights } = await import("../registry/weights-ops.ts");
-    const ctx = await openContext(processEnv);
-    try {
-      if (next === null) {
-        const shown = await getWeights(ctx.store, ctx.registry, name, env);
-        emit(out, shown, () => describeSplit(shown));
-        return;
-      }
-      const result = await setWeights(ctx.store, ctx.registry, ctx.clock, name, env, next, actor);
-      emit(out, { ...result, actor }, () => {
-        const head = result.changed ? `${name}: ${env} weights set by ${actor}` : `${name}: ${env} already has these weights; nothing changed`;
-        return `${head}\n${describeSplit(result)}`;
-      });
-    } finally {
-      await ctx.close();
+    const ctx = await context();
+    if (next === null) {
+      const shown = await getWeights(ctx.store, ctx.registry, name, env);
+      emit(out, shown, () => describeSplit(shown));
+      return;
     }
+    const result = await setWeights(ctx.store, ctx.registry, ctx.clock, name, env, next, actor);
+    emit(out, { ...result, actor }, () => {
+      const head = result.changed ? `${name}: ${env} weights set by ${actor}` : `${name}: ${env} already has these weights; nothing changed`;
+      return `${head}\n${describeSplit(result)}`;
+    });
   },
 };
