@@ -31,7 +31,7 @@ export const FIELD = {
   ttftSumMs: "ttft_ms_sum",
 } as const;
 
-export const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], ms: number): string => {
+const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], ms: number): string => {
   for (const bound of bounds) if (ms <= bound) return `${histogram}_le_${bound}`;
   return `${histogram}_le_inf`;
 };
@@ -43,7 +43,7 @@ export interface AggregateTarget {
 }
 
 /** Where a finished request is counted; null when it was not served from a prompt version. */
-export function aggregateTarget(rec: RequestRecord): AggregateTarget | null {
+function aggregateTarget(rec: RequestRecord): AggregateTarget | null {
   if (rec.prompt === null || rec.version === null) return null;
   return { env: rec.environment ?? PINNED_ENV, name: rec.prompt, version: rec.version };
 }

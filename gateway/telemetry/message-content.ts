@@ -6,7 +6,7 @@ import { SseParser } from "../proxy/sse.ts";
 
 export const MAX_CHARS = 16 * 1024;
 /** Stream bytes kept to rebuild the answer's text at the end. */
-export const MAX_STREAM_BYTES = 256 * 1024;
+const MAX_STREAM_BYTES = 256 * 1024;
 
 const obj = (v: unknown): Record<string, unknown> | null => (isPlainObject(v) ? v : null);
 
