@@ -53,8 +53,7 @@ export function startStream(out: ServerResponse, status: number, headers: Outgoi
 }
 
 export interface StreamOutcome {
-  /** The stream reached its natural end (not cut by the provider or the client). */
-  readonly complete: boolean;
+  /** The provider failed mid-stream (a client that left is not an error here). */
   readonly error: GatewayError | null;
   /** Milliseconds from start to the first event written, or null if none was. */
   readonly firstEventAt: number | null;
@@ -141,15 +140,15 @@ export function relaySse(
     };
     const onEnd = (): void => {
       queue([...parser.push(decoder.decode()), ...parser.flush()]);
-      finish({ complete: true, error: null, firstEventAt });
+      finish({ error: null, firstEventAt });
     };
     const onError = (err: unknown): void => {
       if (signal.aborted) return onAbort();
       const failure = toError(err);
       pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
-      finish({ complete: false, error: failure, firstEventAt });
+      finish({ error: failure, firstEventAt });
     };
-    const onAbort = (): void => finish({ complete: false, error: null, firstEventAt });
+    const onAbort = (): void => finish({ error: null, firstEventAt });
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     body.on("data", onData);

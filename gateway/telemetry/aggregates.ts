@@ -36,7 +36,7 @@ const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], m
   return `${histogram}_le_inf`;
 };
 
-export interface AggregateTarget {
+interface AggregateTarget {
   readonly env: string;
   readonly name: string;
   readonly version: string;
