@@ -36,10 +36,22 @@ export function readAll(body: Readable, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     };
     const onEnd = (): void => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    body.on("data", onData);
     body.once("end", onEnd);
     body.once("error", reject);
+    // What has already arrived is taken now rather than a tick later, when flowing mode starts.
+    if (readBuffered(body, onData)) body.on("data", onData);
   });
+}
+
+/**
+ * Hands `onData` what `body` already holds (the provider's whole answer, often, by the time its
+ * headers are seen), in one chunk. Returns false when `onData` stopped listening meanwhile.
+ */
+function readBuffered(body: Readable, onData: (chunk: Buffer) => void): boolean {
+  if (body.readableLength === 0) return true;
+  const chunk: unknown = body.read();
+  if (Buffer.isBuffer(chunk)) onData(chunk);
+  return body.listenerCount("end") > 0;
 }
 
 /** Sends a stream's headers; `relaySse` flushes them with the first events, or alone if none come. */
@@ -74,7 +86,8 @@ export function relaySse(
   toError: (err: unknown) => GatewayError,
 ): Promise<StreamOutcome> {
   const parser = new SseParser();
-  const decoder = new TextDecoder();
+  // Only events the meter cannot take as raw bytes need decoding, so the decoder is made on first use.
+  let decoder: TextDecoder | null = null;
   let firstEventAt: number | null = null;
   // What one turn of the event loop produced leaves in one socket write (headers, the events of an
   // upstream read, the end of the response): syscalls dominate a relay's cost. Waiting for the end of
@@ -96,10 +109,6 @@ export function relaySse(
       out.once("drain", () => body.resume());
     }
   };
-  setImmediate(() => {
-    // No events this turn: the client gets the headers now rather than with the first event.
-    if (pending.length === 0 && !out.headersSent && !out.destroyed) out.flushHeaders();
-  });
   /** Adds parsed events the client gets to what `meter.consume` already put in `pending`. */
   const queue = (events: readonly SseEvent[]): void => {
     let text = "";
@@ -133,13 +142,13 @@ export function relaySse(
         const n = parser.idle && decoderClean ? meter.consume(chunk, pending) : 0;
         const rest = n === 0 ? chunk : chunk.subarray(n);
         if (rest.length > 0) decoderClean = rest[rest.length - 1]! < 0x80;
-        queue(rest.length === 0 ? [] : parser.push(decoder.decode(rest, { stream: true })));
+        queue(rest.length === 0 ? [] : parser.push((decoder ??= new TextDecoder()).decode(rest, { stream: true })));
       } catch (err) {
         onError(err);
       }
     };
     const onEnd = (): void => {
-      queue([...parser.push(decoder.decode()), ...parser.flush()]);
+      queue(decoder === null ? parser.flush() : [...parser.push(decoder.decode()), ...parser.flush()]);
       finish({ error: null, firstEventAt });
     };
     const onError = (err: unknown): void => {
@@ -151,9 +160,16 @@ export function relaySse(
     const onAbort = (): void => finish({ error: null, firstEventAt });
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-    body.on("data", onData);
     body.once("end", onEnd);
     body.once("error", onError);
+    if (!readBuffered(body, onData)) return;
+    body.on("data", onData);
+    // No events yet: the client gets the headers now rather than with the first event.
+    if (pending.length === 0) {
+      setImmediate(() => {
+        if (pending.length === 0 && !out.headersSent && !out.destroyed) out.flushHeaders();
+      });
+    }
   });
 }
 
