@@ -4,26 +4,38 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
-import { relaySse } from "./relay.ts";
+import { readAll, relaySse } from "./relay.ts";
 import { SseParser } from "./sse.ts";
 import { StreamMeter, type Usage } from "./usage.ts";
 
 // One real server relays whatever the current case hands it; each case is one request.
-let current: { chunks: Buffer[]; meter: StreamMeter } = { chunks: [], meter: new StreamMeter("chat", false) };
+let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = { chunks: [], meter: new StreamMeter("chat", false), buffered: false };
 let server: Server;
 let port = 0;
 beforeAll(async () => {
   server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
-    void relaySse(res, Readable.from(current.chunks), current.meter, new AbortController().signal, Date.now, () => new GatewayError("upstream_error", "x"));
+    void relaySse(res, bodyOf(current.chunks, current.buffered), current.meter, new AbortController().signal, Date.now, () => new GatewayError("upstream_error", "x"));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   port = (server.address() as AddressInfo).port;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function relayed(chunks: Buffer[], meter: StreamMeter): Promise<string> {
-  current = { chunks, meter };
+/**
+ * A provider body: read by read as the chunks come (`buffered` false), or with every chunk already
+ * received and the end seen before the relay starts, as a fast provider's answer usually is.
+ */
+function bodyOf(chunks: readonly Buffer[], buffered: boolean): Readable {
+  if (!buffered) return Readable.from(chunks);
+  const body = new Readable({ read: () => undefined });
+  for (const c of chunks) body.push(c);
+  body.push(null);
+  return body;
+}
+
+function relayed(chunks: Buffer[], meter: StreamMeter, buffered: boolean): Promise<string> {
+  current = { chunks, meter, buffered };
   return new Promise((resolve, reject) => {
     request({ port, host: "127.0.0.1", method: "GET" }, (res) => {
       const parts: Buffer[] = [];
@@ -52,6 +64,7 @@ const stream = fc.record({
   eol: fc.constantFrom("\n", "\r\n"),
   cuts: fc.array(fc.nat(2000), { maxLength: 6 }),
   wantsUsage: fc.boolean(),
+  buffered: fc.boolean(),
 });
 
 describe("relaySse", () => {
@@ -60,19 +73,35 @@ describe("relaySse", () => {
   // usage is read.
   it("gives the client the same bytes as parsing every event would", async () => {
     await fc.assert(
-      fc.asyncProperty(stream, async ({ events, usage, eol, cuts, wantsUsage }) => {
+      fc.asyncProperty(stream, async ({ events, usage, eol, cuts, wantsUsage, buffered }) => {
         const blocks = [...events, ...(usage === null ? [] : [usage]), "data: [DONE]"];
         const text = blocks.map((b) => b.replaceAll("\n", eol) + eol + eol).join("");
         const bytes = Buffer.from(text);
         const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
         const chunks = [0, ...points].map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length)).filter((c) => c.length > 0);
         const meter = new StreamMeter("chat", wantsUsage);
-        const got = await relayed(chunks, meter);
+        const got = await relayed(chunks, meter, buffered);
         const want = expected(text, wantsUsage);
         expect(got).toBe(want.text);
         expect(meter.usage).toEqual(want.usage);
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("readAll", () => {
+  it("returns the whole answer whether it is still arriving or was all there already", async () => {
+    const chunks = [Buffer.from('{"id":'), Buffer.from('"x",'), Buffer.from('"ok":true}')];
+    for (const buffered of [false, true]) {
+      expect((await readAll(bodyOf(chunks, buffered), 1024)).toString()).toBe('{"id":"x","ok":true}');
+    }
+  });
+
+  it("refuses an answer over the limit, already buffered or not", async () => {
+    const chunks = [Buffer.alloc(600), Buffer.alloc(600)];
+    for (const buffered of [false, true]) {
+      await expect(readAll(bodyOf(chunks, buffered), 1000)).rejects.toThrow(/exceeds the 1000-byte limit/);
+    }
   });
 });
