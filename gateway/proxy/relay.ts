@@ -39,19 +39,19 @@ export function readAll(body: Readable, limit: number): Promise<Buffer> {
     body.once("end", onEnd);
     body.once("error", reject);
     // What has already arrived is taken now rather than a tick later, when flowing mode starts.
-    if (readBuffered(body, onData)) body.on("data", onData);
+    readBuffered(body, onData);
+    if (!body.destroyed) body.on("data", onData);
   });
 }
 
 /**
  * Hands `onData` what `body` already holds (the provider's whole answer, often, by the time its
- * headers are seen), in one chunk. Returns false when `onData` stopped listening meanwhile.
+ * headers are seen), in one chunk.
  */
-function readBuffered(body: Readable, onData: (chunk: Buffer) => void): boolean {
-  if (body.readableLength === 0) return true;
+function readBuffered(body: Readable, onData: (chunk: Buffer) => void): void {
+  if (body.readableLength === 0) return;
   const chunk: unknown = body.read();
   if (Buffer.isBuffer(chunk)) onData(chunk);
-  return body.listenerCount("end") > 0;
 }
 
 /** Sends a stream's headers; `relaySse` flushes them with the first events, or alone if none come. */
@@ -162,7 +162,9 @@ export function relaySse(
     signal.addEventListener("abort", onAbort, { once: true });
     body.once("end", onEnd);
     body.once("error", onError);
-    if (!readBuffered(body, onData)) return;
+    readBuffered(body, onData);
+    // The buffered part may have ended the relay (a failure, or a client already gone).
+    if (body.destroyed) return;
     body.on("data", onData);
     // No events yet: the client gets the headers now rather than with the first event.
     if (pending.length === 0) {
