@@ -160,7 +160,9 @@ export class StreamMeter {
       }
       return true;
     }
-    // Only a chunk that carries a usage object is worth reading, and then only that object.
+    // Only a chunk that carries a usage object is worth reading, and then only that object; most
+    // events do not even name usage, and need no copy to bytes to say so.
+    if (!ev.data.includes('"usage"')) return true;
     const data = Buffer.from(ev.data);
     if (usageObjectAt(data) === data.length) return true;
     const usage = usageFromBody(data);
