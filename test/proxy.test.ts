@@ -1,8 +1,9 @@
 // The spine end to end: the official openai SDK (baseURL swap only) -> gateway -> a real fake provider.
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chatJson, chatStream, json, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
+import { chatJson, chatStream, chunk, json, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+import { formatUsd } from "../gateway/telemetry/cost.ts";
 
 let provider: FakeProvider;
 let gw: TestGateway;
@@ -152,6 +153,79 @@ describe("cost", () => {
     expect(response.headers.get("x-prompt-cost-usd")).toBe("0.00000585");
     const unpriced = await client().chat.completions.create({ model: "other-model", messages: [{ role: "user", content: "x" }] }).withResponse();
     expect(unpriced.response.headers.get("x-prompt-cost-usd")).toBeNull();
+  });
+});
+
+describe("cost in the usage chunk of a stream", () => {
+  const pricing = "models:\n  gpt-test: { input: 0.15, output: 0.60, cached_input: 0.075 }\n";
+  const ask = { model: "gpt-test", messages: [{ role: "user" as const, content: "x" }], stream: true as const };
+
+  it("adds usage.cost_usd to the usage chunk a client asked for, with x-prompt-cost-usd's exact digits", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing });
+    // Through the parser (CRLF) and as raw slices (LF): the same answer.
+    for (const eol of ["\n", "\r\n"]) {
+      provider.handle(chatStream(["a", "b", "c"], { eol }));
+      const stream = await client().chat.completions.create({ ...ask, stream_options: { include_usage: true } });
+      const chunks = [];
+      for await (const c of stream) chunks.push(c);
+      // 5 input x 0.15 + 3 output x 0.60 micro-dollars = 2.55 micro-dollars
+      expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8, cost_usd: 0.00000255 });
+    }
+    // The digits themselves, and every other byte of the chunk as the provider sent it.
+    provider.handle(chatStream(["a", "b", "c"]));
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...ask, stream_options: { include_usage: true } }),
+    });
+    const usageChunk = JSON.stringify(chunk(null, { usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } }));
+    expect(await res.text()).toContain(`data: ${usageChunk.replace('"total_tokens":8}', '"total_tokens":8,"cost_usd":0.00000255}')}\n\n`);
+    // The same usage, not streamed: the header says the same.
+    provider.handle(chatJson("x", { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }));
+    const { response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    expect(response.headers.get("x-prompt-cost-usd")).toBe("0.00000255");
+  });
+
+  it("sends no usage chunk to a client that did not ask, and no cost_usd for an unpriced model", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing });
+    provider.handle(chatStream(["a", "b"]));
+    const quiet = [];
+    for await (const c of await client().chat.completions.create(ask)) quiet.push(c);
+    expect(quiet.length).toBeGreaterThan(0);
+    expect(quiet.every((c) => c.choices.length > 0 && c.usage == null)).toBe(true);
+    provider.handle(chatStream(["a", "b"]));
+    const unpriced = [];
+    for await (const c of await client().chat.completions.create({ ...ask, model: "other-model", stream_options: { include_usage: true } })) unpriced.push(c);
+    expect(unpriced.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+  });
+
+  it("prices the usage chunk of a completions stream the same way (the built-in mock provider)", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  mock/echo: { input: 0.10, output: 0.20 }\n" });
+    const chunks = [];
+    for await (const c of await client().completions.create({ model: "mock/echo", prompt: "four words in all", stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+    const usage = chunks.at(-1)!.usage as { prompt_tokens: number; completion_tokens: number; cost_usd?: number };
+    expect(usage.prompt_tokens).toBeGreaterThan(0);
+    // 0.10 and 0.20 USD per million tokens: 100,000 and 200,000 pico-dollars per token.
+    expect(usage.cost_usd).toBe(Number(formatUsd(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000)));
+  });
+
+  it("adds cost_usd to response.usage in the Responses API's response.completed event", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing });
+    const done = { id: "resp_1", object: "response", created_at: 1, model: "gpt-test", status: "completed", output: [],
+      usage: { input_tokens: 1000, input_tokens_details: { cached_tokens: 400 }, output_tokens: 200, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 1200 } };
+    provider.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`event: response.created\ndata: ${JSON.stringify({ type: "response.created", sequence_number: 0, response: { ...done, status: "in_progress", usage: null } })}\n\n`);
+      res.end(`event: response.completed\ndata: ${JSON.stringify({ type: "response.completed", sequence_number: 1, response: done })}\n\n`);
+    });
+    const events = [];
+    for await (const e of await client().responses.create({ model: "gpt-test", input: "hi", stream: true })) events.push(e);
+    const completed = events.find((e) => e.type === "response.completed");
+    // 600 x 0.15 + 400 cached x 0.075 + 200 x 0.60 micro-dollars = 240 micro-dollars
+    expect(completed?.type === "response.completed" ? completed.response.usage : null).toEqual({ ...done.usage, cost_usd: 0.00024 });
   });
 });
 

@@ -17,7 +17,7 @@ import { readAll, relaySse, startStream } from "./relay.ts";
 import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./request-schema.ts";
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "./upstream.ts";
-import { costPico, formatUsd } from "../telemetry/cost.ts";
+import { costPico, costUsd, formatUsd } from "../telemetry/cost.ts";
 import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/message-content.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
@@ -80,7 +80,7 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
       const transcript = capture ? new StreamTranscript() : null;
-      const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript);
+      const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript, (usage) => costUsd(deps.prices, body.model, usage));
       startStream(outgoing, res.status, headers);
       const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now,
         (err) => upstreamFailure(err, provider, limits));

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
 import { readAll, relaySse } from "./relay.ts";
 import { SseParser } from "./sse.ts";
-import { StreamMeter, type Usage } from "./usage.ts";
+import { costUsd } from "../telemetry/cost.ts";
+import { parsePricing } from "../telemetry/pricing.ts";
+import { StreamMeter, type PriceOf, type Usage } from "./usage.ts";
 
 // One real server relays whatever the current case hands it; each case is one request.
 let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = { chunks: [], meter: new StreamMeter("chat", false), buffered: false };
@@ -45,18 +47,20 @@ function relayed(chunks: Buffer[], meter: StreamMeter, buffered: boolean): Promi
   });
 }
 
-/** What the client must get: every event parsed, kept or dropped by the meter's own rules. */
-function expected(text: string, wantsUsage: boolean): { text: string; usage: Usage | null } {
+/** What the client must get: every event parsed, kept, priced or dropped by the meter's own rules. */
+function expected(text: string, wantsUsage: boolean, priceOf: PriceOf | null): { text: string; usage: Usage | null } {
   const p = new SseParser();
-  const meter = new StreamMeter("chat", wantsUsage);
-  const kept = [...p.push(text), ...p.flush()].filter((ev) => meter.observe(ev));
-  return { text: kept.map((ev) => ev.raw).join(""), usage: meter.usage };
+  const meter = new StreamMeter("chat", wantsUsage, null, priceOf);
+  const kept = [...p.push(text), ...p.flush()].map((ev) => meter.observe(ev) ?? "");
+  return { text: kept.join(""), usage: meter.usage };
 }
+
+const prices = parsePricing("models:\n  m: { input: 0.15, output: 0.60, cached_input: 0.075 }\n");
 
 const content = fc.string({ unit: fc.constantFrom("a", " ", "é", "😀", '\\"', "usage", "{", "}", ":") });
 const chunkEvent = content.map((c) => `data: {"choices":[{"index":0,"delta":{"content":"${c}"}}],"usage":null}`);
-const usageEvent = fc.record({ p: fc.nat(1000), c: fc.nat(1000), withChoices: fc.boolean(), spaced: fc.boolean() }).map(({ p, c, withChoices, spaced }) =>
-  `data: {"choices":[${withChoices ? '{"index":0,"delta":{},"finish_reason":"stop"}' : ""}],"usage":${spaced ? " " : ""}{"prompt_tokens":${p},"completion_tokens":${c}}}`,
+const usageEvent = fc.record({ p: fc.nat(1000), c: fc.nat(1000), k: fc.option(fc.nat(1000), { nil: null }), withChoices: fc.boolean(), spaced: fc.boolean() }).map(({ p, c, k, withChoices, spaced }) =>
+  `data: {"choices":[${withChoices ? '{"index":0,"delta":{},"finish_reason":"stop"}' : ""}],"usage":${spaced ? " " : ""}{"prompt_tokens":${p},"completion_tokens":${c}${k === null ? "" : `,"prompt_tokens_details":{"cached_tokens":${k}}`}${spaced ? " " : ""}}}`,
 );
 const stream = fc.record({
   events: fc.array(fc.oneof(chunkEvent, fc.constant(": keep-alive"), fc.constant("event: note\ndata: hi")), { maxLength: 8 }),
@@ -65,25 +69,37 @@ const stream = fc.record({
   cuts: fc.array(fc.nat(2000), { maxLength: 6 }),
   wantsUsage: fc.boolean(),
   buffered: fc.boolean(),
+  priced: fc.boolean(),
 });
 
 describe("relaySse", () => {
   // Property: whichever way the provider's bytes are cut into reads, and whether events pass as raw
-  // slices or through the parser, the client gets exactly the events the meter's rules keep, and the
-  // usage is read.
+  // slices or through the parser, the client gets exactly the events the meter's rules keep (the usage
+  // chunk it asked for priced, for a priced model), and the usage is read.
   it("gives the client the same bytes as parsing every event would", async () => {
     await fc.assert(
-      fc.asyncProperty(stream, async ({ events, usage, eol, cuts, wantsUsage, buffered }) => {
+      fc.asyncProperty(stream, async ({ events, usage, eol, cuts, wantsUsage, buffered, priced }) => {
         const blocks = [...events, ...(usage === null ? [] : [usage]), "data: [DONE]"];
         const text = blocks.map((b) => b.replaceAll("\n", eol) + eol + eol).join("");
         const bytes = Buffer.from(text);
         const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
         const chunks = [0, ...points].map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length)).filter((c) => c.length > 0);
-        const meter = new StreamMeter("chat", wantsUsage);
+        const priceOf: PriceOf | null = priced ? (u) => costUsd(prices, "m", u) : null;
+        const meter = new StreamMeter("chat", wantsUsage, null, priceOf);
         const got = await relayed(chunks, meter, buffered);
-        const want = expected(text, wantsUsage);
+        const want = expected(text, wantsUsage, priceOf);
         expect(got).toBe(want.text);
         expect(meter.usage).toEqual(want.usage);
+        // The cost is there exactly when the client asked for usage of a priced model, with the
+        // digits x-prompt-cost-usd would have, and the chunk is still JSON.
+        const usd = meter.usage && priceOf ? priceOf(meter.usage) : null;
+        if (wantsUsage && usd !== null) {
+          expect(got).toContain(`,"cost_usd":${usd}`);
+          const line = got.split(eol).find((l) => l.includes('"cost_usd"'))!;
+          expect((JSON.parse(line.slice("data: ".length)) as { usage: { cost_usd: number } }).usage.cost_usd).toBe(Number(usd));
+        } else {
+          expect(got).not.toContain("cost_usd");
+        }
       }),
       { numRuns: 150 },
     );

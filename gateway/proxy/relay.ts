@@ -73,14 +73,14 @@ export interface StreamOutcome {
 
 /**
  * Relays an SSE body event by event. `meter` takes the whole events at the start of a chunk as they
- * came (parsing only a usage object), and sees every other event, parsed, and says whether the client
- * gets it.
+ * came (parsing only a usage object), and sees every other event, parsed, and says what the client
+ * gets of it (the event as it came, the usage event with its cost added, or nothing).
  * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
  */
 export function relaySse(
   out: ServerResponse,
   body: Readable,
-  meter: { note(chunk: Buffer): void; observe(ev: SseEvent): boolean; consume(chunk: Buffer, out: Buffer[]): number },
+  meter: { note(chunk: Buffer): void; observe(ev: SseEvent): string | null; consume(chunk: Buffer, out: Buffer[]): number },
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
@@ -112,7 +112,10 @@ export function relaySse(
   /** Adds parsed events the client gets to what `meter.consume` already put in `pending`. */
   const queue = (events: readonly SseEvent[]): void => {
     let text = "";
-    for (const ev of events) if (meter.observe(ev)) text += ev.raw;
+    for (const ev of events) {
+      const kept = meter.observe(ev);
+      if (kept !== null) text += kept;
+    }
     if (text !== "") pending.push(Buffer.from(text));
     if (pending.length === 0) return;
     firstEventAt ??= now();

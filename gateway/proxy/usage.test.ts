@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SseEvent } from "./sse.ts";
-import { StreamMeter, readUsage, usageFromBody, usageObjectAt } from "./usage.ts";
+import { parsePricing } from "../telemetry/pricing.ts";
+import { costUsd } from "../telemetry/cost.ts";
+import { StreamMeter, readUsage, usageFromBody, usageObjectAt, usageObjectEnd, withCostUsd, type PriceOf, type Usage } from "./usage.ts";
 
 const ev = (data: string, event: string | null = null): SseEvent => ({ event, data, hasData: true, raw: `data: ${data}\n\n` });
 
@@ -31,17 +33,18 @@ describe("usage", () => {
     const usageChunk = ev('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
     const content = ev('{"choices":[{"delta":{"content":"hi"}}],"usage":null}');
     const quiet = new StreamMeter("chat", false);
-    expect(quiet.observe(content)).toBe(true);
-    expect(quiet.observe(usageChunk)).toBe(false);
+    expect(quiet.observe(content)).toBe(content.raw);
+    expect(quiet.observe(usageChunk)).toBeNull();
     expect(quiet.usage).toEqual({ inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 });
     const asked = new StreamMeter("chat", true);
-    expect(asked.observe(usageChunk)).toBe(true);
+    expect(asked.observe(usageChunk)).toBe(usageChunk.raw);
     expect(asked.usage?.outputTokens).toBe(4);
   });
 
   it("keeps a final chunk that carries both choices and usage", () => {
     const m = new StreamMeter("chat", false);
-    expect(m.observe(ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}'))).toBe(true);
+    const last = ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}');
+    expect(m.observe(last)).toBe(last.raw);
     expect(m.usage?.inputTokens).toBe(1);
   });
 
@@ -82,7 +85,93 @@ describe("usage", () => {
 
   it("reads usage from response.completed", () => {
     const m = new StreamMeter("responses", false);
-    expect(m.observe(ev('{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}', "response.completed"))).toBe(true);
+    const done = ev('{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}', "response.completed");
+    expect(m.observe(done)).toBe(done.raw);
     expect(m.usage?.inputTokens).toBe(9);
+  });
+});
+
+describe("usage.cost_usd in the usage event", () => {
+  const prices = parsePricing("models:\n  gpt-4o-mini: { input: 0.15, output: 0.60, cached_input: 0.075 }\n");
+  /** Prices like the gateway does for `model`, counting the calls. */
+  const pricer = (model: string): PriceOf & { calls: number } => {
+    const f = Object.assign((u: Usage) => {
+      f.calls++;
+      return costUsd(prices, model, u);
+    }, { calls: 0 });
+    return f;
+  };
+  const priced = (text: string, usd: string, depth = 1): string | undefined => withCostUsd(Buffer.from(text), usd, depth)?.toString();
+
+  it("adds the field as the last member of the root usage object, every other byte as it was", () => {
+    const chunk = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":200,"prompt_tokens_details":{"cached_tokens":400}}}\n\n';
+    expect(priced(chunk, "0.00024")).toBe(chunk.replace("400}}}", '400},"cost_usd":0.00024}}'));
+    // Spacing, CRLF, an empty usage object, a usage object that is not last.
+    expect(priced('data: { "usage" : { "prompt_tokens": 1 } }\r\n\r\n', "1")).toBe('data: { "usage" : { "prompt_tokens": 1 ,"cost_usd":1} }\r\n\r\n');
+    expect(priced('data: {"choices":[],"usage":{}}\n\n', "0")).toBe('data: {"choices":[],"usage":{"cost_usd":0}}\n\n');
+    expect(priced('data: {"usage":{ },"x":1}\n\n', "0.5")).toBe('data: {"usage":{ "cost_usd":0.5},"x":1}\n\n');
+  });
+
+  it("finds only the usage object at the asked depth, never one in a string or deeper down", () => {
+    const trap = 'data: {"choices":[{"delta":{"content":"\\"usage\\":{\\"x\\":1} }"},"usage":{"a":1}}],"usage":{"prompt_tokens":2}}\n\n';
+    expect(priced(trap, "2")).toBe(trap.replace('"prompt_tokens":2}', '"prompt_tokens":2,"cost_usd":2}'));
+    // The Responses API: response.usage, after a tool whose schema has a `usage` property.
+    const completed = 'event: response.completed\ndata: {"type":"response.completed","response":{"tools":[{"parameters":{"properties":{"usage":{"type":"string"}}}}],"usage":{"input_tokens":9}}}\n\n';
+    expect(priced(completed, "0.1", 2)).toBe(completed.replace('"input_tokens":9}', '"input_tokens":9,"cost_usd":0.1}'));
+    // No usage object there: nothing to add to.
+    expect(priced('data: {"choices":[],"usage":null}\n\n', "1")).toBeUndefined();
+    expect(priced('data: {"response":{"usage":{"input_tokens":1}}}\n\n', "1")).toBeUndefined();
+    expect(priced('data: {"usage":{"prompt_tokens":1\n\n', "1")).toBeUndefined();
+    expect(priced(": no data\n\n", "1")).toBeUndefined();
+    const braceInString = 'data: {"usage":{"a":"}"}}';
+    expect(usageObjectEnd(Buffer.from(braceInString), 1)).toBe(braceInString.length - 2);
+  });
+
+  it("prices the usage chunk a client asked for, in both the raw and the parsed path", () => {
+    const content = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":0}}\n\n';
+    const pricedUsage = usage.replace('"completion_tokens":0}', '"completion_tokens":0,"cost_usd":0.00000165}');
+    const m = new StreamMeter("chat", true, null, pricer("gpt-4o-mini"));
+    const out: Buffer[] = [];
+    expect(m.consume(Buffer.from(content + usage + "data: [DONE]\n\n"), out)).toBe((content + usage + "data: [DONE]\n\n").length);
+    expect(Buffer.concat(out).toString()).toBe(content + pricedUsage + "data: [DONE]\n\n");
+    expect(m.usage).toEqual({ inputTokens: 11, outputTokens: 0, cachedInputTokens: 0 });
+    const crlf = usage.replace("\n\n", "\r\n\r\n");
+    expect(new StreamMeter("chat", true, null, pricer("gpt-4o-mini")).observe({ ...ev('{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":0}}'), raw: crlf }))
+      .toBe(pricedUsage.replace("\n\n", "\r\n\r\n"));
+  });
+
+  it("leaves unpriced models, chunks without usage and clients that did not ask as they were, and does not price for them", () => {
+    const usage = ev('{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
+    const unpriced = pricer("some-other-model");
+    expect(new StreamMeter("chat", true, null, unpriced).observe(usage)).toBe(usage.raw);
+    expect(unpriced.calls).toBe(1);
+    const quiet = pricer("gpt-4o-mini");
+    const q = new StreamMeter("chat", false, null, quiet);
+    const both = ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
+    expect(q.observe(usage)).toBeNull();
+    expect(q.observe(both)).toBe(both.raw);
+    const out: Buffer[] = [];
+    q.consume(Buffer.from(usage.raw + both.raw), out);
+    expect(Buffer.concat(out).toString()).toBe(both.raw);
+    expect(quiet.calls).toBe(0);
+    expect(q.usage?.outputTokens).toBe(4);
+    const noUsage = pricer("gpt-4o-mini");
+    const n = new StreamMeter("chat", true, null, noUsage);
+    const plain = ev('{"choices":[{"delta":{"content":"the \\"usage\\": {} word"}}],"usage":null}');
+    expect(n.observe(plain)).toBe(plain.raw);
+    expect(n.usage).toBeNull();
+    expect(noUsage.calls).toBe(0);
+  });
+
+  it("prices response.completed for every Responses API client", () => {
+    const m = new StreamMeter("responses", false, null, pricer("gpt-4o-mini"));
+    const data = '{"type":"response.completed","response":{"id":"r","output":[{"content":[{"text":"é 😀 \\"usage\\":{}"}]}],"usage":{"input_tokens":1000,"input_tokens_details":{"cached_tokens":400},"output_tokens":200}}}';
+    const done = { event: "response.completed", data, hasData: true, raw: `event: response.completed\ndata: ${data}\n\n` };
+    expect(m.observe(done)).toBe(done.raw.replace('"output_tokens":200}', '"output_tokens":200,"cost_usd":0.00024}'));
+    expect(m.usage).toEqual({ inputTokens: 1000, outputTokens: 200, cachedInputTokens: 400 });
+    const created = ev('{"type":"response.created","response":{"usage":null}}', "response.created");
+    expect(m.observe(created)).toBe(created.raw);
+    expect(new StreamMeter("responses", false, null, pricer("unpriced")).observe(done)).toBe(done.raw);
   });
 });

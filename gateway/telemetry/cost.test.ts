@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/gateway-config.ts";
-import { costPico, formatUsd } from "./cost.ts";
+import { costPico, costUsd, formatUsd } from "./cost.ts";
 import { parsePricing } from "./pricing.ts";
 
 const prices = parsePricing("models:\n  gpt-4o-mini: { input: 0.15, output: 0.60, cached_input: 0.075 }\n  big: { input: 2.5, output: 10 }\n");
@@ -20,6 +20,13 @@ describe("pricing and cost", () => {
   it("uses the input price for cached tokens when none is given, and null for unpriced models", () => {
     expect(costPico(prices, "big", { inputTokens: 10, cachedInputTokens: 10, outputTokens: 1 })).toBe(10 * 2_500_000 + 10_000_000);
     expect(costPico(prices, "unknown", { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1 })).toBeNull();
+  });
+
+  it("gives the header's digits for a priced model, and null for an unpriced one or fractional tokens", () => {
+    expect(costUsd(prices, "gpt-4o-mini", { inputTokens: 1000, cachedInputTokens: 400, outputTokens: 200 })).toBe("0.00024");
+    expect(costUsd(prices, "gpt-4o-mini", { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 })).toBe("0");
+    expect(costUsd(prices, "unknown", { inputTokens: 1, cachedInputTokens: 0, outputTokens: 1 })).toBeNull();
+    expect(costUsd(prices, "gpt-4o-mini", { inputTokens: 1.000001, cachedInputTokens: 0, outputTokens: 0 })).toBeNull();
   });
 
   it("refuses prices it cannot hold exactly, naming the field", () => {

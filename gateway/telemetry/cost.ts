@@ -18,3 +18,12 @@ export function formatUsd(pico: number | bigint): string {
   const whole = `${p < 0n ? "-" : ""}${abs / 1_000_000_000_000n}`;
   return frac === "" ? whole : `${whole}.${frac}`;
 }
+
+/**
+ * What `x-prompt-cost-usd` says for `usage` on `model` (formatUsd of costPico), or null when the model
+ * is unpriced or the usage cannot be priced exactly (token counts that are not whole numbers).
+ */
+export function costUsd(prices: PriceTable, model: string, usage: Usage): string | null {
+  const pico = costPico(prices, model, usage);
+  return pico === null || !Number.isSafeInteger(pico) ? null : formatUsd(pico);
+}
