@@ -6,14 +6,28 @@ import { percentileSorted } from "./stats.ts";
 
 /** The targets of every run, in round-1 order. */
 export const TARGETS = ["direct", "bare", "gateway"] as const;
+/**
+ * With --prompt: the same gateway process as `gateway`, asked for a prompt (X-Prompt-Ref, X-Prompt-Vars,
+ * X-User-Id), so the difference between the two is what the prompt features cost.
+ */
+export const PROMPT_TARGET = "gateway-prompt";
 /** With --otel: the gateway with OpenTelemetry span export on, measured against `gateway` (export off). */
 export const OTEL_TARGET = "gateway-otel";
 export type CoreTargetName = (typeof TARGETS)[number];
-export type TargetName = CoreTargetName | typeof OTEL_TARGET;
+export type TargetName = CoreTargetName | typeof PROMPT_TARGET | typeof OTEL_TARGET;
 
-/** The targets of a run, in round-1 order: gateway-otel, when measured, right after gateway. */
-export function targetNames(otel: boolean): readonly TargetName[] {
-  return otel ? [...TARGETS, OTEL_TARGET] : TARGETS;
+/** The optional targets a run adds (the --prompt and --otel flags). */
+export interface ExtraTargets {
+  readonly prompt: boolean;
+  readonly otel: boolean;
+}
+
+/** The targets of a run, in round-1 order: gateway-prompt, then gateway-otel, when measured, right after gateway. */
+export function targetNames(extra: ExtraTargets): readonly TargetName[] {
+  const names: TargetName[] = [...TARGETS];
+  if (extra.prompt) names.push(PROMPT_TARGET);
+  if (extra.otel) names.push(OTEL_TARGET);
+  return names;
 }
 
 export interface Target {
@@ -21,6 +35,16 @@ export interface Target {
   /** Full URL of the chat completions endpoint. */
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** What the preflight requires beyond a whole 200 answer; none for most targets. */
+  readonly expect?: ExpectedAnswer;
+}
+
+/** Proof that a target did the work it is there to measure, which a plain 200 does not show. */
+export interface ExpectedAnswer {
+  /** Response headers the answer must carry, lower-case name to exact value. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Added to any preflight failure of the target: what it needs and what to fix. */
+  readonly hint: string;
 }
 
 export interface LatencySummary {

@@ -7,6 +7,18 @@ describe("parseOptions", () => {
     expect(o).toMatchObject({ rounds: 3, duration: 5, warmup: 1, connections: 50, latencyDuration: 3, json: false, check: false });
     expect(o.scenarios).toEqual(["nonstream", "stream"]);
     expect(o.otel).toBe(false);
+    expect(o.prompt).toBe(false);
+  });
+
+  it("adds gateway-prompt with --prompt, alone or with --otel, and keeps --header off the prompt's own headers then", () => {
+    expect(parseOptions(["--prompt"]).prompt).toBe(true);
+    const both = parseOptions(["--prompt", "--otel", "--header", "X-Tenant: t1"]);
+    expect(both).toMatchObject({ prompt: true, otel: true, gatewayHeaders: { "x-tenant": "t1" } });
+    expect(() => parseOptions(["--prompt", "--header", "X-Prompt-Ref: summarization@1.0.0"])).toThrow(/--header x-prompt-ref cannot be used with --prompt/);
+    expect(() => parseOptions(["--prompt", "--header", "x-prompt-vars: {}"])).toThrow(/--prompt/);
+    expect(() => parseOptions(["--prompt", "--header", "X-User-Id: u1"])).toThrow(/--header x-user-id cannot be used with --prompt/);
+    // Without --prompt, --header may still ask the one gateway for a prompt, as before.
+    expect(parseOptions(["--header", "X-Prompt-Ref: summarization"]).gatewayHeaders).toEqual({ "x-prompt-ref": "summarization" });
   });
 
   it("adds gateway-otel with --otel, and keeps --gateway-env off the export switches then", () => {

@@ -24,6 +24,8 @@ export interface Options {
   readonly configDir: string | null;
   readonly gatewayEnv: Readonly<Record<string, string>>;
   readonly gatewayNodeArgs: readonly string[];
+  /** Also measure `gateway-prompt`: the same gateway, asked for the summarization prompt (PROMPT_HEADERS). */
+  readonly prompt: boolean;
   /** Also measure `gateway-otel`: a second gateway exporting spans to a local OTLP/HTTP receiver. */
   readonly otel: boolean;
   readonly outDir: string;
@@ -34,7 +36,8 @@ export const HELP = `npm run loadtest -- [options]
 
 Benchmarks the gateway against a bare node:http + undici passthrough and against the fake provider
 directly, in interleaved rounds of one run, and checks the targets (throughput >= 0.8x bare, added
-p50 latency at concurrency 1 <= 1.3x bare's). With --otel, also measures the cost of span export
+p50 latency at concurrency 1 <= 1.3x bare's). With --prompt, also measures the cost of the prompt
+features (gateway-prompt throughput >= 0.9x the gateway's); with --otel, the cost of span export
 (gateway-otel throughput >= 0.9x the gateway's).
 
   --rounds N             interleaved rounds per scenario (3)
@@ -43,11 +46,16 @@ p50 latency at concurrency 1 <= 1.3x bare's). With --otel, also measures the cos
   --connections N        connections of the throughput runs (50)
   --latency-duration S   seconds per concurrency-1 latency run (3)
   --scenario NAME        nonstream | stream | all (all)
-  --header "Name: value" extra request header for the gateway only; repeatable
+  --header "Name: value" extra request header for the gateway (and gateway-prompt, gateway-otel) only;
+                         repeatable
   --body-file FILE       JSON object used as the request body (the scenario sets "stream")
   --config-dir DIR       the gateway's CONFIG_DIR; its gateway.yaml can use \${LOADTEST_UPSTREAM_URL}
   --gateway-env K=V      extra environment variable for the gateway; repeatable
   --gateway-node-arg A   extra node flag for the gateway, e.g. --gateway-node-arg=--cpu-prof; repeatable
+  --prompt               add a target gateway-prompt: the same gateway process, with X-Prompt-Ref:
+                         summarization, X-User-Id and X-Prompt-Vars (a ~600-character text) on every
+                         request, measured against the gateway without them; without --config-dir the
+                         generated config holds the repo's config/prompts and pricing.yaml
   --otel                 add a target gateway-otel: a second gateway exporting OpenTelemetry spans to a
                          local OTLP/HTTP receiver (OTEL_BSP_* defaults; --gateway-env may set them),
                          measured against the gateway with export off
@@ -55,6 +63,32 @@ p50 latency at concurrency 1 <= 1.3x bare's). With --otel, also measures the cos
   --json                 print the results as JSON instead of markdown
   --check                exit 2 when a target is missed
   --help`;
+
+/** The prompt gateway-prompt asks for; the preflight checks the answer's x-prompt-name names it. */
+export const PROMPT_NAME = "summarization";
+
+/**
+ * The `text` variable of gateway-prompt's requests: a realistic paragraph of about 600 characters, so
+ * that validating, rendering and re-serialising it costs what a real request does. ASCII on one line:
+ * it travels in a header.
+ */
+export const PROMPT_TEXT =
+  "Northwind Logistics reported third-quarter revenue of $48.2 million, up 12% from a year earlier, " +
+  "driven by new warehouse contracts in Germany and a recovery in cross-border freight. Operating margin " +
+  "narrowed to 9.1% as the company hired 140 drivers and raised spending on its route-planning software. " +
+  "The chief financial officer warned that higher fuel prices and a slowdown among small retail customers " +
+  "could weigh on the fourth quarter, and that a renewal with its largest client, due in November, has not " +
+  "been signed yet. Management kept its full-year guidance and plans to update it in January.";
+
+/**
+ * gateway-prompt's own request headers (lower-case, as parseHeader gives them), sent on top of --header's:
+ * the prompt, its variables, and a user id as real callers send (the canary split hashes it).
+ */
+export const PROMPT_HEADERS: Readonly<Record<string, string>> = {
+  "x-prompt-ref": PROMPT_NAME,
+  "x-user-id": "loadtest-user",
+  "x-prompt-vars": JSON.stringify({ text: PROMPT_TEXT, focus_points: ["revenue", "risks"] }),
+};
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -104,6 +138,7 @@ export function parseOptions(argv: readonly string[]): Options {
       "gateway-env": { type: "string", multiple: true },
       "gateway-node-arg": { type: "string", multiple: true },
       "out-dir": { type: "string" },
+      prompt: { type: "boolean" },
       otel: { type: "boolean" },
       json: { type: "boolean" },
       check: { type: "boolean" },
@@ -123,6 +158,16 @@ export function parseOptions(argv: readonly string[]): Options {
       throw new Error(`--gateway-env ${clash} cannot be used with --otel, which turns span export off for gateway and on, to its own receiver, for gateway-otel`);
     }
   }
+  const gatewayHeaders = Object.fromEntries((values.header ?? []).map(parseHeader));
+  const prompt = values.prompt ?? false;
+  if (prompt) {
+    // On `gateway` these would turn the baseline into a prompted request too; on gateway-prompt they
+    // would be overridden without a word. Either way the comparison would not be what it says.
+    const clash = Object.keys(gatewayHeaders).find((k) => k in PROMPT_HEADERS);
+    if (clash !== undefined) {
+      throw new Error(`--header ${clash} cannot be used with --prompt, which sends its own X-Prompt-Ref, X-Prompt-Vars and X-User-Id to gateway-prompt only and none to gateway`);
+    }
+  }
   return {
     rounds: num("rounds", values.rounds, 3, 1, 50, true),
     duration: num("duration", values.duration, 5, 0.5, 600, false),
@@ -132,11 +177,12 @@ export function parseOptions(argv: readonly string[]): Options {
     scenarios: scenario === "all" ? SCENARIOS : [scenario as ScenarioName],
     json: values.json ?? false,
     check: values.check ?? false,
-    gatewayHeaders: Object.fromEntries((values.header ?? []).map(parseHeader)),
+    gatewayHeaders,
     bodyFile: values["body-file"] ?? null,
     configDir: values["config-dir"] ?? null,
     gatewayEnv,
     gatewayNodeArgs: values["gateway-node-arg"] ?? [],
+    prompt,
     otel,
     outDir: values["out-dir"] ?? "loadtest/results",
     help: values.help ?? false,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TargetName } from "./bench.ts";
 import {
-  parseSpanCounters, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, type MeasuredRun, type TelemetryEvidence,
+  metAllTargets, parseSpanCounters, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, type MeasuredRun, type TelemetryEvidence,
 } from "./report.ts";
 
 const run = (target: TargetName, rps: number, p50: number, failures = 0): MeasuredRun => ({
@@ -105,6 +105,84 @@ describe("span export overhead (--otel)", () => {
 
   it("counts a failed gateway-otel request against the scenario", () => {
     const r = [[run("direct", 1, 0.1), run("bare", 1, 0.2), run("gateway", 1, 0.3), run("gateway-otel", 1, 0.3, 1)]];
+    expect(summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).clean).toBe(false);
+  });
+});
+
+describe("prompt overhead (--prompt)", () => {
+  // gateway-prompt after gateway in round-1 order, rotated like the runner does.
+  const summarize = (promptRps: readonly [number, number, number]): ReturnType<typeof summarizeScenario> => summarizeScenario({
+    scenario: "nonstream",
+    throughput: [
+      [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-prompt", promptRps[0], 0)],
+      [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-prompt", promptRps[1], 0), run("direct", 900, 0)],
+      [run("gateway", 420, 0), run("gateway-prompt", promptRps[2], 0), run("direct", 950, 0), run("bare", 480, 0)],
+    ],
+    latency: [
+      [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-prompt", 1, 0.41)],
+      [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-prompt", 1, 0.47), run("direct", 1, 0.12)],
+      [run("gateway", 1, 0.5), run("gateway-prompt", 1, 0.55), run("direct", 1, 0.1), run("bare", 1, 0.3)],
+    ],
+    warmupFailures: 0,
+  });
+
+  it("compares gateway-prompt with the gateway: medians of rounds, per-round spread, CPU and p50 beside", () => {
+    const s = summarize([430, 285, 390]);
+    expect(s.targets["gateway-prompt"]?.rps).toBe(390);
+    expect(s.targets["gateway-prompt"]?.p50).toBeCloseTo(0.47);
+    const p = s.promptThroughputRatio;
+    expect(p?.value).toBeCloseTo(390 / 420);
+    expect(p?.target).toBe(0.9);
+    expect(p?.verdict).toBe("PASS");
+    expect(p?.perRound.map((v) => v?.toFixed(3))).toEqual(["0.956", "0.950", "0.929"]);
+    // cpuUsPerRequest is rps / 10 in these runs: 39 vs 42 µs.
+    expect(s.promptCpuRatio).toBeCloseTo(39 / 42);
+    expect(s.telemetryThroughputRatio).toBeNull();
+    const md = renderMarkdown(s, { connections: 50 });
+    expect(md).toContain("| gateway-prompt | 390 | 430 / 285 / 390 | 39 | 0.470 | 0.370 | 0 | 0 |");
+    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off) | 0.929x; per round 0.96 / 0.95 / 0.93 | >= 0.90x | PASS |");
+    expect(md).toContain("| p50 @c=1 gateway-prompt vs gateway (info) | 0.470 vs 0.400 ms (+0.070 ms) | | |");
+    expect(md).toContain("| server CPU per request gateway-prompt / gateway (info) | 0.93x | | |");
+    expect(md).not.toContain("gateway-otel");
+  });
+
+  it("fails below 0.9x, and --check then misses a target even when the proxy's own checks pass", () => {
+    const s = summarize([400, 250, 370]);
+    expect(s.promptThroughputRatio?.value).toBeCloseTo(370 / 420);
+    expect(s.promptThroughputRatio?.verdict).toBe("FAIL");
+    expect(renderMarkdown(s, { connections: 50 })).toMatch(/\| throughput gateway-prompt \/ gateway \(prompt on \/ off\) \| 0\.881x.* \| FAIL \|/);
+    const fine = { ...s, addedLatencyRatio: { ...s.addedLatencyRatio, verdict: "PASS" as const } };
+    expect(fine.throughputRatio.verdict).toBe("PASS");
+    expect(metAllTargets(fine)).toBe(false);
+    expect(metAllTargets({ ...fine, promptThroughputRatio: { ...fine.promptThroughputRatio!, verdict: "PASS" } })).toBe(true);
+  });
+
+  it("shows nothing about prompts when gateway-prompt was not measured", () => {
+    const plain = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3)]];
+    const p = summarizeScenario({ scenario: "stream", throughput: plain, latency: plain, warmupFailures: 0 });
+    expect(p.targets["gateway-prompt"]).toBeUndefined();
+    expect(p.promptThroughputRatio).toBeNull();
+    expect(p.promptCpuRatio).toBeNull();
+    expect(renderMarkdown(p, { connections: 50 })).not.toContain("gateway-prompt");
+  });
+
+  it("with --otel too: rows and checks in round-1 order, each variant against the gateway", () => {
+    const r = [[
+      run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-prompt", 380, 0.32), run("gateway-otel", 300, 0.31),
+    ]];
+    const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
+    expect(s.promptThroughputRatio?.value).toBeCloseTo(0.95);
+    expect(s.telemetryThroughputRatio?.value).toBeCloseTo(0.75);
+    expect(metAllTargets(s)).toBe(false);
+    const md = renderMarkdown(s, { connections: 50 });
+    const order = ["| gateway |", "| gateway-prompt |", "| gateway-otel |", "| throughput gateway-prompt / gateway", "| throughput gateway-otel / gateway"];
+    const at = order.map((row) => md.indexOf(row));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+  });
+
+  it("counts a failed gateway-prompt request against the scenario", () => {
+    const r = [[run("direct", 1, 0.1), run("bare", 1, 0.2), run("gateway", 1, 0.3), run("gateway-prompt", 1, 0.3, 1)]];
     expect(summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).clean).toBe(false);
   });
 });

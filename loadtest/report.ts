@@ -1,7 +1,7 @@
 // Turns a scenario's raw runs into the figures the team reports (medians of interleaved rounds, the
-// gateway/bare ratios, with --otel the gateway-otel/gateway one, and their verdicts) and renders them
-// as markdown.
-import { OTEL_TARGET, TARGETS, type CoreTargetName, type RunResult, type TargetName } from "./bench.ts";
+// gateway/bare ratios, with --prompt the gateway-prompt/gateway one, with --otel the gateway-otel/gateway
+// one, and their verdicts) and renders them as markdown.
+import { OTEL_TARGET, PROMPT_TARGET, TARGETS, type CoreTargetName, type RunResult, type TargetName } from "./bench.ts";
 import type { ScenarioName } from "./options.ts";
 import type { ReceiverStats } from "./otlp-receiver.ts";
 import { median, ratio } from "./stats.ts";
@@ -11,6 +11,8 @@ export const THROUGHPUT_TARGET = 0.8;
 export const ADDED_LATENCY_TARGET = 1.3;
 /** With span export on, throughput at least 0.9x the gateway's without: telemetry costs under 10%. */
 export const TELEMETRY_THROUGHPUT_TARGET = 0.9;
+/** With a prompt on every request, throughput at least 0.9x the gateway's without: the prompt features cost under 10%. */
+export const PROMPT_THROUGHPUT_TARGET = 0.9;
 
 /** A measured run, with the CPU time its server (bare proxy, gateway, or the fake for direct) spent per request. */
 export interface MeasuredRun extends RunResult {
@@ -50,8 +52,11 @@ export interface Check {
   readonly perRound: readonly (number | null)[];
 }
 
-/** Every target of every run, and gateway-otel when it was measured (--otel). */
-export type TargetSummaries = Readonly<Record<CoreTargetName, TargetSummary>> & { readonly [OTEL_TARGET]?: TargetSummary };
+/** Every target of every run, and gateway-prompt (--prompt) and gateway-otel (--otel) when they were measured. */
+export type TargetSummaries = Readonly<Record<CoreTargetName, TargetSummary>> & {
+  readonly [PROMPT_TARGET]?: TargetSummary;
+  readonly [OTEL_TARGET]?: TargetSummary;
+};
 
 export interface ScenarioSummary {
   readonly scenario: ScenarioName;
@@ -63,6 +68,10 @@ export interface ScenarioSummary {
   readonly gatewayOverDirect: number | null;
   /** Gateway CPU per request over bare's (lower is better; info, steadier than req/s on a busy machine). */
   readonly cpuPerRequestRatio: number | null;
+  /** Median gateway-prompt req/s over median gateway req/s (higher is better); null without gateway-prompt. */
+  readonly promptThroughputRatio: Check | null;
+  /** gateway-prompt CPU per request over the gateway's (info); null without gateway-prompt. */
+  readonly promptCpuRatio: number | null;
   /** Median gateway-otel req/s over median gateway req/s (higher is better); null without gateway-otel. */
   readonly telemetryThroughputRatio: Check | null;
   /** gateway-otel CPU per request over the gateway's (info); null without gateway-otel. */
@@ -87,6 +96,22 @@ function verdict(value: number | null, target: number, atLeast: boolean): Verdic
   return (atLeast ? value >= target : value <= target) ? "PASS" : "FAIL";
 }
 
+/**
+ * A variant of the gateway (gateway-prompt, gateway-otel) against the gateway itself, computed like
+ * throughputRatio: the ratio of the medians, with the per-round ratios beside it.
+ */
+function overheadCheck(variant: TargetSummary, gateway: TargetSummary, target: number): Check {
+  const value = ratio(variant.rps, gateway.rps);
+  return {
+    value,
+    target,
+    verdict: verdict(value, target, true),
+    perRound: variant.rpsPerRound.map((v, i) => ratio(v, gateway.rpsPerRound[i] ?? Number.NaN)),
+  };
+}
+
+const cpuRatio = (a: TargetSummary, b: TargetSummary): number | null => ratio(a.cpuUsPerRequest ?? Number.NaN, b.cpuUsPerRequest ?? Number.NaN);
+
 export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
   const all = [...runs.throughput, ...runs.latency].flat();
   const p50 = (t: TargetName): number[] => perRound(runs.latency, t, (r) => r.latencyMs.p50);
@@ -109,9 +134,14 @@ export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
   };
   const core = Object.fromEntries(TARGETS.map((t) => [t, summary(t)])) as Record<CoreTargetName, TargetSummary>;
   const { direct, bare, gateway } = core;
-  const otel = all.some((r) => r.target === OTEL_TARGET) ? summary(OTEL_TARGET) : null;
-  const targets: TargetSummaries = otel === null ? core : { ...core, [OTEL_TARGET]: otel };
-  const telemetry = otel === null ? null : ratio(otel.rps, gateway.rps);
+  const measured = (t: TargetName): TargetSummary | null => (all.some((r) => r.target === t) ? summary(t) : null);
+  const prompt = measured(PROMPT_TARGET);
+  const otel = measured(OTEL_TARGET);
+  const targets: TargetSummaries = {
+    ...core,
+    ...(prompt === null ? {} : { [PROMPT_TARGET]: prompt }),
+    ...(otel === null ? {} : { [OTEL_TARGET]: otel }),
+  };
 
   const tput = ratio(gateway.rps, bare.rps);
   const added = ratio(gateway.addedP50 ?? Number.NaN, bare.addedP50 ?? Number.NaN);
@@ -135,17 +165,23 @@ export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
       perRound: addedPerRound,
     },
     gatewayOverDirect: ratio(gateway.rps, direct.rps),
-    cpuPerRequestRatio: ratio(gateway.cpuUsPerRequest ?? Number.NaN, bare.cpuUsPerRequest ?? Number.NaN),
-    // Computed like throughputRatio: the ratio of the medians, with the per-round ratios beside it.
-    telemetryThroughputRatio: otel === null ? null : {
-      value: telemetry,
-      target: TELEMETRY_THROUGHPUT_TARGET,
-      verdict: verdict(telemetry, TELEMETRY_THROUGHPUT_TARGET, true),
-      perRound: otel.rpsPerRound.map((o, i) => ratio(o, gateway.rpsPerRound[i] ?? Number.NaN)),
-    },
-    telemetryCpuRatio: otel === null ? null : ratio(otel.cpuUsPerRequest ?? Number.NaN, gateway.cpuUsPerRequest ?? Number.NaN),
+    cpuPerRequestRatio: cpuRatio(gateway, bare),
+    promptThroughputRatio: prompt === null ? null : overheadCheck(prompt, gateway, PROMPT_THROUGHPUT_TARGET),
+    promptCpuRatio: prompt === null ? null : cpuRatio(prompt, gateway),
+    telemetryThroughputRatio: otel === null ? null : overheadCheck(otel, gateway, TELEMETRY_THROUGHPUT_TARGET),
+    telemetryCpuRatio: otel === null ? null : cpuRatio(otel, gateway),
     clean: runs.warmupFailures === 0 && all.every((r) => r.non2xx === 0 && r.errors === 0),
   };
+}
+
+/**
+ * Whether a scenario met every target it checked (what --check exits 2 on): gateway/bare throughput
+ * and added latency, and gateway-prompt's and gateway-otel's throughput when they were measured. N/A
+ * is not a pass: a ratio that cannot be computed proves nothing.
+ */
+export function metAllTargets(s: ScenarioSummary): boolean {
+  const checks = [s.throughputRatio, s.addedLatencyRatio, s.promptThroughputRatio, s.telemetryThroughputRatio];
+  return checks.every((c) => c === null || c.verdict === "PASS");
 }
 
 const fmtRps = (v: number): string => (Number.isFinite(v) ? String(Math.round(v)) : "n/a");
@@ -160,6 +196,17 @@ function spread(values: readonly (number | null)[]): string {
   return `; per round ${values.map((v) => (v === null ? "n/a" : v.toFixed(2))).join(" / ")}`;
 }
 
+/** The check rows of a gateway variant against the gateway: throughput (the verdict), p50 and CPU (info). */
+function overheadRows(name: TargetName, label: string, variant: TargetSummary, gateway: TargetSummary, check: Check, cpu: number | null): string[] {
+  const diff = variant.p50 - gateway.p50;
+  const signed = Number.isFinite(diff) ? ` (${diff >= 0 ? "+" : ""}${diff.toFixed(3)} ms)` : "";
+  return [
+    `| throughput ${name} / gateway (${label}) | ${fmtCheck(check.value)}${spread(check.perRound)} | >= ${fmtX(check.target)} | ${check.verdict} |`,
+    `| p50 @c=1 ${name} vs gateway (info) | ${fmtMs(variant.p50)} vs ${fmtMs(gateway.p50)} ms${signed} | | |`,
+    `| server CPU per request ${name} / gateway (info) | ${fmtX(cpu)} | | |`,
+  ];
+}
+
 export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections: number }): string {
   const lines = [
     `### ${s.scenario === "stream" ? "streaming (SSE)" : "non-streaming"}${s.clean ? "" : " -- INVALID: non-2xx answers or errors, see below"}`,
@@ -168,7 +215,10 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
     "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   const rows: [TargetName, TargetSummary][] = TARGETS.map((t) => [t, s.targets[t]]);
+  const prompt = s.targets[PROMPT_TARGET];
   const otel = s.targets[OTEL_TARGET];
+  // Round-1 order: gateway-prompt, then gateway-otel, after the gateway.
+  if (prompt !== undefined) rows.push([PROMPT_TARGET, prompt]);
   if (otel !== undefined) rows.push([OTEL_TARGET, otel]);
   for (const [t, x] of rows) {
     const cpu = x.cpuUsPerRequest === null ? "-" : x.cpuUsPerRequest.toFixed(0);
@@ -184,15 +234,11 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
     `| server CPU per request gateway / bare (info) | ${fmtX(s.cpuPerRequestRatio)} | | |`,
     `| throughput gateway / direct (info) | ${fmtX(s.gatewayOverDirect)} | | |`,
   );
-  const tel = s.telemetryThroughputRatio;
-  if (otel !== undefined && tel !== null) {
-    const diff = otel.p50 - gateway.p50;
-    const signed = Number.isFinite(diff) ? ` (${diff >= 0 ? "+" : ""}${diff.toFixed(3)} ms)` : "";
-    lines.push(
-      `| throughput gateway-otel / gateway (span export on / off) | ${fmtCheck(tel.value)}${spread(tel.perRound)} | >= ${fmtX(TELEMETRY_THROUGHPUT_TARGET)} | ${tel.verdict} |`,
-      `| p50 @c=1 gateway-otel vs gateway (info) | ${fmtMs(otel.p50)} vs ${fmtMs(gateway.p50)} ms${signed} | | |`,
-      `| server CPU per request gateway-otel / gateway (info) | ${fmtX(s.telemetryCpuRatio)} | | |`,
-    );
+  if (prompt !== undefined && s.promptThroughputRatio !== null) {
+    lines.push(...overheadRows(PROMPT_TARGET, "prompt on / off", prompt, gateway, s.promptThroughputRatio, s.promptCpuRatio));
+  }
+  if (otel !== undefined && s.telemetryThroughputRatio !== null) {
+    lines.push(...overheadRows(OTEL_TARGET, "span export on / off", otel, gateway, s.telemetryThroughputRatio, s.telemetryCpuRatio));
   }
   return lines.join("\n");
 }

@@ -1,9 +1,11 @@
 // Starts the servers of a load test (fake provider, bare passthrough, gateway; with --otel also an
 // OTLP/HTTP receiver and gateway-otel), each in its own process on 127.0.0.1, and checks each target
-// answers a real request correctly before anything is measured.
-import { writeFileSync } from "node:fs";
+// answers a real request correctly before anything is measured. With --prompt, gateway-prompt is one
+// more target on the same gateway process.
+import { copyFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OTEL_TARGET, type Target, type TargetName } from "./bench.ts";
+import { OTEL_TARGET, PROMPT_TARGET, type ExpectedAnswer, type Target, type TargetName } from "./bench.ts";
+import { PROMPT_HEADERS, PROMPT_NAME } from "./options.ts";
 import type { ReceiverStats } from "./otlp-receiver.ts";
 import { announcedPort, freePort, spawnNode, waitReady, type Child } from "./processes.ts";
 import { parseSpanCounters, type SpanCounters } from "./report.ts";
@@ -13,8 +15,10 @@ export interface GatewaySetup {
   readonly configDir: string | null;
   readonly env: Readonly<Record<string, string>>;
   readonly nodeArgs: readonly string[];
-  /** Extra request headers for the gateway only (gateway-otel too). */
+  /** Extra request headers for the gateway only (gateway-prompt and gateway-otel too). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Also measure gateway-prompt, on the gateway's own process; a generated config then holds the repo's prompts. */
+  readonly prompt: boolean;
   /** Also start the OTLP/HTTP receiver and gateway-otel, exporting spans to it. */
   readonly otel: boolean;
 }
@@ -28,9 +32,9 @@ export interface OtelServers {
 
 export interface Servers {
   readonly children: readonly Child[];
-  /** The targets in round-1 order: direct, bare, gateway, then gateway-otel with --otel. */
+  /** The targets in round-1 order: direct, bare, gateway, then gateway-prompt with --prompt, gateway-otel with --otel. */
   readonly targets: readonly Target[];
-  /** The process that answers each target's requests (direct: the fake provider itself). */
+  /** The process that answers each target's requests (direct: the fake provider itself; gateway-prompt: the gateway). */
   readonly pids: Readonly<Record<TargetName, number | undefined>>;
   readonly otel: OtelServers | null;
 }
@@ -83,6 +87,59 @@ routes:
   - { match: "*", provider: fake }
 `;
 
+// The repo's prompt files are registered at start, and bootstrap_labels puts each prompt's newest
+// version on dev, staging and prod, so that a bare `X-Prompt-Ref: summarization` resolves on the
+// gateway's label; without it a fresh state file has no labels and the gateway answers 404.
+const PROMPTS_YAML = `# --prompt: config/prompts, registered at start, newest version on dev, staging and prod.
+prompts: { register_on_start: true, bootstrap_labels: true }
+`;
+
+/** The generated gateway.yaml: the fake provider route, and with --prompt the prompt settings. */
+export function gatewayYaml(prompt: boolean): string {
+  return prompt ? DEFAULT_GATEWAY_YAML + PROMPTS_YAML : DEFAULT_GATEWAY_YAML;
+}
+
+/**
+ * Writes the generated CONFIG_DIR into `dir` (when there is no --config-dir). With --prompt it also
+ * holds copies of the repo's config/prompts/ and config/pricing.yaml, so the gateway registers the
+ * prompts and loads the prices as a deployed one does.
+ */
+export function writeConfigDir(root: string, dir: string, prompt: boolean): void {
+  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(prompt));
+  if (!prompt) return;
+  cpSync(join(root, "config/prompts"), join(dir, "prompts"), { recursive: true });
+  copyFileSync(join(root, "config/pricing.yaml"), join(dir, "pricing.yaml"));
+}
+
+/** gateway-prompt's request headers: --header's, then the prompt's own (parseOptions keeps them apart). */
+export function promptTargetHeaders(gatewayHeaders: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...gatewayHeaders, ...PROMPT_HEADERS };
+}
+
+/**
+ * What gateway-prompt's answers must show: the gateway names the prompt it served in x-prompt-name.
+ * Without it the requests took the plain path and gateway-prompt would measure nothing.
+ */
+export function promptExpectation(configDirGiven: boolean): ExpectedAnswer {
+  const fix = configDirGiven
+    ? `--config-dir must hold prompts/${PROMPT_NAME}/*.yaml with a version on the gateway's label (GATEWAY_ENV, prod by default), ` +
+      "e.g. with `prompts: { register_on_start: true, bootstrap_labels: true }` in its gateway.yaml"
+    : "the generated config copies config/prompts/ and puts the newest version on dev, staging and prod: check that GATEWAY_ENV is one of them";
+  return {
+    headers: { "x-prompt-name": PROMPT_NAME },
+    hint: `gateway-prompt must be served the ${PROMPT_NAME} prompt (answers with x-prompt-name: ${PROMPT_NAME}); ${fix}`,
+  };
+}
+
+/** The first expected header the answer lacks or carries another value of, as `name: value (got ...)`; null when all match. */
+function missingHeader(expected: Readonly<Record<string, string>>, actual: Headers): string | null {
+  for (const [name, value] of Object.entries(expected)) {
+    const got = actual.get(name);
+    if (got !== value) return `${name}: ${value} (got ${got === null ? "none" : `"${got}"`})`;
+  }
+  return null;
+}
+
 /** Starts a gateway on a port picked here (at LOG_LEVEL=warn it does not log its address) and waits for /readyz. */
 async function startGateway(name: string, root: string, gw: GatewaySetup, env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
   const port = await freePort();
@@ -105,7 +162,7 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
   let configDir = gw.configDir;
   if (configDir === null) {
     configDir = tmp;
-    writeFileSync(join(tmp, "gateway.yaml"), DEFAULT_GATEWAY_YAML);
+    writeConfigDir(root, tmp, gw.prompt);
   }
   const dir = configDir;
   // Each gateway has its own state file: two processes sharing one SQLite file would contend for it.
@@ -128,6 +185,11 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
     { name: "bare", url: `http://127.0.0.1:${barePort}${PATH}`, headers: {} },
     { name: "gateway", url: gateway.url + PATH, headers: gw.headers },
   ];
+  // Same process and URL as `gateway`: only the headers differ, so the two compare the prompt path
+  // with the plain one on identical state, and CPU per request is read from the same pid.
+  if (gw.prompt) {
+    targets.push({ name: PROMPT_TARGET, url: gateway.url + PATH, headers: promptTargetHeaders(gw.headers), expect: promptExpectation(gw.configDir !== null) });
+  }
   let otelPid: number | undefined;
   let otel: OtelServers | null = null;
   if (gw.otel) {
@@ -143,7 +205,10 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
 
   return {
     children,
-    pids: { direct: fake.proc.pid, bare: bare.proc.pid, gateway: gateway.child.proc.pid, [OTEL_TARGET]: otelPid },
+    pids: {
+      direct: fake.proc.pid, bare: bare.proc.pid, gateway: gateway.child.proc.pid,
+      [PROMPT_TARGET]: gw.prompt ? gateway.child.proc.pid : undefined, [OTEL_TARGET]: otelPid,
+    },
     targets,
     otel,
   };
@@ -175,7 +240,8 @@ export async function gatewaySpanCounters(otel: OtelServers): Promise<SpanCounte
 
 /**
  * One request per target before measuring: a 200 with a whole answer (a chat.completion, or a stream
- * that ends in [DONE] without an error event). A benchmark of error pages would be fast and worthless.
+ * that ends in [DONE] without an error event), and the target's expected headers. A benchmark of error
+ * pages, or of a prompt request the gateway did not treat as one, would be fast and worthless.
  */
 export async function preflight(target: Target, body: string, stream: boolean): Promise<void> {
   const res = await fetch(target.url, {
@@ -185,8 +251,11 @@ export async function preflight(target: Target, body: string, stream: boolean): 
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();
-  const problem = (what: string): Error => new Error(`preflight: ${target.name} ${what}: HTTP ${res.status} ${text.slice(0, 500)}`);
+  const hint = target.expect === undefined ? "" : ` -- ${target.expect.hint}`;
+  const problem = (what: string): Error => new Error(`preflight: ${target.name} ${what}: HTTP ${res.status} ${text.slice(0, 500)}${hint}`);
   if (res.status !== 200) throw problem("did not answer 200");
+  const missing = missingHeader(target.expect?.headers ?? {}, res.headers);
+  if (missing !== null) throw problem(`answered without ${missing}`);
   if (stream) {
     if (!text.trimEnd().endsWith("data: [DONE]") || text.includes('"error"')) throw problem("sent an incomplete or failed stream");
     return;
