@@ -31,6 +31,8 @@ export interface Nodes {
   readonly Node: NodeClass;
   readonly NodeList: NodeClass;
   readonly Literal: NodeClass;
+  readonly TemplateData: NodeClass;
+  readonly Output: NodeClass;
   readonly Symbol: NodeClass;
   readonly LookupVal: NodeClass;
   readonly FunCall: NodeClass;
@@ -50,13 +52,15 @@ export interface CompilerInstance {
   _emit(code: string): void;
   _emitLine(code: string): void;
   _compileExpression(node: AstNode, frame: unknown): void;
+  /** A fresh variable name for generated code (`t_1`, `t_2`...). */
+  _tmpid(): string;
 }
 
 export type CompilerClass = new (templateName: string, throwOnUndefined: boolean) => CompilerInstance;
 
 interface CompilerModule {
   readonly Compiler: CompilerClass & {
-    extend(name: string, props: Record<string, (this: CompilerInstance, node: AstNode, frame: unknown) => void>): CompilerClass;
+    extend(name: string, props: Record<string, (this: CompilerInstance, node: AstNode, ...rest: never[]) => void>): CompilerClass;
   };
 }
 
@@ -68,7 +72,7 @@ export interface TemplateErrorLike extends Error {
 }
 
 export interface TemplateLike {
-  render(ctx: object): string;
+  render(ctx: Readonly<Record<string, unknown>>): string;
 }
 
 interface Nunjucks {

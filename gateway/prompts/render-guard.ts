@@ -9,6 +9,7 @@ import type { Environment } from "nunjucks";
 import { PromptFileError } from "./prompt-file-error.ts";
 import { isForbiddenName } from "./template-guard.ts";
 import { nunjucks, transformer, walkAst, type AstNode, type CompilerInstance, type EnvironmentTables, type NodeClass, type TemplateLike } from "./nunjucks-internals.ts";
+import { plainPlan, renderPlain } from "./plain-template.ts";
 
 export interface RenderLimits {
   /** CPU-time budget of one render (all of a version's templates), checked every 16 ticks. */
@@ -43,6 +44,20 @@ const GuardedCompiler = nunjucks.compiler.Compiler.extend("GuardedCompiler", {
     this._emit("env.pgKey(");
     this._compileExpression(node.expr as AstNode, frame);
     this._emit(")");
+  },
+  // Stock nunjucks emits `frame.set("loop.index", ...)` seven times per iteration, and Frame.set
+  // splits each name on "." and stores through a keyed lookup: most of the cost of a short loop.
+  // This emits the same stores in the same order (fetch or create `loop` in the loop's frame, then
+  // its seven fields), with plain property names.
+  _emitLoopBindings(this: CompilerInstance, _node: AstNode, _arr: string, i: string, len: string) {
+    const loop = this._tmpid();
+    this._emitLine(`var ${loop} = frame.variables["loop"];`);
+    this._emitLine(`if (!${loop}) ${loop} = frame.variables["loop"] = {};`);
+    const bindings: [string, string][] = [
+      ["index", `${i} + 1`], ["index0", i], ["revindex", `${len} - ${i}`], ["revindex0", `${len} - ${i} - 1`],
+      ["first", `${i} === 0`], ["last", `${i} === ${len} - 1`], ["length", len],
+    ];
+    for (const [name, value] of bindings) this._emitLine(`${loop}.${name} = ${value};`);
   },
 });
 
@@ -123,7 +138,10 @@ export class RenderGuard {
     return name;
   }
 
-  /** Compiles one template with ticks and key checks; `where` names it in errors (PromptFileError). */
+  /**
+   * Compiles one template with ticks and key checks; `where` names it in errors (PromptFileError). A
+   * template of only text and `{{ variable }}` outputs renders from its plain plan when it can.
+   */
   compile(source: string, where: string): TemplateLike {
     const ast = transformer.transform(nunjucks.parser.parse(source), []);
     walkAst(ast, (node) => {
@@ -132,6 +150,13 @@ export class RenderGuard {
         throw new PromptFileError(`${where}: line ${node.lineno + 1}, column ${node.colno + 1}: unknown filter "${name}"`);
       }
     });
+    const plan = plainPlan(ast);
+    const template = this.#compileGuarded(ast, where);
+    if (plan === null) return template;
+    return { render: (vars) => renderPlain(plan, vars) ?? template.render(vars) };
+  }
+
+  #compileGuarded(ast: AstNode, where: string): TemplateLike {
     instrument(ast);
     const compiler = new GuardedCompiler(where, true);
     compiler.compile(ast);
