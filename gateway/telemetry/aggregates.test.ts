@@ -43,7 +43,11 @@ function writer(store: Store, options = OPTIONS): AggregateWriter {
   return w;
 }
 
-const fields = (rec: RequestRecord, status: number, endedAt: number): Record<string, number> => Object.fromEntries(requestIncrements(rec, status, endedAt));
+function fields(rec: RequestRecord, status: number, endedAt: number): Record<string, number> {
+  const into = new Map<string, number>();
+  requestIncrements(rec, status, endedAt, into);
+  return Object.fromEntries(into);
+}
 
 describe("per-version aggregate increments", () => {
   it("counts a served request: tokens, exact cost, latency and TTFT buckets", () => {

@@ -36,40 +36,67 @@ const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], m
   return `${histogram}_le_inf`;
 };
 
-interface AggregateTarget {
-  readonly env: string;
-  readonly name: string;
-  readonly version: string;
+/** Adds `by` to `field` of one key's pending counts. */
+function bump(fields: Map<string, number>, field: string, by: number): void {
+  fields.set(field, (fields.get(field) ?? 0) + by);
 }
 
-/** Where a finished request is counted; null when it was not served from a prompt version. */
-function aggregateTarget(rec: RequestRecord): AggregateTarget | null {
-  if (rec.prompt === null || rec.version === null) return null;
-  return { env: rec.environment ?? PINNED_ENV, name: rec.prompt, version: rec.version };
-}
-
-/** The integer increments one finished request adds to its version's minute. */
-export function requestIncrements(rec: RequestRecord, status: number, endedAt: number): [field: string, by: number][] {
-  const out: [string, number][] = [[FIELD.requests, 1]];
+/** Adds the integer increments of one finished request to its version's counts for that minute. */
+export function requestIncrements(rec: RequestRecord, status: number, endedAt: number, into: Map<string, number>): void {
+  bump(into, FIELD.requests, 1);
   const aborted = status === 499;
-  if (aborted) out.push([FIELD.aborted, 1]);
+  if (aborted) bump(into, FIELD.aborted, 1);
   // 5xx, or a stream the provider cut after its 200.
-  else if (status >= 500 || (status < 400 && rec.errorType !== null)) out.push([FIELD.errors, 1]);
-  else if (status >= 400) out.push([FIELD.clientErrors, 1]);
+  else if (status >= 500 || (status < 400 && rec.errorType !== null)) bump(into, FIELD.errors, 1);
+  else if (status >= 400) bump(into, FIELD.clientErrors, 1);
   // An answer that started (or was cut) without the provider's final usage: what is known still counts.
-  if ((status < 400 || aborted) && (rec.usage === null || aborted)) out.push([FIELD.incomplete, 1]);
+  if ((status < 400 || aborted) && (rec.usage === null || aborted)) bump(into, FIELD.incomplete, 1);
   if (rec.usage) {
-    out.push([FIELD.inputTokens, rec.usage.inputTokens], [FIELD.outputTokens, rec.usage.outputTokens]);
-    if (rec.usage.cachedInputTokens > 0) out.push([FIELD.cachedInputTokens, rec.usage.cachedInputTokens]);
+    bump(into, FIELD.inputTokens, rec.usage.inputTokens);
+    bump(into, FIELD.outputTokens, rec.usage.outputTokens);
+    if (rec.usage.cachedInputTokens > 0) bump(into, FIELD.cachedInputTokens, rec.usage.cachedInputTokens);
   }
-  if (rec.costPico !== null) out.push([FIELD.priced, 1], [FIELD.costPico, rec.costPico]);
+  if (rec.costPico !== null) {
+    bump(into, FIELD.priced, 1);
+    bump(into, FIELD.costPico, rec.costPico);
+  }
   const latency = Math.max(0, Math.round(endedAt - rec.startedAt));
-  out.push([FIELD.latencySumMs, latency], [bucketField("latency", LATENCY_BOUNDS_MS, latency), 1]);
+  bump(into, FIELD.latencySumMs, latency);
+  bump(into, bucketField("latency", LATENCY_BOUNDS_MS, latency), 1);
   if (rec.ttftMs !== null) {
     const ttft = Math.max(0, Math.round(rec.ttftMs));
-    out.push([FIELD.ttftCount, 1], [FIELD.ttftSumMs, ttft], [bucketField("ttft", TTFT_BOUNDS_MS, ttft), 1]);
+    bump(into, FIELD.ttftCount, 1);
+    bump(into, FIELD.ttftSumMs, ttft);
+    bump(into, bucketField("ttft", TTFT_BOUNDS_MS, ttft), 1);
   }
-  return out;
+}
+
+/** A version's stats key for one minute and its index key. */
+interface MinuteKeys {
+  readonly minute: number;
+  readonly stats: string;
+  readonly index: string;
+}
+
+/**
+ * The keys of each version's current minute, by environment, prompt and version: counting a request
+ * then builds no key strings (the names are the snapshot's own strings, whose hashes V8 keeps).
+ */
+class KeyCache {
+  readonly #byEnv = new Map<string, Map<string, Map<string, MinuteKeys>>>();
+
+  get(env: string, name: string, version: string, minute: number): MinuteKeys {
+    let byName = this.#byEnv.get(env);
+    if (!byName) this.#byEnv.set(env, (byName = new Map<string, Map<string, MinuteKeys>>()));
+    let byVersion = byName.get(name);
+    if (!byVersion) byName.set(name, (byVersion = new Map<string, MinuteKeys>()));
+    let keys = byVersion.get(version);
+    if (keys?.minute !== minute) {
+      keys = { minute, stats: statsKey(env, name, version, minute), index: statsIndexKey(env, name) };
+      byVersion.set(version, keys);
+    }
+    return keys;
+  }
 }
 
 export interface AggregateWriter {
@@ -101,18 +128,24 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
   let inFlight: Promise<void> | null = null;
   let failing = false;
 
-  /** Adds one key's counts unless that would hold more than `max_pending_keys` keys (then: counted as dropped). */
-  const add = (into: Pending, key: string, counts: Iterable<[string, number]>): void => {
+  const keys = new KeyCache();
+
+  /** One key's pending counts; null when a new key would hold more than `max_pending_keys` keys. */
+  const slot = (into: Pending, key: string): Map<string, number> | null => {
     let fields = into.get(key);
     if (!fields) {
-      if (into.size >= options.max_pending_keys) {
-        for (const [field, by] of counts) if (field === FIELD.requests) dropped += by;
-        return;
-      }
+      if (into.size >= options.max_pending_keys) return null;
       fields = new Map();
       into.set(key, fields);
     }
-    for (const [field, by] of counts) fields.set(field, (fields.get(field) ?? 0) + by);
+    return fields;
+  };
+
+  /** Adds one key's counts, or counts its requests as dropped when there is no room for the key. */
+  const add = (into: Pending, key: string, counts: ReadonlyMap<string, number>): void => {
+    const fields = slot(into, key);
+    if (fields === null) dropped += counts.get(FIELD.requests) ?? 0;
+    else for (const [field, by] of counts) bump(fields, field, by);
   };
 
   const writeOnce = async (): Promise<void> => {
@@ -151,11 +184,14 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
 
   return {
     record(rec, status, endedAt) {
-      const target = aggregateTarget(rec);
-      if (!target) return;
-      const minute = Math.floor(endedAt / MINUTE_MS);
-      add(pending, statsKey(target.env, target.name, target.version, minute), requestIncrements(rec, status, endedAt));
-      add(pending, statsIndexKey(target.env, target.name), [[target.version, 1]]);
+      // Only requests served from a prompt version are counted; pinned ones under PINNED_ENV.
+      if (rec.prompt === null || rec.version === null) return;
+      const { stats, index } = keys.get(rec.environment ?? PINNED_ENV, rec.prompt, rec.version, Math.floor(endedAt / MINUTE_MS));
+      const fields = slot(pending, stats);
+      if (fields === null) dropped += 1;
+      else requestIncrements(rec, status, endedAt, fields);
+      const versions = slot(pending, index);
+      if (versions !== null) bump(versions, rec.version, 1);
     },
     flush,
     pendingKeys: () => pending.size,
