@@ -35,14 +35,17 @@ export function applyPrompt(
     throw refuse("X-Prompt-Ref cannot be used with /v1/embeddings: prompt templates apply to chat, completions and responses", "X-Prompt-Ref");
   }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(version.params)) out[key] = cloneJson(value);
-  for (const [key, value] of Object.entries(body)) {
+  const { params } = version;
+  for (const key of Object.keys(params)) out[key] = cloneJson(params[key]);
+  for (const key of Object.keys(body)) {
+    const value = body[key];
     // `__proto__` would set the copy's prototype instead of a field; it is no OpenAI parameter.
     if (key === "prompt_variables" || key === "__proto__" || value === undefined) continue;
     out[key] = value;
   }
   out.model = version.model ?? body.model;
-  const renderedMessages = rendered.messages.map((m) => ({ role: m.role, content: m.content }));
+  // Each render makes new message objects, so they go into the body as they are.
+  const renderedMessages = rendered.messages;
 
   switch (endpoint) {
     case "chat": {
@@ -51,7 +54,7 @@ export function applyPrompt(
       }
       const own = body.messages ?? [];
       if (!Array.isArray(own)) throw refuse("messages must be an array", "messages");
-      out.messages = [...renderedMessages, ...(own as unknown[])];
+      out.messages = renderedMessages.concat(own as { role: string; content: string }[]);
       return out;
     }
     case "completions": {

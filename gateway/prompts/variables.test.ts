@@ -21,10 +21,10 @@ function refusal(given: unknown, variables: Record<string, VariableSpec> = spec)
 const v = (s: Partial<VariableSpec> & Pick<VariableSpec, "type">): Record<string, VariableSpec> => ({ x: { required: false, ...s } });
 
 describe("resolveVariables", () => {
-  it("applies defaults and returns a null-prototype object", () => {
-    const vars = resolveVariables(spec, { text: "hello" });
-    expect(Object.getPrototypeOf(vars)).toBeNull();
-    expect({ ...vars }).toEqual({ text: "hello", target_sentences: 2, focus_points: [] });
+  it("applies defaults and returns only the declared variables, in declaration order", () => {
+    const vars = resolveVariables(spec, { focus_points: ["a"], text: "hello" });
+    expect(Object.keys(vars)).toEqual(["text", "target_sentences", "focus_points"]);
+    expect(resolveVariables(spec, { text: "hello" })).toEqual({ text: "hello", target_sentences: 2, focus_points: [] });
     expect({ ...resolveVariables(spec, { text: "t", target_sentences: 3, focus_points: ["a"] }) }).toEqual({
       text: "t",
       target_sentences: 3,

@@ -105,7 +105,9 @@ function refuse(param: string, message: string): GatewayError {
 
 /**
  * Validates `given` against `spec` and applies defaults (deep-copied: a template or a later request can
- * never change a version's default). `null` counts as "not given". Returns a null-prototype object.
+ * never change a version's default). `null` counts as "not given". The result holds only declared
+ * names (identifiers, never `__proto__` and friends: prompt-file.ts refuses them), in declaration
+ * order: a plain object with one shape per version, which nunjucks copies quickly into each render.
  */
 export function resolveVariables(spec: PromptVersion["variables"], given: unknown): Record<string, unknown> {
   const input = given === undefined ? {} : given;
@@ -120,19 +122,21 @@ export function resolveVariables(spec: PromptVersion["variables"], given: unknow
       throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: unknown variable "${name}" (declared: ${list})`);
     }
   }
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const [name, v] of Object.entries(spec)) {
-    const param = `prompt_variables.${name}`;
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(spec)) {
+    const v = spec[name]!;
     const value = Object.hasOwn(input, name) ? input[name] : undefined;
     if (value === undefined || value === null) {
-      if (v.required) throw refuse(param, `${param}: missing required variable "${name}" (${v.type})`);
+      if (v.required) throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: missing required variable "${name}" (${v.type})`);
       if (v.default !== undefined) out[name] = cloneJson(v.default);
       continue;
     }
-    const bad = findForbiddenKey(value, param, 1);
-    if (bad !== null) throw refuse(param, `${bad.path}: ${bad.reason}`);
+    if (typeof value === "object") {
+      const bad = findForbiddenKey(value, `prompt_variables.${name}`, 1);
+      if (bad !== null) throw refuse(`prompt_variables.${name}`, `${bad.path}: ${bad.reason}`);
+    }
     const mismatch = describeMismatch(v, value);
-    if (mismatch !== null) throw refuse(param, `${param}: ${mismatch}`);
+    if (mismatch !== null) throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: ${mismatch}`);
     out[name] = value;
   }
   return out;

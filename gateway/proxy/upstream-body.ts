@@ -22,6 +22,10 @@ export function upstreamBody(req: ParsedRequest, raw: Buffer, body: Body, upstre
     const end = lastBrace(raw);
     if (end !== -1) return Buffer.concat([raw.subarray(0, end), USAGE_OPTION, raw.subarray(end)]);
   }
+  // A prompt-rendered body is already a new object without prompt_variables: it is serialised as it is
+  // unless the model or the usage request changes it.
+  const asIs = body !== req.body && upstreamModel === body.model && !needsUsage && !("prompt_variables" in body);
+  if (asIs) return Buffer.from(JSON.stringify(body));
   const out: Record<string, unknown> = { ...body, model: upstreamModel };
   delete out["prompt_variables"];
   if (needsUsage) {
