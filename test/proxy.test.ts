@@ -154,6 +154,17 @@ describe("cost", () => {
     const unpriced = await client().chat.completions.create({ model: "other-model", messages: [{ role: "user", content: "x" }] }).withResponse();
     expect(unpriced.response.headers.get("x-prompt-cost-usd")).toBeNull();
   });
+
+  it("relays an answer whose usage has impossible counts, unpriced", async () => {
+    await gw.close();
+    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n" });
+    provider.handle(chatJson("odd", { prompt_tokens: 1.3, completion_tokens: 7, total_tokens: 8.3 }));
+    const { data, response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    expect(response.status).toBe(200);
+    expect(data.choices[0]!.message.content).toBe("odd");
+    expect(data.usage?.prompt_tokens).toBe(1.3);
+    expect(response.headers.get("x-prompt-cost-usd")).toBeNull();
+  });
 });
 
 describe("cost in the usage chunk of a stream", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { SseEvent } from "./sse.ts";
 import { parsePricing } from "../telemetry/pricing.ts";
 import { costUsd } from "../telemetry/cost.ts";
-import { StreamMeter, readUsage, usageFromBody, usageObjectAt, usageObjectEnd, withCostUsd, type PriceOf, type Usage } from "./usage.ts";
+import { MAX_TOKENS, StreamMeter, readUsage, usageFromBody, usageObjectAt, usageObjectEnd, withCostUsd, type PriceOf, type Usage } from "./usage.ts";
 
 const ev = (data: string, event: string | null = null): SseEvent => ({ event, data, hasData: true, raw: `data: ${data}\n\n` });
 
@@ -17,6 +17,17 @@ describe("usage", () => {
     expect(readUsage(null)).toBeNull();
     expect(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":2}}'))?.outputTokens).toBe(2);
     expect(usageFromBody(Buffer.from("not json"))).toBeNull();
+  });
+
+  it("treats counts that are not whole numbers in range as unknown usage", () => {
+    for (const bad of [1.5, -1, 1e300, "12", MAX_TOKENS + 1]) {
+      expect(readUsage({ prompt_tokens: bad, completion_tokens: 2 })).toBeNull();
+      expect(readUsage({ input_tokens: 3, output_tokens: bad })).toBeNull();
+      expect(readUsage({ prompt_tokens: 3, completion_tokens: 2, prompt_tokens_details: { cached_tokens: bad } })).toBeNull();
+    }
+    // Left out or null: 0.
+    expect(readUsage({ prompt_tokens: 3, completion_tokens: null })).toEqual({ inputTokens: 3, outputTokens: 0, cachedInputTokens: 0 });
+    expect(readUsage({ prompt_tokens: MAX_TOKENS, completion_tokens: 0 })?.inputTokens).toBe(MAX_TOKENS);
   });
 
   it("finds usage after the choices without being fooled by the answer's text", () => {

@@ -11,26 +11,39 @@ export interface Usage {
   readonly cachedInputTokens: number;
 }
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+/** No single call comes near this many tokens; a larger count is a provider's bug, not usage. */
+export const MAX_TOKENS = 1_000_000_000;
+
 const obj = (v: unknown): Record<string, unknown> | null =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
-/** Reads either usage shape: chat/completions (`prompt_tokens`) or responses (`input_tokens`). */
+/** A count that is left out is 0; one that is not a whole number from 0 to MAX_TOKENS is NaN. */
+const count = (v: unknown): number => {
+  if (v === undefined || v === null) return 0;
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_TOKENS ? v : NaN;
+};
+
+/**
+ * Reads either usage shape: chat/completions (`prompt_tokens`) or responses (`input_tokens`). Null
+ * when there is none, or when a count is not a whole number from 0 to MAX_TOKENS: the counts are summed
+ * exactly (integer pico-dollars, HINCRBY), so a faulty provider's usage counts as unknown, like none.
+ */
 export function readUsage(value: unknown): Usage | null {
   const u = obj(value);
   if (!u) return null;
-  if ("input_tokens" in u || "output_tokens" in u) {
-    return {
-      inputTokens: num(u["input_tokens"]),
-      outputTokens: num(u["output_tokens"]),
-      cachedInputTokens: num(obj(u["input_tokens_details"])?.["cached_tokens"]),
+  const responses = "input_tokens" in u || "output_tokens" in u;
+  const usage: Usage = responses
+    ? {
+      inputTokens: count(u["input_tokens"]),
+      outputTokens: count(u["output_tokens"]),
+      cachedInputTokens: count(obj(u["input_tokens_details"])?.["cached_tokens"]),
+    }
+    : {
+      inputTokens: count(u["prompt_tokens"]),
+      outputTokens: count(u["completion_tokens"]),
+      cachedInputTokens: count(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
     };
-  }
-  return {
-    inputTokens: num(u["prompt_tokens"]),
-    outputTokens: num(u["completion_tokens"]),
-    cachedInputTokens: num(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
-  };
+  return Number.isNaN(usage.inputTokens + usage.outputTokens + usage.cachedInputTokens) ? null : usage;
 }
 
 /**
