@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { TargetName } from "./bench.ts";
 import {
-  metAllTargets, parseSpanCounters, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, type MeasuredRun, type TelemetryEvidence,
+  metAllTargets, parseSpanCounters, PROMPT_THROUGHPUT_TARGET, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, THROUGHPUT_TARGET,
+  type MeasuredRun, type TelemetryEvidence,
 } from "./report.ts";
 
 const run = (target: TargetName, rps: number, p50: number, failures = 0): MeasuredRun => ({
@@ -126,35 +127,67 @@ describe("prompt overhead (--prompt)", () => {
     warmupFailures: 0,
   });
 
-  it("compares gateway-prompt with the gateway: medians of rounds, per-round spread, CPU and p50 beside", () => {
+  it("checks gateway-prompt against bare (the spine's target within 10%), with prompt on / off as info", () => {
     const s = summarize([430, 285, 390]);
     expect(s.targets["gateway-prompt"]?.rps).toBe(390);
     expect(s.targets["gateway-prompt"]?.p50).toBeCloseTo(0.47);
+    // Bare's rounds are 500 / 400 / 480 (median 480), the gateway's 450 / 300 / 420 (median 420).
     const p = s.promptThroughputRatio;
-    expect(p?.value).toBeCloseTo(390 / 420);
-    expect(p?.target).toBe(0.9);
+    expect(p?.value).toBeCloseTo(390 / 480);
+    expect(p?.target).toBe(0.72);
     expect(p?.verdict).toBe("PASS");
-    expect(p?.perRound.map((v) => v?.toFixed(3))).toEqual(["0.956", "0.950", "0.929"]);
+    expect(p?.perRound.map((v) => v?.toFixed(3))).toEqual(["0.860", "0.713", "0.813"]);
+    const onOff = s.promptOnOff;
+    expect(onOff?.value).toBeCloseTo(390 / 420);
+    expect(onOff?.perRound.map((v) => v?.toFixed(3))).toEqual(["0.956", "0.950", "0.929"]);
+    expect(onOff).not.toHaveProperty("verdict");
+    expect(onOff).not.toHaveProperty("target");
     // cpuUsPerRequest is rps / 10 in these runs: 39 vs 42 µs.
     expect(s.promptCpuRatio).toBeCloseTo(39 / 42);
     expect(s.telemetryThroughputRatio).toBeNull();
     const md = renderMarkdown(s, { connections: 50 });
     expect(md).toContain("| gateway-prompt | 390 | 430 / 285 / 390 | 39 | 0.470 | 0.370 | 0 | 0 |");
-    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off) | 0.929x; per round 0.96 / 0.95 / 0.93 | >= 0.90x | PASS |");
+    expect(md).toContain("| throughput gateway-prompt / bare (the spine's 0.80x within 10%) | 0.813x; per round 0.86 / 0.71 / 0.81 | >= 0.72x | PASS |");
+    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.929x; per round 0.96 / 0.95 / 0.93 | | |");
     expect(md).toContain("| p50 @c=1 gateway-prompt vs gateway (info) | 0.470 vs 0.400 ms (+0.070 ms) | | |");
     expect(md).toContain("| server CPU per request gateway-prompt / gateway (info) | 0.93x | | |");
     expect(md).not.toContain("gateway-otel");
   });
 
-  it("fails below 0.9x, and --check then misses a target even when the proxy's own checks pass", () => {
-    const s = summarize([400, 250, 370]);
-    expect(s.promptThroughputRatio?.value).toBeCloseTo(370 / 420);
+  it("derives its target from the spine's: 0.8 x 0.9, and exactly 0.72x passes", () => {
+    expect(PROMPT_THROUGHPUT_TARGET).toBe(0.72);
+    expect(PROMPT_THROUGHPUT_TARGET).toBeCloseTo(THROUGHPUT_TARGET * 0.9, 12);
+    const r = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 450, 0.3), run("gateway-prompt", 360, 0.3)]];
+    const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
+    expect(s.promptThroughputRatio?.value).toBe(0.72);
+    expect(s.promptThroughputRatio?.verdict).toBe("PASS");
+  });
+
+  it("fails below 0.72x bare's even when prompt on / off is above it, and --check then misses a target", () => {
+    const s = summarize([340, 280, 330]);
+    expect(s.promptThroughputRatio?.value).toBeCloseTo(330 / 480);
     expect(s.promptThroughputRatio?.verdict).toBe("FAIL");
-    expect(renderMarkdown(s, { connections: 50 })).toMatch(/\| throughput gateway-prompt \/ gateway \(prompt on \/ off\) \| 0\.881x.* \| FAIL \|/);
+    // Against the gateway the same runs would reach 0.786x: the check must not use it.
+    expect(s.promptOnOff?.value).toBeCloseTo(330 / 420);
+    const md = renderMarkdown(s, { connections: 50 });
+    expect(md).toMatch(/\| throughput gateway-prompt \/ bare \(the spine's 0\.80x within 10%\) \| 0\.688x.* \| >= 0\.72x \| FAIL \|/);
+    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.786x; per round 0.76 / 0.93 / 0.79 | | |");
     const fine = { ...s, addedLatencyRatio: { ...s.addedLatencyRatio, verdict: "PASS" as const } };
     expect(fine.throughputRatio.verdict).toBe("PASS");
     expect(metAllTargets(fine)).toBe(false);
     expect(metAllTargets({ ...fine, promptThroughputRatio: { ...fine.promptThroughputRatio!, verdict: "PASS" } })).toBe(true);
+  });
+
+  it("passes at 0.72x bare's or more even when prompt on / off is below 0.9x: on / off has no verdict", () => {
+    const s = summarize([400, 250, 370]);
+    expect(s.promptThroughputRatio?.value).toBeCloseTo(370 / 480);
+    expect(s.promptThroughputRatio?.verdict).toBe("PASS");
+    expect(s.promptOnOff?.value).toBeCloseTo(370 / 420);
+    const md = renderMarkdown(s, { connections: 50 });
+    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.881x; per round 0.89 / 0.83 / 0.88 | | |");
+    expect(md).not.toMatch(/prompt on \/ off.*(PASS|FAIL|N\/A|>=)/);
+    const fine = { ...s, addedLatencyRatio: { ...s.addedLatencyRatio, verdict: "PASS" as const } };
+    expect(metAllTargets(fine)).toBe(true);
   });
 
   it("shows nothing about prompts when gateway-prompt was not measured", () => {
@@ -162,20 +195,27 @@ describe("prompt overhead (--prompt)", () => {
     const p = summarizeScenario({ scenario: "stream", throughput: plain, latency: plain, warmupFailures: 0 });
     expect(p.targets["gateway-prompt"]).toBeUndefined();
     expect(p.promptThroughputRatio).toBeNull();
+    expect(p.promptOnOff).toBeNull();
     expect(p.promptCpuRatio).toBeNull();
     expect(renderMarkdown(p, { connections: 50 })).not.toContain("gateway-prompt");
   });
 
-  it("with --otel too: rows and checks in round-1 order, each variant against the gateway", () => {
+  it("with --otel too: rows and checks in round-1 order, gateway-prompt against bare, gateway-otel against the gateway", () => {
     const r = [[
       run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-prompt", 380, 0.32), run("gateway-otel", 300, 0.31),
     ]];
     const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
-    expect(s.promptThroughputRatio?.value).toBeCloseTo(0.95);
+    expect(s.promptThroughputRatio?.value).toBeCloseTo(0.76);
+    expect(s.promptOnOff?.value).toBeCloseTo(0.95);
     expect(s.telemetryThroughputRatio?.value).toBeCloseTo(0.75);
     expect(metAllTargets(s)).toBe(false);
     const md = renderMarkdown(s, { connections: 50 });
-    const order = ["| gateway |", "| gateway-prompt |", "| gateway-otel |", "| throughput gateway-prompt / gateway", "| throughput gateway-otel / gateway"];
+    // gateway-otel's check is unchanged by --prompt.
+    expect(md).toContain("| throughput gateway-otel / gateway (span export on / off) | 0.750x | >= 0.90x | FAIL |");
+    const order = [
+      "| gateway |", "| gateway-prompt |", "| gateway-otel |",
+      "| throughput gateway-prompt / bare", "| throughput gateway-prompt / gateway", "| throughput gateway-otel / gateway",
+    ];
     const at = order.map((row) => md.indexOf(row));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
