@@ -1,0 +1,79 @@
+// Cost of the prompt stages on the request path, per request, for the example prompts in
+// config/prompts with the load test's variables (a 600-character text): `node loadtest/prompt-stages.ts`.
+// One process, warm JIT, nothing else running: these are floors. Under load, with the event loop,
+// the sockets and the load generator sharing two cores, the same work costs several times more.
+import { join } from "node:path";
+import semver from "semver";
+import { PROMPT_HEADERS } from "./options.ts";
+import type { Environment } from "../gateway/registry/keys.ts";
+import type { PromptEntry, RegistrySnapshot } from "../gateway/registry/snapshot.ts";
+import { createBucketer } from "../gateway/split/bucket.ts";
+import { silentLogger } from "../gateway/support/logger.ts";
+import type { ParsedRequest } from "../gateway/proxy/request-schema.ts";
+import { upstreamBody } from "../gateway/proxy/upstream-body.ts";
+import { buildCatalog } from "../gateway/prompts/catalog.ts";
+import { loadPromptDir } from "../gateway/prompts/prompt-file.ts";
+import type { PromptSource } from "../gateway/prompts/prompt-source.ts";
+import { promptFor, renderInto, requestVariables } from "../gateway/prompts/request-prompt.ts";
+import { applyPrompt } from "../gateway/prompts/render-request.ts";
+import { resolveVariables } from "../gateway/prompts/variables.ts";
+
+const CALLS = 100_000;
+const ROUNDS = 9;
+
+const versions = await loadPromptDir(join(import.meta.dirname, "../config/prompts"));
+const byName = new Map<string, PromptEntry>();
+for (const name of new Set(versions.map((v) => v.name))) {
+  const mine = versions.filter((v) => v.name === name);
+  const newest = mine.map((v) => v.version).sort(semver.compare).at(-1)!;
+  byName.set(name, {
+    versions: new Map(mine.map((v) => [v.version, v])),
+    labels: new Map<Environment, string>([["prod", newest]]),
+    weights: new Map(),
+  });
+}
+const snapshot: RegistrySnapshot = { revision: 1, prompts: byName };
+const catalog = buildCatalog(snapshot, null, silentLogger);
+const source: PromptSource = {
+  bucketer: await createBucketer(), splitStats: { invalidChanges: 0 }, catalog: () => catalog, ready: () => true, stop: async () => {},
+};
+
+const varsHeader = PROMPT_HEADERS["x-prompt-vars"]!;
+const body = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] };
+const req = { endpoint: "chat", body, stream: false, clientWantsUsage: false } as unknown as ParsedRequest;
+const raw = Buffer.from(JSON.stringify(body));
+
+/** Median over rounds of µs per call; the sink keeps the work from being optimised away. */
+function median(label: string, call: () => unknown): void {
+  let sink = 0;
+  const times: number[] = [];
+  for (let round = 0; round < ROUNDS + 3; round++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) if (call() !== undefined) sink++;
+    if (round >= 3) times.push(Number(process.hrtime.bigint() - start) / CALLS / 1000); // the first rounds warm up the JIT
+  }
+  times.sort((a, b) => a - b);
+  console.log(`  ${label.padEnd(44)} ${(times[Math.floor(times.length / 2)] ?? 0).toFixed(3)} µs  (sink ${sink})`);
+}
+
+for (const ref of ["summarization@1.0.0", "summarization@1.1.0", "entity-extraction"]) {
+  const served = promptFor(source, ref, "prod", "loadtest-user")!;
+  const given = JSON.parse(varsHeader) as Record<string, unknown>;
+  // entity-extraction declares only `text`.
+  const header = JSON.stringify(Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(served.version.variables, k))));
+  const vars = resolveVariables(served.version.variables, JSON.parse(header));
+  const rendered = served.compiled.render(vars);
+  const merged = applyPrompt("chat", body, served.version, rendered) as typeof body;
+  console.log(`${ref} (${served.version.name}@${served.version.version}, ${Buffer.byteLength(JSON.stringify(merged))}-byte upstream body)`);
+  median("resolve the ref (snapshot, bucket)", () => promptFor(source, ref, "prod", "loadtest-user"));
+  median("parse X-Prompt-Vars", () => requestVariables(header, body));
+  median("validate variables, apply defaults", () => resolveVariables(served.version.variables, JSON.parse(header)));
+  median("render the templates", () => served.compiled.render(vars));
+  median("merge into the request body", () => applyPrompt("chat", body, served.version, rendered));
+  median("serialise the upstream body", () => upstreamBody(req, raw, merged, merged.model));
+  median("all of the above", () => {
+    const s = promptFor(source, ref, "prod", "loadtest-user")!;
+    const out = renderInto("chat", body, s, header);
+    return upstreamBody(req, raw, out, out.model);
+  });
+}
