@@ -138,8 +138,9 @@ describe("canary weights from Redis", () => {
       await cli.hset(key, ...bad);
       await new Promise((r) => setTimeout(r, 600));
       expect(await canaryShare(gw)).toEqual(before);
-      await cli.hdel(key, bad[0]);
-      await cli.hset(key, "1.0.0", "80", "1.1.0", "20");
+      // Back to the good hash in one step: a refresh between an HDEL and an HSET would see a valid
+      // {"1.0.0": 80} (all traffic to 1.0.0) and rightly apply it.
+      await cli.multi().hdel(key, bad[0]).hset(key, "1.0.0", "80", "1.1.0", "20").exec();
     }
     await cli.hset(key, "1.0.0", "0", "1.1.0", "0");
     await new Promise((r) => setTimeout(r, 600));
