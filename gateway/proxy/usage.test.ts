@@ -138,6 +138,22 @@ describe("usage.cost_usd in the usage event", () => {
     expect(usageObjectEnd(Buffer.from(braceInString), 1)).toBe(braceInString.length - 2);
   });
 
+  it("treats a usage chunk with impossible counts as unknown usage, still hidden from a client that did not ask", () => {
+    const content = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
+    const odd = 'data: {"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}\n\n';
+    const stream = content + odd + "data: [DONE]\n\n";
+    for (const [wants, expected] of [[false, content + "data: [DONE]\n\n"], [true, stream]] as const) {
+      const raw = new StreamMeter("chat", wants, null, pricer("gpt-4o-mini"));
+      const out: Buffer[] = [];
+      raw.consume(Buffer.from(stream), out);
+      expect(Buffer.concat(out).toString()).toBe(expected);
+      expect(raw.usage).toBeNull();
+      const parsed = new StreamMeter("chat", wants, null, pricer("gpt-4o-mini"));
+      expect(parsed.observe(ev('{"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}'))).toBe(wants ? `data: {"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}\n\n` : null);
+      expect(parsed.usage).toBeNull();
+    }
+  });
+
   it("prices the usage chunk a client asked for, in both the raw and the parsed path", () => {
     const content = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
     const usage = 'data: {"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":0}}\n\n';

@@ -218,13 +218,11 @@ export class StreamMeter {
       // Anything but one complete `data:` line goes to the parser.
       if (stop === -1 || chunk.indexOf(LF, start) !== stop || !chunk.subarray(start, start + 5).equals(DATA)) return start;
       const event = chunk.subarray(start, end);
+      // As in `observe`: unreadable usage is unknown, and its chunk is still the usage chunk.
       const usage = usageFromBody(event);
-      if (!usage) out.push(event);
-      else {
-        this.usage = usage;
-        if (this.#clientWantsUsage) out.push(this.#priced(event, usage));
-        else if (!EMPTY_CHOICES.test(event.toString("latin1"))) out.push(event);
-      }
+      if (usage) this.usage = usage;
+      if (this.#clientWantsUsage) out.push(usage ? this.#priced(event, usage) : event);
+      else if (!EMPTY_CHOICES.test(event.toString("latin1"))) out.push(event);
       pos = end;
     }
   }
@@ -254,10 +252,11 @@ export class StreamMeter {
     if (!ev.data.includes('"usage"')) return ev.raw;
     const data = Buffer.from(ev.data);
     if (usageObjectAt(data) === data.length) return ev.raw;
+    // A usage object that cannot be read (bad JSON, impossible counts) is unknown usage, but its
+    // chunk is still the usage chunk: a client that did not ask for usage does not get it either way.
     const usage = usageFromBody(data);
-    if (!usage) return ev.raw;
-    this.usage = usage;
-    if (this.#clientWantsUsage) return this.#pricedText(ev.raw, usage);
+    if (usage) this.usage = usage;
+    if (this.#clientWantsUsage) return usage ? this.#pricedText(ev.raw, usage) : ev.raw;
     // `"choices":[]` cannot occur inside a JSON string (its quotes would be escaped).
     return EMPTY_CHOICES.test(ev.data) ? null : ev.raw;
   }
