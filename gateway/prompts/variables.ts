@@ -125,18 +125,19 @@ export function resolveVariables(spec: PromptVersion["variables"], given: unknow
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(spec)) {
     const v = spec[name]!;
+    const param = `prompt_variables.${name}`;
     const value = Object.hasOwn(input, name) ? input[name] : undefined;
     if (value === undefined || value === null) {
-      if (v.required) throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: missing required variable "${name}" (${v.type})`);
+      if (v.required) throw refuse(param, `${param}: missing required variable "${name}" (${v.type})`);
       if (v.default !== undefined) out[name] = cloneJson(v.default);
       continue;
     }
     if (typeof value === "object") {
-      const bad = findForbiddenKey(value, `prompt_variables.${name}`, 1);
-      if (bad !== null) throw refuse(`prompt_variables.${name}`, `${bad.path}: ${bad.reason}`);
+      const bad = findForbiddenKey(value, param, 1);
+      if (bad !== null) throw refuse(param, `${bad.path}: ${bad.reason}`);
     }
     const mismatch = describeMismatch(v, value);
-    if (mismatch !== null) throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: ${mismatch}`);
+    if (mismatch !== null) throw refuse(param, `${param}: ${mismatch}`);
     out[name] = value;
   }
   return out;
