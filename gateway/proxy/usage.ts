@@ -74,14 +74,12 @@ export function usageFromBody(body: Buffer): Usage | null {
 /** Index of the `}` closing the object that opens at `start`, skipping braces inside strings. */
 function matchingBrace(buf: Buffer, start: number): number {
   let depth = 0;
-  let inString = false;
   for (let i = start; i < buf.length; i++) {
     const c = buf[i];
-    if (inString) {
-      if (c === 0x5c /* \\ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b /* { */) depth++;
+    if (c === 0x22 /* " */) {
+      i = stringEnd(buf, i);
+      if (i === -1) return -1;
+    } else if (c === 0x7b /* { */) depth++;
     else if (c === 0x7d /* } */ && --depth === 0) return i;
   }
   return -1;
@@ -162,7 +160,7 @@ export type PriceOf = (usage: Usage) => string | null;
 export function usageObjectAt(chunk: Buffer, from = 0): number {
   for (let at = chunk.indexOf(USAGE_KEY, from); at !== -1; at = chunk.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
     let i = at + USAGE_KEY.length;
-    while (chunk[i] === 0x20 || chunk[i] === 0x09 || chunk[i] === 0x0a || chunk[i] === 0x0d) i++;
+    while (isSpace(chunk[i])) i++;
     if (chunk[i] === 0x7b /* { */) return at;
   }
   return chunk.length;

@@ -21,7 +21,8 @@ export function formatUsd(pico: number | bigint): string {
 
 /**
  * What `x-prompt-cost-usd` says for `usage` on `model` (formatUsd of costPico), or null when the model
- * is unpriced or the usage cannot be priced exactly (token counts that are not whole numbers).
+ * is unpriced or the cost is not a safe integer of pico-dollars (readUsage keeps counts whole, so only
+ * a count and a price too large to multiply exactly).
  */
 export function costUsd(prices: PriceTable, model: string, usage: Usage): string | null {
   const pico = costPico(prices, model, usage);
