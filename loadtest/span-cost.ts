@@ -109,7 +109,7 @@ function load(url: string, body: string, rate: number, seconds: number): Promise
   return new Promise((resolve, reject) => {
     autocannon(
       { url: url + PATH, method: "POST", body, headers: { "content-type": "application/json" }, connections: 10, overallRate: rate, duration: seconds },
-      (err: unknown, result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(result)),
+      (err: unknown, result) => (err ? reject(err instanceof Error ? err : new Error("autocannon failed", { cause: err })) : resolve(result)),
     );
   });
 }
