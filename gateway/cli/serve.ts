@@ -10,7 +10,7 @@ import { openGatewayWarning } from "../proxy/auth.ts";
 import { createUpstream } from "../proxy/upstream.ts";
 import { startGateway } from "../server.ts";
 import { createAggregateWriter } from "../telemetry/aggregates.ts";
-import { startTracing } from "../telemetry/otel.ts";
+import { startTracing, tracingWarnings } from "../telemetry/otel.ts";
 import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
@@ -25,6 +25,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
 
   const warning = openGatewayWarning(config);
   if (warning) logger.warn(warning);
+  for (const w of tracingWarnings(env)) logger.warn(w);
   for (const p of config.providers.values()) {
     if (p.apiKeyEnv && p.apiKey === null) {
       logger.info(`${p.apiKeyEnv} is not set: provider "${p.name}" receives each caller's own Authorization header`);

@@ -1,7 +1,7 @@
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace";
 import { describe, expect, it } from "vitest";
-import { batchSettings, newSpanExportStats, spanStatsMeterProvider, tracingEnabled } from "./otel.ts";
+import { batchSettings, newSpanExportStats, spanStatsMeterProvider, tracingEnabled, tracingWarnings } from "./otel.ts";
 
 /** An exporter that answers each export as `answer` says; "hang" never answers, like a stuck collector. */
 function exporter(answer: "ok" | "fail" | "hang"): SpanExporter & { calls: number } {
@@ -54,5 +54,20 @@ describe("span export accounting", () => {
     expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })).toBe(true);
     expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" })).toBe(false);
     expect(tracingEnabled({ OTEL_TRACES_EXPORTER: "otlp" })).toBe(true);
+  });
+
+  it("warns at start about exporters it does not have and protocols it does not speak", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317" };
+    expect(tracingWarnings({ ...endpoint })).toEqual([]);
+    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_TRACES_EXPORTER: "otlp" })).toEqual([]);
+    const [grpc] = tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
+    expect(grpc).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL is "grpc", but promptgate exports traces as OTLP\/HTTP JSON \(http\/json\).*4318/);
+    // The traces-specific variable decides, as in the SDK.
+    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" })).toEqual([]);
+    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })[0]).toContain('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL is "http/protobuf"');
+    expect(tracingWarnings({ ...endpoint, OTEL_TRACES_EXPORTER: "otlp, console" })).toEqual(['OTEL_TRACES_EXPORTER names "console": promptgate exports traces over OTLP only']);
+    expect(tracingWarnings({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([]); // not exporting: no protocol to speak
+    expect(tracingWarnings({ OTEL_TRACES_EXPORTER: "console" })).toHaveLength(1); // asked for spans it will not get
+    expect(tracingWarnings({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([]);
   });
 });

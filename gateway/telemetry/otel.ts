@@ -31,6 +31,27 @@ export function tracingEnabled(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) || env["OTEL_TRACES_EXPORTER"] === "otlp";
 }
 
+/**
+ * What the environment asks of tracing that promptgate does not do, for the log at start. Traces go
+ * over OTLP/HTTP as JSON (`@opentelemetry/exporter-trace-otlp-http`), whatever the protocol variables
+ * say: a gateway pointed at a collector's gRPC port (4317) would otherwise only show failed exports.
+ */
+export function tracingWarnings(env: NodeJS.ProcessEnv): string[] {
+  const warnings: string[] = [];
+  const exporters = (env["OTEL_TRACES_EXPORTER"] ?? "").split(",").map((e) => e.trim()).filter((e) => !["", "otlp", "none"].includes(e));
+  if (exporters.length > 0) warnings.push(`OTEL_TRACES_EXPORTER names ${exporters.map((e) => `"${e}"`).join(", ")}: promptgate exports traces over OTLP only`);
+  if (!tracingEnabled(env)) return warnings;
+  for (const name of ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]) {
+    const value = env[name]?.trim();
+    if (value === undefined || value === "") continue;
+    if (value !== "http/json") {
+      warnings.push(`${name} is "${value}", but promptgate exports traces as OTLP/HTTP JSON (http/json): point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's OTLP/HTTP port (4318 by default)`);
+    }
+    break; // the traces-specific variable wins over the general one, as in the SDK
+  }
+  return warnings;
+}
+
 /** The batch processor's settings from the standard OTEL_BSP_* variables, with the SDK's defaults. */
 export function batchSettings(env: NodeJS.ProcessEnv): { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number; exportTimeoutMillis: number } {
   const num = (name: string, fallback: number): number => {
