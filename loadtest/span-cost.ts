@@ -4,7 +4,7 @@
 //   discard   spans created, filled, ended and batched by the SDK, then handed to an exporter that
 //             sends nothing (loadtest/discard-exporter.ts, preloaded)
 //   export    spans exported over OTLP/HTTP to the stand-in receiver, as `npm run loadtest -- --otel`
-// and CPU per request read from /proc for each. Round 1 warms up and is not counted; later rounds
+// and CPU per request read from /proc for each. A first round warms up and is not counted; rounds
 // rotate the start order. Run: `node loadtest/span-cost.ts [--rate N] [--seconds S] [--rounds N] [--stream]`.
 import autocannon from "autocannon";
 import { mkdtempSync } from "node:fs";
