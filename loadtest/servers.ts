@@ -76,7 +76,7 @@ export function gatewayEnv(spec: GatewayEnvSpec): NodeJS.ProcessEnv {
   return { ...inherited, ...OTEL_BSP_DEFAULTS, ...spec.own, ...spec.extra, OTEL_EXPORTER_OTLP_ENDPOINT: spec.otlpEndpoint };
 }
 
-const START_TIMEOUT_MS = 20_000;
+export const START_TIMEOUT_MS = 20_000;
 const PATH = "/v1/chat/completions";
 
 // ${LOADTEST_UPSTREAM_URL} is expanded by the gateway's config loader from its environment.
@@ -141,9 +141,26 @@ function missingHeader(expected: Readonly<Record<string, string>>, actual: Heade
 }
 
 /** Starts a gateway on a port picked here (at LOG_LEVEL=warn it does not log its address) and waits for /readyz. */
-async function startGateway(name: string, root: string, gw: GatewaySetup, env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
+/**
+ * What the runner sets for one gateway: its port, the config dir, a state file of its own (two
+ * processes sharing one SQLite file would contend for it), no Redis, and the fake provider's URL.
+ */
+export function gatewayOwnEnv(port: number, configDir: string, statePath: string, upstream: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    CONFIG_DIR: configDir,
+    STATE_PATH: statePath,
+    REDIS_URL: "",
+    LOG_LEVEL: "warn",
+    LOADTEST_UPSTREAM_URL: `${upstream}/v1`,
+  };
+}
+
+/** Starts `node gateway/main.ts serve` on a free port and waits until it is ready. */
+export async function startGateway(name: string, root: string, nodeArgs: readonly string[], env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
   const port = await freePort();
-  const child = spawnNode(name, { script: join(root, "gateway/main.ts"), args: ["serve"], nodeArgs: gw.nodeArgs, cwd: root, env: env(port) });
+  const child = spawnNode(name, { script: join(root, "gateway/main.ts"), args: ["serve"], nodeArgs, cwd: root, env: env(port) });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(child, `${url}/readyz`, START_TIMEOUT_MS);
   return { child, url };
@@ -165,20 +182,10 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
     writeConfigDir(root, tmp, gw.prompt);
   }
   const dir = configDir;
-  // Each gateway has its own state file: two processes sharing one SQLite file would contend for it.
-  const own = (port: number, state: string): Record<string, string> => ({
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    CONFIG_DIR: dir,
-    STATE_PATH: join(tmp, state),
-    REDIS_URL: "",
-    LOG_LEVEL: "warn",
-    LOADTEST_UPSTREAM_URL: `${upstream}/v1`,
-  });
   const envOf = (port: number, state: string, otlpEndpoint: string | null): NodeJS.ProcessEnv =>
-    gatewayEnv({ inherited: process.env, own: own(port, state), extra: gw.env, otelRun: gw.otel, otlpEndpoint });
+    gatewayEnv({ inherited: process.env, own: gatewayOwnEnv(port, dir, join(tmp, state), upstream), extra: gw.env, otelRun: gw.otel, otlpEndpoint });
 
-  const gateway = await startGateway("gateway", root, gw, (port) => envOf(port, "state.db", null));
+  const gateway = await startGateway("gateway", root, gw.nodeArgs, (port) => envOf(port, "state.db", null));
   const children: Child[] = [fake, bare, gateway.child];
   const targets: Target[] = [
     { name: "direct", url: upstream + PATH, headers: {} },
@@ -196,7 +203,7 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
     const receiver = spawnNode("otlp receiver", { script: join(root, "loadtest/otlp-receiver.ts"), env, cwd: root });
     children.push(receiver);
     const receiverUrl = `http://127.0.0.1:${await announcedPort(receiver, START_TIMEOUT_MS)}`;
-    const gatewayOtel = await startGateway(OTEL_TARGET, root, gw, (port) => envOf(port, "state-otel.db", receiverUrl));
+    const gatewayOtel = await startGateway(OTEL_TARGET, root, gw.nodeArgs, (port) => envOf(port, "state-otel.db", receiverUrl));
     children.push(gatewayOtel.child);
     targets.push({ name: OTEL_TARGET, url: gatewayOtel.url + PATH, headers: gw.headers });
     otelPid = gatewayOtel.child.proc.pid;

@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { scenarioBody } from "./options.ts";
-import { announcedPort, cpuSeconds, freePort, killAllNow, spawnNode, stopAll, waitReady, type Child } from "./processes.ts";
+import { announcedPort, cpuSeconds, killAllNow, spawnNode, stopAll, type Child } from "./processes.ts";
 import { parseSpanCounters } from "./report.ts";
-import { writeConfigDir } from "./servers.ts";
+import { START_TIMEOUT_MS, gatewayEnv, gatewayOwnEnv, startGateway, writeConfigDir } from "./servers.ts";
 import { median, ratio, rotated } from "./stats.ts";
 
 export const VARIANTS = ["off", "discard", "export"] as const;
@@ -83,23 +83,18 @@ interface Gateway {
   readonly child: Child;
 }
 
-const START_TIMEOUT_MS = 20_000;
 const PATH = "/v1/chat/completions";
 
 async function startGateways(root: string, tmp: string, upstream: string, receiverUrl: string): Promise<Gateway[]> {
   const gateways: Gateway[] = [];
   for (const variant of VARIANTS) {
-    const port = await freePort();
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")));
-    const env: NodeJS.ProcessEnv = {
-      ...inherited, PORT: String(port), HOST: "127.0.0.1", CONFIG_DIR: tmp, STATE_PATH: join(tmp, `${variant}.db`),
-      REDIS_URL: "", LOG_LEVEL: "warn", LOADTEST_UPSTREAM_URL: `${upstream}/v1`,
-      ...(variant === "off" ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl }),
-    };
+    // Like --otel: nothing from the shell's OTEL_*, the receiver as endpoint for the span variants.
+    const env = (port: number): NodeJS.ProcessEnv => gatewayEnv({
+      inherited: process.env, own: gatewayOwnEnv(port, tmp, join(tmp, `${variant}.db`), upstream), extra: {}, otelRun: true,
+      otlpEndpoint: variant === "off" ? null : receiverUrl,
+    });
     const nodeArgs = variant === "discard" ? ["--import", join(root, "loadtest/discard-exporter.ts")] : [];
-    const child = spawnNode(`gateway-${variant}`, { script: join(root, "gateway/main.ts"), args: ["serve"], nodeArgs, env, cwd: root });
-    const url = `http://127.0.0.1:${port}`;
-    await waitReady(child, `${url}/healthz`, START_TIMEOUT_MS);
+    const { child, url } = await startGateway(`gateway-${variant}`, root, nodeArgs, env);
     gateways.push({ variant, url, child });
   }
   return gateways;
