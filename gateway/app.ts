@@ -29,7 +29,11 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   };
 
-  const metrics = createMetrics({ invalidWeights: () => deps.prompts.splitStats.invalidChanges, aggregates: deps.aggregates, spans: deps.spanExport });
+  const metrics = createMetrics({
+    invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    aggregates: deps.aggregates,
+    spans: deps.spanExport,
+  });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);
@@ -58,16 +62,26 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // A client that went away is not a provider failure, whatever the aborted call threw.
     const clientGone = c.env.outgoing.destroyed;
     const log = e.status >= 500 && !clientGone ? deps.logger.warn : deps.logger.debug;
-    log("request failed", { request_id: c.get("requestId"), status: e.status, code: e.code, message: e.message, cause: causeOf(e) });
+    log("request failed", {
+      request_id: c.get("requestId"),
+      status: e.status,
+      code: e.code,
+      message: e.message,
+      cause: causeOf(e),
+    });
     if (c.env.outgoing.headersSent) return new Response(null);
     // A body we stopped reading must not be read as the next request on this connection.
     if (e.code === "body_too_large") c.header("connection", "close");
     return c.json(errorBody(e), e.status as 400);
   });
-  app.notFound((c) => c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404));
+  app.notFound((c) =>
+    c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.contentType }));
+  app.get("/metrics", async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.contentType }),
+  );
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
     if (ready && !draining && deps.prompts.ready()) return c.json({ status: "ready" });
@@ -80,7 +94,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.post("/v1/responses", inferenceRoute(deps, services, "responses"));
   app.get("/v1/models", (c) => {
     services.auth.check(c.env.incoming.headers.authorization);
-    const data = advertisedModels(deps.config.routes, MOCK_MODELS).map((id) => ({ id, object: "model", created: 0, owned_by: "promptgate" }));
+    const data = advertisedModels(deps.config.routes, MOCK_MODELS).map((id) => ({
+      id,
+      object: "model",
+      created: 0,
+      owned_by: "promptgate",
+    }));
     return c.json({ object: "list", data });
   });
   app.all("/v1/*", passthroughRoute(deps, services));
@@ -91,6 +110,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 /** The code of a low-level cause (ECONNRESET, UND_ERR_...), never its message, which may hold a URL. */
 function causeOf(e: GatewayError): string | undefined {
   const cause = e.cause;
-  if (cause !== null && typeof cause === "object" && "code" in cause && typeof cause.code === "string") return cause.code;
+  if (cause !== null && typeof cause === "object" && "code" in cause && typeof cause.code === "string")
+    return cause.code;
   return cause instanceof Error ? cause.name : undefined;
 }

@@ -42,7 +42,9 @@ export function createBareProxy(upstreamOrigin: string): { server: Server; pool:
       }
       const message = err instanceof Error ? err.message : String(err);
       res.writeHead(502, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: `bare proxy: ${message}`, type: "upstream_error", code: "bad_gateway" } }));
+      res.end(
+        JSON.stringify({ error: { message: `bare proxy: ${message}`, type: "upstream_error", code: "bad_gateway" } }),
+      );
     }
   };
 

@@ -10,7 +10,8 @@ const REPLACED = "@opentelemetry/exporter-trace-otlp-http";
 const SELF = import.meta.url;
 
 registerHooks({
-  resolve: (specifier, context, nextResolve) => (specifier === REPLACED ? { url: SELF, shortCircuit: true } : nextResolve(specifier, context)),
+  resolve: (specifier, context, nextResolve) =>
+    specifier === REPLACED ? { url: SELF, shortCircuit: true } : nextResolve(specifier, context),
 });
 
 export class OTLPTraceExporter implements SpanExporter {

@@ -11,14 +11,28 @@ const USAGE = { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 };
 
 /** The non-streaming answer: a complete chat.completion with usage. */
 export function completionBody(): Buffer {
-  return Buffer.from(JSON.stringify({
-    id: ID, object: "chat.completion", created: CREATED, model: MODEL, system_fingerprint: "fp_loadtest",
-    choices: [{
-      index: 0, finish_reason: "stop", logprobs: null,
-      message: { role: "assistant", content: "Hello! This is a canned answer from the load-test provider.", refusal: null },
-    }],
-    usage: USAGE,
-  }));
+  return Buffer.from(
+    JSON.stringify({
+      id: ID,
+      object: "chat.completion",
+      created: CREATED,
+      model: MODEL,
+      system_fingerprint: "fp_loadtest",
+      choices: [
+        {
+          index: 0,
+          finish_reason: "stop",
+          logprobs: null,
+          message: {
+            role: "assistant",
+            content: "Hello! This is a canned answer from the load-test provider.",
+            refusal: null,
+          },
+        },
+      ],
+      usage: USAGE,
+    }),
+  );
 }
 
 /**
@@ -28,7 +42,11 @@ export function completionBody(): Buffer {
  */
 export function streamBody(includeUsage: boolean): Buffer {
   const chunk = (delta: Record<string, unknown>, finish: string | null): Record<string, unknown> => ({
-    id: ID, object: "chat.completion.chunk", created: CREATED, model: MODEL, system_fingerprint: "fp_loadtest",
+    id: ID,
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model: MODEL,
+    system_fingerprint: "fp_loadtest",
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
@@ -40,7 +58,15 @@ export function streamBody(includeUsage: boolean): Buffer {
     chunk({}, "stop"),
   ];
   if (includeUsage) {
-    events.push({ id: ID, object: "chat.completion.chunk", created: CREATED, model: MODEL, system_fingerprint: "fp_loadtest", choices: [], usage: USAGE });
+    events.push({
+      id: ID,
+      object: "chat.completion.chunk",
+      created: CREATED,
+      model: MODEL,
+      system_fingerprint: "fp_loadtest",
+      choices: [],
+      usage: USAGE,
+    });
   }
   const text = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n";
   return Buffer.from(text);
@@ -71,7 +97,9 @@ export function createFakeUpstream(): Server {
   const streamUsage = streamBody(true);
   const jsonHeaders = { "content-type": "application/json", "content-length": String(completion.length) };
   const sseHeaders = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-  const notFound = Buffer.from(JSON.stringify({ error: { message: "unknown route", type: "invalid_request_error", code: "not_found" } }));
+  const notFound = Buffer.from(
+    JSON.stringify({ error: { message: "unknown route", type: "invalid_request_error", code: "not_found" } }),
+  );
 
   const answer = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") {

@@ -96,10 +96,20 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Variables that decide whether and where the gateway exports spans: --otel sets them itself. */
 const OTEL_SWITCHES: readonly string[] = [
-  "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_TRACES_EXPORTER",
+  "OTEL_SDK_DISABLED",
 ];
 
-function num(name: string, raw: string | undefined, fallback: number, min: number, max: number, integer: boolean): number {
+function num(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
@@ -157,7 +167,9 @@ export function parseOptions(argv: readonly string[]): Options {
   if (otel) {
     const clash = Object.keys(gatewayEnv).find((k) => OTEL_SWITCHES.includes(k));
     if (clash !== undefined) {
-      throw new Error(`--gateway-env ${clash} cannot be used with --otel, which turns span export off for gateway and on, to its own receiver, for gateway-otel`);
+      throw new Error(
+        `--gateway-env ${clash} cannot be used with --otel, which turns span export off for gateway and on, to its own receiver, for gateway-otel`,
+      );
     }
   }
   const gatewayHeaders = Object.fromEntries((values.header ?? []).map(parseHeader));
@@ -167,7 +179,9 @@ export function parseOptions(argv: readonly string[]): Options {
     // would be overridden without a word. Either way the comparison would not be what it says.
     const clash = Object.keys(gatewayHeaders).find((k) => k in PROMPT_HEADERS);
     if (clash !== undefined) {
-      throw new Error(`--header ${clash} cannot be used with --prompt, which sends its own X-Prompt-Ref, X-Prompt-Vars and X-User-Id to gateway-prompt only and none to gateway`);
+      throw new Error(
+        `--header ${clash} cannot be used with --prompt, which sends its own X-Prompt-Ref, X-Prompt-Vars and X-User-Id to gateway-prompt only and none to gateway`,
+      );
     }
   }
   return {
@@ -191,7 +205,10 @@ export function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-const DEFAULT_BODY: Readonly<Record<string, unknown>> = { model: "gpt-test", messages: [{ role: "user", content: "hi" }] };
+const DEFAULT_BODY: Readonly<Record<string, unknown>> = {
+  model: "gpt-test",
+  messages: [{ role: "user", content: "hi" }],
+};
 
 /**
  * The request body of a scenario: the base body (default, or --body-file's object) with `stream` set.
@@ -215,7 +232,9 @@ export function parseBaseBody(text: string, file: string): Record<string, unknow
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new Error(`--body-file ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`--body-file ${file} is not JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new Error(`--body-file ${file} must hold a JSON object (a chat completion request)`);

@@ -3,14 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countJsonSpans, createOtlpReceiver } from "./otlp-receiver.ts";
 
 const EXPORT = JSON.stringify({
-  resourceSpans: [{
-    scopeSpans: [{
-      spans: [
-        { traceId: "a", spanId: "1", name: "chat gpt-test" },
-        { traceId: "b", spanId: "2", parentSpanId: "9", name: "chat gpt-test" },
+  resourceSpans: [
+    {
+      scopeSpans: [
+        {
+          spans: [
+            { traceId: "a", spanId: "1", name: "chat gpt-test" },
+            { traceId: "b", spanId: "2", parentSpanId: "9", name: "chat gpt-test" },
+          ],
+        },
       ],
-    }],
-  }],
+    },
+  ],
 });
 
 describe("countJsonSpans", () => {
@@ -35,11 +39,19 @@ describe("OTLP receiver", () => {
   it("answers exports with 200 {} and counts requests, bytes and spans at /stats", async () => {
     expect(await (await fetch(`${base}/stats`)).json()).toEqual({ requests: 0, bytes: 0, spans: 0 });
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${base}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body: EXPORT });
+      const res = await fetch(`${base}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: EXPORT,
+      });
       expect(res.status).toBe(200);
       expect(await res.text()).toBe("{}");
     }
-    const gz = await fetch(`${base}/v1/traces`, { method: "POST", headers: { "content-encoding": "gzip" }, body: "xx" });
+    const gz = await fetch(`${base}/v1/traces`, {
+      method: "POST",
+      headers: { "content-encoding": "gzip" },
+      body: "xx",
+    });
     expect(gz.status).toBe(200);
     await gz.arrayBuffer();
     const bytes = 2 * Buffer.byteLength(EXPORT) + 2;

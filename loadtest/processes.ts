@@ -61,7 +61,10 @@ export function anyUnexpectedExit(children: readonly Child[]): Promise<never> {
 export function announcedPort(child: Child, timeoutMs: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`${child.name} did not announce its port within ${timeoutMs} ms:\n${child.tail()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${child.name} did not announce its port within ${timeoutMs} ms:\n${child.tail()}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       out += chunk.toString("utf8");
       const nl = out.indexOf("\n");
@@ -92,7 +95,8 @@ export async function waitReady(child: Child, url: string, timeoutMs: number): P
     exitCode = code;
   });
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`${child.name} exited (${String(exitCode)}) before it was ready:\n${child.tail()}`);
+    if (exitCode !== undefined)
+      throw new Error(`${child.name} exited (${String(exitCode)}) before it was ready:\n${child.tail()}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -127,7 +131,10 @@ export async function stopAll(graceMs: number): Promise<void> {
   const grace = new AbortController();
   const timedOut = await Promise.race([
     all.then(() => false),
-    sleep(graceMs, undefined, { signal: grace.signal }).then(() => true, () => false),
+    sleep(graceMs, undefined, { signal: grace.signal }).then(
+      () => true,
+      () => false,
+    ),
   ]);
   grace.abort();
   if (timedOut) for (const c of live) c.proc.kill("SIGKILL");

@@ -49,7 +49,9 @@ export function selfTimes(p: Profile): { functions: SelfTime[]; files: SelfTime[
     total += us;
   });
   const rank = (m: Map<string, number>): SelfTime[] =>
-    [...m].map(([name, us]) => ({ name, ms: us / 1000, share: total > 0 ? us / total : 0 })).sort((a, b) => b.ms - a.ms);
+    [...m]
+      .map(([name, us]) => ({ name, ms: us / 1000, share: total > 0 ? us / total : 0 }))
+      .sort((a, b) => b.ms - a.ms);
   return { functions: rank(fn), files: rank(file), totalMs: total / 1000 };
 }
 
@@ -63,10 +65,19 @@ if (import.meta.main) {
     process.exit(2);
   }
   const { functions, files, totalMs } = selfTimes(JSON.parse(readFileSync(file, "utf8")) as Profile);
-  const row = (s: SelfTime): string => `| ${s.ms.toFixed(0)} | ${(s.share * 100).toFixed(1)}% | ${s.name.replaceAll("|", "\\|")} |`;
-  process.stdout.write([
-    `profile: ${file}, ${totalMs.toFixed(0)} ms sampled`, "",
-    "| self ms | share | function |", "| ---: | ---: | --- |", ...functions.slice(0, top).map(row), "",
-    "| self ms | share | file (or native bucket) |", "| ---: | ---: | --- |", ...files.slice(0, top).map(row),
-  ].join("\n") + "\n");
+  const row = (s: SelfTime): string =>
+    `| ${s.ms.toFixed(0)} | ${(s.share * 100).toFixed(1)}% | ${s.name.replaceAll("|", "\\|")} |`;
+  process.stdout.write(
+    [
+      `profile: ${file}, ${totalMs.toFixed(0)} ms sampled`,
+      "",
+      "| self ms | share | function |",
+      "| ---: | ---: | --- |",
+      ...functions.slice(0, top).map(row),
+      "",
+      "| self ms | share | file (or native bucket) |",
+      "| ---: | ---: | --- |",
+      ...files.slice(0, top).map(row),
+    ].join("\n") + "\n",
+  );
 }

@@ -25,7 +25,10 @@ const versions = await loadPromptDir(join(import.meta.dirname, "../config/prompt
 const byName = new Map<string, PromptEntry>();
 for (const name of new Set(versions.map((v) => v.name))) {
   const mine = versions.filter((v) => v.name === name);
-  const newest = mine.map((v) => v.version).sort(semver.compare).at(-1)!;
+  const newest = mine
+    .map((v) => v.version)
+    .sort(semver.compare)
+    .at(-1)!;
   byName.set(name, {
     versions: new Map(mine.map((v) => [v.version, v])),
     labels: new Map<Environment, string>([["prod", newest]]),
@@ -35,7 +38,11 @@ for (const name of new Set(versions.map((v) => v.name))) {
 const snapshot: RegistrySnapshot = { revision: 1, prompts: byName };
 const catalog = buildCatalog(snapshot, null, silentLogger);
 const source: PromptSource = {
-  bucketer: await createBucketer(), splitStats: { invalidChanges: 0 }, catalog: () => catalog, ready: () => true, stop: async () => {},
+  bucketer: await createBucketer(),
+  splitStats: { invalidChanges: 0 },
+  catalog: () => catalog,
+  ready: () => true,
+  stop: async () => {},
 };
 
 const varsHeader = PROMPT_HEADERS["x-prompt-vars"]!;
@@ -60,11 +67,15 @@ for (const ref of ["summarization@1.0.0", "summarization@1.1.0", "entity-extract
   const served = promptFor(source, ref, "prod", "loadtest-user")!;
   const given = JSON.parse(varsHeader) as Record<string, unknown>;
   // entity-extraction declares only `text`.
-  const header = JSON.stringify(Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(served.version.variables, k))));
+  const header = JSON.stringify(
+    Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(served.version.variables, k))),
+  );
   const vars = resolveVariables(served.version.variables, JSON.parse(header));
   const rendered = served.compiled.render(vars);
   const merged = applyPrompt("chat", body, served.version, rendered) as typeof body;
-  console.log(`${ref} (${served.version.name}@${served.version.version}, ${Buffer.byteLength(JSON.stringify(merged))}-byte upstream body)`);
+  console.log(
+    `${ref} (${served.version.name}@${served.version.version}, ${Buffer.byteLength(JSON.stringify(merged))}-byte upstream body)`,
+  );
   median("resolve the ref (snapshot, bucket)", () => promptFor(source, ref, "prod", "loadtest-user"));
   median("parse X-Prompt-Vars", () => requestVariables(header, body));
   median("validate variables, apply defaults", () => resolveVariables(served.version.variables, JSON.parse(header)));

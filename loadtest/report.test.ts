@@ -1,12 +1,28 @@
 import { describe, expect, it } from "vitest";
 import type { TargetName } from "./bench.ts";
 import {
-  metAllTargets, parseSpanCounters, PROMPT_THROUGHPUT_TARGET, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid, THROUGHPUT_TARGET,
-  type MeasuredRun, type TelemetryEvidence,
+  metAllTargets,
+  parseSpanCounters,
+  PROMPT_THROUGHPUT_TARGET,
+  renderMarkdown,
+  renderTelemetry,
+  summarizeScenario,
+  telemetryValid,
+  THROUGHPUT_TARGET,
+  type MeasuredRun,
+  type TelemetryEvidence,
 } from "./report.ts";
 
 const run = (target: TargetName, rps: number, p50: number, failures = 0): MeasuredRun => ({
-  target, connections: 1, seconds: 1, requests: rps, rps, non2xx: failures, errors: 0, timeouts: 0, cpuUsPerRequest: rps / 10,
+  target,
+  connections: 1,
+  seconds: 1,
+  requests: rps,
+  rps,
+  non2xx: failures,
+  errors: 0,
+  timeouts: 0,
+  cpuUsPerRequest: rps / 10,
   latencyMs: { p50, p90: p50, p99: p50, mean: p50, source: "samples" },
 });
 
@@ -43,7 +59,9 @@ describe("summarizeScenario", () => {
 
   it("flags a scenario with failed requests, measured or in warm-up", () => {
     const rounds = [[run("direct", 1, 0.1), run("bare", 1, 0.2), run("gateway", 1, 0.3, 2)]];
-    expect(summarizeScenario({ scenario: "stream", throughput: rounds, latency: rounds, warmupFailures: 0 }).clean).toBe(false);
+    expect(
+      summarizeScenario({ scenario: "stream", throughput: rounds, latency: rounds, warmupFailures: 0 }).clean,
+    ).toBe(false);
     const ok = [[run("direct", 1, 0.1), run("bare", 1, 0.2), run("gateway", 1, 0.3)]];
     const s = summarizeScenario({ scenario: "stream", throughput: ok, latency: ok, warmupFailures: 1 });
     expect(s.clean).toBe(false);
@@ -52,25 +70,28 @@ describe("summarizeScenario", () => {
 
   it("cannot judge added latency when bare adds none", () => {
     const r = [[run("direct", 1, 0.2), run("bare", 1, 0.2), run("gateway", 1, 0.3)]];
-    expect(summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).addedLatencyRatio.verdict).toBe("N/A");
+    expect(
+      summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 }).addedLatencyRatio.verdict,
+    ).toBe("N/A");
   });
 });
 
 describe("span export overhead (--otel)", () => {
-  const summarize = (): ReturnType<typeof summarizeScenario> => summarizeScenario({
-    scenario: "nonstream",
-    throughput: [
-      [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-otel", 420, 0)],
-      [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-otel", 240, 0), run("direct", 900, 0)],
-      [run("gateway", 420, 0), run("gateway-otel", 400, 0), run("direct", 950, 0), run("bare", 480, 0)],
-    ],
-    latency: [
-      [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-otel", 1, 0.4)],
-      [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-otel", 1, 0.45), run("direct", 1, 0.12)],
-      [run("gateway", 1, 0.5), run("gateway-otel", 1, 0.52), run("direct", 1, 0.1), run("bare", 1, 0.3)],
-    ],
-    warmupFailures: 0,
-  });
+  const summarize = (): ReturnType<typeof summarizeScenario> =>
+    summarizeScenario({
+      scenario: "nonstream",
+      throughput: [
+        [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-otel", 420, 0)],
+        [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-otel", 240, 0), run("direct", 900, 0)],
+        [run("gateway", 420, 0), run("gateway-otel", 400, 0), run("direct", 950, 0), run("bare", 480, 0)],
+      ],
+      latency: [
+        [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-otel", 1, 0.4)],
+        [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-otel", 1, 0.45), run("direct", 1, 0.12)],
+        [run("gateway", 1, 0.5), run("gateway-otel", 1, 0.52), run("direct", 1, 0.1), run("bare", 1, 0.3)],
+      ],
+      warmupFailures: 0,
+    });
 
   it("compares gateway-otel with the gateway like the other ratios: medians of rounds, per-round spread", () => {
     const s = summarize();
@@ -87,12 +108,16 @@ describe("span export overhead (--otel)", () => {
     expect(s.throughputRatio.value).toBeCloseTo(0.875);
     const md = renderMarkdown(s, { connections: 50 });
     expect(md).toContain("| gateway-otel | 400 | 420 / 240 / 400 | 40 | 0.450 | 0.350 | 0 | 0 |");
-    expect(md).toContain("| throughput gateway-otel / gateway (span export on / off) | 0.952x; per round 0.93 / 0.80 / 0.95 | >= 0.90x | PASS |");
+    expect(md).toContain(
+      "| throughput gateway-otel / gateway (span export on / off) | 0.952x; per round 0.93 / 0.80 / 0.95 | >= 0.90x | PASS |",
+    );
     expect(md).toContain("| p50 @c=1 gateway-otel vs gateway (info) | 0.450 vs 0.400 ms (+0.050 ms) | | |");
   });
 
   it("fails below 0.9x, and shows nothing about telemetry when gateway-otel was not measured", () => {
-    const r = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-otel", 350, 0.3)]];
+    const r = [
+      [run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-otel", 350, 0.3)],
+    ];
     const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
     expect(s.telemetryThroughputRatio?.value).toBeCloseTo(0.875);
     expect(s.telemetryThroughputRatio?.verdict).toBe("FAIL");
@@ -112,20 +137,21 @@ describe("span export overhead (--otel)", () => {
 
 describe("prompt overhead (--prompt)", () => {
   // gateway-prompt after gateway in round-1 order, rotated like the runner does.
-  const summarize = (promptRps: readonly [number, number, number]): ReturnType<typeof summarizeScenario> => summarizeScenario({
-    scenario: "nonstream",
-    throughput: [
-      [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-prompt", promptRps[0], 0)],
-      [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-prompt", promptRps[1], 0), run("direct", 900, 0)],
-      [run("gateway", 420, 0), run("gateway-prompt", promptRps[2], 0), run("direct", 950, 0), run("bare", 480, 0)],
-    ],
-    latency: [
-      [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-prompt", 1, 0.41)],
-      [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-prompt", 1, 0.47), run("direct", 1, 0.12)],
-      [run("gateway", 1, 0.5), run("gateway-prompt", 1, 0.55), run("direct", 1, 0.1), run("bare", 1, 0.3)],
-    ],
-    warmupFailures: 0,
-  });
+  const summarize = (promptRps: readonly [number, number, number]): ReturnType<typeof summarizeScenario> =>
+    summarizeScenario({
+      scenario: "nonstream",
+      throughput: [
+        [run("direct", 1000, 0), run("bare", 500, 0), run("gateway", 450, 0), run("gateway-prompt", promptRps[0], 0)],
+        [run("bare", 400, 0), run("gateway", 300, 0), run("gateway-prompt", promptRps[1], 0), run("direct", 900, 0)],
+        [run("gateway", 420, 0), run("gateway-prompt", promptRps[2], 0), run("direct", 950, 0), run("bare", 480, 0)],
+      ],
+      latency: [
+        [run("direct", 1, 0.1), run("bare", 1, 0.3), run("gateway", 1, 0.35), run("gateway-prompt", 1, 0.41)],
+        [run("bare", 1, 0.32), run("gateway", 1, 0.4), run("gateway-prompt", 1, 0.47), run("direct", 1, 0.12)],
+        [run("gateway", 1, 0.5), run("gateway-prompt", 1, 0.55), run("direct", 1, 0.1), run("bare", 1, 0.3)],
+      ],
+      warmupFailures: 0,
+    });
 
   it("checks gateway-prompt against bare (the spine's target within 10%), with prompt on / off as info", () => {
     const s = summarize([430, 285, 390]);
@@ -147,8 +173,12 @@ describe("prompt overhead (--prompt)", () => {
     expect(s.telemetryThroughputRatio).toBeNull();
     const md = renderMarkdown(s, { connections: 50 });
     expect(md).toContain("| gateway-prompt | 390 | 430 / 285 / 390 | 39 | 0.470 | 0.370 | 0 | 0 |");
-    expect(md).toContain("| throughput gateway-prompt / bare (the spine's 0.80x within 10%) | 0.813x; per round 0.86 / 0.71 / 0.81 | >= 0.72x | PASS |");
-    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.929x; per round 0.96 / 0.95 / 0.93 | | |");
+    expect(md).toContain(
+      "| throughput gateway-prompt / bare (the spine's 0.80x within 10%) | 0.813x; per round 0.86 / 0.71 / 0.81 | >= 0.72x | PASS |",
+    );
+    expect(md).toContain(
+      "| throughput gateway-prompt / gateway (prompt on / off, info) | 0.929x; per round 0.96 / 0.95 / 0.93 | | |",
+    );
     expect(md).toContain("| p50 @c=1 gateway-prompt vs gateway (info) | 0.470 vs 0.400 ms (+0.070 ms) | | |");
     expect(md).toContain("| server CPU per request gateway-prompt / gateway (info) | 0.93x | | |");
     expect(md).not.toContain("gateway-otel");
@@ -157,7 +187,9 @@ describe("prompt overhead (--prompt)", () => {
   it("derives its target from the spine's: 0.8 x 0.9, and exactly 0.72x passes", () => {
     expect(PROMPT_THROUGHPUT_TARGET).toBe(0.72);
     expect(PROMPT_THROUGHPUT_TARGET).toBeCloseTo(THROUGHPUT_TARGET * 0.9, 12);
-    const r = [[run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 450, 0.3), run("gateway-prompt", 360, 0.3)]];
+    const r = [
+      [run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 450, 0.3), run("gateway-prompt", 360, 0.3)],
+    ];
     const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
     expect(s.promptThroughputRatio?.value).toBe(0.72);
     expect(s.promptThroughputRatio?.verdict).toBe("PASS");
@@ -170,12 +202,18 @@ describe("prompt overhead (--prompt)", () => {
     // Against the gateway the same runs would reach 0.786x: the check must not use it.
     expect(s.promptOnOff?.value).toBeCloseTo(330 / 420);
     const md = renderMarkdown(s, { connections: 50 });
-    expect(md).toMatch(/\| throughput gateway-prompt \/ bare \(the spine's 0\.80x within 10%\) \| 0\.688x.* \| >= 0\.72x \| FAIL \|/);
-    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.786x; per round 0.76 / 0.93 / 0.79 | | |");
+    expect(md).toMatch(
+      /\| throughput gateway-prompt \/ bare \(the spine's 0\.80x within 10%\) \| 0\.688x.* \| >= 0\.72x \| FAIL \|/,
+    );
+    expect(md).toContain(
+      "| throughput gateway-prompt / gateway (prompt on / off, info) | 0.786x; per round 0.76 / 0.93 / 0.79 | | |",
+    );
     const fine = { ...s, addedLatencyRatio: { ...s.addedLatencyRatio, verdict: "PASS" as const } };
     expect(fine.throughputRatio.verdict).toBe("PASS");
     expect(metAllTargets(fine)).toBe(false);
-    expect(metAllTargets({ ...fine, promptThroughputRatio: { ...fine.promptThroughputRatio!, verdict: "PASS" } })).toBe(true);
+    expect(metAllTargets({ ...fine, promptThroughputRatio: { ...fine.promptThroughputRatio!, verdict: "PASS" } })).toBe(
+      true,
+    );
   });
 
   it("passes at 0.72x bare's or more even when prompt on / off is below 0.9x: on / off has no verdict", () => {
@@ -184,7 +222,9 @@ describe("prompt overhead (--prompt)", () => {
     expect(s.promptThroughputRatio?.verdict).toBe("PASS");
     expect(s.promptOnOff?.value).toBeCloseTo(370 / 420);
     const md = renderMarkdown(s, { connections: 50 });
-    expect(md).toContain("| throughput gateway-prompt / gateway (prompt on / off, info) | 0.881x; per round 0.89 / 0.83 / 0.88 | | |");
+    expect(md).toContain(
+      "| throughput gateway-prompt / gateway (prompt on / off, info) | 0.881x; per round 0.89 / 0.83 / 0.88 | | |",
+    );
     expect(md).not.toMatch(/prompt on \/ off.*(PASS|FAIL|N\/A|>=)/);
     const fine = { ...s, addedLatencyRatio: { ...s.addedLatencyRatio, verdict: "PASS" as const } };
     expect(metAllTargets(fine)).toBe(true);
@@ -201,9 +241,15 @@ describe("prompt overhead (--prompt)", () => {
   });
 
   it("with --otel too: rows and checks in round-1 order, gateway-prompt against bare, gateway-otel against the gateway", () => {
-    const r = [[
-      run("direct", 1000, 0.1), run("bare", 500, 0.2), run("gateway", 400, 0.3), run("gateway-prompt", 380, 0.32), run("gateway-otel", 300, 0.31),
-    ]];
+    const r = [
+      [
+        run("direct", 1000, 0.1),
+        run("bare", 500, 0.2),
+        run("gateway", 400, 0.3),
+        run("gateway-prompt", 380, 0.32),
+        run("gateway-otel", 300, 0.31),
+      ],
+    ];
     const s = summarizeScenario({ scenario: "stream", throughput: r, latency: r, warmupFailures: 0 });
     expect(s.promptThroughputRatio?.value).toBeCloseTo(0.76);
     expect(s.promptOnOff?.value).toBeCloseTo(0.95);
@@ -213,8 +259,12 @@ describe("prompt overhead (--prompt)", () => {
     // gateway-otel's check is unchanged by --prompt.
     expect(md).toContain("| throughput gateway-otel / gateway (span export on / off) | 0.750x | >= 0.90x | FAIL |");
     const order = [
-      "| gateway |", "| gateway-prompt |", "| gateway-otel |",
-      "| throughput gateway-prompt / bare", "| throughput gateway-prompt / gateway", "| throughput gateway-otel / gateway",
+      "| gateway |",
+      "| gateway-prompt |",
+      "| gateway-otel |",
+      "| throughput gateway-prompt / bare",
+      "| throughput gateway-prompt / gateway",
+      "| throughput gateway-otel / gateway",
     ];
     const at = order.map((row) => md.indexOf(row));
     expect(at.every((i) => i >= 0)).toBe(true);

@@ -98,7 +98,11 @@ function byTarget(round: readonly MeasuredRun[], target: TargetName): MeasuredRu
   return round.find((r) => r.target === target);
 }
 
-function perRound(rounds: readonly (readonly MeasuredRun[])[], target: TargetName, pick: (r: MeasuredRun) => number): number[] {
+function perRound(
+  rounds: readonly (readonly MeasuredRun[])[],
+  target: TargetName,
+  pick: (r: MeasuredRun) => number,
+): number[] {
   return rounds.map((round) => {
     const run = byTarget(round, target);
     return run ? pick(run) : Number.NaN;
@@ -124,7 +128,8 @@ function rpsCheck(a: TargetSummary, b: TargetSummary, target: number): Check {
   return { ...r, target, verdict: verdict(r.value, target, true) };
 }
 
-const cpuRatio = (a: TargetSummary, b: TargetSummary): number | null => ratio(a.cpuUsPerRequest ?? Number.NaN, b.cpuUsPerRequest ?? Number.NaN);
+const cpuRatio = (a: TargetSummary, b: TargetSummary): number | null =>
+  ratio(a.cpuUsPerRequest ?? Number.NaN, b.cpuUsPerRequest ?? Number.NaN);
 
 export function summarizeScenario(runs: ScenarioRuns): ScenarioSummary {
   const all = [...runs.throughput, ...runs.latency].flat();
@@ -209,11 +214,20 @@ function spread(values: readonly (number | null)[]): string {
 /** A throughput row: with its target and verdict for a Check, info (neither) for a plain Ratio. */
 function throughputRow(label: string, r: Ratio | Check): string {
   const measured = `${fmtCheck(r.value)}${spread(r.perRound)}`;
-  return "verdict" in r ? `| throughput ${label} | ${measured} | >= ${fmtX(r.target)} | ${r.verdict} |` : `| throughput ${label} | ${measured} | | |`;
+  return "verdict" in r
+    ? `| throughput ${label} | ${measured} | >= ${fmtX(r.target)} | ${r.verdict} |`
+    : `| throughput ${label} | ${measured} | | |`;
 }
 
 /** The rows of a gateway variant against the gateway: throughput (a check or info, as given), p50 and CPU (info). */
-function overheadRows(name: TargetName, label: string, variant: TargetSummary, gateway: TargetSummary, tput: Ratio | Check, cpu: number | null): string[] {
+function overheadRows(
+  name: TargetName,
+  label: string,
+  variant: TargetSummary,
+  gateway: TargetSummary,
+  tput: Ratio | Check,
+  cpu: number | null,
+): string[] {
   const diff = variant.p50 - gateway.p50;
   const signed = Number.isFinite(diff) ? ` (${diff >= 0 ? "+" : ""}${diff.toFixed(3)} ms)` : "";
   return [
@@ -238,7 +252,9 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
   if (otel !== undefined) rows.push([OTEL_TARGET, otel]);
   for (const [t, x] of rows) {
     const cpu = x.cpuUsPerRequest === null ? "-" : x.cpuUsPerRequest.toFixed(0);
-    lines.push(`| ${t} | ${fmtRps(x.rps)} | ${x.rpsPerRound.map(fmtRps).join(" / ")} | ${cpu} | ${fmtMs(x.p50)} | ${fmtMs(x.addedP50)} | ${x.non2xx} | ${x.errors} |`);
+    lines.push(
+      `| ${t} | ${fmtRps(x.rps)} | ${x.rpsPerRound.map(fmtRps).join(" / ")} | ${cpu} | ${fmtMs(x.p50)} | ${fmtMs(x.addedP50)} | ${x.non2xx} | ${x.errors} |`,
+    );
   }
   const { bare, gateway } = s.targets;
   lines.push(
@@ -252,12 +268,24 @@ export function renderMarkdown(s: ScenarioSummary, meta: { readonly connections:
   );
   if (prompt !== undefined && s.promptThroughputRatio !== null && s.promptOnOff !== null) {
     lines.push(
-      throughputRow(`${PROMPT_TARGET} / bare (the spine's ${fmtX(THROUGHPUT_TARGET)} within 10%)`, s.promptThroughputRatio),
+      throughputRow(
+        `${PROMPT_TARGET} / bare (the spine's ${fmtX(THROUGHPUT_TARGET)} within 10%)`,
+        s.promptThroughputRatio,
+      ),
       ...overheadRows(PROMPT_TARGET, "prompt on / off, info", prompt, gateway, s.promptOnOff, s.promptCpuRatio),
     );
   }
   if (otel !== undefined && s.telemetryThroughputRatio !== null) {
-    lines.push(...overheadRows(OTEL_TARGET, "span export on / off", otel, gateway, s.telemetryThroughputRatio, s.telemetryCpuRatio));
+    lines.push(
+      ...overheadRows(
+        OTEL_TARGET,
+        "span export on / off",
+        otel,
+        gateway,
+        s.telemetryThroughputRatio,
+        s.telemetryCpuRatio,
+      ),
+    );
   }
   return lines.join("\n");
 }
@@ -304,27 +332,40 @@ export function telemetryValid(e: TelemetryEvidence): boolean {
   return e.receiver !== null && e.receiver.requests > 0 && e.receiver.bytes > 0;
 }
 
-const fmtBytes = (n: number): string => (n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const fmtBytes = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 export function renderTelemetry(e: TelemetryEvidence): string {
   const valid = telemetryValid(e);
-  const lines = [`### span export (--otel)${valid ? "" : " -- INVALID: the receiver got no spans, so gateway-otel measured nothing"}`, ""];
+  const lines = [
+    `### span export (--otel)${valid ? "" : " -- INVALID: the receiver got no spans, so gateway-otel measured nothing"}`,
+    "",
+  ];
   const r = e.receiver;
   if (r === null) {
     lines.push("- OTLP receiver: its /stats could not be read.");
   } else {
     const spans = r.spans > 0 ? `, ${r.spans} spans` : r.requests > 0 ? " (spans not counted: compressed bodies)" : "";
-    lines.push(`- OTLP receiver: ${r.requests} export requests, ${fmtBytes(r.bytes)} (${r.bytes} bytes)${spans}, warm-ups and preflights included.`);
+    lines.push(
+      `- OTLP receiver: ${r.requests} export requests, ${fmtBytes(r.bytes)} (${r.bytes} bytes)${spans}, warm-ups and preflights included.`,
+    );
   }
   const g = e.gatewaySpans;
   if (g === null) {
     lines.push("- gateway-otel /metrics: span counters not found.");
   } else {
-    const warn = g.dropped + g.failed > 0 ? " -- spans were lost, so part of the export work was not done: the overhead is under-measured" : "";
-    lines.push(`- gateway-otel /metrics: ${g.exported} spans exported, ${g.dropped} dropped (queue full), ${g.failed} failed${warn}.`);
+    const warn =
+      g.dropped + g.failed > 0
+        ? " -- spans were lost, so part of the export work was not done: the overhead is under-measured"
+        : "";
+    lines.push(
+      `- gateway-otel /metrics: ${g.exported} spans exported, ${g.dropped} dropped (queue full), ${g.failed} failed${warn}.`,
+    );
   }
   lines.push("- Spans still queued in gateway-otel when the run ended are not in these counts.");
-  const batch = Object.entries(e.batch).map(([k, v]) => `${k}=${v}`).join(" ");
+  const batch = Object.entries(e.batch)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   if (batch !== "") lines.push(`- Batch processor: ${batch}.`);
   return lines.join("\n");
 }

@@ -11,8 +11,15 @@ import { runLoad, stopAllRuns, targetNames, type Target, type TargetName } from 
 import { HELP, parseBaseBody, parseOptions, scenarioBody, type Options, type ScenarioName } from "./options.ts";
 import { anyUnexpectedExit, cpuSeconds, killAllNow, stopAll } from "./processes.ts";
 import {
-  metAllTargets, renderMarkdown, renderTelemetry, summarizeScenario, telemetryValid,
-  type MeasuredRun, type ScenarioRuns, type ScenarioSummary, type TelemetryEvidence,
+  metAllTargets,
+  renderMarkdown,
+  renderTelemetry,
+  summarizeScenario,
+  telemetryValid,
+  type MeasuredRun,
+  type ScenarioRuns,
+  type ScenarioSummary,
+  type TelemetryEvidence,
 } from "./report.ts";
 import { gatewaySpanCounters, OTEL_BSP_DEFAULTS, preflight, receiverStats, startServers } from "./servers.ts";
 import { rotated } from "./stats.ts";
@@ -31,8 +38,13 @@ interface RecordedRun extends MeasuredRun {
 
 /** Runs every target of every round for one phase, rotating the order round by round. */
 async function phase(
-  scenario: ScenarioName, kind: "throughput" | "latency", targets: readonly Target[], body: string, opts: Options,
-  pids: Readonly<Record<TargetName, number | undefined>>, recorded: RecordedRun[],
+  scenario: ScenarioName,
+  kind: "throughput" | "latency",
+  targets: readonly Target[],
+  body: string,
+  opts: Options,
+  pids: Readonly<Record<TargetName, number | undefined>>,
+  recorded: RecordedRun[],
 ): Promise<{ rounds: MeasuredRun[][]; warmupFailures: number }> {
   const connections = kind === "throughput" ? opts.connections : 1;
   const seconds = kind === "throughput" ? opts.duration : opts.latencyDuration;
@@ -48,7 +60,8 @@ async function phase(
       const cpu0 = cpuSeconds(pids[target.name]);
       const run = await runLoad({ target, body, connections, seconds, sampleLatency: kind === "latency" });
       const cpu1 = cpuSeconds(pids[target.name]);
-      const cpuUsPerRequest = cpu0 !== null && cpu1 !== null && run.requests > 0 ? ((cpu1 - cpu0) * 1e6) / run.requests : null;
+      const cpuUsPerRequest =
+        cpu0 !== null && cpu1 !== null && run.requests > 0 ? ((cpu1 - cpu0) * 1e6) / run.requests : null;
       const r: MeasuredRun = { ...run, cpuUsPerRequest };
       results.push(r);
       recorded.push({ ...r, scenario, phase: kind, round: round + 1, slot: slot + 1, load1: loadavg()[0] ?? 0 });
@@ -63,7 +76,11 @@ async function phase(
 
 function gitCommit(): string | null {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     return null;
   }
@@ -71,7 +88,9 @@ function gitCommit(): string | null {
 
 /** Header values that may be credentials never reach the results file. */
 function redactHeaders(h: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, /authorization|api-key|token|secret/i.test(k) ? "[redacted]" : v]));
+  return Object.fromEntries(
+    Object.entries(h).map(([k, v]) => [k, /authorization|api-key|token|secret/i.test(k) ? "[redacted]" : v]),
+  );
 }
 
 /** An upper bound on the whole run: if it takes twice as long as planned, something hangs. */
@@ -82,7 +101,9 @@ function watchdogMs(opts: Options): number {
 
 /** The OTEL_BSP_* settings gateway-otel runs with: the defaults, under --gateway-env. */
 function batchSettings(opts: Options): Record<string, string> {
-  return Object.fromEntries(Object.entries({ ...OTEL_BSP_DEFAULTS, ...opts.gatewayEnv }).filter(([k]) => k.startsWith("OTEL_BSP_")));
+  return Object.fromEntries(
+    Object.entries({ ...OTEL_BSP_DEFAULTS, ...opts.gatewayEnv }).filter(([k]) => k.startsWith("OTEL_BSP_")),
+  );
 }
 
 interface BenchResult {
@@ -94,11 +115,18 @@ interface BenchResult {
 
 async function bench(opts: Options, tmp: string): Promise<BenchResult> {
   const base = opts.bodyFile === null ? undefined : parseBaseBody(readFileSync(opts.bodyFile, "utf8"), opts.bodyFile);
-  const extras = [opts.prompt ? " (also answering as gateway-prompt)" : "", opts.otel ? ", the OTLP receiver and gateway-otel" : ""].join("");
+  const extras = [
+    opts.prompt ? " (also answering as gateway-prompt)" : "",
+    opts.otel ? ", the OTLP receiver and gateway-otel" : "",
+  ].join("");
   log(`starting the fake provider, the bare proxy and the gateway${extras}`);
   const servers = await startServers(ROOT, tmp, {
-    configDir: opts.configDir, env: opts.gatewayEnv, nodeArgs: opts.gatewayNodeArgs, headers: opts.gatewayHeaders,
-    prompt: opts.prompt, otel: opts.otel,
+    configDir: opts.configDir,
+    env: opts.gatewayEnv,
+    nodeArgs: opts.gatewayNodeArgs,
+    headers: opts.gatewayHeaders,
+    prompt: opts.prompt,
+    otel: opts.otel,
   });
   const crashed = anyUnexpectedExit(servers.children);
   const targets = servers.targets;
@@ -112,16 +140,28 @@ async function bench(opts: Options, tmp: string): Promise<BenchResult> {
     const tput = await guarded(phase(scenario, "throughput", targets, body, opts, servers.pids, runs));
     const lat = await guarded(phase(scenario, "latency", targets, body, opts, servers.pids, runs));
     const scenarioRuns: ScenarioRuns = {
-      scenario, throughput: tput.rounds, latency: lat.rounds, warmupFailures: tput.warmupFailures + lat.warmupFailures,
+      scenario,
+      throughput: tput.rounds,
+      latency: lat.rounds,
+      warmupFailures: tput.warmupFailures + lat.warmupFailures,
     };
     summaries.push(summarizeScenario(scenarioRuns));
   }
   let telemetry: TelemetryEvidence | null = null;
   if (servers.otel !== null) {
-    const [receiver, gatewaySpans] = await Promise.all([receiverStats(servers.otel), gatewaySpanCounters(servers.otel)]);
+    const [receiver, gatewaySpans] = await Promise.all([
+      receiverStats(servers.otel),
+      gatewaySpanCounters(servers.otel),
+    ]);
     telemetry = { receiver, gatewaySpans, batch: batchSettings(opts) };
-    const r = receiver === null ? "receiver stats unreadable" : `receiver got ${receiver.requests} export requests, ${receiver.bytes} bytes, ${receiver.spans} spans`;
-    const g = gatewaySpans === null ? "" : `; gateway-otel: ${gatewaySpans.exported} exported, ${gatewaySpans.dropped} dropped, ${gatewaySpans.failed} failed`;
+    const r =
+      receiver === null
+        ? "receiver stats unreadable"
+        : `receiver got ${receiver.requests} export requests, ${receiver.bytes} bytes, ${receiver.spans} spans`;
+    const g =
+      gatewaySpans === null
+        ? ""
+        : `; gateway-otel: ${gatewaySpans.exported} exported, ${gatewaySpans.dropped} dropped, ${gatewaySpans.failed} failed`;
     log(`span export: ${r}${g}`);
   }
   return { summaries, runs, telemetry };
@@ -156,7 +196,14 @@ async function main(argv: readonly string[]): Promise<number> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       commit: gitCommit(),
-      machine: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, loadavgStart: loadStart, loadavgEnd: loadEnd },
+      machine: {
+        node: process.version,
+        platform: process.platform,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? null,
+        loadavgStart: loadStart,
+        loadavgEnd: loadEnd,
+      },
       options: { ...opts, gatewayHeaders: redactHeaders(opts.gatewayHeaders) },
       clean,
       targetsMet,
@@ -172,15 +219,20 @@ async function main(argv: readonly string[]): Promise<number> {
     if (opts.json) {
       process.stdout.write(JSON.stringify(results, null, 2) + "\n");
     } else {
-      const head = `## promptgate load test: ${opts.rounds} interleaved rounds, ${opts.duration} s at ${opts.connections} connections, ` +
+      const head =
+        `## promptgate load test: ${opts.rounds} interleaved rounds, ${opts.duration} s at ${opts.connections} connections, ` +
         `${opts.latencyDuration} s at 1 connection; Node ${process.version}, ${cpus().length} CPUs, ` +
         `load average ${(loadStart[0] ?? 0).toFixed(1)} -> ${(loadEnd[0] ?? 0).toFixed(1)}, commit ${results.commit ?? "?"}`;
       const tables = summaries.map((s) => renderMarkdown(s, opts));
       if (telemetry !== null) tables.push(renderTelemetry(telemetry));
       process.stdout.write([head, ...tables, `Results: ${file}`].join("\n\n") + "\n");
     }
-    if (!exported) log("INVALID RUN: the OTLP receiver got no export requests, so gateway-otel exported nothing; its figures do not count");
-    if (!summaries.every((s) => s.clean)) log("INVALID RUN: some requests failed (non-2xx or connection errors); the figures do not count");
+    if (!exported)
+      log(
+        "INVALID RUN: the OTLP receiver got no export requests, so gateway-otel exported nothing; its figures do not count",
+      );
+    if (!summaries.every((s) => s.clean))
+      log("INVALID RUN: some requests failed (non-2xx or connection errors); the figures do not count");
     if (!clean) return 1;
     return opts.check && !targetsMet ? 2 : 0;
   } finally {

@@ -8,7 +8,13 @@ import { parseGatewayConfig } from "../gateway/config/gateway-config.ts";
 import { targetNames, type Target } from "./bench.ts";
 import { PROMPT_HEADERS, PROMPT_TEXT } from "./options.ts";
 import {
-  gatewayEnv, gatewayYaml, OTEL_BSP_DEFAULTS, preflight, promptExpectation, promptTargetHeaders, writeConfigDir,
+  gatewayEnv,
+  gatewayYaml,
+  OTEL_BSP_DEFAULTS,
+  preflight,
+  promptExpectation,
+  promptTargetHeaders,
+  writeConfigDir,
 } from "./servers.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -18,16 +24,30 @@ describe("targetNames", () => {
     expect(targetNames({ prompt: false, otel: false })).toEqual(["direct", "bare", "gateway"]);
     expect(targetNames({ prompt: false, otel: true })).toEqual(["direct", "bare", "gateway", "gateway-otel"]);
     expect(targetNames({ prompt: true, otel: false })).toEqual(["direct", "bare", "gateway", "gateway-prompt"]);
-    expect(targetNames({ prompt: true, otel: true })).toEqual(["direct", "bare", "gateway", "gateway-prompt", "gateway-otel"]);
+    expect(targetNames({ prompt: true, otel: true })).toEqual([
+      "direct",
+      "bare",
+      "gateway",
+      "gateway-prompt",
+      "gateway-otel",
+    ]);
   });
 });
 
 describe("gatewayEnv", () => {
-  const inherited = { PATH: "/bin", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_BSP_SCHEDULE_DELAY: "1" };
+  const inherited = {
+    PATH: "/bin",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+    OTEL_BSP_SCHEDULE_DELAY: "1",
+  };
   const own = { PORT: "1234", STATE_PATH: "/tmp/s.db" };
 
   it("keeps the old layering without --otel: shell, runner, then --gateway-env", () => {
-    expect(gatewayEnv({ inherited, own, extra: { PORT: "9" }, otelRun: false, otlpEndpoint: null })).toEqual({ ...inherited, PORT: "9", STATE_PATH: "/tmp/s.db" });
+    expect(gatewayEnv({ inherited, own, extra: { PORT: "9" }, otelRun: false, otlpEndpoint: null })).toEqual({
+      ...inherited,
+      PORT: "9",
+      STATE_PATH: "/tmp/s.db",
+    });
   });
 
   it("with --otel, the gateway inherits no OTEL_* (so it never exports)", () => {
@@ -36,9 +56,19 @@ describe("gatewayEnv", () => {
   });
 
   it("gateway-otel exports to the receiver with the SDK's batch defaults, under --gateway-env", () => {
-    const env = gatewayEnv({ inherited, own, extra: { OTEL_BSP_SCHEDULE_DELAY: "1000" }, otelRun: true, otlpEndpoint: "http://127.0.0.1:5555" });
+    const env = gatewayEnv({
+      inherited,
+      own,
+      extra: { OTEL_BSP_SCHEDULE_DELAY: "1000" },
+      otelRun: true,
+      otlpEndpoint: "http://127.0.0.1:5555",
+    });
     expect(env).toEqual({
-      PATH: "/bin", ...OTEL_BSP_DEFAULTS, ...own, OTEL_BSP_SCHEDULE_DELAY: "1000", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:5555",
+      PATH: "/bin",
+      ...OTEL_BSP_DEFAULTS,
+      ...own,
+      OTEL_BSP_SCHEDULE_DELAY: "1000",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:5555",
     });
     expect(OTEL_BSP_DEFAULTS).toMatchObject({ OTEL_BSP_MAX_QUEUE_SIZE: "2048", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "512" });
   });
@@ -77,7 +107,9 @@ describe("the generated config dir", () => {
     for (const f of promptFiles.filter((p) => p.endsWith(".yaml"))) {
       expect(readFileSync(join(dir, "prompts", f), "utf8")).toBe(readFileSync(join(ROOT, "config/prompts", f), "utf8"));
     }
-    expect(readFileSync(join(dir, "pricing.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "config/pricing.yaml"), "utf8"));
+    expect(readFileSync(join(dir, "pricing.yaml"), "utf8")).toBe(
+      readFileSync(join(ROOT, "config/pricing.yaml"), "utf8"),
+    );
     // Read back by the gateway's own parser: the same route, and the prompt settings.
     const config = parseGatewayConfig(readFileSync(join(dir, "gateway.yaml"), "utf8"), env);
     expect(config.routes.map((r) => [r.match, r.provider.name])).toEqual([["*", "fake"]]);
@@ -128,14 +160,28 @@ describe("preflight", () => {
 
   it("passes a whole answer, and gateway-prompt's only when the gateway names the prompt", async () => {
     await expect(preflight({ name: "gateway", url, headers: {} }, body, false)).resolves.toBeUndefined();
-    const prompt: Target = { name: "gateway-prompt", url, headers: promptTargetHeaders({}), expect: promptExpectation(false) };
+    const prompt: Target = {
+      name: "gateway-prompt",
+      url,
+      headers: promptTargetHeaders({}),
+      expect: promptExpectation(false),
+    };
     await expect(preflight(prompt, body, false)).resolves.toBeUndefined();
   });
 
   it("fails gateway-prompt when the answer does not name the summarization prompt, and says what to fix", async () => {
     const unprompted: Target = { name: "gateway-prompt", url, headers: {}, expect: promptExpectation(true) };
-    await expect(preflight(unprompted, body, false)).rejects.toThrow(/gateway-prompt answered without x-prompt-name: summarization \(got none\).*--config-dir must hold prompts\/summarization/);
-    const other: Target = { name: "gateway-prompt", url, headers: { "x-prompt-ref": "entity-extraction" }, expect: promptExpectation(false) };
-    await expect(preflight(other, body, false)).rejects.toThrow(/x-prompt-name: summarization \(got "entity-extraction"\)/);
+    await expect(preflight(unprompted, body, false)).rejects.toThrow(
+      /gateway-prompt answered without x-prompt-name: summarization \(got none\).*--config-dir must hold prompts\/summarization/,
+    );
+    const other: Target = {
+      name: "gateway-prompt",
+      url,
+      headers: { "x-prompt-ref": "entity-extraction" },
+      expect: promptExpectation(false),
+    };
+    await expect(preflight(other, body, false)).rejects.toThrow(
+      /x-prompt-name: summarization \(got "entity-extraction"\)/,
+    );
   });
 });

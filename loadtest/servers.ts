@@ -73,7 +73,13 @@ export function gatewayEnv(spec: GatewayEnvSpec): NodeJS.ProcessEnv {
     ? Object.fromEntries(Object.entries(spec.inherited).filter(([k]) => !k.startsWith("OTEL_")))
     : spec.inherited;
   if (spec.otlpEndpoint === null) return { ...inherited, ...spec.own, ...spec.extra };
-  return { ...inherited, ...OTEL_BSP_DEFAULTS, ...spec.own, ...spec.extra, OTEL_EXPORTER_OTLP_ENDPOINT: spec.otlpEndpoint };
+  return {
+    ...inherited,
+    ...OTEL_BSP_DEFAULTS,
+    ...spec.own,
+    ...spec.extra,
+    OTEL_EXPORTER_OTLP_ENDPOINT: spec.otlpEndpoint,
+  };
 }
 
 export const START_TIMEOUT_MS = 20_000;
@@ -145,7 +151,12 @@ function missingHeader(expected: Readonly<Record<string, string>>, actual: Heade
  * What the runner sets for one gateway: its port, the config dir, a state file of its own (two
  * processes sharing one SQLite file would contend for it), no Redis, and the fake provider's URL.
  */
-export function gatewayOwnEnv(port: number, configDir: string, statePath: string, upstream: string): Record<string, string> {
+export function gatewayOwnEnv(
+  port: number,
+  configDir: string,
+  statePath: string,
+  upstream: string,
+): Record<string, string> {
   return {
     PORT: String(port),
     HOST: "127.0.0.1",
@@ -158,9 +169,20 @@ export function gatewayOwnEnv(port: number, configDir: string, statePath: string
 }
 
 /** Starts `node gateway/main.ts serve` on a free port and waits until it is ready. */
-export async function startGateway(name: string, root: string, nodeArgs: readonly string[], env: (port: number) => NodeJS.ProcessEnv): Promise<{ child: Child; url: string }> {
+export async function startGateway(
+  name: string,
+  root: string,
+  nodeArgs: readonly string[],
+  env: (port: number) => NodeJS.ProcessEnv,
+): Promise<{ child: Child; url: string }> {
   const port = await freePort();
-  const child = spawnNode(name, { script: join(root, "gateway/main.ts"), args: ["serve"], nodeArgs, cwd: root, env: env(port) });
+  const child = spawnNode(name, {
+    script: join(root, "gateway/main.ts"),
+    args: ["serve"],
+    nodeArgs,
+    cwd: root,
+    env: env(port),
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(child, `${url}/readyz`, START_TIMEOUT_MS);
   return { child, url };
@@ -173,7 +195,11 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
   const fakePort = await announcedPort(fake, START_TIMEOUT_MS);
   const upstream = `http://127.0.0.1:${fakePort}`;
 
-  const bare = spawnNode("bare proxy", { script: join(root, "loadtest/bare-proxy.ts"), env: { ...env, UPSTREAM_URL: upstream }, cwd: root });
+  const bare = spawnNode("bare proxy", {
+    script: join(root, "loadtest/bare-proxy.ts"),
+    env: { ...env, UPSTREAM_URL: upstream },
+    cwd: root,
+  });
   const barePort = await announcedPort(bare, START_TIMEOUT_MS);
 
   let configDir = gw.configDir;
@@ -183,7 +209,13 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
   }
   const dir = configDir;
   const envOf = (port: number, state: string, otlpEndpoint: string | null): NodeJS.ProcessEnv =>
-    gatewayEnv({ inherited: process.env, own: gatewayOwnEnv(port, dir, join(tmp, state), upstream), extra: gw.env, otelRun: gw.otel, otlpEndpoint });
+    gatewayEnv({
+      inherited: process.env,
+      own: gatewayOwnEnv(port, dir, join(tmp, state), upstream),
+      extra: gw.env,
+      otelRun: gw.otel,
+      otlpEndpoint,
+    });
 
   const gateway = await startGateway("gateway", root, gw.nodeArgs, (port) => envOf(port, "state.db", null));
   const children: Child[] = [fake, bare, gateway.child];
@@ -195,7 +227,12 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
   // Same process and URL as `gateway`: only the headers differ, so the two compare the prompt path
   // with the plain one on identical state, and CPU per request is read from the same pid.
   if (gw.prompt) {
-    targets.push({ name: PROMPT_TARGET, url: gateway.url + PATH, headers: promptTargetHeaders(gw.headers), expect: promptExpectation(gw.configDir !== null) });
+    targets.push({
+      name: PROMPT_TARGET,
+      url: gateway.url + PATH,
+      headers: promptTargetHeaders(gw.headers),
+      expect: promptExpectation(gw.configDir !== null),
+    });
   }
   let otelPid: number | undefined;
   let otel: OtelServers | null = null;
@@ -203,7 +240,9 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
     const receiver = spawnNode("otlp receiver", { script: join(root, "loadtest/otlp-receiver.ts"), env, cwd: root });
     children.push(receiver);
     const receiverUrl = `http://127.0.0.1:${await announcedPort(receiver, START_TIMEOUT_MS)}`;
-    const gatewayOtel = await startGateway(OTEL_TARGET, root, gw.nodeArgs, (port) => envOf(port, "state-otel.db", receiverUrl));
+    const gatewayOtel = await startGateway(OTEL_TARGET, root, gw.nodeArgs, (port) =>
+      envOf(port, "state-otel.db", receiverUrl),
+    );
     children.push(gatewayOtel.child);
     targets.push({ name: OTEL_TARGET, url: gatewayOtel.url + PATH, headers: gw.headers });
     otelPid = gatewayOtel.child.proc.pid;
@@ -213,8 +252,11 @@ export async function startServers(root: string, tmp: string, gw: GatewaySetup):
   return {
     children,
     pids: {
-      direct: fake.proc.pid, bare: bare.proc.pid, gateway: gateway.child.proc.pid,
-      [PROMPT_TARGET]: gw.prompt ? gateway.child.proc.pid : undefined, [OTEL_TARGET]: otelPid,
+      direct: fake.proc.pid,
+      bare: bare.proc.pid,
+      gateway: gateway.child.proc.pid,
+      [PROMPT_TARGET]: gw.prompt ? gateway.child.proc.pid : undefined,
+      [OTEL_TARGET]: otelPid,
     },
     targets,
     otel,
@@ -227,7 +269,8 @@ export async function receiverStats(otel: OtelServers): Promise<ReceiverStats | 
     const res = await fetch(`${otel.receiverUrl}/stats`, { signal: AbortSignal.timeout(5000) });
     const body = (await res.json()) as Partial<Record<keyof ReceiverStats, unknown>>;
     const { requests, bytes, spans } = body;
-    if (res.status !== 200 || typeof requests !== "number" || typeof bytes !== "number" || typeof spans !== "number") return null;
+    if (res.status !== 200 || typeof requests !== "number" || typeof bytes !== "number" || typeof spans !== "number")
+      return null;
     return { requests, bytes, spans };
   } catch {
     return null;
@@ -259,12 +302,14 @@ export async function preflight(target: Target, body: string, stream: boolean): 
   });
   const text = await res.text();
   const hint = target.expect === undefined ? "" : ` -- ${target.expect.hint}`;
-  const problem = (what: string): Error => new Error(`preflight: ${target.name} ${what}: HTTP ${res.status} ${text.slice(0, 500)}${hint}`);
+  const problem = (what: string): Error =>
+    new Error(`preflight: ${target.name} ${what}: HTTP ${res.status} ${text.slice(0, 500)}${hint}`);
   if (res.status !== 200) throw problem("did not answer 200");
   const missing = missingHeader(target.expect?.headers ?? {}, res.headers);
   if (missing !== null) throw problem(`answered without ${missing}`);
   if (stream) {
-    if (!text.trimEnd().endsWith("data: [DONE]") || text.includes('"error"')) throw problem("sent an incomplete or failed stream");
+    if (!text.trimEnd().endsWith("data: [DONE]") || text.includes('"error"'))
+      throw problem("sent an incomplete or failed stream");
     return;
   }
   let parsed: unknown;

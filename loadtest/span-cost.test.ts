@@ -7,7 +7,11 @@ import { formatRows, parseSpanCostOptions, summarise } from "./span-cost.ts";
 describe("span-cost options", () => {
   it("defaults to 4000 req/s, 4 rounds of 10 s, non-streaming", () => {
     expect(parseSpanCostOptions([])).toEqual({ rate: 4000, seconds: 10, rounds: 4, stream: false });
-    expect(parseSpanCostOptions(["--rate", "2500", "--rounds", "6", "--stream"])).toMatchObject({ rate: 2500, rounds: 6, stream: true });
+    expect(parseSpanCostOptions(["--rate", "2500", "--rounds", "6", "--stream"])).toMatchObject({
+      rate: 2500,
+      rounds: 6,
+      stream: true,
+    });
   });
 
   it("refuses what it cannot use, naming the option", () => {
@@ -45,7 +49,11 @@ describe("discard-exporter preload", () => {
       "console.log(JSON.stringify({ results, batches: OTLPTraceExporter.batches }));",
     ].join("\n");
     const root = join(import.meta.dirname, "..");
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "./loadtest/discard-exporter.ts", "--input-type=module", "-e", script], { cwd: root });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "./loadtest/discard-exporter.ts", "--input-type=module", "-e", script],
+      { cwd: root },
+    );
     expect(JSON.parse(stdout)).toEqual({ results: [0], batches: 1 });
   });
 });

@@ -30,13 +30,19 @@ export interface SpanCostOptions {
 export function parseSpanCostOptions(argv: readonly string[]): SpanCostOptions {
   const { values } = parseArgs({
     args: [...argv],
-    options: { rate: { type: "string" }, seconds: { type: "string" }, rounds: { type: "string" }, stream: { type: "boolean" } },
+    options: {
+      rate: { type: "string" },
+      seconds: { type: "string" },
+      rounds: { type: "string" },
+      stream: { type: "boolean" },
+    },
     strict: true,
   });
   const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
     return n;
   };
   return {
@@ -63,16 +69,26 @@ export function summarise(cpu: RoundCpu): CostRow[] {
   const off = median(cpu.off);
   return VARIANTS.map((variant) => {
     const m = median(cpu[variant]);
-    return { variant, medianUs: m, vsOff: variant === "off" ? null : ratio(m, off), addedUs: variant === "off" ? null : m - off };
+    return {
+      variant,
+      medianUs: m,
+      vsOff: variant === "off" ? null : ratio(m, off),
+      addedUs: variant === "off" ? null : m - off,
+    };
   });
 }
 
 export function formatRows(rows: readonly CostRow[], cpu: RoundCpu): string {
-  const lines = ["| variant | CPU µs/req (median) | per round | vs off | added µs/req |", "| --- | ---: | --- | ---: | ---: |"];
+  const lines = [
+    "| variant | CPU µs/req (median) | per round | vs off | added µs/req |",
+    "| --- | ---: | --- | ---: | ---: |",
+  ];
   for (const r of rows) {
     const vs = r.vsOff === null ? "-" : `${r.vsOff.toFixed(2)}x`;
     const added = r.addedUs === null ? "-" : r.addedUs.toFixed(1);
-    lines.push(`| ${r.variant} | ${r.medianUs.toFixed(1)} | ${cpu[r.variant].map((v) => v.toFixed(1)).join(" / ")} | ${vs} | ${added} |`);
+    lines.push(
+      `| ${r.variant} | ${r.medianUs.toFixed(1)} | ${cpu[r.variant].map((v) => v.toFixed(1)).join(" / ")} | ${vs} | ${added} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -89,10 +105,14 @@ async function startGateways(root: string, tmp: string, upstream: string, receiv
   const gateways: Gateway[] = [];
   for (const variant of VARIANTS) {
     // Like --otel: nothing from the shell's OTEL_*, the receiver as endpoint for the span variants.
-    const env = (port: number): NodeJS.ProcessEnv => gatewayEnv({
-      inherited: process.env, own: gatewayOwnEnv(port, tmp, join(tmp, `${variant}.db`), upstream), extra: {}, otelRun: true,
-      otlpEndpoint: variant === "off" ? null : receiverUrl,
-    });
+    const env = (port: number): NodeJS.ProcessEnv =>
+      gatewayEnv({
+        inherited: process.env,
+        own: gatewayOwnEnv(port, tmp, join(tmp, `${variant}.db`), upstream),
+        extra: {},
+        otelRun: true,
+        otlpEndpoint: variant === "off" ? null : receiverUrl,
+      });
     const nodeArgs = variant === "discard" ? ["--import", join(root, "loadtest/discard-exporter.ts")] : [];
     const { child, url } = await startGateway(`gateway-${variant}`, root, nodeArgs, env);
     gateways.push({ variant, url, child });
@@ -103,8 +123,17 @@ async function startGateways(root: string, tmp: string, upstream: string, receiv
 function load(url: string, body: string, rate: number, seconds: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: url + PATH, method: "POST", body, headers: { "content-type": "application/json" }, connections: 10, overallRate: rate, duration: seconds },
-      (err: unknown, result) => (err ? reject(err instanceof Error ? err : new Error("autocannon failed", { cause: err })) : resolve(result)),
+      {
+        url: url + PATH,
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+        connections: 10,
+        overallRate: rate,
+        duration: seconds,
+      },
+      (err: unknown, result) =>
+        err ? reject(err instanceof Error ? err : new Error("autocannon failed", { cause: err })) : resolve(result),
     );
   });
 }
@@ -138,7 +167,10 @@ async function main(): Promise<void> {
     order.forEach((g, i) => {
       const r = results[i]!;
       const ok = r.requests.total - r.non2xx - r.errors;
-      if (r.non2xx > 0 || r.errors > 0) throw new Error(`gateway-${g.variant}: ${r.non2xx} non-2xx answers and ${r.errors} errors; the comparison would be meaningless`);
+      if (r.non2xx > 0 || r.errors > 0)
+        throw new Error(
+          `gateway-${g.variant}: ${r.non2xx} non-2xx answers and ${r.errors} errors; the comparison would be meaningless`,
+        );
       const us = after[i] !== null && before[i] !== null ? ((after[i]! - before[i]!) * 1e6) / ok : Number.NaN;
       line.push(`${g.variant} ${us.toFixed(1)} µs/req`);
       if (round > 0) cpu[g.variant].push(us);
@@ -150,7 +182,8 @@ async function main(): Promise<void> {
   const discarded = await spansExported(byVariant.get("discard")!.url);
   const exported = await spansExported(byVariant.get("export")!.url);
   const received = (await (await fetch(`${receiverUrl}/stats`)).json()) as { spans: number };
-  if (discarded === 0 || exported === 0 || received.spans === 0) throw new Error("a span variant made no spans: its figure measures nothing");
+  if (discarded === 0 || exported === 0 || received.spans === 0)
+    throw new Error("a span variant made no spans: its figure measures nothing");
 
   process.stdout.write(
     `## span cost: ${opts.rate} req/s each, ${opts.rounds} rounds of ${opts.seconds} s after a warm-up round, ${opts.stream ? "streaming" : "non-streaming"}; Node ${process.version}\n\n` +

@@ -17,7 +17,11 @@ afterEach(async () => {
 
 /** Sends a chat request and resolves once the provider has it; `onResponse` sees the gateway's answer. */
 function send(stream: boolean, onResponse?: (res: IncomingMessage) => void): ClientRequest {
-  const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => onResponse?.(res));
+  const req = httpRequest(
+    `${gw.url}/v1/chat/completions`,
+    { method: "POST", headers: { "content-type": "application/json" } },
+    (res) => onResponse?.(res),
+  );
   req.on("error", () => undefined);
   req.end(JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream }));
   return req;
@@ -70,7 +74,8 @@ describe("client aborts", () => {
     await until(() => provider.received.length === 1);
     req.destroy();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "still here" }] }),
     });
     expect(res.status).toBe(200);

@@ -42,7 +42,11 @@ async function call<T = Json>(gw: TestGateway, path: string, opts: Call = {}): P
     headers["content-type"] = "application/json";
     body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
   }
-  const res = await fetch(`${gw.url}${path}`, { method: opts.method ?? (body === undefined ? "GET" : "POST"), headers, ...(body === undefined ? {} : { body }) });
+  const res = await fetch(`${gw.url}${path}`, {
+    method: opts.method ?? (body === undefined ? "GET" : "POST"),
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
   return { status: res.status, json: (await res.json()) as T };
 }
 
@@ -50,7 +54,11 @@ describe("admin API without ADMIN_TOKEN", () => {
   it("is disabled: every /admin route answers 404, even with a token", async () => {
     const gw = await startTestGateway();
     try {
-      for (const [path, opts] of [["/admin/prompts", {}], ["/admin/prompts", { yaml: V100_YAML }], ["/admin/render", { body: { ref: "x" } }]] as const) {
+      for (const [path, opts] of [
+        ["/admin/prompts", {}],
+        ["/admin/prompts", { yaml: V100_YAML }],
+        ["/admin/render", { body: { ref: "x" } }],
+      ] as const) {
         const { status, json } = await call(gw, path, opts);
         expect(status).toBe(404);
         expect(json.error.code).toBe("not_found");
@@ -82,7 +90,10 @@ describe("admin API", () => {
 
   it("registers prompt files as YAML or JSON, refuses changed versions (409) and invalid files (400)", async () => {
     const first = await call(gw, "/admin/prompts", { yaml: V100_YAML, actor: "alice" });
-    expect([first.status, first.json]).toEqual([201, { name: "summarization", version: "1.0.0", hash: expect.any(String), created: true }]);
+    expect([first.status, first.json]).toEqual([
+      201,
+      { name: "summarization", version: "1.0.0", hash: expect.any(String), created: true },
+    ]);
     expect((await call(gw, "/admin/prompts", { yaml: V100_YAML })).json.created).toBe(false);
     expect((await call(gw, "/admin/prompts", { yaml: V110_YAML, actor: "alice" })).status).toBe(201);
     expect((await call(gw, "/admin/prompts", { body: GREETER, actor: "bob" })).status).toBe(201);
@@ -92,12 +103,19 @@ describe("admin API", () => {
     expect(changed.status).toBe(409);
     expect(changed.json.error.message).toMatch(/immutable/);
 
-    const badField = await call(gw, "/admin/prompts", { yaml: V110_YAML.replace("1.1.0", "1.2.0").replace("type: integer", "type: int") });
+    const badField = await call(gw, "/admin/prompts", {
+      yaml: V110_YAML.replace("1.1.0", "1.2.0").replace("type: integer", "type: int"),
+    });
     expect(badField.status).toBe(400);
     expect(badField.json.error.message).toMatch(/^body: variables\.target_sentences\.type: expected one of/);
     // Parses, but does not compile: refused before anything is registered.
-    const badTemplate = await call(gw, "/admin/prompts", { body: { ...GREETER, version: "1.1.0", messages: [{ role: "user", content: "{{ who | nosuchfilter }}" }] } });
-    expect([badTemplate.status, badTemplate.json.error.message]).toEqual([400, expect.stringMatching(/greeter@1\.1\.0: messages\[0\]\.content: .*unknown filter/)]);
+    const badTemplate = await call(gw, "/admin/prompts", {
+      body: { ...GREETER, version: "1.1.0", messages: [{ role: "user", content: "{{ who | nosuchfilter }}" }] },
+    });
+    expect([badTemplate.status, badTemplate.json.error.message]).toEqual([
+      400,
+      expect.stringMatching(/greeter@1\.1\.0: messages\[0\]\.content: .*unknown filter/),
+    ]);
     expect((await call(gw, "/admin/prompts", { body: "[1, 2]" })).status).toBe(400);
     expect((await call(gw, "/admin/prompts", { body: "{nope" })).json.error.code).toBe("invalid_json");
 
@@ -106,30 +124,50 @@ describe("admin API", () => {
       ["greeter", ["1.0.0", "1.0.1"]],
       ["summarization", ["1.0.0", "1.1.0"]],
     ]);
-    expect((await call(gw, "/admin/prompts/summarization")).json.labels).toEqual({ dev: null, staging: null, prod: null });
-    expect((await call(gw, "/admin/prompts/summarization/versions/1.1.0")).json).toMatchObject({ variables: { target_sentences: { default: 2 } } });
+    expect((await call(gw, "/admin/prompts/summarization")).json.labels).toEqual({
+      dev: null,
+      staging: null,
+      prod: null,
+    });
+    expect((await call(gw, "/admin/prompts/summarization/versions/1.1.0")).json).toMatchObject({
+      variables: { target_sentences: { default: 2 } },
+    });
     expect((await call(gw, "/admin/prompts/summarization/versions/9.0.0")).status).toBe(404);
     expect((await call(gw, "/admin/prompts/ghost")).status).toBe(404);
   });
 
   it("promotes through staging, forces only when asked, rolls back, and records every write", async () => {
-    const promote = (body: unknown, actor?: string) => call(gw, "/admin/prompts/summarization/promote", { body, ...(actor ? { actor } : {}) });
+    const promote = (body: unknown, actor?: string) =>
+      call(gw, "/admin/prompts/summarization/promote", { body, ...(actor ? { actor } : {}) });
     const refused = await promote({ version: "1.1.0", env: "prod", approved_by: "carol" });
     expect([refused.status, refused.json.error.message]).toEqual([409, expect.stringMatching(/never been on staging/)]);
     expect((await promote({ version: "1.1.0", env: "qa", approved_by: "carol" })).json.error.param).toBe("env");
     expect((await promote({ version: "1.1.0", env: "prod", approved_by: " " })).status).toBe(400);
     expect((await promote({ version: "1.1.0", env: "prod", approved_by: "carol", extra: 1 })).status).toBe(400);
 
-    expect((await promote({ version: "1.0.0", env: "staging", approved_by: "carol" })).json).toMatchObject({ changed: true, from: null, to: "1.0.0" });
-    expect((await promote({ version: "1.0.0", env: "prod", approved_by: "carol" })).json).toMatchObject({ changed: true, forced: false });
-    expect((await promote({ version: "1.1.0", env: "prod", approved_by: "dave", force: true })).json).toMatchObject({ from: "1.0.0", to: "1.1.0", forced: true });
+    expect((await promote({ version: "1.0.0", env: "staging", approved_by: "carol" })).json).toMatchObject({
+      changed: true,
+      from: null,
+      to: "1.0.0",
+    });
+    expect((await promote({ version: "1.0.0", env: "prod", approved_by: "carol" })).json).toMatchObject({
+      changed: true,
+      forced: false,
+    });
+    expect((await promote({ version: "1.1.0", env: "prod", approved_by: "dave", force: true })).json).toMatchObject({
+      from: "1.0.0",
+      to: "1.1.0",
+      forced: true,
+    });
 
     const back = await call(gw, "/admin/prompts/summarization/rollback", { body: { env: "prod" }, actor: "erin" });
     expect(back.json).toEqual({ name: "summarization", env: "prod", actor: "erin", from: "1.1.0", to: "1.0.0" });
     expect((await call(gw, "/admin/prompts/summarization/rollback", { body: { env: "dev" } })).status).toBe(409);
 
     const history = await call<{ entries: AuditEntry[] }>(gw, "/admin/prompts/summarization/history");
-    expect(history.json.entries.map((e) => [e.action, e.actor, e.env ?? null, e.to ?? e.version, e.forced ?? false])).toEqual([
+    expect(
+      history.json.entries.map((e) => [e.action, e.actor, e.env ?? null, e.to ?? e.version, e.forced ?? false]),
+    ).toEqual([
       ["register", "alice", null, "1.0.0", false],
       ["register", "alice", null, "1.1.0", false],
       ["promote", "carol", "staging", "1.0.0", false],
@@ -144,17 +182,28 @@ describe("admin API", () => {
   });
 
   it("renders and diffs as the CLI does; variables stay data", async () => {
-    const out = await call(gw, "/admin/render", { body: { ref: "summarization@1.1.0", vars: { text: "{{ 7*7 }}", target_sentences: 1 } } });
+    const out = await call(gw, "/admin/render", {
+      body: { ref: "summarization@1.1.0", vars: { text: "{{ 7*7 }}", target_sentences: 1 } },
+    });
     expect(out.status).toBe(200);
-    expect(out.json).toMatchObject({ name: "summarization", version: "1.1.0", model: "gpt-4o-mini", params: { temperature: 0.3, max_tokens: 200 } });
+    expect(out.json).toMatchObject({
+      name: "summarization",
+      version: "1.1.0",
+      model: "gpt-4o-mini",
+      params: { temperature: 0.3, max_tokens: 200 },
+    });
     expect(out.json.messages).toEqual([
       { role: "system", content: "Summarize in exactly 1 sentence.\n\n" },
       { role: "user", content: "{{ 7*7 }}" },
     ]);
     const viaProd = await call(gw, "/admin/render", { body: { ref: "summarization", vars: { text: "hi" } } });
     expect([viaProd.json.version, viaProd.json.via]).toEqual(["1.0.0", "prod"]);
-    expect((await call(gw, "/admin/render", { body: { ref: "summarization@1.1.0", vars: {} } })).json.error.param).toBe("prompt_variables.text");
-    expect((await call(gw, "/admin/render", { body: { ref: "summarization", vars: [1] } })).json.error.param).toBe("vars");
+    expect((await call(gw, "/admin/render", { body: { ref: "summarization@1.1.0", vars: {} } })).json.error.param).toBe(
+      "prompt_variables.text",
+    );
+    expect((await call(gw, "/admin/render", { body: { ref: "summarization", vars: [1] } })).json.error.param).toBe(
+      "vars",
+    );
 
     const d = await call(gw, "/admin/prompts/summarization/diff?from=1.0.0&to=1.1.0");
     expect(d.json).toMatchObject({ changed: true, fields: ["variables", "messages"] });
@@ -168,15 +217,25 @@ describe("admin API", () => {
   });
 
   it("serves a prompt registered and promoted through /admin to inference requests", async () => {
-    await call(gw, "/admin/prompts/greeter/promote", { body: { version: "1.0.0", env: "staging", approved_by: "carol" } });
-    const answer = await eventually(async () => {
-      const res = await fetch(`${gw.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-prompt-ref": "greeter@staging", "x-prompt-vars": JSON.stringify({ who: "Ada" }) },
-        body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "hello" }] }),
-      });
-      return res.status === 200 ? ((await res.json()) as { choices: { message: { content: string } }[] }) : undefined;
-    }, 5_000, "the gateway to serve greeter@staging");
+    await call(gw, "/admin/prompts/greeter/promote", {
+      body: { version: "1.0.0", env: "staging", approved_by: "carol" },
+    });
+    const answer = await eventually(
+      async () => {
+        const res = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-prompt-ref": "greeter@staging",
+            "x-prompt-vars": JSON.stringify({ who: "Ada" }),
+          },
+          body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "hello" }] }),
+        });
+        return res.status === 200 ? ((await res.json()) as { choices: { message: { content: string } }[] }) : undefined;
+      },
+      5_000,
+      "the gateway to serve greeter@staging",
+    );
     expect(answer.choices[0]?.message.content).toContain("system: Greet Ada warmly.");
   });
 });

@@ -38,14 +38,26 @@ interface Usage {
 async function call(url: string, user: number, stream: boolean): Promise<{ version: string; usage: Usage }> {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-prompt-ref": "summarization", "x-user-id": `user-${user}`, "x-prompt-vars": JSON.stringify({ text: `text ${user}`.repeat(1 + (user % 5)) }) },
-    body: JSON.stringify({ model: "mock/echo", stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+    headers: {
+      "content-type": "application/json",
+      "x-prompt-ref": "summarization",
+      "x-user-id": `user-${user}`,
+      "x-prompt-vars": JSON.stringify({ text: `text ${user}`.repeat(1 + (user % 5)) }),
+    },
+    body: JSON.stringify({
+      model: "mock/echo",
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    }),
   });
   expect(res.status).toBe(200);
   const version = res.headers.get("x-prompt-version") ?? "";
   const text = await res.text();
   if (!stream) return { version, usage: (JSON.parse(text) as { usage: Usage }).usage };
-  const chunks = text.split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { usage?: Usage | null });
+  const chunks = text
+    .split("\n")
+    .filter((l) => l.startsWith("data: {"))
+    .map((l) => JSON.parse(l.slice(6)) as { usage?: Usage | null });
   const usage = chunks.find((c) => c.usage)?.usage;
   if (!usage) throw new Error("no usage chunk");
   return { version, usage };
@@ -64,7 +76,10 @@ describe("per-version aggregates", () => {
     expect(set.code, set.stderr).toBe(0);
     await new Promise((r) => setTimeout(r, 1_200)); // every replica applies a change within 1 s
 
-    const expected = new Map<string, { requests: number; input: number; output: number; pico: bigint; streams: number }>();
+    const expected = new Map<
+      string,
+      { requests: number; input: number; output: number; pico: bigint; streams: number }
+    >();
     const calls: Promise<void>[] = [];
     for (let i = 0; i < 120; i++) {
       const stream = i % 3 === 0;
@@ -96,8 +111,16 @@ describe("per-version aggregates", () => {
     for (const row of view.versions) {
       const e = expected.get(row.version)!;
       expect(row).toMatchObject({
-        requests: e.requests, errors: 0, aborted: 0, incomplete: 0, input_tokens: e.input, output_tokens: e.output,
-        priced_requests: e.requests, cost_usd: formatUsd(e.pico), weight: 50, label: row.version === "1.1.0",
+        requests: e.requests,
+        errors: 0,
+        aborted: 0,
+        incomplete: 0,
+        input_tokens: e.input,
+        output_tokens: e.output,
+        priced_requests: e.requests,
+        cost_usd: formatUsd(e.pico),
+        weight: 50,
+        label: row.version === "1.1.0",
       });
       expect(row.latency.count).toBe(e.requests);
       expect(row.ttft.count).toBe(e.streams);
@@ -107,7 +130,14 @@ describe("per-version aggregates", () => {
     expect(table.stdout).toMatch(/1\.1\.0 \(label\)\s+50\s+\d+\s+0\.00%/);
 
     // The same numbers straight from the store.
-    const direct = await versionStats(store, createRegistry(store, systemClock), "summarization", "prod", 10 * 60_000, Date.now());
+    const direct = await versionStats(
+      store,
+      createRegistry(store, systemClock),
+      "summarization",
+      "prod",
+      10 * 60_000,
+      Date.now(),
+    );
     expect(direct.versions.map((v) => v.requests)).toEqual(view.versions.map((v) => v.requests));
   });
 
@@ -115,7 +145,13 @@ describe("per-version aggregates", () => {
     const prefix = uniquePrefix("agg-abort");
     const store = await redisStore(prefix);
     const registry = createRegistry(store, systemClock);
-    await registry.register(parsePromptFile("name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n", "greet/1.0.0.yaml"), "t");
+    await registry.register(
+      parsePromptFile(
+        "name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n",
+        "greet/1.0.0.yaml",
+      ),
+      "t",
+    );
     await registry.promote("greet", "1.0.0", "staging", { approvedBy: "t" });
     await registry.promote("greet", "1.0.0", "prod", { approvedBy: "t" });
     const provider = await startFakeProvider();
@@ -124,13 +160,19 @@ describe("per-version aggregates", () => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     });
-    const gw = await startTestGateway({ providerUrl: provider.url, store: await redisStore(prefix), env: { ADMIN_TOKEN: "adm" } });
+    const gw = await startTestGateway({
+      providerUrl: provider.url,
+      store: await redisStore(prefix),
+      env: { ADMIN_TOKEN: "adm" },
+    });
     cleanups.push(() => gw.close());
     await new Promise((r) => setTimeout(r, 300)); // the prompt snapshot
 
     const ac = new AbortController();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", signal: ac.signal, headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "u1" },
+      method: "POST",
+      signal: ac.signal,
+      headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "u1" },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
@@ -140,17 +182,31 @@ describe("per-version aggregates", () => {
     while (gw.deps.aggregates.pendingKeys() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await gw.deps.aggregates.flush();
 
-    const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, { headers: { authorization: "Bearer adm" } });
+    const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, {
+      headers: { authorization: "Bearer adm" },
+    });
     expect(admin.status).toBe(200);
     const view = (await admin.json()) as StatsView;
     expect(view.versions).toHaveLength(1);
-    expect(view.versions[0]).toMatchObject({ version: "1.0.0", label: true, requests: 1, aborted: 1, incomplete: 1, errors: 0, cost_usd: "0" });
+    expect(view.versions[0]).toMatchObject({
+      version: "1.0.0",
+      label: true,
+      requests: 1,
+      aborted: 1,
+      incomplete: 1,
+      errors: 0,
+      cost_usd: "0",
+    });
     expect(view.versions[0]!.ttft.count).toBe(1);
 
-    const bad = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=forever`, { headers: { authorization: "Bearer adm" } });
+    const bad = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=forever`, {
+      headers: { authorization: "Bearer adm" },
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("since");
-    const unknown = await fetch(`${gw.url}/admin/prompts/nope/stats/prod`, { headers: { authorization: "Bearer adm" } });
+    const unknown = await fetch(`${gw.url}/admin/prompts/nope/stats/prod`, {
+      headers: { authorization: "Bearer adm" },
+    });
     expect(unknown.status).toBe(404);
   });
 });

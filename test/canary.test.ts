@@ -98,7 +98,9 @@ describe("canary weights from Redis", () => {
     // Polled with a few users (at 50%, some of them are canaries), so each check is quick.
     const few = users.slice(0, 20);
     const took = await Promise.all(
-      [a, b].map((gw) => eventually(1000, async () => (await Promise.all(few.map((u) => served(gw, u)))).some(([v]) => v === "1.1.0"))),
+      [a, b].map((gw) =>
+        eventually(1000, async () => (await Promise.all(few.map((u) => served(gw, u)))).some(([v]) => v === "1.1.0")),
+      ),
     );
     expect(Math.max(...took)).toBeLessThanOrEqual(1000);
     const onA = await canaryShare(a);
@@ -113,13 +115,18 @@ describe("canary weights from Redis", () => {
 
     // Ramp up: everyone who had the canary keeps it.
     await cli.hset(key, "1.0.0", "10", "1.1.0", "90");
-    await eventually(1000, async () => [...(await canaryShare(a)).values()].filter((v) => v === "1.1.0").length > canaries + 20);
+    await eventually(
+      1000,
+      async () => [...(await canaryShare(a)).values()].filter((v) => v === "1.1.0").length > canaries + 20,
+    );
     const ramped = await canaryShare(a);
     for (const [u, v] of onA) if (v === "1.1.0") expect(ramped.get(u)).toBe("1.1.0");
 
     // Anonymous requests get the label's version.
     const anon = await fetch(`${a.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json", "x-prompt-ref": "greet" }, body: JSON.stringify({ model: "gpt-test" }),
+      method: "POST",
+      headers: { "content-type": "application/json", "x-prompt-ref": "greet" },
+      body: JSON.stringify({ model: "gpt-test" }),
     });
     expect(anon.headers.get("x-prompt-version")).toBe("1.0.0");
 
@@ -134,7 +141,11 @@ describe("canary weights from Redis", () => {
     await cli.hset(key, "1.0.0", "80", "1.1.0", "20");
     await eventually(1000, async () => [...(await canaryShare(gw)).values()].includes("1.1.0"));
     const before = await canaryShare(gw);
-    for (const bad of [["1.1.0", "lots"], ["1.1.0", "-5"], ["9.9.9", "50"]] as const) {
+    for (const bad of [
+      ["1.1.0", "lots"],
+      ["1.1.0", "-5"],
+      ["9.9.9", "50"],
+    ] as const) {
       await cli.hset(key, ...bad);
       await new Promise((r) => setTimeout(r, 600));
       expect(await canaryShare(gw)).toEqual(before);

@@ -75,7 +75,15 @@ async function registeredMetrics(): Promise<Map<string, Registered>> {
     spans: { exported: 5, dropped: 1, failed: 0 },
   });
   const usage = { inputTokens: 10, outputTokens: 5, cachedInputTokens: 2 };
-  const rec = { ...newRecord(0), prompt: "greet", version: "1.0.0", model: "gpt-x", usage, costPico: 1_000_000, ttftMs: 50 };
+  const rec = {
+    ...newRecord(0),
+    prompt: "greet",
+    version: "1.0.0",
+    model: "gpt-x",
+    usage,
+    costPico: 1_000_000,
+    ttftMs: 50,
+  };
   metrics.record({ ...rec, variant: "stable" }, 200, 1000);
   metrics.record({ ...rec, variant: "canary", costPico: null, anonymous: true }, 502, 1000);
   metrics.record({ ...rec, variant: "pinned" }, 429, 1000);
@@ -137,7 +145,12 @@ function matchersIn(expr: string): Matcher[] {
 function groupingLabelsIn(expr: string, clauses = "by|without|on|ignoring|group_left|group_right"): string[] {
   const out: string[] = [];
   for (const m of expr.matchAll(new RegExp(`\\b(?:${clauses})\\s*\\(([^)]*)\\)`, "g"))) {
-    out.push(...m[1]!.split(",").map((l) => l.trim()).filter((l) => l !== ""));
+    out.push(
+      ...m[1]!
+        .split(",")
+        .map((l) => l.trim())
+        .filter((l) => l !== ""),
+    );
   }
   return out;
 }
@@ -153,7 +166,8 @@ function labelProblems(where: string, expr: string): string[] {
   }
   for (const label of groupingLabelsIn(expr)) {
     if (TARGET_LABELS.has(label)) continue;
-    for (const s of series) if (!labelsOf(s).has(label)) problems.push(`${where}: grouping by ${label}, which ${s} does not have`);
+    for (const s of series)
+      if (!labelsOf(s).has(label)) problems.push(`${where}: grouping by ${label}, which ${s} does not have`);
   }
   return problems;
 }
@@ -165,8 +179,14 @@ function valueProblems(where: string, expr: string): string[] {
     const metric = metricOf(m.series);
     const values = metric === null ? undefined : registered.get(metric)?.labels.get(m.label);
     if (!values || m.value.includes("$")) continue;
-    const ok = m.op === "=" || m.op === "!=" ? values.has(m.value) : [...values].some((v) => new RegExp(`^(?:${m.value})$`).test(v));
-    if (!ok) problems.push(`${where}: ${m.series}{${m.label}${m.op}"${m.value}"} matches no value the gateway emits (${[...values].join(", ")})`);
+    const ok =
+      m.op === "=" || m.op === "!="
+        ? values.has(m.value)
+        : [...values].some((v) => new RegExp(`^(?:${m.value})$`).test(v));
+    if (!ok)
+      problems.push(
+        `${where}: ${m.series}{${m.label}${m.op}"${m.value}"} matches no value the gateway emits (${[...values].join(", ")})`,
+      );
   }
   return problems;
 }
@@ -185,7 +205,9 @@ describe("Grafana dashboard", () => {
     for (const name of ["prompt", "version", "model"]) {
       const v = vars.get(name);
       expect(v, name).toMatchObject({ type: "query", multi: true, includeAll: true });
-      expect(variableQuery(v!), name).toMatch(new RegExp(`^label_values\\(promptgate_requests_total(\\{[^}]*\\})?,\\s*${name}\\)$`));
+      expect(variableQuery(v!), name).toMatch(
+        new RegExp(`^label_values\\(promptgate_requests_total(\\{[^}]*\\})?,\\s*${name}\\)$`),
+      );
     }
     for (const p of queryPanels) {
       expect(p.datasource?.uid, `panel ${p.id}`).toBe("${datasource}");
@@ -198,17 +220,22 @@ describe("Grafana dashboard", () => {
     expect(ids.every((id) => Number.isInteger(id) && id > 0)).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
 
-    const overlaps = (a: GridPos, b: GridPos): boolean => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    const overlaps = (a: GridPos, b: GridPos): boolean =>
+      a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
     // Top-level panels share one grid; a collapsed row's panels share another.
     for (const group of [dashboard.panels, ...dashboard.panels.map((p) => p.panels ?? [])]) {
       for (const p of group) {
         const g = p.gridPos;
         expect([g.x, g.y, g.w, g.h].every(Number.isInteger), `panel ${p.id} gridPos`).toBe(true);
-        expect(g.x >= 0 && g.y >= 0 && g.w > 0 && g.h > 0 && g.x + g.w <= 24, `panel ${p.id} gridPos ${JSON.stringify(g)}`).toBe(true);
+        expect(
+          g.x >= 0 && g.y >= 0 && g.w > 0 && g.h > 0 && g.x + g.w <= 24,
+          `panel ${p.id} gridPos ${JSON.stringify(g)}`,
+        ).toBe(true);
       }
       const clashes: string[] = [];
       for (const [i, a] of group.entries()) {
-        for (const b of group.slice(i + 1)) if (overlaps(a.gridPos, b.gridPos)) clashes.push(`panels ${a.id} and ${b.id}`);
+        for (const b of group.slice(i + 1))
+          if (overlaps(a.gridPos, b.gridPos)) clashes.push(`panels ${a.id} and ${b.id}`);
       }
       expect(clashes).toEqual([]);
     }
@@ -235,17 +262,28 @@ describe("Grafana dashboard", () => {
   });
 
   it("uses only metrics that createMetrics() registers", () => {
-    const exprs = [...queryPanels.flatMap((p) => targetsOf(p).map((t) => t.expr ?? "")), ...dashboard.templating.list.map(variableQuery)];
+    const exprs = [
+      ...queryPanels.flatMap((p) => targetsOf(p).map((t) => t.expr ?? "")),
+      ...dashboard.templating.list.map(variableQuery),
+    ];
     const used = new Set(exprs.flatMap(seriesIn));
     const unknown = [...used].filter((s) => metricOf(s) === null);
     expect(unknown, "on the dashboard but not registered by createMetrics() (renamed in metrics.ts?)").toEqual([]);
     // Every core metric is on the dashboard.
     const shown = new Set([...used].map((s) => metricOf(s)));
     for (const name of [
-      "promptgate_requests_total", "promptgate_tokens_total", "promptgate_cost_usd_total", "promptgate_request_duration_seconds",
-      "promptgate_time_to_first_token_seconds", "promptgate_unpriced_requests_total", "promptgate_split_anonymous_total",
-      "promptgate_weights_invalid_total", "promptgate_process_resident_memory_bytes", "promptgate_nodejs_eventloop_lag_p99_seconds",
-      "promptgate_spans_dropped_total", "promptgate_aggregates_pending_keys",
+      "promptgate_requests_total",
+      "promptgate_tokens_total",
+      "promptgate_cost_usd_total",
+      "promptgate_request_duration_seconds",
+      "promptgate_time_to_first_token_seconds",
+      "promptgate_unpriced_requests_total",
+      "promptgate_split_anonymous_total",
+      "promptgate_weights_invalid_total",
+      "promptgate_process_resident_memory_bytes",
+      "promptgate_nodejs_eventloop_lag_p99_seconds",
+      "promptgate_spans_dropped_total",
+      "promptgate_aggregates_pending_keys",
     ]) {
       expect(shown.has(name), name).toBe(true);
     }
@@ -269,9 +307,11 @@ describe("Grafana dashboard", () => {
         problems.push(...labelProblems(where(p, t), expr), ...valueProblems(where(p, t), expr));
         // {{label}} in a legend must survive the aggregation: in a `by` clause, or a label of the series when none.
         const by = groupingLabelsIn(expr, "by");
-        const available = by.length > 0 ? new Set(by) : new Set([...TARGET_LABELS, ...seriesIn(expr).flatMap((s) => [...labelsOf(s)])]);
+        const available =
+          by.length > 0 ? new Set(by) : new Set([...TARGET_LABELS, ...seriesIn(expr).flatMap((s) => [...labelsOf(s)])]);
         for (const m of (t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)) {
-          if (!available.has(m[1]!)) problems.push(`${where(p, t)}: legend uses {{${m[1]}}}, which the query does not return`);
+          if (!available.has(m[1]!))
+            problems.push(`${where(p, t)}: legend uses {{${m[1]}}}, which the query does not return`);
         }
       }
     }
@@ -306,7 +346,9 @@ describe("Grafana dashboard", () => {
     expect(template).toContain('include "promptgate.labels" .');
 
     // Every value the template reads is declared in values.yaml, and the dashboard is off by default.
-    const values = parseYaml(readFileSync(CHART + "values.yaml", "utf8")) as { grafanaDashboard?: Record<string, unknown> };
+    const values = parseYaml(readFileSync(CHART + "values.yaml", "utf8")) as {
+      grafanaDashboard?: Record<string, unknown>;
+    };
     expect(values.grafanaDashboard?.["enabled"]).toBe(false);
     for (const m of template.matchAll(/\.Values\.grafanaDashboard\.(\w+)/g)) {
       expect(values.grafanaDashboard, `values.yaml grafanaDashboard.${m[1]}`).toHaveProperty(m[1]!);

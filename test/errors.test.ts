@@ -13,7 +13,10 @@ afterEach(async () => {
   provider = undefined;
 });
 
-async function setup(yaml?: string, env: Record<string, string> = {}): Promise<{ gw: TestGateway; provider: FakeProvider }> {
+async function setup(
+  yaml?: string,
+  env: Record<string, string> = {},
+): Promise<{ gw: TestGateway; provider: FakeProvider }> {
   provider = await startFakeProvider();
   gw = await startTestGateway({ providerUrl: provider.url, env, ...(yaml === undefined ? {} : { yaml }) });
   return { gw, provider };
@@ -21,7 +24,11 @@ async function setup(yaml?: string, env: Record<string, string> = {}): Promise<{
 
 const chat = { model: "gpt-test", messages: [{ role: "user", content: "hi" }] };
 
-async function post(url: string, body: string | object, headers: Record<string, string> = {}): Promise<{ status: number; body: { error: { message: string; type: string; code: string; param: string | null } } }> {
+async function post(
+  url: string,
+  body: string | object,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { error: { message: string; type: string; code: string; param: string | null } } }> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -114,11 +121,15 @@ limits: { body_bytes: 1024 }
 
     // Chunked: no Content-Length, so the limit is enforced while reading.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = httpRequest(
+        `${gw.url}/v1/chat/completions`,
+        { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } },
+        (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on("error", reject);
       for (let i = 0; i < 8; i++) req.write(big.slice(i * 600, (i + 1) * 600));
       req.end();
@@ -132,7 +143,16 @@ limits: { body_bytes: 1024 }
 describe("provider failures", () => {
   it("relays a provider's own error with its status and message", async () => {
     const { gw, provider } = await setup();
-    provider.handle(json(400, { error: { message: "Invalid 'temperature': too high", type: "invalid_request_error", param: "temperature", code: null } }));
+    provider.handle(
+      json(400, {
+        error: {
+          message: "Invalid 'temperature': too high",
+          type: "invalid_request_error",
+          param: "temperature",
+          code: null,
+        },
+      }),
+    );
     const r = await post(`${gw.url}/v1/chat/completions`, chat);
     expect(r.status).toBe(400);
     expect(r.body.error.message).toBe("Invalid 'temperature': too high");
@@ -196,7 +216,9 @@ limits: { stream_idle_timeout_ms: 300 }
       res.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...chat, stream: true }),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...chat, stream: true }),
     });
     const text = await res.text();
     expect(text).toContain('"content":"a"');
@@ -205,15 +227,28 @@ limits: { stream_idle_timeout_ms: 300 }
 
   it("retries a 503 once, honouring Retry-After", async () => {
     const { gw, provider } = await setup();
-    provider.handle(json(503, { error: { message: "overloaded", type: "server_error", code: null } }, { "retry-after": "0" }), chatJson("second try"));
-    const r = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chat) });
+    provider.handle(
+      json(503, { error: { message: "overloaded", type: "server_error", code: null } }, { "retry-after": "0" }),
+      chatJson("second try"),
+    );
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chat),
+    });
     expect(r.status).toBe(200);
     expect(provider.received).toHaveLength(2);
   });
 
   it("relays a 429 whose Retry-After is longer than the gateway will wait", async () => {
     const { gw, provider } = await setup();
-    provider.handle(json(429, { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }, { "retry-after": "60" }));
+    provider.handle(
+      json(
+        429,
+        { error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } },
+        { "retry-after": "60" },
+      ),
+    );
     const r = await post(`${gw.url}/v1/chat/completions`, chat);
     expect(r.status).toBe(429);
     expect(r.body.error.message).toBe("Rate limit reached");

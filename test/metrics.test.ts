@@ -8,7 +8,10 @@ let provider: FakeProvider;
 let gw: TestGateway;
 beforeEach(async () => {
   provider = await startFakeProvider();
-  gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n" });
+  gw = await startTestGateway({
+    providerUrl: provider.url,
+    pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
+  });
 });
 afterEach(async () => {
   await gw.close();
@@ -32,7 +35,11 @@ describe("GET /metrics", () => {
     provider.handle(chatJson("hi"));
     await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] });
     provider.handle(chatStream(["a", "b", "c"]));
-    const stream = await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
     for await (const chunk of stream) void chunk;
     await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", body: "{bad" });
 
@@ -47,6 +54,8 @@ describe("GET /metrics", () => {
     expect(m.get(`promptgate_cost_usd_total{${l}}`)).toBeCloseTo((16 * 0.15 + 10 * 0.6) / 1e6, 12);
     expect(m.get(`promptgate_time_to_first_token_seconds_count{${l}}`)).toBe(1);
     expect(m.get(`promptgate_request_duration_seconds_count{${l}}`)).toBe(2);
-    expect(m.get('promptgate_requests_total{prompt="none",version="none",variant="none",model="none",status="4xx"}')).toBe(1);
+    expect(
+      m.get('promptgate_requests_total{prompt="none",version="none",variant="none",model="none",status="4xx"}'),
+    ).toBe(1);
   });
 });

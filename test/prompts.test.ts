@@ -37,7 +37,10 @@ async function redisStore(url = redisUrl(), prefix = uniquePrefix("prompts")): P
 }
 
 async function seed(registry: Registry): Promise<void> {
-  for (const [v, text] of [["1.0.0", "Summarize"], ["1.1.0", "Summarize briefly"]] as const) {
+  for (const [v, text] of [
+    ["1.0.0", "Summarize"],
+    ["1.1.0", "Summarize briefly"],
+  ] as const) {
     await registry.register(parsePromptFile(summarization(v, text), `summarization/${v}.yaml`), "test");
   }
   await registry.promote("summarization", "1.0.0", "staging", { approvedBy: "alice" });
@@ -61,7 +64,12 @@ const ask = (gw: TestGateway, ref: string, vars: object, extra: object = {}): Pr
   fetch(`${gw.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-prompt-ref": ref, "x-prompt-vars": JSON.stringify(vars) },
-    body: JSON.stringify({ model: "gpt-request", messages: [{ role: "user", content: "and one more thing" }], temperature: 0.9, ...extra }),
+    body: JSON.stringify({
+      model: "gpt-request",
+      messages: [{ role: "user", content: "and one more thing" }],
+      temperature: 0.9,
+      ...extra,
+    }),
   });
 
 async function within<T>(ms: number, probe: () => Promise<T>, ok: (v: T) => boolean): Promise<number> {
@@ -101,7 +109,10 @@ describe("X-Prompt-Ref", () => {
 
     const pinned = await ask(gw, "summarization@1.1.0", { text: "y" }, { prompt_variables: undefined });
     expect(pinned.headers.get("x-prompt-variant")).toBe("pinned");
-    expect(p.received[1]!.json()["messages"]).toContainEqual({ role: "system", content: "Summarize briefly in 2 sentences." });
+    expect(p.received[1]!.json()["messages"]).toContainEqual({
+      role: "system",
+      content: "Summarize briefly in 2 sentences.",
+    });
 
     const staging = await ask(gw, "summarization@staging", { text: "z" });
     expect(staging.headers.get("x-prompt-version")).toBe("1.0.0");
@@ -141,13 +152,29 @@ describe("X-Prompt-Ref", () => {
     const p = await provider();
     const a = await gateway(p, await redisStore(url, prefix));
     const b = await gateway(p, await redisStore(url, prefix));
-    await within(1000, () => servedVersion(a), (v) => v === "1.1.0");
-    await within(1000, () => servedVersion(b), (v) => v === "1.1.0");
+    await within(
+      1000,
+      () => servedVersion(a),
+      (v) => v === "1.1.0",
+    );
+    await within(
+      1000,
+      () => servedVersion(b),
+      (v) => v === "1.1.0",
+    );
 
     await registry.rollback("summarization", "prod", { actor: "sre" });
     const [ta, tb] = await Promise.all([
-      within(1000, () => servedVersion(a), (v) => v === "1.0.0"),
-      within(1000, () => servedVersion(b), (v) => v === "1.0.0"),
+      within(
+        1000,
+        () => servedVersion(a),
+        (v) => v === "1.0.0",
+      ),
+      within(
+        1000,
+        () => servedVersion(b),
+        (v) => v === "1.0.0",
+      ),
     ]);
     expect(Math.max(ta, tb)).toBeLessThanOrEqual(1000);
   });
@@ -158,7 +185,11 @@ describe("X-Prompt-Ref", () => {
     const store = await redisStore(redis.url, uniquePrefix("outage"));
     await seed(createRegistry(store, systemClock));
     const gw = await gateway(await provider(), store);
-    await within(1000, () => servedVersion(gw), (v) => v === "1.0.0");
+    await within(
+      1000,
+      () => servedVersion(gw),
+      (v) => v === "1.0.0",
+    );
     await redis.stop();
     for (let i = 0; i < 20; i++) {
       const res = await ask(gw, "summarization", { text: "still up" });

@@ -31,14 +31,22 @@ describe("chat completions through the openai SDK", () => {
     expect(response.headers.get("x-upstream-request-id")).toBe("req_fake_1");
     const sent = provider.received[0]!;
     expect(sent.url).toBe("/v1/chat/completions");
-    expect(sent.json()).toEqual({ model: "gpt-test", messages: [{ role: "user", content: "Hello" }], temperature: 0.2 });
+    expect(sent.json()).toEqual({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "Hello" }],
+      temperature: 0.2,
+    });
     // No gateway keys and no provider key: the caller's own key goes upstream.
     expect(sent.headers.authorization).toBe("Bearer sk-caller");
   });
 
   it("streams, asks the provider for usage, and hides the usage chunk from a client that did not ask", async () => {
     provider.handle(chatStream(["Hel", "lo", "!"]));
-    const stream = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    const stream = await client().chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks.map((c) => c.choices[0]?.delta.content).join("")).toBe("Hello!");
@@ -49,7 +57,10 @@ describe("chat completions through the openai SDK", () => {
   it("passes the usage chunk to a client that asked for it", async () => {
     provider.handle(chatStream(["a", "b"]));
     const stream = await client().chat.completions.create({
-      model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true, stream_options: { include_usage: true },
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+      stream_options: { include_usage: true },
     });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
@@ -91,7 +102,11 @@ describe("chat completions through the openai SDK", () => {
 
   it("relays CRLF-framed streams intact", async () => {
     provider.handle(chatStream(["x", "y"], { eol: "\r\n" }));
-    const stream = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    const stream = await client().chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
     let text = "";
     for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
     expect(text).toBe("xy");
@@ -113,7 +128,8 @@ describe("chat completions through the openai SDK", () => {
       pump();
     });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     const reader = res.body!.getReader();
@@ -136,7 +152,10 @@ describe("trace context with tracing off", () => {
   it("passes the caller's traceparent upstream, and sends none when there is none", async () => {
     provider.handle(chatJson("ok"));
     const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }, { headers: { traceparent } });
+    await client().chat.completions.create(
+      { model: "gpt-test", messages: [{ role: "user", content: "x" }] },
+      { headers: { traceparent } },
+    );
     await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] });
     expect(provider.received[0]!.headers.traceparent).toBe(traceparent);
     expect(provider.received[1]!.headers.traceparent).toBeUndefined();
@@ -146,20 +165,32 @@ describe("trace context with tracing off", () => {
 describe("cost", () => {
   it("prices non-streaming answers from pricing.yaml in x-prompt-cost-usd, and leaves unpriced models without it", async () => {
     await gw.close();
-    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n" });
+    gw = await startTestGateway({
+      providerUrl: provider.url,
+      pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
+    });
     provider.handle(chatJson("priced"));
-    const { response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    const { response } = await client()
+      .chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
     // 11 input x 0.15 + 7 output x 0.60 micro-dollars = 5.85 micro-dollars
     expect(response.headers.get("x-prompt-cost-usd")).toBe("0.00000585");
-    const unpriced = await client().chat.completions.create({ model: "other-model", messages: [{ role: "user", content: "x" }] }).withResponse();
+    const unpriced = await client()
+      .chat.completions.create({ model: "other-model", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
     expect(unpriced.response.headers.get("x-prompt-cost-usd")).toBeNull();
   });
 
   it("relays an answer whose usage has impossible counts, unpriced", async () => {
     await gw.close();
-    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n" });
+    gw = await startTestGateway({
+      providerUrl: provider.url,
+      pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
+    });
     provider.handle(chatJson("odd", { prompt_tokens: 1.3, completion_tokens: 7, total_tokens: 8.3 }));
-    const { data, response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    const { data, response } = await client()
+      .chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
     expect(response.status).toBe(200);
     expect(data.choices[0]!.message.content).toBe("odd");
     expect(data.usage?.prompt_tokens).toBe(1.3);
@@ -181,19 +212,31 @@ describe("cost in the usage chunk of a stream", () => {
       const chunks = [];
       for await (const c of stream) chunks.push(c);
       // 5 input x 0.15 + 3 output x 0.60 micro-dollars = 2.55 micro-dollars
-      expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8, cost_usd: 0.00000255 });
+      expect(chunks.at(-1)!.usage).toEqual({
+        prompt_tokens: 5,
+        completion_tokens: 3,
+        total_tokens: 8,
+        cost_usd: 0.00000255,
+      });
     }
     // The digits themselves, and every other byte of the chunk as the provider sent it.
     provider.handle(chatStream(["a", "b", "c"]));
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ ...ask, stream_options: { include_usage: true } }),
     });
-    const usageChunk = JSON.stringify(chunk(null, { usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } }));
-    expect(await res.text()).toContain(`data: ${usageChunk.replace('"total_tokens":8}', '"total_tokens":8,"cost_usd":0.00000255}')}\n\n`);
+    const usageChunk = JSON.stringify(
+      chunk(null, { usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } }),
+    );
+    expect(await res.text()).toContain(
+      `data: ${usageChunk.replace('"total_tokens":8}', '"total_tokens":8,"cost_usd":0.00000255}')}\n\n`,
+    );
     // The same usage, not streamed: the header says the same.
     provider.handle(chatJson("x", { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }));
-    const { response } = await client().chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }).withResponse();
+    const { response } = await client()
+      .chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }] })
+      .withResponse();
     expect(response.headers.get("x-prompt-cost-usd")).toBe("0.00000255");
   });
 
@@ -207,15 +250,29 @@ describe("cost in the usage chunk of a stream", () => {
     expect(quiet.every((c) => c.choices.length > 0 && c.usage == null)).toBe(true);
     provider.handle(chatStream(["a", "b"]));
     const unpriced = [];
-    for await (const c of await client().chat.completions.create({ ...ask, model: "other-model", stream_options: { include_usage: true } })) unpriced.push(c);
+    for await (const c of await client().chat.completions.create({
+      ...ask,
+      model: "other-model",
+      stream_options: { include_usage: true },
+    }))
+      unpriced.push(c);
     expect(unpriced.at(-1)!.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
   });
 
   it("prices the usage chunk of a completions stream the same way (the built-in mock provider)", async () => {
     await gw.close();
-    gw = await startTestGateway({ providerUrl: provider.url, pricing: "models:\n  mock/echo: { input: 0.10, output: 0.20 }\n" });
+    gw = await startTestGateway({
+      providerUrl: provider.url,
+      pricing: "models:\n  mock/echo: { input: 0.10, output: 0.20 }\n",
+    });
     const chunks = [];
-    for await (const c of await client().completions.create({ model: "mock/echo", prompt: "four words in all", stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+    for await (const c of await client().completions.create({
+      model: "mock/echo",
+      prompt: "four words in all",
+      stream: true,
+      stream_options: { include_usage: true },
+    }))
+      chunks.push(c);
     const usage = chunks.at(-1)!.usage as { prompt_tokens: number; completion_tokens: number; cost_usd?: number };
     expect(usage.prompt_tokens).toBeGreaterThan(0);
     // 0.10 and 0.20 USD per million tokens: 100,000 and 200,000 pico-dollars per token.
@@ -225,30 +282,76 @@ describe("cost in the usage chunk of a stream", () => {
   it("adds cost_usd to response.usage in the Responses API's response.completed event", async () => {
     await gw.close();
     gw = await startTestGateway({ providerUrl: provider.url, pricing });
-    const done = { id: "resp_1", object: "response", created_at: 1, model: "gpt-test", status: "completed", output: [],
-      usage: { input_tokens: 1000, input_tokens_details: { cached_tokens: 400 }, output_tokens: 200, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 1200 } };
+    const done = {
+      id: "resp_1",
+      object: "response",
+      created_at: 1,
+      model: "gpt-test",
+      status: "completed",
+      output: [],
+      usage: {
+        input_tokens: 1000,
+        input_tokens_details: { cached_tokens: 400 },
+        output_tokens: 200,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 1200,
+      },
+    };
     provider.handle((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(`event: response.created\ndata: ${JSON.stringify({ type: "response.created", sequence_number: 0, response: { ...done, status: "in_progress", usage: null } })}\n\n`);
-      res.end(`event: response.completed\ndata: ${JSON.stringify({ type: "response.completed", sequence_number: 1, response: done })}\n\n`);
+      res.write(
+        `event: response.created\ndata: ${JSON.stringify({ type: "response.created", sequence_number: 0, response: { ...done, status: "in_progress", usage: null } })}\n\n`,
+      );
+      res.end(
+        `event: response.completed\ndata: ${JSON.stringify({ type: "response.completed", sequence_number: 1, response: done })}\n\n`,
+      );
     });
     const events = [];
-    for await (const e of await client().responses.create({ model: "gpt-test", input: "hi", stream: true })) events.push(e);
+    for await (const e of await client().responses.create({ model: "gpt-test", input: "hi", stream: true }))
+      events.push(e);
     const completed = events.find((e) => e.type === "response.completed");
     // 600 x 0.15 + 400 cached x 0.075 + 200 x 0.60 micro-dollars = 240 micro-dollars
-    expect(completed?.type === "response.completed" ? completed.response.usage : null).toEqual({ ...done.usage, cost_usd: 0.00024 });
+    expect(completed?.type === "response.completed" ? completed.response.usage : null).toEqual({
+      ...done.usage,
+      cost_usd: 0.00024,
+    });
   });
 });
 
 describe("other endpoints", () => {
   it("forwards embeddings, completions and responses to their paths", async () => {
-    provider.handle(json(200, { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1] }], model: "e", usage: { prompt_tokens: 1, total_tokens: 1 } }));
+    provider.handle(
+      json(200, {
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding: [0.1] }],
+        model: "e",
+        usage: { prompt_tokens: 1, total_tokens: 1 },
+      }),
+    );
     const emb = await client().embeddings.create({ model: "text-embedding-3-small", input: "hi" });
     expect(emb.data[0]?.embedding).toEqual([0.1]);
-    provider.handle(json(200, { id: "c", object: "text_completion", created: 1, model: "m", choices: [{ index: 0, text: "ok", logprobs: null, finish_reason: "stop" }] }));
+    provider.handle(
+      json(200, {
+        id: "c",
+        object: "text_completion",
+        created: 1,
+        model: "m",
+        choices: [{ index: 0, text: "ok", logprobs: null, finish_reason: "stop" }],
+      }),
+    );
     const comp = await client().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say ok" });
     expect(comp.choices[0]?.text).toBe("ok");
-    provider.handle(json(200, { id: "resp_1", object: "response", created_at: 1, model: "m", status: "completed", output: [], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } }));
+    provider.handle(
+      json(200, {
+        id: "resp_1",
+        object: "response",
+        created_at: 1,
+        model: "m",
+        status: "completed",
+        output: [],
+        usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      }),
+    );
     const resp = await client().responses.create({ model: "gpt-test", input: "hi" });
     expect(resp.id).toBe("resp_1");
     expect(provider.received.map((r) => r.url)).toEqual(["/v1/embeddings", "/v1/completions", "/v1/responses"]);
@@ -256,7 +359,9 @@ describe("other endpoints", () => {
 
   it("passes other /v1/* calls through with method, path and query", async () => {
     provider.handle(json(200, { object: "list", data: [{ id: "file-1" }] }));
-    const res = await fetch(`${gw.url}/v1/files?purpose=batch&limit=2`, { headers: { authorization: "Bearer sk-caller" } });
+    const res = await fetch(`${gw.url}/v1/files?purpose=batch&limit=2`, {
+      headers: { authorization: "Bearer sk-caller" },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ object: "list", data: [{ id: "file-1" }] });
     expect(provider.received[0]).toMatchObject({ method: "GET", url: "/v1/files?purpose=batch&limit=2" });
@@ -271,11 +376,17 @@ describe("other endpoints", () => {
 
 describe("the mock provider", () => {
   it("echoes the messages it received, with usage, streaming or not", async () => {
-    const res = await client().chat.completions.create({ model: "mock/echo", messages: [{ role: "user", content: "ping" }] });
+    const res = await client().chat.completions.create({
+      model: "mock/echo",
+      messages: [{ role: "user", content: "ping" }],
+    });
     expect(res.choices[0]?.message.content).toBe("user: ping");
     expect(res.usage?.prompt_tokens).toBeGreaterThan(0);
     const stream = await client().chat.completions.create({
-      model: "mock/echo", messages: [{ role: "user", content: "two words" }], stream: true, stream_options: { include_usage: true },
+      model: "mock/echo",
+      messages: [{ role: "user", content: "two words" }],
+      stream: true,
+      stream_options: { include_usage: true },
     });
     let text = "";
     let usage = null;

@@ -31,7 +31,9 @@ describe("promptgate serve", () => {
 
   it("closes what is still open at the drain deadline and exits 0", async () => {
     const gw = await startServe({ env: { DRAIN_TIMEOUT_MS: "200" } });
-    const inFlight = slowChat(gw.url, 30_000).then((r) => r.text()).catch((e: unknown) => e);
+    const inFlight = slowChat(gw.url, 30_000)
+      .then((r) => r.text())
+      .catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 150));
     const t0 = Date.now();
     gw.child.kill("SIGTERM");
@@ -46,7 +48,11 @@ describe("promptgate serve", () => {
     const gw = await startServe({ yaml, prompts: true });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-prompt-ref": "summarization", "x-prompt-vars": '{"text": "hello"}' },
+      headers: {
+        "content-type": "application/json",
+        "x-prompt-ref": "summarization",
+        "x-prompt-vars": '{"text": "hello"}',
+      },
       body: JSON.stringify({ model: "mock/echo" }),
     });
     expect(res.status).toBe(200);
@@ -60,8 +66,14 @@ describe("promptgate serve", () => {
     const dir = mkdtempSync(join(tmpdir(), "pg-badprompt-"));
     writeFileSync(join(dir, "gateway.yaml"), 'routes:\n  - { match: "mock/*", provider: mock }\n');
     mkdirSync(join(dir, "prompts", "broken"), { recursive: true });
-    writeFileSync(join(dir, "prompts", "broken", "1.0.0.yaml"), "name: broken\nversion: 1.0.0\nmessages: [{ role: user, content: 7 }]\n");
-    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, STATE_PATH: join(dir, "s.db"), REDIS_URL: "", PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    writeFileSync(
+      join(dir, "prompts", "broken", "1.0.0.yaml"),
+      "name: broken\nversion: 1.0.0\nmessages: [{ role: user, content: 7 }]\n",
+    );
+    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
+      env: { ...process.env, CONFIG_DIR: dir, STATE_PATH: join(dir, "s.db"), REDIS_URL: "", PORT: "0" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     killAfterTest(child);
     let err = "";
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
@@ -83,7 +95,9 @@ describe("promptgate serve", () => {
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     try {
       const { port } = receiver.address() as AddressInfo;
-      const gw = await startServe({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" } });
+      const gw = await startServe({
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" },
+      });
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: "Bearer sk-planted-otlp-secret" },
@@ -111,13 +125,19 @@ describe("promptgate serve", () => {
     try {
       const { port } = blackHole.address() as AddressInfo;
       const gw = await startServe({
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "20", OTEL_BSP_MAX_QUEUE_SIZE: "50", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10" },
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OTEL_BSP_SCHEDULE_DELAY: "20",
+          OTEL_BSP_MAX_QUEUE_SIZE: "50",
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "10",
+        },
       });
       const statuses: number[] = [];
       for (let round = 0; round < 10; round++) {
         const batch = Array.from({ length: 30 }, () =>
           fetch(`${gw.url}/v1/chat/completions`, {
-            method: "POST", headers: { "content-type": "application/json" },
+            method: "POST",
+            headers: { "content-type": "application/json" },
             body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "x" }] }),
           }).then(async (r) => {
             await r.arrayBuffer();
@@ -143,7 +163,10 @@ describe("promptgate serve", () => {
   it("refuses to start on an invalid gateway.yaml, saying what to fix", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pg-bad-"));
     writeFileSync(join(dir, "gateway.yaml"), "routes: [{ match: '*', provider: nowhere }]\n");
-    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], { env: { ...process.env, CONFIG_DIR: dir, PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
+      env: { ...process.env, CONFIG_DIR: dir, PORT: "0" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     killAfterTest(child);
     let err = "";
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));

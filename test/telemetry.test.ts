@@ -21,7 +21,9 @@ beforeEach(async () => {
   const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer("test");
   logs.length = 0;
   gw = await startTestGateway({
-    providerUrl: provider.url, tracer, pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
+    providerUrl: provider.url,
+    tracer,
+    pricing: "models:\n  gpt-test: { input: 0.15, output: 0.60 }\n",
     logger: createLogger("debug", (line) => logs.push(line)),
   });
 });
@@ -38,7 +40,11 @@ describe("request spans", () => {
     const traceId = "0af7651916cd43dd8448eb211c80319c";
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${SECRET}`, traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${SECRET}`,
+        traceparent: `00-${traceId}-b7ad6b7169203331-01`,
+      },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }] }),
     });
     expect(res.status).toBe(200);
@@ -48,14 +54,23 @@ describe("request spans", () => {
     expect(span!.spanContext().traceId).toBe(traceId);
     expect(span!.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
     expect(span!.attributes).toMatchObject({
-      "gen_ai.operation.name": "chat", "gen_ai.provider.name": "fake", "gen_ai.request.model": "gpt-test",
-      "gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 7, "promptgate.cost.usd": 0.00000585,
-      "http.response.status_code": 200, "promptgate.usage.complete": true,
-      "gen_ai.response.id": "chatcmpl-fake", "gen_ai.response.model": "gpt-test", "gen_ai.response.finish_reasons": ["stop"],
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": "fake",
+      "gen_ai.request.model": "gpt-test",
+      "gen_ai.usage.input_tokens": 11,
+      "gen_ai.usage.output_tokens": 7,
+      "promptgate.cost.usd": 0.00000585,
+      "http.response.status_code": 200,
+      "promptgate.usage.complete": true,
+      "gen_ai.response.id": "chatcmpl-fake",
+      "gen_ai.response.model": "gpt-test",
+      "gen_ai.response.finish_reasons": ["stop"],
     });
     // The provider was called inside the same trace.
     expect(provider.received[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    const exported = JSON.stringify(exporter.getFinishedSpans().map((s) => ({ a: s.attributes, n: s.name, e: s.events })));
+    const exported = JSON.stringify(
+      exporter.getFinishedSpans().map((s) => ({ a: s.attributes, n: s.name, e: s.events })),
+    );
     expect(exported).not.toContain(SECRET);
     expect(logs.join("\n")).not.toContain(SECRET);
   });
@@ -63,12 +78,19 @@ describe("request spans", () => {
   it("reads a stream's usage and time to first token; an aborted stream still yields one span", async () => {
     provider.handle(chatStream(["a", "b"]));
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: SECRET, maxRetries: 0 });
-    const stream = await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: "gpt-test",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
     for await (const c of stream) void c;
     await new Promise((r) => setTimeout(r, 50));
     const [span] = exporter.getFinishedSpans();
     expect(span!.attributes).toMatchObject({
-      "gen_ai.usage.output_tokens": 2, "gen_ai.response.id": "chatcmpl-fake", "gen_ai.response.model": "gpt-test", "gen_ai.response.finish_reasons": ["stop"],
+      "gen_ai.usage.output_tokens": 2,
+      "gen_ai.response.id": "chatcmpl-fake",
+      "gen_ai.response.model": "gpt-test",
+      "gen_ai.response.finish_reasons": ["stop"],
     });
     expect(typeof span!.attributes["promptgate.time_to_first_token_ms"]).toBe("number");
 
@@ -78,7 +100,9 @@ describe("request spans", () => {
     });
     const ac = new AbortController();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", signal: ac.signal, headers: { "content-type": "application/json" },
+      method: "POST",
+      signal: ac.signal,
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     await res.body!.getReader().read();
@@ -86,7 +110,11 @@ describe("request spans", () => {
     const deadline = Date.now() + 2000;
     while (exporter.getFinishedSpans().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const aborted = exporter.getFinishedSpans()[1]!;
-    expect(aborted.attributes).toMatchObject({ "http.response.status_code": 499, "error.type": "client_closed", "promptgate.usage.complete": false });
+    expect(aborted.attributes).toMatchObject({
+      "http.response.status_code": 499,
+      "error.type": "client_closed",
+      "promptgate.usage.complete": false,
+    });
     expect(JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes))).not.toContain(SECRET);
   });
 });
@@ -95,11 +123,14 @@ describe("a stream the provider cuts", () => {
   it("is an error on the span, with what was known, though the client got a 200", async () => {
     provider.handle((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write('data: {"id":"c-cut","model":"gpt-test","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n');
+      res.write(
+        'data: {"id":"c-cut","model":"gpt-test","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n',
+      );
       setTimeout(() => res.destroy(), 20);
     });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     expect(res.status).toBe(200);
@@ -107,7 +138,10 @@ describe("a stream the provider cuts", () => {
     await new Promise((r) => setTimeout(r, 50));
     const [span] = exporter.getFinishedSpans();
     expect(span!.attributes).toMatchObject({
-      "http.response.status_code": 200, "error.type": "upstream_unreachable", "promptgate.usage.complete": false, "gen_ai.response.id": "c-cut",
+      "http.response.status_code": 200,
+      "error.type": "upstream_unreachable",
+      "promptgate.usage.complete": false,
+      "gen_ai.response.id": "c-cut",
     });
     expect(span!.status.code).toBe(2); // ERROR
   });
@@ -116,14 +150,21 @@ describe("a stream the provider cuts", () => {
 describe("prompt attributes", () => {
   it("name the prompt, version, variant, environment and user bucket that served, streaming or not", async () => {
     const registry = createRegistry(gw.deps.store, systemClock);
-    await registry.register(parsePromptFile("name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n", "greet/1.0.0.yaml"), "t");
+    await registry.register(
+      parsePromptFile(
+        "name: greet\nversion: 1.0.0\nvariables: {}\nmessages:\n  - { role: system, content: hi }\n",
+        "greet/1.0.0.yaml",
+      ),
+      "t",
+    );
     await registry.promote("greet", "1.0.0", "staging", { approvedBy: "t" });
     await registry.promote("greet", "1.0.0", "prod", { approvedBy: "t" });
     await new Promise((r) => setTimeout(r, 300)); // the snapshot refresh
     for (const stream of [false, true]) {
       provider.handle(stream ? chatStream(["a"]) : chatJson("a"));
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
-        method: "POST", headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "user-7" },
+        method: "POST",
+        headers: { "content-type": "application/json", "x-prompt-ref": "greet", "x-user-id": "user-7" },
         body: JSON.stringify({ model: "gpt-test", stream }),
       });
       expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
@@ -134,8 +175,11 @@ describe("prompt attributes", () => {
     expect(spans).toHaveLength(2);
     for (const span of spans) {
       expect(span.attributes).toMatchObject({
-        "promptgate.prompt.name": "greet", "promptgate.prompt.version": "1.0.0", "promptgate.prompt.variant": "stable",
-        "promptgate.prompt.environment": "prod", "gen_ai.request.model": "gpt-test",
+        "promptgate.prompt.name": "greet",
+        "promptgate.prompt.version": "1.0.0",
+        "promptgate.prompt.variant": "stable",
+        "promptgate.prompt.environment": "prod",
+        "gen_ai.request.model": "gpt-test",
       });
       expect(span.attributes["promptgate.user.bucket"]).toEqual(expect.any(Number));
       expect(span.attributes["promptgate.cost.usd"]).toBeGreaterThan(0);
@@ -146,7 +190,8 @@ describe("prompt attributes", () => {
 describe("message contents", () => {
   const chat = (url: string, stream: boolean): Promise<string> =>
     fetch(`${url}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
+      method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "the secret plan" }], stream }),
     }).then((r) => r.text());
 
@@ -161,7 +206,11 @@ describe("message contents", () => {
 
   it("are on spans with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, streams included", async () => {
     const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer("test");
-    const capturing = await startTestGateway({ providerUrl: provider.url, tracer, env: { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true" } });
+    const capturing = await startTestGateway({
+      providerUrl: provider.url,
+      tracer,
+      env: { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true" },
+    });
     try {
       provider.handle(chatJson("the answer"));
       await chat(capturing.url, false);
@@ -169,9 +218,15 @@ describe("message contents", () => {
       await chat(capturing.url, true);
       await new Promise((r) => setTimeout(r, 50));
       const [buffered, streamed] = exporter.getFinishedSpans().map((s) => s.attributes);
-      expect(JSON.parse(String(buffered!["gen_ai.input.messages"]))).toEqual([{ role: "user", content: "the secret plan" }]);
-      expect(JSON.parse(String(buffered!["gen_ai.output.messages"]))).toEqual([{ role: "assistant", content: "the answer", refusal: null }]);
-      expect(JSON.parse(String(streamed!["gen_ai.output.messages"]))).toEqual([{ role: "assistant", content: "the streamed answer" }]);
+      expect(JSON.parse(String(buffered!["gen_ai.input.messages"]))).toEqual([
+        { role: "user", content: "the secret plan" },
+      ]);
+      expect(JSON.parse(String(buffered!["gen_ai.output.messages"]))).toEqual([
+        { role: "assistant", content: "the answer", refusal: null },
+      ]);
+      expect(JSON.parse(String(streamed!["gen_ai.output.messages"]))).toEqual([
+        { role: "assistant", content: "the streamed answer" },
+      ]);
     } finally {
       await capturing.close();
     }

@@ -13,11 +13,16 @@ export function adminAuth(adminToken: string | undefined): MiddlewareHandler<App
   const expected = adminToken === undefined ? null : digest(adminToken);
   return async (c, next) => {
     if (expected === null) {
-      throw new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}: the admin API is disabled (set ADMIN_TOKEN to enable it)`);
+      throw new GatewayError(
+        "not_found",
+        `Unknown route ${c.req.method} ${c.req.path}: the admin API is disabled (set ADMIN_TOKEN to enable it)`,
+      );
     }
     const token = bearerToken(c.env.incoming.headers.authorization);
-    if (token === null) throw new GatewayError("invalid_api_key", "Missing admin token: send Authorization: Bearer <ADMIN_TOKEN>");
-    if (!timingSafeEqual(expected, digest(token))) throw new GatewayError("invalid_api_key", "Incorrect admin token provided");
+    if (token === null)
+      throw new GatewayError("invalid_api_key", "Missing admin token: send Authorization: Bearer <ADMIN_TOKEN>");
+    if (!timingSafeEqual(expected, digest(token)))
+      throw new GatewayError("invalid_api_key", "Incorrect admin token provided");
     await next();
   };
 }

@@ -28,7 +28,10 @@ export const rollbackBody = z.strictObject({ env: z.enum(ENVIRONMENTS), actor: w
 export const renderBody = z.strictObject({
   ref: z.string().min(1),
   // Checked, not copied: the variable rules (forbidden keys included) run on the value as sent.
-  vars: z.unknown().refine((v) => v === undefined || isPlainObject(v), "must be a JSON object of template variables").optional(),
+  vars: z
+    .unknown()
+    .refine((v) => v === undefined || isPlainObject(v), "must be a JSON object of template variables")
+    .optional(),
 });
 
 async function readText(c: Context<AppEnv>): Promise<string> {
@@ -49,7 +52,11 @@ export async function jsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: 
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.map(String).join(".") ?? "";
-  throw new GatewayError("invalid_request", `${path === "" ? "body" : path}: ${issue?.message ?? "invalid"}`, path === "" ? {} : { param: path });
+  throw new GatewayError(
+    "invalid_request",
+    `${path === "" ? "body" : path}: ${issue?.message ?? "invalid"}`,
+    path === "" ? {} : { param: path },
+  );
 }
 
 /**
@@ -61,7 +68,10 @@ export async function promptFileBody(c: Context<AppEnv>): Promise<PromptVersion>
   const text = await readText(c);
   // JSON is YAML too: once it is known to be a JSON object, the one parser handles both.
   if (!YAML_TYPES.has(type) && !isPlainObject(parseJson(text))) {
-    throw new GatewayError("invalid_request", "body: expected a prompt file as a JSON object (or YAML with content-type: application/yaml)");
+    throw new GatewayError(
+      "invalid_request",
+      "body: expected a prompt file as a JSON object (or YAML with content-type: application/yaml)",
+    );
   }
   try {
     return parsePromptFile(text, "body");

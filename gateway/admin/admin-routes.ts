@@ -6,7 +6,14 @@ import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../http/errors.ts";
 import { createRegistry } from "../registry/registry.ts";
-import { describePrompt, diffVersions, listPrompts, promptHistory, pushVersions, renderRef } from "../registry/prompt-ops.ts";
+import {
+  describePrompt,
+  diffVersions,
+  listPrompts,
+  promptHistory,
+  pushVersions,
+  renderRef,
+} from "../registry/prompt-ops.ts";
 import { parseWindow, versionStats } from "../registry/stats-ops.ts";
 import { getWeights, setWeights } from "../registry/weights-ops.ts";
 import { adminAuth } from "./admin-auth.ts";
@@ -30,7 +37,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.get("/prompts/:name/versions/:version", async (c) => {
     const { name, version } = c.req.param();
     const found = await registry.get(name, version);
-    if (found === null) throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, { param: "version" });
+    if (found === null)
+      throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, { param: "version" });
     return c.json(found);
   });
 
@@ -52,7 +60,15 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
       approvedBy: body.approved_by,
       ...(body.force === undefined ? {} : { force: body.force }),
     });
-    if (result.changed) logger.info("admin: label promoted", { prompt: name, env: body.env, from: result.from, to: result.to, forced: result.forced, approved_by: body.approved_by });
+    if (result.changed)
+      logger.info("admin: label promoted", {
+        prompt: name,
+        env: body.env,
+        from: result.from,
+        to: result.to,
+        forced: result.forced,
+        approved_by: body.approved_by,
+      });
     return c.json({ name, env: body.env, approved_by: body.approved_by, ...result });
   });
 
@@ -81,7 +97,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
     const body = await jsonBody(c, weightsBody);
     const actor = actorOf(c);
     const result = await setWeights(deps.store, registry, deps.clock, name, env, body.weights, actor);
-    if (result.changed) logger.info("admin: canary weights set", { prompt: name, env, from: result.previous, to: result.raw, actor });
+    if (result.changed)
+      logger.info("admin: canary weights set", { prompt: name, env, from: result.previous, to: result.raw, actor });
     return c.json({ ...result, actor });
   });
 
@@ -93,7 +110,10 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.get("/prompts/:name/diff", async (c) => {
     const from = c.req.query("from");
     const to = c.req.query("to");
-    if (!from || !to) throw new GatewayError("invalid_request", "diff needs both ?from=<version>&to=<version>", { param: from ? "to" : "from" });
+    if (!from || !to)
+      throw new GatewayError("invalid_request", "diff needs both ?from=<version>&to=<version>", {
+        param: from ? "to" : "from",
+      });
     return c.json(await diffVersions(registry, c.req.param("name"), from, to));
   });
 

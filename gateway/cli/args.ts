@@ -44,7 +44,9 @@ export function parseVerbArgs(verb: Verb, argv: readonly string[]): Args {
   const { values, positionals } = parsed;
   if (positionals.length < verb.positionals.min) throw new UsageError(`missing arguments: expected ${verb.usage}`);
   if (positionals.length > verb.positionals.max) {
-    throw new UsageError(`unexpected argument "${positionals[verb.positionals.max] ?? ""}": expected ${verb.usage || "no arguments"}`);
+    throw new UsageError(
+      `unexpected argument "${positionals[verb.positionals.max] ?? ""}": expected ${verb.usage || "no arguments"}`,
+    );
   }
   const string = (name: string): string | undefined => {
     const v = values[name];
@@ -66,7 +68,8 @@ export function parseVerbArgs(verb: Verb, argv: readonly string[]): Args {
 
 /** An environment named on the command line; anything else is a usage error. */
 export function environmentArg(value: string, option: string): Environment {
-  if (!isEnvironment(value)) throw new UsageError(`--${option} must be one of ${ENVIRONMENTS.join(", ")}, got "${value}"`);
+  if (!isEnvironment(value))
+    throw new UsageError(`--${option} must be one of ${ENVIRONMENTS.join(", ")}, got "${value}"`);
   return value;
 }
 
@@ -79,6 +82,7 @@ export function varsArg(value: string | undefined): Record<string, unknown> {
   } catch (err) {
     throw new UsageError(`--vars is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError("--vars must be a JSON object of template variables");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new UsageError("--vars must be a JSON object of template variables");
   return parsed as Record<string, unknown>;
 }

@@ -30,7 +30,19 @@ const serveVerb: Verb = {
   },
 };
 
-export const VERBS: readonly Verb[] = [serveVerb, push, list, show, diff, render, promote, rollback, history, weights, stats];
+export const VERBS: readonly Verb[] = [
+  serveVerb,
+  push,
+  list,
+  show,
+  diff,
+  render,
+  promote,
+  rollback,
+  history,
+  weights,
+  stats,
+];
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

@@ -25,8 +25,19 @@ export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
   const settings = loadSettings(env);
   // A command prints its own one-line failure; store chatter only when LOG_LEVEL=debug.
   const logger = createLogger(settings.logLevel === "debug" ? "debug" : "error");
-  const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
-  return { settings, store, clock: systemClock, registry: createRegistry(store, systemClock), close: () => store.close() };
+  const store = await openStore({
+    redisUrl: settings.redisUrl,
+    statePath: settings.statePath,
+    prefix: settings.redisPrefix,
+    logger,
+  });
+  return {
+    settings,
+    store,
+    clock: systemClock,
+    registry: createRegistry(store, systemClock),
+    close: () => store.close(),
+  };
 }
 
 /** Who a change is recorded as when the command does not say: the login name, else "cli". */

@@ -10,7 +10,8 @@ export const diff: Verb = {
   name: "diff",
   summary: "a unified diff of two versions of a prompt",
   usage: "<name> <v1> <v2>",
-  details: "Compares description, model, params, variables, messages, prompt and instructions of two registered versions.",
+  details:
+    "Compares description, model, params, variables, messages, prompt and instructions of two registered versions.",
   positionals: { min: 3, max: 3 },
   options: {},
   json: true,
@@ -30,7 +31,9 @@ export const render: Verb = {
     "Renders the version <ref> resolves to (name, name@label or name@1.2.0) with the given variables,\n" +
     "checked and defaulted as the gateway does, and prints the model, params and rendered templates.",
   positionals: { min: 1, max: 1 },
-  options: { vars: { type: "string", placeholder: "JSON", description: "the template variables, a JSON object (default {})" } },
+  options: {
+    vars: { type: "string", placeholder: "JSON", description: "the template variables, a JSON object (default {})" },
+  },
   json: true,
   async run({ args, out, context }) {
     const vars = varsArg(args.string("vars"));
@@ -46,7 +49,9 @@ const ops = () => import("../registry/prompt-ops.ts");
 /** A header line, then each rendered template under a `--- role` line, exactly as it would be sent. */
 export function renderedText(r: RenderedRef): string {
   const via = r.via === null ? "" : ` (via ${r.via})`;
-  const lines = [`${r.name}@${r.version}${via}  model: ${r.model ?? "(the request's)"}  params: ${canonicalJson(r.params)}`];
+  const lines = [
+    `${r.name}@${r.version}${via}  model: ${r.model ?? "(the request's)"}  params: ${canonicalJson(r.params)}`,
+  ];
   if (r.instructions !== null) lines.push("--- instructions", r.instructions);
   for (const m of r.messages) lines.push(`--- ${m.role}`, m.content);
   if (r.prompt !== null) lines.push("--- prompt", r.prompt);

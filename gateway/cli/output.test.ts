@@ -3,9 +3,15 @@ import { emit, table } from "./output.ts";
 
 describe("cli output", () => {
   it("aligns columns and shows missing cells as -", () => {
-    expect(table(["name", "prod"], [["summarization", "1.1.0"], ["x", null]])).toBe(
-      "NAME           PROD\nsummarization  1.1.0\nx              -\n",
-    );
+    expect(
+      table(
+        ["name", "prod"],
+        [
+          ["summarization", "1.1.0"],
+          ["x", null],
+        ],
+      ),
+    ).toBe("NAME           PROD\nsummarization  1.1.0\nx              -\n");
   });
   it("prints JSON for scripts", () => {
     let got = "";

@@ -12,7 +12,16 @@ export function table(columns: readonly string[], rows: readonly (readonly Cell[
   const text = (c: Cell): string => (c === null || c === undefined ? "-" : String(c));
   const cells = [columns.map((c) => c.toUpperCase()), ...rows.map((r) => r.map(text))];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    cells
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 /** Prints `value` as JSON when asked, else the human text. */
@@ -22,5 +31,9 @@ export function emit(out: Output, value: unknown, human: () => string): void {
 
 /** A multi-line message (a prompt file with several problems) as one line, for stderr or a table cell. */
 export function oneLine(text: string): string {
-  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join("; ");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join("; ");
 }

@@ -16,7 +16,13 @@ export const push: Verb = {
     "already registered with the same content is unchanged, with different content it is refused\n" +
     "(versions are immutable: bump the version). Exits 1 when any version was not registered.",
   positionals: { min: 0, max: 1 },
-  options: { actor: { type: "string", placeholder: "<who>", description: 'recorded in the audit history (default: $USER, else "cli")' } },
+  options: {
+    actor: {
+      type: "string",
+      placeholder: "<who>",
+      description: 'recorded in the audit history (default: $USER, else "cli")',
+    },
+  },
   json: true,
   async run({ args, env, out, context }) {
     const actor = args.string("actor") ?? defaultActor(env);
@@ -30,7 +36,10 @@ export const push: Verb = {
       o.status === "error" ? { name: o.name, version: o.version, status: o.status, error: o.error.message } : o,
     );
     emit(out, { dir, results }, () =>
-      table(["name", "version", "result"], results.map((r) => [r.name, r.version, "error" in r ? `error: ${oneLine(r.error)}` : r.status])),
+      table(
+        ["name", "version", "result"],
+        results.map((r) => [r.name, r.version, "error" in r ? `error: ${oneLine(r.error)}` : r.status]),
+      ),
     );
     const failed = results.filter((r) => r.status === "error").length;
     if (failed > 0) throw new Error(`${failed} of ${results.length} versions were not registered`);

@@ -40,7 +40,11 @@ export const rollback: Verb = {
   positionals: { min: 1, max: 1 },
   options: {
     env: { type: "string", placeholder: "<env>", description: "the environment: dev, staging or prod" },
-    actor: { type: "string", placeholder: "<who>", description: 'recorded in the audit history (default: $USER, else "cli")' },
+    actor: {
+      type: "string",
+      placeholder: "<who>",
+      description: 'recorded in the audit history (default: $USER, else "cli")',
+    },
   },
   json: true,
   async run({ args, env: processEnv, out, context }) {
@@ -49,6 +53,10 @@ export const rollback: Verb = {
     const actor = args.string("actor") ?? defaultActor(processEnv);
     const { registry } = await context();
     const result = await registry.rollback(name, env, { actor });
-    emit(out, { name, env, actor, ...result }, () => `${name}: ${env} rolled back ${result.from} -> ${result.to} by ${actor}\n`);
+    emit(
+      out,
+      { name, env, actor, ...result },
+      () => `${name}: ${env} rolled back ${result.from} -> ${result.to} by ${actor}\n`,
+    );
   },
 };

@@ -32,24 +32,44 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     }
   }
 
-  const store = await openStore({ redisUrl: settings.redisUrl, statePath: settings.statePath, prefix: settings.redisPrefix, logger });
-  await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch((err: unknown) => {
-    if (err instanceof ConfigError) throw err;
-    // The store may be down: the gateway still serves the snapshot it kept on disk.
-    logger.warn("prompt files not synced at start", { error: err instanceof Error ? err.message : String(err) });
+  const store = await openStore({
+    redisUrl: settings.redisUrl,
+    statePath: settings.statePath,
+    prefix: settings.redisPrefix,
+    logger,
   });
+  await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch(
+    (err: unknown) => {
+      if (err instanceof ConfigError) throw err;
+      // The store may be down: the gateway still serves the snapshot it kept on disk.
+      logger.warn("prompt files not synced at start", { error: err instanceof Error ? err.message : String(err) });
+    },
+  );
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
   const deps: Deps = {
-    settings, config, prices, clock: systemClock, random: Math.random, store, prompts, upstream, logger,
+    settings,
+    config,
+    prices,
+    clock: systemClock,
+    random: Math.random,
+    store,
+    prompts,
+    upstream,
+    logger,
     tracer: tracing.tracer,
     spanExport: tracing.stats,
     aggregates,
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, settings.port, settings.host);
-  logger.info("promptgate listening", { url: `http://${settings.host}:${gw.port}`, store: store.kind, env: settings.gatewayEnv, tracing: tracing.exporting });
+  logger.info("promptgate listening", {
+    url: `http://${settings.host}:${gw.port}`,
+    store: store.kind,
+    env: settings.gatewayEnv,
+    tracing: tracing.exporting,
+  });
 
   const shutdown = async (signal: string): Promise<void> => {
     logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });

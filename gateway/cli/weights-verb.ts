@@ -13,10 +13,14 @@ const ENTRY = /^([^=\s]+)=(-?[0-9]+)$/u;
 export function parseSetArg(value: string): Record<string, number> {
   const weights: Record<string, number> = {};
   const parts = value.split(",").map((p) => p.trim());
-  if (parts.every((p) => p === "")) throw new UsageError("--set needs version=weight pairs, e.g. --set 1.0.0=90,1.1.0=10 (use --clear to stop the canary)");
+  if (parts.every((p) => p === ""))
+    throw new UsageError(
+      "--set needs version=weight pairs, e.g. --set 1.0.0=90,1.1.0=10 (use --clear to stop the canary)",
+    );
   for (const part of parts) {
     const match = ENTRY.exec(part);
-    if (match === null) throw new UsageError(`--set: "${part}" is not version=weight with an integer weight, e.g. 1.1.0=10`);
+    if (match === null)
+      throw new UsageError(`--set: "${part}" is not version=weight with an integer weight, e.g. 1.1.0=10`);
     const [, version = "", weight = ""] = match;
     if (version in weights) throw new UsageError(`--set: version ${version} is given twice`);
     weights[version] = Number(weight);
@@ -36,11 +40,28 @@ const percent = (p: number): string => `${Number.isInteger(p) ? p : p.toFixed(2)
 
 /** The split as a table, and who gets what. */
 export function describeSplit(v: WeightsView): string {
-  if (v.stable === null) return `${v.name}: no ${v.env} label, so no traffic is served on ${v.env}; promote a version to ${v.env} first\n`;
-  const lines = [`${v.name} on ${v.env}: label ${v.stable}, ${Object.keys(v.raw).length === 0 ? "no canary weights (100% to the label)" : `weights ${Object.entries(v.raw).map(([k, w]) => `${k}=${w}`).join(",")}`}`];
+  if (v.stable === null)
+    return `${v.name}: no ${v.env} label, so no traffic is served on ${v.env}; promote a version to ${v.env} first\n`;
+  const lines = [
+    `${v.name} on ${v.env}: label ${v.stable}, ${
+      Object.keys(v.raw).length === 0
+        ? "no canary weights (100% to the label)"
+        : `weights ${Object.entries(v.raw)
+            .map(([k, w]) => `${k}=${w}`)
+            .join(",")}`
+    }`,
+  ];
   for (const p of v.problems) lines.push(`warning: ignored by the gateway (it keeps its last good split): ${p}`);
   for (const n of v.notes) lines.push(`note: ${n}`);
-  const body = table(["version", "weight", "buckets", "share"], v.shares.map((s) => [s.version === v.stable ? `${s.version} (label)` : s.version, s.weight, s.buckets, percent(s.percent)]));
+  const body = table(
+    ["version", "weight", "buckets", "share"],
+    v.shares.map((s) => [
+      s.version === v.stable ? `${s.version} (label)` : s.version,
+      s.weight,
+      s.buckets,
+      percent(s.percent),
+    ]),
+  );
   const canaries = v.shares.filter((s) => s.version !== v.stable && s.buckets > 0);
   const who =
     canaries.length === 0
@@ -67,7 +88,11 @@ export const weights: Verb = {
     env: { type: "string", placeholder: "<env>", description: "the environment: dev, staging or prod" },
     set: { type: "string", placeholder: "<v=w,...>", description: "replace the weights, e.g. 1.0.0=90,1.1.0=10" },
     clear: { type: "boolean", description: "remove the weights: 100% to the label's version" },
-    actor: { type: "string", placeholder: "<who>", description: 'recorded in the audit history (default: $USER, else "cli")' },
+    actor: {
+      type: "string",
+      placeholder: "<who>",
+      description: 'recorded in the audit history (default: $USER, else "cli")',
+    },
   },
   json: true,
   async run({ args, env: processEnv, out, context }) {
@@ -84,7 +109,9 @@ export const weights: Verb = {
     }
     const result = await setWeights(ctx.store, ctx.registry, ctx.clock, name, env, next, actor);
     emit(out, { ...result, actor }, () => {
-      const head = result.changed ? `${name}: ${env} weights set by ${actor}` : `${name}: ${env} already has these weights; nothing changed`;
+      const head = result.changed
+        ? `${name}: ${env} weights set by ${actor}`
+        : `${name}: ${env} already has these weights; nothing changed`;
       return `${head}\n${describeSplit(result)}`;
     });
   },

@@ -11,8 +11,9 @@ export type AppEnv = { Bindings: HttpBindings; Variables: { requestId: string; r
 export function clientGone(outgoing: ServerResponse): AbortSignal {
   const ac = new AbortController();
   if (outgoing.destroyed) ac.abort();
-  else outgoing.once("close", () => {
-    if (!outgoing.writableFinished) ac.abort();
-  });
+  else
+    outgoing.once("close", () => {
+      if (!outgoing.writableFinished) ac.abort();
+    });
   return ac.signal;
 }

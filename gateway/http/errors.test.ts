@@ -6,7 +6,12 @@ describe("GatewayError", () => {
     const err = new GatewayError("invalid_request", "messages: Required", { param: "messages" });
     expect(err.status).toBe(400);
     expect(errorBody(err)).toEqual({
-      error: { message: "messages: Required", type: "invalid_request_error", param: "messages", code: "invalid_request" },
+      error: {
+        message: "messages: Required",
+        type: "invalid_request_error",
+        param: "messages",
+        code: "invalid_request",
+      },
     });
     expect(new GatewayError("upstream_timeout", "t").status).toBe(504);
     expect(new GatewayError("body_too_large", "t").status).toBe(413);

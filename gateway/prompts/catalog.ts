@@ -30,7 +30,12 @@ export interface PromptCatalog {
   readonly splits: Splits;
 }
 
-export function buildCatalog(snapshot: RegistrySnapshot, previous: PromptCatalog | null, logger: Logger, stats: SplitStats = { invalidChanges: 0 }): PromptCatalog {
+export function buildCatalog(
+  snapshot: RegistrySnapshot,
+  previous: PromptCatalog | null,
+  logger: Logger,
+  stats: SplitStats = { invalidChanges: 0 },
+): PromptCatalog {
   const compiled = new Map<string, CompiledPrompt>();
   for (const entry of snapshot.prompts.values()) {
     for (const v of entry.versions.values()) {
@@ -43,7 +48,9 @@ export function buildCatalog(snapshot: RegistrySnapshot, previous: PromptCatalog
         compiled.set(v.hash, compilePrompt(v));
       } catch (err) {
         logger.error("prompt version does not compile; requests for it fail", {
-          prompt: v.name, version: v.version, error: err instanceof Error ? err.message : String(err),
+          prompt: v.name,
+          version: v.version,
+          error: err instanceof Error ? err.message : String(err),
         });
       }
     }
@@ -57,9 +64,16 @@ function entryOf(catalog: PromptCatalog, name: string): PromptEntry {
   return entry;
 }
 
-function serve(catalog: PromptCatalog, v: PromptVersion, variant: Variant, environment: string | null, bucket: number | null): ServedPrompt {
+function serve(
+  catalog: PromptCatalog,
+  v: PromptVersion,
+  variant: Variant,
+  environment: string | null,
+  bucket: number | null,
+): ServedPrompt {
   const compiled = catalog.compiled.get(v.hash);
-  if (!compiled) throw new GatewayError("internal_error", `Prompt ${v.name}@${v.version} failed to compile; see the gateway log`);
+  if (!compiled)
+    throw new GatewayError("internal_error", `Prompt ${v.name}@${v.version} failed to compile; see the gateway log`);
   return { version: v, compiled, variant, environment, bucket };
 }
 
@@ -77,13 +91,20 @@ export function resolvePrompt(catalog: PromptCatalog, ref: PromptRef, who?: Requ
   const entry = entryOf(catalog, ref.name);
   if (ref.kind === "version") {
     const v = entry.versions.get(ref.version);
-    if (!v) throw new GatewayError("not_found", `Prompt "${ref.name}" has no version ${ref.version}`, { param: "X-Prompt-Ref" });
+    if (!v)
+      throw new GatewayError("not_found", `Prompt "${ref.name}" has no version ${ref.version}`, {
+        param: "X-Prompt-Ref",
+      });
     return serve(catalog, v, "pinned", null, null);
   }
   const target = entry.labels.get(ref.label as Environment);
   const v = target === undefined ? undefined : entry.versions.get(target);
   if (!v) {
-    throw new GatewayError("not_found", `Prompt "${ref.name}" has no version on label "${ref.label}"; promote one first`, { param: "X-Prompt-Ref" });
+    throw new GatewayError(
+      "not_found",
+      `Prompt "${ref.name}" has no version on label "${ref.label}"; promote one first`,
+      { param: "X-Prompt-Ref" },
+    );
   }
   if (!who || who.userId === null) return serve(catalog, v, "stable", ref.label, null);
   // The bucket is on the span even without a canary: it says which users a canary would reach first.

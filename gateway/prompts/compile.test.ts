@@ -46,7 +46,9 @@ describe("compilePrompt", () => {
   it("renders the DESIGN.md example", () => {
     const v = designExample();
     const compiled = compilePrompt(v);
-    const out = compiled.render(resolveVariables(v.variables, { text: "Long text.", focus_points: ["dates", "people"] }));
+    const out = compiled.render(
+      resolveVariables(v.variables, { text: "Long text.", focus_points: ["dates", "people"] }),
+    );
     expect(out).toEqual({
       messages: [
         { role: "system", content: "Summarize in exactly 2 sentences.\n- dates\n- people\n\n" },
@@ -61,7 +63,11 @@ describe("compilePrompt", () => {
   });
 
   it("renders prompt and instructions templates too", () => {
-    const v: PromptVersion = { ...oneTemplate("m {{ a }}", { a: STRING }), prompt: "p {{ a }}", instructions: "i {{ a | upper }}" };
+    const v: PromptVersion = {
+      ...oneTemplate("m {{ a }}", { a: STRING }),
+      prompt: "p {{ a }}",
+      instructions: "i {{ a | upper }}",
+    };
     expect(compilePrompt(v).render(resolveVariables(v.variables, { a: "x" }))).toEqual({
       messages: [{ role: "user", content: "m x" }],
       prompt: "p x",
@@ -71,7 +77,13 @@ describe("compilePrompt", () => {
 
   it("never evaluates request data as a template", () => {
     const v = oneTemplate("[{{ text }}]", { text: STRING });
-    for (const text of ["{{ 7*7 }}", "{% for i in range(3) %}x{% endfor %}", "{% include 'x' %}", "{{ x.constructor }}", "{# c #}"]) {
+    for (const text of [
+      "{{ 7*7 }}",
+      "{% for i in range(3) %}x{% endfor %}",
+      "{% include 'x' %}",
+      "{{ x.constructor }}",
+      "{# c #}",
+    ]) {
       expect(render(v, { text })).toBe(`[${text}]`);
     }
   });
@@ -79,7 +91,28 @@ describe("compilePrompt", () => {
   it("renders any string variable exactly as given (property)", () => {
     const compiled = compilePrompt(oneTemplate("{{ text }}", { text: STRING }));
     const templateish = fc
-      .array(fc.constantFrom("{{", "}}", "{%", "%}", "{#", "#}", "7*7", " ", "x", "\n", "'", '"', "\\", "<", "&", "-", "raw", "endraw"))
+      .array(
+        fc.constantFrom(
+          "{{",
+          "}}",
+          "{%",
+          "%}",
+          "{#",
+          "#}",
+          "7*7",
+          " ",
+          "x",
+          "\n",
+          "'",
+          '"',
+          "\\",
+          "<",
+          "&",
+          "-",
+          "raw",
+          "endraw",
+        ),
+      )
       .map((parts) => parts.join(""));
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: "grapheme" }), templateish), (text) => {
@@ -93,9 +126,13 @@ describe("compilePrompt", () => {
     const v = oneTemplate("Focus:\n  {{ focus.title }}", { focus: { type: "object", required: false } });
     const err = renderError(v, {});
     expect(err).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables.focus" });
-    expect(err.message).toBe('prompt t@1.0.0: messages[0].content: line 2, column 3: "focus.title" is undefined or null (attempted to output null or undefined value)');
+    expect(err.message).toBe(
+      'prompt t@1.0.0: messages[0].content: line 2, column 3: "focus.title" is undefined or null (attempted to output null or undefined value)',
+    );
     expect(render(v, { focus: { title: "T" } })).toBe("Focus:\n  T");
-    expect(render(oneTemplate("{% if focus %}{{ focus }}{% endif %}|{{ focus | default('none') }}", { focus: STRING }), {})).toBe("|none");
+    expect(
+      render(oneTemplate("{% if focus %}{{ focus }}{% endif %}|{{ focus | default('none') }}", { focus: STRING }), {}),
+    ).toBe("|none");
   });
 
   it("makes other render errors a 400 naming the prompt", () => {
@@ -113,16 +150,38 @@ describe("compilePrompt", () => {
       expect(err).toMatchObject({ code: "invalid_request", status: 400 });
       expect(err.message).toBe(`prompt t@1.0.0: messages[0].content: looking up "${key}" is not allowed in a template`);
     }
-    expect(renderError(oneTemplate("{{ o['constr' ~ 'uctor'] }}", { o: { type: "object", required: false } }), { o: {} }).status).toBe(400);
-    expect(renderError(oneTemplate("{{ o[[k]] }}", { o: { type: "object", required: false }, k: STRING }), { o: {}, k: "constructor" }).status).toBe(400);
-    expect(render(oneTemplate("{{ xs[1] }}{{ xs[i] }}", { xs: { type: "array", required: false }, i: { type: "integer", required: false } }), { xs: ["a", "b"], i: 0 })).toBe("ba");
+    expect(
+      renderError(oneTemplate("{{ o['constr' ~ 'uctor'] }}", { o: { type: "object", required: false } }), { o: {} })
+        .status,
+    ).toBe(400);
+    expect(
+      renderError(oneTemplate("{{ o[[k]] }}", { o: { type: "object", required: false }, k: STRING }), {
+        o: {},
+        k: "constructor",
+      }).status,
+    ).toBe(400);
+    expect(
+      render(
+        oneTemplate("{{ xs[1] }}{{ xs[i] }}", {
+          xs: { type: "array", required: false },
+          i: { type: "integer", required: false },
+        }),
+        { xs: ["a", "b"], i: 0 },
+      ),
+    ).toBe("ba");
   });
 
   it("checks templates when compiling (versions may come from the store, not a file)", () => {
-    expect(compileError(oneTemplate("{{ x.constructor }}")).message).toContain('prompt t@1.0.0: messages[0].content: line 1, column 6: "constructor" is not allowed');
+    expect(compileError(oneTemplate("{{ x.constructor }}")).message).toContain(
+      'prompt t@1.0.0: messages[0].content: line 1, column 6: "constructor" is not allowed',
+    );
     expect(compileError(oneTemplate('{% include "a" %}')).message).toContain("{% include %} is not allowed");
-    expect(compileError(oneTemplate("{{ x | nosuchfilter }}")).message).toBe('prompt t@1.0.0: messages[0].content: line 1, column 8: unknown filter "nosuchfilter"');
-    expect(compileError({ ...oneTemplate("ok"), instructions: "{{ broken" }).message).toContain("prompt t@1.0.0: instructions: at the end of the template: template syntax error");
+    expect(compileError(oneTemplate("{{ x | nosuchfilter }}")).message).toBe(
+      'prompt t@1.0.0: messages[0].content: line 1, column 8: unknown filter "nosuchfilter"',
+    );
+    expect(compileError({ ...oneTemplate("ok"), instructions: "{{ broken" }).message).toContain(
+      "prompt t@1.0.0: instructions: at the end of the template: template syntax error",
+    );
   });
 
   it("compiles once: rendering never parses", () => {
@@ -138,7 +197,8 @@ describe("compilePrompt", () => {
   it("keeps defaults private even when a template mutates them", () => {
     const v = oneTemplate("{{ xs.push('x') }}", { xs: { type: "array", required: false, default: Object.freeze([]) } });
     const compiled = compilePrompt(v);
-    for (let i = 0; i < 3; i++) expect(compiled.render(resolveVariables(v.variables, {})).messages[0]!.content).toBe("1");
+    for (let i = 0; i < 3; i++)
+      expect(compiled.render(resolveVariables(v.variables, {})).messages[0]!.content).toBe("1");
   });
 
   it("compileAll keys versions by name@version", () => {
@@ -151,7 +211,9 @@ describe("render budget", () => {
   const limitError = (v: PromptVersion, given: unknown, limits: Partial<RenderLimits> = {}): GatewayError => {
     const err = renderError(v, given, limits);
     expect(err).toMatchObject({ code: "internal_error", status: 500 });
-    expect(err.message).toMatch(/^prompt t@1\.0\.0: messages\[0\]\.content(: line \d+, column \d+)?: rendering stopped because /);
+    expect(err.message).toMatch(
+      /^prompt t@1\.0\.0: messages\[0\]\.content(: line \d+, column \d+)?: rendering stopped because /,
+    );
     return err;
   };
   const list: VariableSpec = { type: "array", required: false };
@@ -166,7 +228,13 @@ describe("render budget", () => {
   it("stops nested loops over request arrays after the CPU time limit", () => {
     const xs = Array.from({ length: 1000 }, (_, i) => i);
     const started = performance.now();
-    const err = limitError(oneTemplate("{% for a in xs %}{% for b in xs %}{% for c in xs %}.{% endfor %}{% endfor %}{% endfor %}", { xs: list }), { xs }, { timeoutMs: 20 });
+    const err = limitError(
+      oneTemplate("{% for a in xs %}{% for b in xs %}{% for c in xs %}.{% endfor %}{% endfor %}{% endfor %}", {
+        xs: list,
+      }),
+      { xs },
+      { timeoutMs: 20 },
+    );
     expect(err.message).toContain("it used more than 20 ms of CPU time");
     expect(performance.now() - started).toBeLessThan(10_000);
   });
@@ -180,33 +248,59 @@ describe("render budget", () => {
   });
 
   it("stops exponential macro recursion and unbounded recursion", () => {
-    const exponential = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}";
+    const exponential =
+      "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}";
     expect(limitError(oneTemplate(exponential), {}, { timeoutMs: 20 }).message).toContain("ms of CPU time");
-    expect(limitError(oneTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), {}).message).toContain("Maximum call stack size exceeded");
+    expect(limitError(oneTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), {}).message).toContain(
+      "Maximum call stack size exceeded",
+    );
   });
 
   it("caps the characters a render produces, across all templates", () => {
     const v = oneTemplate("{% for i in range(100) %}{{ text }}{% endfor %}", { text: STRING });
-    expect(limitError(v, { text: "x".repeat(100) }, { maxOutputChars: 5_000 }).message).toContain("it produced more than 5000 characters");
+    expect(limitError(v, { text: "x".repeat(100) }, { maxOutputChars: 5_000 }).message).toContain(
+      "it produced more than 5000 characters",
+    );
     expect(render(v, { text: "x".repeat(10) }, { maxOutputChars: 5_000 })).toHaveLength(1000);
     const both: PromptVersion = { ...oneTemplate("{{ text }}", { text: STRING }), prompt: "{{ text }}" };
     expect(renderError(both, { text: "x".repeat(600) }, { maxOutputChars: 1_000 }).status).toBe(500);
     const doubling = "{% set s = 'xxxxxxxxxx' %}{% for i in range(40) %}{% set s = s ~ s %}{% endfor %}{{ s }}";
-    expect(limitError(oneTemplate(doubling), {}).message).toMatch(/Invalid string length|more than 10000000 characters/);
+    expect(limitError(oneTemplate(doubling), {}).message).toMatch(
+      /Invalid string length|more than 10000000 characters/,
+    );
   });
 
   it("caps filter arguments, inputs and outputs", () => {
-    expect(limitError(oneTemplate("{{ 'x' | center(1000000000) }}"), {}).message).toContain('filter "center" was given the argument 1000000000');
-    expect(limitError(oneTemplate("{{ text | upper }}", { text: STRING }), { text: "x".repeat(2_000) }, { maxOutputChars: 1_000 }).message).toContain('filter "upper" was given 2000 characters');
-    expect(limitError(oneTemplate("{{ xs | join(',') }}", { xs: list }), { xs: Array(600).fill("ab") }, { maxOutputChars: 1_000 }).message).toContain('filter "join" produced');
-    expect(render(oneTemplate("{{ xs | selectattr('a') | length }} {{ 'ab' | center(6) }}", { xs: list }), { xs: [{ a: 1 }, { a: 0 }] })).toBe("1   ab  ");
+    expect(limitError(oneTemplate("{{ 'x' | center(1000000000) }}"), {}).message).toContain(
+      'filter "center" was given the argument 1000000000',
+    );
+    expect(
+      limitError(
+        oneTemplate("{{ text | upper }}", { text: STRING }),
+        { text: "x".repeat(2_000) },
+        { maxOutputChars: 1_000 },
+      ).message,
+    ).toContain('filter "upper" was given 2000 characters');
+    expect(
+      limitError(
+        oneTemplate("{{ xs | join(',') }}", { xs: list }),
+        { xs: Array(600).fill("ab") },
+        { maxOutputChars: 1_000 },
+      ).message,
+    ).toContain('filter "join" produced');
+    expect(
+      render(oneTemplate("{{ xs | selectattr('a') | length }} {{ 'ab' | center(6) }}", { xs: list }), {
+        xs: [{ a: 1 }, { a: 0 }],
+      }),
+    ).toBe("1   ab  ");
   });
 
   it("starts every render with a fresh budget", () => {
     const v = oneTemplate("{% for i in range(n) %}.{% endfor %}", { n: { type: "integer", required: false } });
     const compiled = compilePrompt(v, { maxOutputChars: 100 });
     expect(() => compiled.render(resolveVariables(v.variables, { n: 200 }))).toThrow(GatewayError);
-    for (let i = 0; i < 5; i++) expect(compiled.render(resolveVariables(v.variables, { n: 60 })).messages[0]!.content).toHaveLength(60);
+    for (let i = 0; i < 5; i++)
+      expect(compiled.render(resolveVariables(v.variables, { n: 60 })).messages[0]!.content).toHaveLength(60);
   });
 
   it("does not trip on ordinary renders", () => {

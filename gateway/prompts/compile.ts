@@ -73,16 +73,24 @@ export function compilePrompt(v: PromptVersion, limits: Partial<RenderLimits> = 
       );
     }
     if (guard.refusedKey !== null) {
-      return new GatewayError("invalid_request", `${where}: looking up "${guard.refusedKey}" is not allowed in a template`, { cause: err });
+      return new GatewayError(
+        "invalid_request",
+        `${where}: looking up "${guard.refusedKey}" is not allowed in a template`,
+        { cause: err },
+      );
     }
     const reason = reasonOf(e);
     const name = e.lineno && reason.includes("null or undefined") ? nameAt(unit.source, e.lineno, e.colno ?? 1) : null;
     const root = name?.split(".")[0];
     const declared = root !== undefined && Object.hasOwn(v.variables, root);
-    return new GatewayError("invalid_request", `${where}: ${name === null ? reason : `"${name}" is undefined or null (${reason})`}`, {
-      cause: err,
-      ...(declared && { param: `prompt_variables.${root}` }),
-    });
+    return new GatewayError(
+      "invalid_request",
+      `${where}: ${name === null ? reason : `"${name}" is undefined or null (${reason})`}`,
+      {
+        cause: err,
+        ...(declared && { param: `prompt_variables.${root}` }),
+      },
+    );
   };
 
   const run = (unit: Unit, vars: Record<string, unknown>): string => {
@@ -113,6 +121,9 @@ export function compilePrompt(v: PromptVersion, limits: Partial<RenderLimits> = 
 }
 
 /** Compiles every version, keyed `name@version`; the first invalid template throws. */
-export function compileAll(versions: readonly PromptVersion[], limits: Partial<RenderLimits> = {}): Map<string, CompiledPrompt> {
+export function compileAll(
+  versions: readonly PromptVersion[],
+  limits: Partial<RenderLimits> = {},
+): Map<string, CompiledPrompt> {
   return new Map(versions.map((v) => [`${v.name}@${v.version}`, compilePrompt(v, limits)]));
 }

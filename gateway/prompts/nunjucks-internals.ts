@@ -60,7 +60,10 @@ export type CompilerClass = new (templateName: string, throwOnUndefined: boolean
 
 interface CompilerModule {
   readonly Compiler: CompilerClass & {
-    extend(name: string, props: Record<string, (this: CompilerInstance, node: AstNode, ...rest: never[]) => void>): CompilerClass;
+    extend(
+      name: string,
+      props: Record<string, (this: CompilerInstance, node: AstNode, ...rest: never[]) => void>,
+    ): CompilerClass;
   };
 }
 
@@ -77,8 +80,16 @@ export interface TemplateLike {
 
 interface Nunjucks {
   /** Pass `[]` as loaders: `null` would install a FileSystemLoader on ./views. */
-  readonly Environment: new (loaders: readonly never[], opts: { autoescape: boolean; throwOnUndefined: boolean; dev: boolean }) => Environment;
-  readonly Template: new (src: { type: "code"; obj: unknown }, env: Environment, path: string, eagerCompile: boolean) => TemplateLike;
+  readonly Environment: new (
+    loaders: readonly never[],
+    opts: { autoescape: boolean; throwOnUndefined: boolean; dev: boolean },
+  ) => Environment;
+  readonly Template: new (
+    src: { type: "code"; obj: unknown },
+    env: Environment,
+    path: string,
+    eagerCompile: boolean,
+  ) => TemplateLike;
   readonly lexer: { lex(src: string): { nextToken(): Token | null } };
   readonly parser: { parse(src: string): AstNode };
   readonly nodes: Nodes;
@@ -86,7 +97,9 @@ interface Nunjucks {
 }
 
 export const nunjucks = require("nunjucks") as Nunjucks;
-export const transformer = require("nunjucks/src/transformer.js") as { transform(ast: AstNode, asyncFilters: string[]): AstNode };
+export const transformer = require("nunjucks/src/transformer.js") as {
+  transform(ast: AstNode, asyncFilters: string[]): AstNode;
+};
 
 /** The environment's own filter and global tables (per Environment instance, safe to wrap). */
 export interface EnvironmentTables {

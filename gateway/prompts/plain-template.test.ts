@@ -21,8 +21,14 @@ function nunjucksRender(source: string, vars: Record<string, unknown>): { out: s
 describe("plainPlan", () => {
   it("plans text and variable outputs, with literal keys", () => {
     expect(planOf("Hi {{ name }}, see {{ a.b }} and {{ xs[0] }}{{ o['k'].z }}!")).toEqual([
-      "Hi ", { name: "name", keys: [] }, ", see ", { name: "a", keys: ["b"] }, " and ", { name: "xs", keys: [0] },
-      { name: "o", keys: ["k", "z"] }, "!",
+      "Hi ",
+      { name: "name", keys: [] },
+      ", see ",
+      { name: "a", keys: ["b"] },
+      " and ",
+      { name: "xs", keys: [0] },
+      { name: "o", keys: ["k", "z"] },
+      "!",
     ]);
     expect(planOf("no variables at all")).toEqual(["no variables at all"]);
     expect(planOf("")).toEqual([]);
@@ -53,7 +59,9 @@ describe("renderPlain", () => {
   it("prints strings, numbers and booleans as nunjucks does", () => {
     const vars = { text: "a {{ 7*7 }} b", n: 2.5, ok: false, o: { k: 0 }, s: "abc" };
     expect(renderPlain(plan, vars)).toBe("a {{ 7*7 }} b / 2.5 / false / 0 / 3");
-    expect(renderPlain(plan, vars)).toBe(reference.renderString("{{ text }} / {{ n }} / {{ ok }} / {{ o.k }} / {{ s.length }}", vars));
+    expect(renderPlain(plan, vars)).toBe(
+      reference.renderString("{{ text }} / {{ n }} / {{ ok }} / {{ o.k }} / {{ s.length }}", vars),
+    );
   });
 
   it.each([
@@ -84,15 +92,25 @@ describe("renderPlain", () => {
 const NAMES = ["a", "b", "items"] as const;
 // No "{" in text (it could open a tag with the next output), no "%" or "#" ("%}" and "#}" close tags).
 const text = fc.string({ unit: fc.constantFrom("x", " ", "\n", "é", "😀", "}", "\\", '"', "-", "'") });
-const path = fc.record({
-  name: fc.constantFrom(...NAMES),
-  keys: fc.array(fc.oneof(fc.constantFrom("k", "length", "0"), fc.nat(2)), { maxLength: 2 }),
-  trimLeft: fc.boolean(),
-  trimRight: fc.boolean(),
-}).map(({ name, keys, trimLeft, trimRight }) =>
-  `{{${trimLeft ? "-" : ""} ${name}${keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k === "0" ? "k" : k}`)).join("")} ${trimRight ? "-" : ""}}}`);
+const path = fc
+  .record({
+    name: fc.constantFrom(...NAMES),
+    keys: fc.array(fc.oneof(fc.constantFrom("k", "length", "0"), fc.nat(2)), { maxLength: 2 }),
+    trimLeft: fc.boolean(),
+    trimRight: fc.boolean(),
+  })
+  .map(
+    ({ name, keys, trimLeft, trimRight }) =>
+      `{{${trimLeft ? "-" : ""} ${name}${keys.map((k) => (typeof k === "number" ? `[${k}]` : `.${k === "0" ? "k" : k}`)).join("")} ${trimRight ? "-" : ""}}}`,
+  );
 const template = fc.array(fc.oneof(text, path), { maxLength: 6 }).map((parts) => parts.join(""));
-const leaf = fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.double({ noNaN: false }), fc.boolean(), fc.constant(null));
+const leaf = fc.oneof(
+  fc.string({ maxLength: 5 }),
+  fc.integer(),
+  fc.double({ noNaN: false }),
+  fc.boolean(),
+  fc.constant(null),
+);
 const value = fc.oneof(
   leaf,
   fc.array(leaf, { maxLength: 3 }),
@@ -145,19 +163,31 @@ describe("loop variables, stored without Frame.set", () => {
   };
 
   it("sets every loop.* field on every iteration", () => {
-    const source = "{% for p in ps %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}" +
+    const source =
+      "{% for p in ps %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}" +
       "/{{ loop.first }}/{{ loop.last }}/{{ loop.length }}={{ p }};{% endfor %}";
-    expect(render(source, { ps: ["a", "b", "c"] })).toBe("1/0/3/2/true/false/3=a;2/1/2/1/false/false/3=b;3/2/1/0/false/true/3=c;");
+    expect(render(source, { ps: ["a", "b", "c"] })).toBe(
+      "1/0/3/2/true/false/3=a;2/1/2/1/false/false/3=b;3/2/1/0/false/true/3=c;",
+    );
   });
 
   it.each([
-    ["nested loops", "{% for x in [1, 2] %}{% for y in [3, 4] %}{{ loop.index }}{% endfor %}{{ loop.index }}|{% endfor %}"],
+    [
+      "nested loops",
+      "{% for x in [1, 2] %}{% for y in [3, 4] %}{{ loop.index }}{% endfor %}{{ loop.index }}|{% endfor %}",
+    ],
     ["a loop over an object", "{% for k, v in o %}{{ k }}={{ v }}@{{ loop.index0 }}/{{ loop.last }} {% endfor %}"],
     ["a loop over pairs", "{% for a, b in [[1, 2], [3, 4]] %}{{ a }}{{ b }}{{ loop.revindex }}{% endfor %}"],
     ["an empty loop with else", "{% for p in [] %}x{% else %}none{% endfor %}"],
     // The loop object is one per loop, updated in place: a reference kept from the first iteration sees later ones.
-    ["a kept loop object", "{% for p in ps %}{% if loop.first %}{% set kept = loop %}{% endif %}{{ kept.index }}{% endfor %}"],
-    ["loop in a macro", "{% macro m(xs) %}{% for x in xs %}{{ loop.index }}{{ x }}{% endfor %}{% endmacro %}{{ m(ps) }}"],
+    [
+      "a kept loop object",
+      "{% for p in ps %}{% if loop.first %}{% set kept = loop %}{% endif %}{{ kept.index }}{% endfor %}",
+    ],
+    [
+      "loop in a macro",
+      "{% macro m(xs) %}{% for x in xs %}{{ loop.index }}{{ x }}{% endfor %}{% endmacro %}{{ m(ps) }}",
+    ],
     ["a variable named loop outside", "{% set loop = 5 %}{% for p in ps %}{{ loop.index }}{% endfor %}{{ loop }}"],
     ["a loop over a string", '{% for c in "abc" %}{{ c }}{{ loop.length }}{% endfor %}'],
   ])("renders %s as stock nunjucks does", (_what, source) => {

@@ -45,8 +45,18 @@ describe("parsePromptFile", () => {
   });
 
   it("fills optional fields and accepts the long form of items", () => {
-    const v = parsePromptFile("name: p_2\nversion: 2.0.0-rc.1\ninstructions: Be brief.\nvariables:\n  xs: { type: array, items: { type: integer } }\n", "f.yaml");
-    expect(v).toMatchObject({ description: "", model: null, params: {}, messages: [], prompt: null, instructions: "Be brief." });
+    const v = parsePromptFile(
+      "name: p_2\nversion: 2.0.0-rc.1\ninstructions: Be brief.\nvariables:\n  xs: { type: array, items: { type: integer } }\n",
+      "f.yaml",
+    );
+    expect(v).toMatchObject({
+      description: "",
+      model: null,
+      params: {},
+      messages: [],
+      prompt: null,
+      instructions: "Be brief.",
+    });
     expect(v.variables.xs).toEqual({ type: "array", required: false, items: "integer" });
   });
 
@@ -59,12 +69,18 @@ describe("parsePromptFile", () => {
     ["name: p\nversion: 1.0.0+build\nprompt: hi", "version: expected a semver version"],
     ["name: p\nversion: 1.0.0\n", "messages: declare at least one template"],
     ["name: p\nversion: 1.0.0\nmessages: []", "messages: Too small"],
-    ["name: p\nversion: 1.0.0\nmessages: [{ role: tool, content: hi }]", "messages[0].role: expected one of system|developer|user|assistant"],
+    [
+      "name: p\nversion: 1.0.0\nmessages: [{ role: tool, content: hi }]",
+      "messages[0].role: expected one of system|developer|user|assistant",
+    ],
     ["name: p\nversion: 1.0.0\nmessages: [{ role: user, content: hi, name: x }]", "messages[0].name: unknown field"],
     ["name: p\nversion: 1.0.0\nmessages: [{ role: user }]", "messages[0].content: "],
     ["name: p\nversion: 1.0.0\nprompt: hi\ntemplate: x", "template: unknown field"],
     ["name: p\nversion: 1.0.0\nprompt: hi\nparams: 3", "params: "],
-    ["name: p\nversion: 1.0.0\nprompt: hi\nparams: { model: gpt-4o }", "params.model: \"model\" cannot be a default parameter (use the model field)"],
+    [
+      "name: p\nversion: 1.0.0\nprompt: hi\nparams: { model: gpt-4o }",
+      'params.model: "model" cannot be a default parameter (use the model field)',
+    ],
     ["name: p\nversion: 1.0.0\nprompt: hi\nparams: { stream: true }", "params.stream: "],
     [withVar("{ type: str }"), "variables.x.type: expected one of string|integer|number|boolean|array|object"],
     [withVar("{ type: string, size: 3 }"), "variables.x.size: unknown field"],
@@ -77,24 +93,57 @@ describe("parsePromptFile", () => {
     [withVar("{ type: string, min_length: 3, max_length: 2 }"), "variables.x.min_length: is greater than max_length"],
     [withVar("{ type: number, minimum: 3, maximum: 2 }"), "variables.x.minimum: is greater than maximum"],
     [withVar("{ type: string, min_length: 1.5 }"), "variables.x.min_length: "],
-    [withVar("{ type: string, required: true, default: a }"), "variables.x.default: a required variable cannot have a default"],
-    [withVar("{ type: integer, default: 2.5 }"), "variables.x.default: the default does not fit the declaration: expected integer, got number 2.5"],
-    [withVar("{ type: string, enum: [a, b], default: c }"), "variables.x.default: the default does not fit the declaration: expected one of a|b"],
-    [withVar("{ type: array, items: string, default: [1] }"), "variables.x.default: the default does not fit the declaration: item 0: expected string"],
-    [withVar("{ type: integer, maximum: 5, default: 6 }"), "variables.x.default: the default does not fit the declaration: expected integer <= 5"],
+    [
+      withVar("{ type: string, required: true, default: a }"),
+      "variables.x.default: a required variable cannot have a default",
+    ],
+    [
+      withVar("{ type: integer, default: 2.5 }"),
+      "variables.x.default: the default does not fit the declaration: expected integer, got number 2.5",
+    ],
+    [
+      withVar("{ type: string, enum: [a, b], default: c }"),
+      "variables.x.default: the default does not fit the declaration: expected one of a|b",
+    ],
+    [
+      withVar("{ type: array, items: string, default: [1] }"),
+      "variables.x.default: the default does not fit the declaration: item 0: expected string",
+    ],
+    [
+      withVar("{ type: integer, maximum: 5, default: 6 }"),
+      "variables.x.default: the default does not fit the declaration: expected integer <= 5",
+    ],
     [minimal("variables:\n  __x: { type: string }\n"), "variables.__x: variable names are"],
-    [minimal("variables:\n  constructor: { type: string }\n"), 'variables.constructor: the key "constructor" is not allowed'],
+    [
+      minimal("variables:\n  constructor: { type: string }\n"),
+      'variables.constructor: the key "constructor" is not allowed',
+    ],
     [minimal("variables:\n  2x: { type: string }\n"), "variables.2x: variable names are"],
     [minimal("variables:\n  loop: { type: string }\n"), "variables.loop: variable names are"],
-    ["name: p\nversion: 1.0.0\nprompt: '{{ x.constructor }}'", "prompt: line 1, column 6: \"constructor\" is not allowed"],
-    ["name: p\nversion: 1.0.0\nmessages: [{ role: user, content: ok }, { role: user, content: '{% include \"a\" %}' }]", "messages[1].content: line 1, column 4: {% include %} is not allowed"],
-    ["name: p\nversion: 1.0.0\ninstructions: 'Hi {{ x '", "instructions: at the end of the template: template syntax error"],
+    [
+      "name: p\nversion: 1.0.0\nprompt: '{{ x.constructor }}'",
+      'prompt: line 1, column 6: "constructor" is not allowed',
+    ],
+    [
+      "name: p\nversion: 1.0.0\nmessages: [{ role: user, content: ok }, { role: user, content: '{% include \"a\" %}' }]",
+      "messages[1].content: line 1, column 4: {% include %} is not allowed",
+    ],
+    [
+      "name: p\nversion: 1.0.0\ninstructions: 'Hi {{ x '",
+      "instructions: at the end of the template: template syntax error",
+    ],
     ["name: p\nversion: 1.0.0\nprompt: [unclosed", "invalid YAML"],
     ["name: p\nname: q\nversion: 1.0.0\nprompt: hi", "invalid YAML"],
     ["- a list", "(root): expected a mapping"],
-    ["name: p\nversion: 1.0.0\nprompt: hi\nparams: { __proto__: { a: 1 } }", 'params.__proto__: the key "__proto__" is not allowed'],
+    [
+      "name: p\nversion: 1.0.0\nprompt: hi\nparams: { __proto__: { a: 1 } }",
+      'params.__proto__: the key "__proto__" is not allowed',
+    ],
     [minimal("variables:\n  __proto__: { type: string }\n"), 'variables.__proto__: the key "__proto__" is not allowed'],
-    [withVar("{ type: object, default: { a: [{ constructor: 1 }] } }"), 'variables.x.default.a[0].constructor: the key "constructor" is not allowed'],
+    [
+      withVar("{ type: object, default: { a: [{ constructor: 1 }] } }"),
+      'variables.x.default.a[0].constructor: the key "constructor" is not allowed',
+    ],
     ["", "(root): expected a mapping"],
   ])("refuses %j with a message naming the file and the field", (text, expected) => {
     const err = error(text);
@@ -164,7 +213,8 @@ describe("loadPromptDir", () => {
     await mkdir(join(dir, path, ".."), { recursive: true });
     await writeFile(join(dir, path), text);
   }
-  const version = (name: string, v: string): string => `name: ${name}\nversion: ${v}\nprompt: "{{ x }}"\nvariables: { x: { type: string } }\n`;
+  const version = (name: string, v: string): string =>
+    `name: ${name}\nversion: ${v}\nprompt: "{{ x }}"\nvariables: { x: { type: string } }\n`;
 
   it("reads <name>/<version>.yaml sorted by name then semver, skipping other files", async () => {
     await put("b/1.10.0.yaml", version("b", "1.10.0"));

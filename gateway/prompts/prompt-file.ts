@@ -20,9 +20,39 @@ const ROLES = ["system", "developer", "user", "assistant"] as const;
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Words the template language gives a meaning, and names nunjucks provides in every template. */
-const RESERVED_VARIABLES = new Set(["true", "false", "True", "False", "none", "None", "null", "and", "or", "not", "in", "is", "if", "else", "loop", "caller", "range", "cycler", "joiner"]);
+const RESERVED_VARIABLES = new Set([
+  "true",
+  "false",
+  "True",
+  "False",
+  "none",
+  "None",
+  "null",
+  "and",
+  "or",
+  "not",
+  "in",
+  "is",
+  "if",
+  "else",
+  "loop",
+  "caller",
+  "range",
+  "cycler",
+  "joiner",
+]);
 /** Request fields a version's `params` may not default: they are the prompt itself, its model, or the transport. */
-const RESERVED_PARAMS = new Set(["model", "messages", "prompt", "input", "instructions", "stream", "stream_options", "prompt_variables", "user"]);
+const RESERVED_PARAMS = new Set([
+  "model",
+  "messages",
+  "prompt",
+  "input",
+  "instructions",
+  "stream",
+  "stream_options",
+  "prompt_variables",
+  "user",
+]);
 
 const oneOf = (values: readonly string[]): string => `expected one of ${values.join("|")}`;
 
@@ -82,7 +112,10 @@ function zodMessage(file: string, error: z.ZodError): string {
 
 function checkVariable(name: string, v: RawVariable, fail: (field: string, reason: string) => never): VariableSpec {
   if (!VARIABLE_NAME.test(name) || isForbiddenName(name) || RESERVED_VARIABLES.has(name)) {
-    fail(`variables.${name}`, "variable names are letters, digits and _ (not starting with a digit or __), and not a template keyword");
+    fail(
+      `variables.${name}`,
+      "variable names are letters, digits and _ (not starting with a digit or __), and not a template keyword",
+    );
   }
   const at = (field: string): string => `variables.${name}.${field}`;
   const itemType = v.type === "array" ? v.items : undefined;
@@ -93,11 +126,16 @@ function checkVariable(name: string, v: RawVariable, fail: (field: string, reaso
     fail(at(v.min_length !== undefined ? "min_length" : "max_length"), "only strings and arrays have a length");
   }
   if ((v.minimum !== undefined || v.maximum !== undefined) && !numeric) {
-    fail(at(v.minimum !== undefined ? "minimum" : "maximum"), "only integers and numbers (or arrays of them) have bounds");
+    fail(
+      at(v.minimum !== undefined ? "minimum" : "maximum"),
+      "only integers and numbers (or arrays of them) have bounds",
+    );
   }
   if (v.enum !== undefined && !stringy) fail(at("enum"), "only strings (or arrays of strings) have an enum");
-  if (v.min_length !== undefined && v.max_length !== undefined && v.min_length > v.max_length) fail(at("min_length"), "is greater than max_length");
-  if (v.minimum !== undefined && v.maximum !== undefined && v.minimum > v.maximum) fail(at("minimum"), "is greater than maximum");
+  if (v.min_length !== undefined && v.max_length !== undefined && v.min_length > v.max_length)
+    fail(at("min_length"), "is greater than max_length");
+  if (v.minimum !== undefined && v.maximum !== undefined && v.minimum > v.maximum)
+    fail(at("minimum"), "is greater than maximum");
   const spec: VariableSpec = {
     type: v.type,
     required: v.required,
@@ -131,9 +169,12 @@ export function parsePromptFile(text: string, file: string): PromptVersion {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new PromptFileError(`${file}: invalid YAML: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new PromptFileError(`${file}: invalid YAML: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
-  if (!isPlainObject(doc)) fail("(root)", "expected a mapping with name, version, variables and messages/prompt/instructions");
+  if (!isPlainObject(doc))
+    fail("(root)", "expected a mapping with name, version, variables and messages/prompt/instructions");
   // YAML keeps `__proto__` as an own key, which later copies would turn into a prototype.
   const forbidden = findForbiddenKey(doc, "", 1);
   if (forbidden !== null) fail(forbidden.path, forbidden.reason);
@@ -142,10 +183,14 @@ export function parsePromptFile(text: string, file: string): PromptVersion {
   const raw = parsed.data;
 
   if (raw.messages === undefined && raw.prompt === undefined && raw.instructions === undefined) {
-    fail("messages", "declare at least one template: messages (chat), prompt (completions) or instructions (responses)");
+    fail(
+      "messages",
+      "declare at least one template: messages (chat), prompt (completions) or instructions (responses)",
+    );
   }
   for (const key of Object.keys(raw.params ?? {})) {
-    if (RESERVED_PARAMS.has(key)) fail(`params.${key}`, `"${key}" cannot be a default parameter${key === "model" ? " (use the model field)" : ""}`);
+    if (RESERVED_PARAMS.has(key))
+      fail(`params.${key}`, `"${key}" cannot be a default parameter${key === "model" ? " (use the model field)" : ""}`);
   }
   const variables: Record<string, VariableSpec> = {};
   for (const [name, v] of Object.entries(raw.variables ?? {})) variables[name] = checkVariable(name, v, fail);
@@ -182,7 +227,9 @@ export async function loadPromptDir(dir: string): Promise<PromptVersion[]> {
   for (const entry of names) {
     if (!entry.dir) {
       if (entry.name.endsWith(".yaml") || entry.name.endsWith(".yml")) {
-        throw new PromptFileError(`${join(dir, entry.name)}: prompt files live in ${dir}/<name>/<version>.yaml; move it into a folder named after the prompt`);
+        throw new PromptFileError(
+          `${join(dir, entry.name)}: prompt files live in ${dir}/<name>/<version>.yaml; move it into a folder named after the prompt`,
+        );
       }
       continue;
     }
@@ -191,9 +238,15 @@ export async function loadPromptDir(dir: string): Promise<PromptVersion[]> {
       if (f.name.endsWith(".yml")) throw new PromptFileError(`${file}: prompt files end in .yaml; rename it`);
       if (f.dir || !f.name.endsWith(".yaml")) continue;
       const v = parsePromptFile(await readFile(file, "utf8"), file);
-      if (v.name !== entry.name) throw new PromptFileError(`${file}: name: "${v.name}" does not match its folder "${entry.name}" (prompts live in <name>/<version>.yaml)`);
+      if (v.name !== entry.name)
+        throw new PromptFileError(
+          `${file}: name: "${v.name}" does not match its folder "${entry.name}" (prompts live in <name>/<version>.yaml)`,
+        );
       const stem = f.name.slice(0, -".yaml".length);
-      if (v.version !== stem) throw new PromptFileError(`${file}: version: "${v.version}" does not match the file name "${f.name}" (expected ${v.version}.yaml)`);
+      if (v.version !== stem)
+        throw new PromptFileError(
+          `${file}: version: "${v.version}" does not match the file name "${f.name}" (expected ${v.version}.yaml)`,
+        );
       out.push(v);
     }
   }
@@ -203,7 +256,9 @@ export async function loadPromptDir(dir: string): Promise<PromptVersion[]> {
 async function listDir(dir: string, missingOk: boolean): Promise<{ name: string; dir: boolean }[] | null> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.map((e) => ({ name: e.name, dir: e.isDirectory() })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return entries
+      .map((e) => ({ name: e.name, dir: e.isDirectory() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (missingOk && code === "ENOENT") return null;

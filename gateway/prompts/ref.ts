@@ -14,12 +14,20 @@ export function parsePromptRef(header: string, defaultLabel: string): PromptRef 
   const name = at === -1 ? ref : ref.slice(0, at);
   const target = at === -1 ? "" : ref.slice(at + 1);
   if (!NAME.test(name) || (at !== -1 && target === "")) {
-    throw new GatewayError("invalid_request", `Invalid X-Prompt-Ref "${header}": expected name, name@label or name@1.2.0`, { param: "X-Prompt-Ref" });
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid X-Prompt-Ref "${header}": expected name, name@label or name@1.2.0`,
+      { param: "X-Prompt-Ref" },
+    );
   }
   if (at === -1) return { name, kind: "label", label: defaultLabel };
   if (semver.valid(target)) return { name, kind: "version", version: target };
   if (!NAME.test(target)) {
-    throw new GatewayError("invalid_request", `Invalid X-Prompt-Ref "${header}": "${target}" is neither a label nor a semver version`, { param: "X-Prompt-Ref" });
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid X-Prompt-Ref "${header}": "${target}" is neither a label nor a semver version`,
+      { param: "X-Prompt-Ref" },
+    );
   }
   return { name, kind: "label", label: target };
 }

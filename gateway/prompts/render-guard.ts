@@ -8,7 +8,16 @@
 import type { Environment } from "nunjucks";
 import { PromptFileError } from "./prompt-file-error.ts";
 import { isForbiddenName } from "./template-guard.ts";
-import { nunjucks, transformer, walkAst, type AstNode, type CompilerInstance, type EnvironmentTables, type NodeClass, type TemplateLike } from "./nunjucks-internals.ts";
+import {
+  nunjucks,
+  transformer,
+  walkAst,
+  type AstNode,
+  type CompilerInstance,
+  type EnvironmentTables,
+  type NodeClass,
+  type TemplateLike,
+} from "./nunjucks-internals.ts";
 import { plainPlan, renderPlain } from "./plain-template.ts";
 
 export interface RenderLimits {
@@ -20,7 +29,11 @@ export interface RenderLimits {
   readonly maxRangeLength: number;
 }
 
-export const DEFAULT_RENDER_LIMITS: RenderLimits = { timeoutMs: 50, maxOutputChars: 10_000_000, maxRangeLength: 100_000 };
+export const DEFAULT_RENDER_LIMITS: RenderLimits = {
+  timeoutMs: 50,
+  maxOutputChars: 10_000_000,
+  maxRangeLength: 100_000,
+};
 
 /** Thrown from inside a render when a limit is hit. */
 export class RenderLimitError extends Error {
@@ -54,8 +67,13 @@ const GuardedCompiler = nunjucks.compiler.Compiler.extend("GuardedCompiler", {
     this._emitLine(`var ${loop} = frame.variables["loop"];`);
     this._emitLine(`if (!${loop}) ${loop} = frame.variables["loop"] = {};`);
     const bindings: [string, string][] = [
-      ["index", `${i} + 1`], ["index0", i], ["revindex", `${len} - ${i}`], ["revindex0", `${len} - ${i} - 1`],
-      ["first", `${i} === 0`], ["last", `${i} === ${len} - 1`], ["length", len],
+      ["index", `${i} + 1`],
+      ["index0", i],
+      ["revindex", `${len} - ${i}`],
+      ["revindex0", `${len} - ${i} - 1`],
+      ["first", `${i} === 0`],
+      ["last", `${i} === ${len} - 1`],
+      ["length", len],
     ];
     for (const [name, value] of bindings) this._emitLine(`${loop}.${name} = ${value};`);
   },
@@ -113,13 +131,15 @@ export class RenderGuard {
     const usage = process.threadCpuUsage();
     const cpuMs = (usage.user + usage.system) / 1000;
     if (this.#cpuStart < 0) this.#cpuStart = cpuMs;
-    else if (cpuMs - this.#cpuStart > this.limits.timeoutMs) this.exceed(`it used more than ${this.limits.timeoutMs} ms of CPU time`);
+    else if (cpuMs - this.#cpuStart > this.limits.timeoutMs)
+      this.exceed(`it used more than ${this.limits.timeoutMs} ms of CPU time`);
   }
 
   /** Counts one template's output against the render's character budget. */
   addOutput(chars: number): void {
     this.#output += chars;
-    if (this.#output > this.limits.maxOutputChars) this.exceed(`it produced more than ${this.limits.maxOutputChars} characters`);
+    if (this.#output > this.limits.maxOutputChars)
+      this.exceed(`it produced more than ${this.limits.maxOutputChars} characters`);
   }
 
   exceed(reason: string): never {
@@ -147,7 +167,9 @@ export class RenderGuard {
     walkAst(ast, (node) => {
       const name = is(node, nodes.Filter) ? (node.name as AstNode).value : undefined;
       if (typeof name === "string" && !Object.hasOwn(this.#filters, name)) {
-        throw new PromptFileError(`${where}: line ${node.lineno + 1}, column ${node.colno + 1}: unknown filter "${name}"`);
+        throw new PromptFileError(
+          `${where}: line ${node.lineno + 1}, column ${node.colno + 1}: unknown filter "${name}"`,
+        );
       }
     });
     const plan = plainPlan(ast);
@@ -166,19 +188,25 @@ export class RenderGuard {
     return new nunjucks.Template({ type: "code", obj: props }, this.env, where, true);
   }
 
-  #guardFilter(name: string, filter: (this: unknown, ...args: unknown[]) => unknown): (this: unknown, ...args: unknown[]) => unknown {
+  #guardFilter(
+    name: string,
+    filter: (this: unknown, ...args: unknown[]) => unknown,
+  ): (this: unknown, ...args: unknown[]) => unknown {
     const before = (args: unknown[]): void => {
       const max = this.limits.maxOutputChars;
       this.tick();
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
-        if (typeof a === "string" && a.length > max) this.exceed(`filter "${name}" was given ${a.length} characters (limit ${max})`);
-        if (i > 0 && typeof a === "number" && Math.abs(a) > max) this.exceed(`filter "${name}" was given the argument ${a} (limit ${max})`);
+        if (typeof a === "string" && a.length > max)
+          this.exceed(`filter "${name}" was given ${a.length} characters (limit ${max})`);
+        if (i > 0 && typeof a === "number" && Math.abs(a) > max)
+          this.exceed(`filter "${name}" was given the argument ${a} (limit ${max})`);
       }
     };
     const after = (out: unknown): unknown => {
       const max = this.limits.maxOutputChars;
-      if (typeof out === "string" && out.length > max) this.exceed(`filter "${name}" produced ${out.length} characters (limit ${max})`);
+      if (typeof out === "string" && out.length > max)
+        this.exceed(`filter "${name}" produced ${out.length} characters (limit ${max})`);
       return out;
     };
     // Filters are called with the render Context as `this` (selectattr and friends read it).
@@ -196,7 +224,8 @@ export class RenderGuard {
     if (stop === undefined) [from, to, by] = [0, from, 1];
     else if (!by) by = 1;
     const length = Math.ceil((to - from) / by);
-    if (length > this.limits.maxRangeLength) this.exceed(`range() asked for ${length} numbers (limit ${this.limits.maxRangeLength})`);
+    if (length > this.limits.maxRangeLength)
+      this.exceed(`range() asked for ${length} numbers (limit ${this.limits.maxRangeLength})`);
     const out: number[] = [];
     if (by > 0) for (let i = from; i < to; i += by) out.push(i);
     else for (let i = from; i > to; i += by) out.push(i);

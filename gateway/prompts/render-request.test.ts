@@ -24,7 +24,12 @@ const rendered: RenderedPrompt = deepFreeze({
 });
 const none: RenderedPrompt = deepFreeze({ messages: [], prompt: null, instructions: null });
 
-function refusal(endpoint: PromptEndpoint, body: Record<string, unknown> & { model: string }, v = version, r = rendered): GatewayError {
+function refusal(
+  endpoint: PromptEndpoint,
+  body: Record<string, unknown> & { model: string },
+  v = version,
+  r = rendered,
+): GatewayError {
   try {
     applyPrompt(endpoint, body, v, r);
   } catch (err) {
@@ -36,7 +41,11 @@ function refusal(endpoint: PromptEndpoint, body: Record<string, unknown> & { mod
 
 describe("applyPrompt", () => {
   it("chat: rendered messages first, then the request's own; prompt_variables removed", () => {
-    const body = { model: "gpt-4o", messages: [{ role: "user", content: "And another thing" }], prompt_variables: { text: "hello" } };
+    const body = {
+      model: "gpt-4o",
+      messages: [{ role: "user", content: "And another thing" }],
+      prompt_variables: { text: "hello" },
+    };
     expect(applyPrompt("chat", body, version, rendered)).toEqual({
       model: "gpt-4o-mini",
       temperature: 0.3,
@@ -57,8 +66,18 @@ describe("applyPrompt", () => {
   });
 
   it("params are defaults: the request's own values win, including null and false", () => {
-    const out = applyPrompt("chat", { model: "m", temperature: 1, max_tokens: null, stream: false, messages: [] }, version, rendered);
-    expect(out).toMatchObject({ temperature: 1, max_tokens: null, stream: false, response_format: { type: "json_object" } });
+    const out = applyPrompt(
+      "chat",
+      { model: "m", temperature: 1, max_tokens: null, stream: false, messages: [] },
+      version,
+      rendered,
+    );
+    expect(out).toMatchObject({
+      temperature: 1,
+      max_tokens: null,
+      stream: false,
+      response_format: { type: "json_object" },
+    });
     expect(applyPrompt("chat", { model: "m", temperature: undefined }, version, rendered).temperature).toBe(0.3);
   });
 
@@ -66,12 +85,19 @@ describe("applyPrompt", () => {
     expect(applyPrompt("completions", { model: "m" }, version, rendered).prompt).toBe("Summarize: hello");
     expect(applyPrompt("completions", { model: "m", prompt: "" }, version, rendered).prompt).toBe("Summarize: hello");
     expect(applyPrompt("completions", { model: "m", prompt: null }, version, rendered).prompt).toBe("Summarize: hello");
-    expect(applyPrompt("completions", { model: "m", prompt: "Summary:" }, version, rendered).prompt).toBe("Summarize: hello\nSummary:");
+    expect(applyPrompt("completions", { model: "m", prompt: "Summary:" }, version, rendered).prompt).toBe(
+      "Summarize: hello\nSummary:",
+    );
     expect(refusal("completions", { model: "m", prompt: ["a", "b"] })).toMatchObject({ status: 400, param: "prompt" });
   });
 
   it("responses: instructions joined after a blank line, rendered messages before the input", () => {
-    const out = applyPrompt("responses", { model: "m", instructions: "Be kind.", input: "Hi there" }, version, rendered);
+    const out = applyPrompt(
+      "responses",
+      { model: "m", instructions: "Be kind.", input: "Hi there" },
+      version,
+      rendered,
+    );
     expect(out.instructions).toBe("Answer in French.\n\nBe kind.");
     expect(out.input).toEqual([
       { role: "system", content: "Be brief." },
@@ -79,10 +105,18 @@ describe("applyPrompt", () => {
       { role: "user", content: "Hi there" },
     ]);
     const items = [{ type: "message", role: "user", content: [{ type: "input_text", text: "x" }] }];
-    expect(applyPrompt("responses", { model: "m", input: items }, version, rendered).input).toEqual([...rendered.messages, ...items]);
-    const onlyInstructions = applyPrompt("responses", { model: "m", input: "Hi" }, version, { ...none, instructions: "I." });
+    expect(applyPrompt("responses", { model: "m", input: items }, version, rendered).input).toEqual([
+      ...rendered.messages,
+      ...items,
+    ]);
+    const onlyInstructions = applyPrompt("responses", { model: "m", input: "Hi" }, version, {
+      ...none,
+      instructions: "I.",
+    });
     expect(onlyInstructions).toMatchObject({ instructions: "I.", input: "Hi" });
-    expect(applyPrompt("responses", { model: "m", instructions: "Own." }, version, { ...none, messages: rendered.messages })).toMatchObject({
+    expect(
+      applyPrompt("responses", { model: "m", instructions: "Own." }, version, { ...none, messages: rendered.messages }),
+    ).toMatchObject({
       instructions: "Own.",
       input: rendered.messages,
     });
@@ -90,10 +124,20 @@ describe("applyPrompt", () => {
   });
 
   it("refuses embeddings and endpoints the version has no template for", () => {
-    expect(refusal("embeddings", { model: "m", input: "x" })).toMatchObject({ code: "invalid_request", status: 400, param: "X-Prompt-Ref" });
-    expect(refusal("chat", { model: "m" }, version, { ...none, prompt: "p" }).message).toBe("prompt t@1.0.0 has no messages template, so it cannot serve /v1/chat/completions");
-    expect(refusal("completions", { model: "m" }, version, { ...none, messages: rendered.messages }).message).toContain("has no prompt template");
-    expect(refusal("responses", { model: "m" }, version, { ...none, prompt: "p" }).message).toContain("has neither instructions nor messages");
+    expect(refusal("embeddings", { model: "m", input: "x" })).toMatchObject({
+      code: "invalid_request",
+      status: 400,
+      param: "X-Prompt-Ref",
+    });
+    expect(refusal("chat", { model: "m" }, version, { ...none, prompt: "p" }).message).toBe(
+      "prompt t@1.0.0 has no messages template, so it cannot serve /v1/chat/completions",
+    );
+    expect(refusal("completions", { model: "m" }, version, { ...none, messages: rendered.messages }).message).toContain(
+      "has no prompt template",
+    );
+    expect(refusal("responses", { model: "m" }, version, { ...none, prompt: "p" }).message).toContain(
+      "has neither instructions nor messages",
+    );
     expect(refusal("chat", { model: "m", messages: "hi" })).toMatchObject({ param: "messages" });
   });
 
@@ -108,7 +152,9 @@ describe("applyPrompt", () => {
   });
 
   it("drops a __proto__ key instead of setting the copy's prototype", () => {
-    const body = JSON.parse('{"model": "m", "__proto__": {"polluted": true}}') as Record<string, unknown> & { model: string };
+    const body = JSON.parse('{"model": "m", "__proto__": {"polluted": true}}') as Record<string, unknown> & {
+      model: string;
+    };
     const out = applyPrompt("chat", body, version, rendered);
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.hasOwn(out, "__proto__")).toBe(false);

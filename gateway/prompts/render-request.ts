@@ -32,7 +32,10 @@ export function applyPrompt(
 ): Record<string, unknown> {
   const id = `${version.name}@${version.version}`;
   if (endpoint === "embeddings") {
-    throw refuse("X-Prompt-Ref cannot be used with /v1/embeddings: prompt templates apply to chat, completions and responses", "X-Prompt-Ref");
+    throw refuse(
+      "X-Prompt-Ref cannot be used with /v1/embeddings: prompt templates apply to chat, completions and responses",
+      "X-Prompt-Ref",
+    );
   }
   const out: Record<string, unknown> = {};
   const { params } = version;
@@ -58,16 +61,24 @@ export function applyPrompt(
       return out;
     }
     case "completions": {
-      if (rendered.prompt === null) throw refuse(`prompt ${id} has no prompt template, so it cannot serve /v1/completions`, "X-Prompt-Ref");
+      if (rendered.prompt === null)
+        throw refuse(`prompt ${id} has no prompt template, so it cannot serve /v1/completions`, "X-Prompt-Ref");
       const own = body.prompt;
       if (absent(own)) out.prompt = rendered.prompt;
       else if (typeof own === "string") out.prompt = `${rendered.prompt}\n${own}`;
-      else throw refuse("with X-Prompt-Ref, prompt must be a single string (appended to the rendered prompt) or left out", "prompt");
+      else
+        throw refuse(
+          "with X-Prompt-Ref, prompt must be a single string (appended to the rendered prompt) or left out",
+          "prompt",
+        );
       return out;
     }
     case "responses": {
       if (rendered.instructions === null && renderedMessages.length === 0) {
-        throw refuse(`prompt ${id} has neither instructions nor messages, so it cannot serve /v1/responses`, "X-Prompt-Ref");
+        throw refuse(
+          `prompt ${id} has neither instructions nor messages, so it cannot serve /v1/responses`,
+          "X-Prompt-Ref",
+        );
       }
       if (rendered.instructions !== null) {
         const own = body.instructions;

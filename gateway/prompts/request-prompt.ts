@@ -13,7 +13,12 @@ type Body = Record<string, unknown> & { model: string };
  * The version serving this request, or null when it names no prompt. Never touches the store. The
  * split hashes `userId` (X-User-Id, else the body's `user`); without one the label's version serves.
  */
-export function promptFor(source: PromptSource, refHeader: string | undefined, defaultLabel: string, userId: string | null): ServedPrompt | null {
+export function promptFor(
+  source: PromptSource,
+  refHeader: string | undefined,
+  defaultLabel: string,
+  userId: string | null,
+): ServedPrompt | null {
   if (refHeader === undefined) return null;
   const ref = parsePromptRef(refHeader, defaultLabel);
   const catalog = source.catalog();
@@ -33,7 +38,11 @@ export function requestVariables(varsHeader: string | undefined, body: Body): un
   const inBody = body["prompt_variables"];
   if (varsHeader === undefined) return inBody;
   if (inBody !== undefined) {
-    throw new GatewayError("invalid_request", "Send prompt variables either in X-Prompt-Vars or in prompt_variables, not both", { param: "prompt_variables" });
+    throw new GatewayError(
+      "invalid_request",
+      "Send prompt variables either in X-Prompt-Vars or in prompt_variables, not both",
+      { param: "prompt_variables" },
+    );
   }
   try {
     return JSON.parse(varsHeader) as unknown;
@@ -43,7 +52,12 @@ export function requestVariables(varsHeader: string | undefined, body: Body): un
 }
 
 /** The body with the version's rendered messages first, its model and its default params applied. */
-export function renderInto(endpoint: PromptEndpoint, body: Body, served: ServedPrompt, varsHeader: string | undefined): Body {
+export function renderInto(
+  endpoint: PromptEndpoint,
+  body: Body,
+  served: ServedPrompt,
+  varsHeader: string | undefined,
+): Body {
   const vars = resolveVariables(served.version.variables, requestVariables(varsHeader, body));
   const rendered = served.compiled.render(vars);
   return applyPrompt(endpoint, body, served.version, rendered) as Body;

@@ -8,15 +8,19 @@ import { oneTemplate } from "./prompt-fixtures.ts";
 const snapshot = (weights: Weights | null, label = "1.0.0"): RegistrySnapshot => ({
   revision: 1,
   prompts: new Map([
-    ["p", {
-      versions: new Map(["1.0.0", "1.1.0"].map((v) => [v, { ...oneTemplate("x"), name: "p", version: v }])),
-      labels: new Map<Environment, string>([["prod", label]]),
-      weights: new Map<Environment, Weights>(weights ? [["prod", weights]] : []),
-    }],
+    [
+      "p",
+      {
+        versions: new Map(["1.0.0", "1.1.0"].map((v) => [v, { ...oneTemplate("x"), name: "p", version: v }])),
+        labels: new Map<Environment, string>([["prod", label]]),
+        weights: new Map<Environment, Weights>(weights ? [["prod", weights]] : []),
+      },
+    ],
   ]),
 });
 
-const counts = (s: Splits): Record<string, number> => Object.fromEntries(s.get(splitKey("p", "prod"))?.split.counts ?? []);
+const counts = (s: Splits): Record<string, number> =>
+  Object.fromEntries(s.get(splitKey("p", "prod"))?.split.counts ?? []);
 
 describe("buildSplits", () => {
   it("builds a split from valid weights", () => {
@@ -29,7 +33,11 @@ describe("buildSplits", () => {
   it("keeps the last good split when a change has a problem, and counts the refusal once", () => {
     const stats = { invalidChanges: 0 };
     const good = buildSplits(snapshot({ "1.0.0": "90", "1.1.0": "10" }), new Map(), silentLogger, stats);
-    for (const bad of [{ "1.0.0": "90", "1.1.0": "x" }, { "1.0.0": "90", "2.0.0": "10" }, { "1.0.0": "0", "1.1.0": "0" }]) {
+    for (const bad of [
+      { "1.0.0": "90", "1.1.0": "x" },
+      { "1.0.0": "90", "2.0.0": "10" },
+      { "1.0.0": "0", "1.1.0": "0" },
+    ]) {
       const first = buildSplits(snapshot(bad), good, silentLogger, stats);
       expect(counts(first)).toEqual({ "1.0.0": 9000, "1.1.0": 1000 });
       const again = buildSplits(snapshot(bad), first, silentLogger, stats);

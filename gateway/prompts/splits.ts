@@ -47,12 +47,19 @@ export function buildSplits(snapshot: RegistrySnapshot, previous: Splits, logger
         stats.invalidChanges++;
         const problems = allZero ? ["every weight is zero"] : parsed.problems;
         const keep = before && before.stable === stable ? before : null;
-        logger.warn("canary weights ignored; the last good split stays", { prompt: name, env, problems, weights: raw, kept: keep ? Object.fromEntries(keep.split.counts) : null });
+        logger.warn("canary weights ignored; the last good split stays", {
+          prompt: name,
+          env,
+          problems,
+          weights: raw,
+          kept: keep ? Object.fromEntries(keep.split.counts) : null,
+        });
         // Remember the refused hash so the warning is logged once per change, not once per refresh.
         out.set(key, keep ? { ...keep, raw } : { split: buildSplit(stable, null), raw, stable });
         continue;
       }
-      if (parsed.notes.length > 0) logger.warn("canary weights applied with a warning", { prompt: name, env, notes: parsed.notes, weights: raw });
+      if (parsed.notes.length > 0)
+        logger.warn("canary weights applied with a warning", { prompt: name, env, notes: parsed.notes, weights: raw });
       out.set(key, { split: buildSplit(stable, parsed.weights), raw, stable });
     }
   }

@@ -12,7 +12,13 @@ import { loadPromptDir, PromptFileError } from "./prompt-file.ts";
 
 export const STARTUP_ACTOR = "promptgate serve";
 
-export async function syncPromptFiles(dir: string, options: PromptsOptions, store: Store, clock: Clock, logger: Logger): Promise<void> {
+export async function syncPromptFiles(
+  dir: string,
+  options: PromptsOptions,
+  store: Store,
+  clock: Clock,
+  logger: Logger,
+): Promise<void> {
   if (!options.register_on_start) return;
   let versions;
   try {
@@ -25,7 +31,12 @@ export async function syncPromptFiles(dir: string, options: PromptsOptions, stor
   const registry = createRegistry(store, clock);
   const outcomes = await pushVersions(registry, versions, STARTUP_ACTOR);
   for (const o of outcomes) {
-    if (o.status === "error") logger.warn("prompt version not registered at start", { prompt: o.name, version: o.version, error: o.error.message });
+    if (o.status === "error")
+      logger.warn("prompt version not registered at start", {
+        prompt: o.name,
+        version: o.version,
+        error: o.error.message,
+      });
     else if (o.status === "created") logger.info("prompt version registered", { prompt: o.name, version: o.version });
   }
   if (!options.bootstrap_labels) return;
@@ -35,10 +46,14 @@ export async function syncPromptFiles(dir: string, options: PromptsOptions, stor
       const labels = await registry.labels(name);
       if (newest === undefined || ENVIRONMENTS.some((env) => labels[env] !== null)) continue;
       // In order, so prod's "was on staging first" rule holds without forcing.
-      for (const env of ENVIRONMENTS) await registry.promote(name, newest, env, { approvedBy: `${STARTUP_ACTOR} (bootstrap_labels)` });
+      for (const env of ENVIRONMENTS)
+        await registry.promote(name, newest, env, { approvedBy: `${STARTUP_ACTOR} (bootstrap_labels)` });
       logger.info("prompt labels bootstrapped", { prompt: name, version: newest });
     } catch (err) {
-      logger.warn("could not bootstrap prompt labels", { prompt: name, error: err instanceof Error ? err.message : String(err) });
+      logger.warn("could not bootstrap prompt labels", {
+        prompt: name,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 }

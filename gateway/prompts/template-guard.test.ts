@@ -56,7 +56,7 @@ describe("checkTemplate", () => {
     ['{% import "macros.njk" as m %}', "{% import %} is not allowed"],
     ['{% from "macros.njk" import item %}', "{% from ... import %} is not allowed"],
     ['{% extends "base.njk" %}', "{% extends %} is not allowed"],
-    ['ok\n  {% if a %}{% include x %}{% endif %}', "{% include %} is not allowed"],
+    ["ok\n  {% if a %}{% include x %}{% endif %}", "{% include %} is not allowed"],
   ])("refuses %j: no file access", (source, expected) => {
     const message = refusal(source);
     expect(message).toContain(expected);
@@ -64,7 +64,7 @@ describe("checkTemplate", () => {
   });
 
   it("gives the position of the forbidden construct", () => {
-    expect(refusal('line one\nline two {{ a.b.constructor }}')).toContain(`${WHERE}: line 2, column 17:`);
+    expect(refusal("line one\nline two {{ a.b.constructor }}")).toContain(`${WHERE}: line 2, column 17:`);
     expect(refusal('a\nb\n   {% extends "x" %}')).toContain(`${WHERE}: line 3, column 7:`);
   });
 
@@ -88,7 +88,9 @@ describe("checkTemplate", () => {
 
 describe("isForbiddenName", () => {
   it("covers the three keys and every dunder name, nothing else", () => {
-    for (const name of ["constructor", "__proto__", "prototype", "__defineGetter__", "__x"]) expect(isForbiddenName(name)).toBe(true);
-    for (const name of ["text", "proto", "_private", "Constructor", "0", "a__b"]) expect(isForbiddenName(name)).toBe(false);
+    for (const name of ["constructor", "__proto__", "prototype", "__defineGetter__", "__x"])
+      expect(isForbiddenName(name)).toBe(true);
+    for (const name of ["text", "proto", "_private", "Constructor", "0", "a__b"])
+      expect(isForbiddenName(name)).toBe(false);
   });
 });

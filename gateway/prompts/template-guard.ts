@@ -32,7 +32,9 @@ export function checkTemplate(source: string, where: string): void {
     ast = nunjucks.parser.parse(source);
   } catch (err) {
     const e = err as TemplateErrorLike;
-    throw new PromptFileError(`${where}: ${at(e.lineno, e.colno)}: template syntax error: ${e.message}`, { cause: err });
+    throw new PromptFileError(`${where}: ${at(e.lineno, e.colno)}: template syntax error: ${e.message}`, {
+      cause: err,
+    });
   }
   checkTokens(source, where);
   walkAst(ast, (node) => {
@@ -62,12 +64,16 @@ function checkTokens(source: string, where: string): void {
     if (rawDepth > 0) continue;
     const pos = at(tok.lineno + 1, tok.colno + 1);
     if (tok.type === "symbol" && typeof tok.value === "string" && isForbiddenName(tok.value)) {
-      throw new PromptFileError(`${where}: ${pos}: "${tok.value}" is not allowed in templates: it reaches JavaScript internals`);
+      throw new PromptFileError(
+        `${where}: ${pos}: "${tok.value}" is not allowed in templates: it reaches JavaScript internals`,
+      );
     }
     if (tok.type === "string" && typeof tok.value === "string") {
       for (const key of FORBIDDEN_KEYS) {
         if (tok.value.includes(key)) {
-          throw new PromptFileError(`${where}: ${pos}: the string "${tok.value}" is not allowed in templates: "${key}" reaches JavaScript internals`);
+          throw new PromptFileError(
+            `${where}: ${pos}: the string "${tok.value}" is not allowed in templates: "${key}" reaches JavaScript internals`,
+          );
         }
       }
     }

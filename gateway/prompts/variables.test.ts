@@ -18,7 +18,9 @@ function refusal(given: unknown, variables: Record<string, VariableSpec> = spec)
   throw new Error(`expected ${JSON.stringify(given)} to be refused`);
 }
 
-const v = (s: Partial<VariableSpec> & Pick<VariableSpec, "type">): Record<string, VariableSpec> => ({ x: { required: false, ...s } });
+const v = (s: Partial<VariableSpec> & Pick<VariableSpec, "type">): Record<string, VariableSpec> => ({
+  x: { required: false, ...s },
+});
 
 describe("resolveVariables", () => {
   it("applies defaults and returns only the declared variables, in declaration order", () => {
@@ -36,7 +38,7 @@ describe("resolveVariables", () => {
     const variables = v({ type: "array", default: Object.freeze([Object.freeze({ a: 1 })]) });
     const first = resolveVariables(variables, {});
     (first.x as unknown[]).push("mutated");
-    ((first.x as Record<string, unknown>[])[0]!).a = 2;
+    (first.x as Record<string, unknown>[])[0]!.a = 2;
     const second = resolveVariables(variables, {});
     expect(second.x).toEqual([{ a: 1 }]);
     expect(second.x).not.toBe(first.x);
@@ -49,16 +51,21 @@ describe("resolveVariables", () => {
     expect(Object.keys(resolveVariables(v({ type: "string" }), {}))).toEqual([]);
   });
 
-  it.each([[null], [[]], ["text"], [3], [new Map()], [Object.create({ text: "inherited" })]])("refuses %j as the variables object", (given) => {
-    const err = refusal(given);
-    expect(err).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables" });
-    expect(err.message).toContain("must be a JSON object");
-  });
+  it.each([[null], [[]], ["text"], [3], [new Map()], [Object.create({ text: "inherited" })]])(
+    "refuses %j as the variables object",
+    (given) => {
+      const err = refusal(given);
+      expect(err).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables" });
+      expect(err.message).toContain("must be a JSON object");
+    },
+  );
 
   it("names an unknown variable and lists the declared ones", () => {
     const err = refusal({ text: "t", tone: "formal" });
     expect(err).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables.tone" });
-    expect(err.message).toBe('prompt_variables.tone: unknown variable "tone" (declared: text, target_sentences, focus_points)');
+    expect(err.message).toBe(
+      'prompt_variables.tone: unknown variable "tone" (declared: text, target_sentences, focus_points)',
+    );
   });
 
   it("names a missing required variable and its type", () => {
@@ -113,7 +120,11 @@ describe("resolveVariables", () => {
   it.each([
     ['{"__proto__": {"polluted": true}}', "prompt_variables.__proto__", 'the key "__proto__" is not allowed'],
     ['{"constructor": 1}', "prompt_variables.constructor", 'the key "constructor" is not allowed'],
-    ['{"x": {"a": {"__proto__": {"p": 1}}}}', "prompt_variables.x", 'prompt_variables.x.a.__proto__: the key "__proto__" is not allowed'],
+    [
+      '{"x": {"a": {"__proto__": {"p": 1}}}}',
+      "prompt_variables.x",
+      'prompt_variables.x.a.__proto__: the key "__proto__" is not allowed',
+    ],
     ['{"x": {"a": [1, {"prototype": 2}]}}', "prompt_variables.x", "prompt_variables.x.a[1].prototype: the key"],
     ['{"x": [[{"constructor": {}}]]}', "prompt_variables.x", "prompt_variables.x[0][0].constructor: the key"],
   ])("refuses forbidden keys at any depth: %s", (json, param, message) => {
@@ -132,7 +143,9 @@ describe("resolveVariables", () => {
   it("refuses data nested deeper than the limit instead of overflowing the stack", () => {
     let deep: unknown = 1;
     for (let i = 0; i < MAX_VARIABLE_DEPTH + 5; i++) deep = { a: deep };
-    expect(refusal({ x: deep }, v({ type: "object" })).message).toContain(`nested deeper than ${MAX_VARIABLE_DEPTH} levels`);
+    expect(refusal({ x: deep }, v({ type: "object" })).message).toContain(
+      `nested deeper than ${MAX_VARIABLE_DEPTH} levels`,
+    );
     let ok: unknown = 1;
     for (let i = 0; i < MAX_VARIABLE_DEPTH - 1; i++) ok = [ok];
     expect(resolveVariables(v({ type: "array" }), { x: ok }).x).toBe(ok);

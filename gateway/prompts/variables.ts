@@ -81,7 +81,8 @@ export function findForbiddenKey(value: unknown, path: string, depth: number): {
   if (depth > MAX_VARIABLE_DEPTH) return { path, reason: `nested deeper than ${MAX_VARIABLE_DEPTH} levels` };
   if (Array.isArray(value)) {
     // Arrays from JSON only have index keys; a non-index own key can only come from other code.
-    for (const key of FORBIDDEN_KEYS) if (Object.hasOwn(value, key)) return { path: join(path, key), reason: `the key "${key}" is not allowed` };
+    for (const key of FORBIDDEN_KEYS)
+      if (Object.hasOwn(value, key)) return { path: join(path, key), reason: `the key "${key}" is not allowed` };
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
       if (typeof item !== "object" || item === null) continue;
@@ -112,14 +113,21 @@ function refuse(param: string, message: string): GatewayError {
 export function resolveVariables(spec: PromptVersion["variables"], given: unknown): Record<string, unknown> {
   const input = given === undefined ? {} : given;
   if (!isPlainObject(input)) {
-    throw refuse("prompt_variables", `prompt_variables must be a JSON object of template variables, got ${describe(input)}`);
+    throw refuse(
+      "prompt_variables",
+      `prompt_variables must be a JSON object of template variables, got ${describe(input)}`,
+    );
   }
   for (const name of Object.keys(input)) {
-    if (FORBIDDEN_KEYS.has(name)) throw refuse(`prompt_variables.${name}`, `prompt_variables: the key "${name}" is not allowed`);
+    if (FORBIDDEN_KEYS.has(name))
+      throw refuse(`prompt_variables.${name}`, `prompt_variables: the key "${name}" is not allowed`);
     if (!Object.hasOwn(spec, name)) {
       const declared = Object.keys(spec);
       const list = declared.length > 0 ? declared.join(", ") : "none";
-      throw refuse(`prompt_variables.${name}`, `prompt_variables.${name}: unknown variable "${name}" (declared: ${list})`);
+      throw refuse(
+        `prompt_variables.${name}`,
+        `prompt_variables.${name}: unknown variable "${name}" (declared: ${list})`,
+      );
     }
   }
   const out: Record<string, unknown> = {};

@@ -4,8 +4,16 @@ import { readAll } from "../proxy/relay.ts";
 import type { UpstreamResponse } from "../proxy/upstream.ts";
 import { countTokens, createMockProvider, mockBehaviour } from "./mock.ts";
 
-const call = (random: () => number, path: string, body: object, signal = new AbortController().signal): Promise<UpstreamResponse> =>
-  createMockProvider(random, () => 0)({ provider: MOCK_PROVIDER, method: "POST", path, headers: {}, body: Buffer.from(JSON.stringify(body)), signal });
+const call = (
+  random: () => number,
+  path: string,
+  body: object,
+  signal = new AbortController().signal,
+): Promise<UpstreamResponse> =>
+  createMockProvider(
+    random,
+    () => 0,
+  )({ provider: MOCK_PROVIDER, method: "POST", path, headers: {}, body: Buffer.from(JSON.stringify(body)), signal });
 
 const bodyOf = async (res: UpstreamResponse): Promise<string> => (await readAll(res.body, 1 << 20)).toString();
 
@@ -25,8 +33,18 @@ describe("mock provider", () => {
   });
 
   it("echoes deterministically with usage", async () => {
-    const msg = { model: "mock/echo", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }] };
-    const a = JSON.parse(await bodyOf(await call(Math.random, "/chat/completions", msg))) as { id: string; choices: { message: { content: string } }[]; usage: { prompt_tokens: number } };
+    const msg = {
+      model: "mock/echo",
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hi" },
+      ],
+    };
+    const a = JSON.parse(await bodyOf(await call(Math.random, "/chat/completions", msg))) as {
+      id: string;
+      choices: { message: { content: string } }[];
+      usage: { prompt_tokens: number };
+    };
     const b = JSON.parse(await bodyOf(await call(Math.random, "/chat/completions", msg))) as typeof a;
     expect(a.choices[0]!.message.content).toBe("system: be brief\nuser: hi");
     expect(a.id).toBe(b.id);
@@ -34,7 +52,9 @@ describe("mock provider", () => {
   });
 
   it("streams the responses API with a response.completed event carrying usage", async () => {
-    const text = await bodyOf(await call(Math.random, "/responses", { model: "mock/echo", input: "hello there", stream: true }));
+    const text = await bodyOf(
+      await call(Math.random, "/responses", { model: "mock/echo", input: "hello there", stream: true }),
+    );
     expect(text).toContain("event: response.output_text.delta");
     expect(text).toMatch(/event: response.completed\ndata: .*"usage":\{"input_tokens":3/);
   });

@@ -26,7 +26,10 @@ export const countTokens = (text: string): number => (text.length === 0 ? 0 : Ma
 export function createMockProvider(random: () => number, now: () => number = Date.now): LocalProvider {
   return async (req) => {
     if (req.method === "GET" && req.path.split("?")[0] === "/models") {
-      return json(200, { object: "list", data: MOCK_MODELS.map((id) => ({ id, object: "model", created: 0, owned_by: "promptgate" })) });
+      return json(200, {
+        object: "list",
+        data: MOCK_MODELS.map((id) => ({ id, object: "model", created: 0, owned_by: "promptgate" })),
+      });
     }
     let body: Record<string, unknown>;
     try {
@@ -37,14 +40,21 @@ export function createMockProvider(random: () => number, now: () => number = Dat
     const model = typeof body["model"] === "string" ? body["model"] : "";
     const behaviour = mockBehaviour(model);
     if (!behaviour) {
-      return error(404, "model_not_found", `mock: unknown model "${model}"; try mock/echo, mock/slow-<ms> or mock/fail-<percent>`);
+      return error(
+        404,
+        "model_not_found",
+        `mock: unknown model "${model}"; try mock/echo, mock/slow-<ms> or mock/fail-<percent>`,
+      );
     }
     if (behaviour.kind === "slow") await sleep(behaviour.ms, undefined, { signal: req.signal });
     if (behaviour.kind === "fail" && random() * 100 < behaviour.percent) {
       return error(500, "mock_failure", `mock: ${model} failed this call on purpose`);
     }
     const created = Math.floor(now() / 1000);
-    const id = `mock-${createHash("sha256").update(req.body ?? "").digest("hex").slice(0, 24)}`;
+    const id = `mock-${createHash("sha256")
+      .update(req.body ?? "")
+      .digest("hex")
+      .slice(0, 24)}`;
     const ctx: Ctx = { id, model, created, body, signal: req.signal };
     switch (req.path.split("?")[0] ?? "") {
       case "/chat/completions":
@@ -71,11 +81,17 @@ interface Ctx {
 
 function json(status: number, value: unknown): UpstreamResponse {
   const buf = Buffer.from(JSON.stringify(value));
-  return { status, headers: { "content-type": "application/json", "content-length": String(buf.length) }, body: Readable.from([buf]) };
+  return {
+    status,
+    headers: { "content-type": "application/json", "content-length": String(buf.length) },
+    body: Readable.from([buf]),
+  };
 }
 
 function error(status: number, code: string, message: string): UpstreamResponse {
-  return json(status, { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code } });
+  return json(status, {
+    error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code },
+  });
 }
 
 function sse(events: Iterable<unknown>, signal: AbortSignal): UpstreamResponse {
@@ -87,12 +103,20 @@ function sse(events: Iterable<unknown>, signal: AbortSignal): UpstreamResponse {
       await sleep(0);
     }
   }
-  return { status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" }, body: Readable.from(gen()) };
+  return {
+    status: 200,
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    body: Readable.from(gen()),
+  };
 }
 
-const text = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v));
+const text = (v: unknown): string =>
+  typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v);
 
-function usage(prompt: string, completion: string): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+function usage(
+  prompt: string,
+  completion: string,
+): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
   const p = countTokens(prompt);
   const c = countTokens(completion);
   return { prompt_tokens: p, completion_tokens: c, total_tokens: p + c };
@@ -105,20 +129,32 @@ const wantsUsage = (body: Record<string, unknown>): boolean =>
   (body["stream_options"] as { include_usage?: unknown } | null | undefined)?.include_usage === true;
 
 function chat(ctx: Ctx): UpstreamResponse {
-  const messages = Array.isArray(ctx.body["messages"]) ? (ctx.body["messages"] as { role?: unknown; content?: unknown }[]) : [];
+  const messages = Array.isArray(ctx.body["messages"])
+    ? (ctx.body["messages"] as { role?: unknown; content?: unknown }[])
+    : [];
   const prompt = messages.map((m) => `${text(m.role)}: ${text(m.content)}`).join("\n");
   const answer = prompt;
   const u = usage(prompt, answer);
   const base = { id: ctx.id, model: ctx.model, created: ctx.created };
   if (ctx.body["stream"] !== true) {
     return json(200, {
-      ...base, object: "chat.completion",
-      choices: [{ index: 0, message: { role: "assistant", content: answer, refusal: null }, logprobs: null, finish_reason: "stop" }],
+      ...base,
+      object: "chat.completion",
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: answer, refusal: null },
+          logprobs: null,
+          finish_reason: "stop",
+        },
+      ],
       usage: u,
     });
   }
   const chunk = (delta: object, finish: string | null): object => ({
-    ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...base,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   });
   const events: unknown[] = [chunk({ role: "assistant", content: "" }, null)];
   for (const p of pieces(answer)) events.push(chunk({ content: p }, null));
@@ -133,9 +169,16 @@ function completion(ctx: Ctx): UpstreamResponse {
   const u = usage(prompt, prompt);
   const base = { id: ctx.id, object: "text_completion", model: ctx.model, created: ctx.created };
   if (ctx.body["stream"] !== true) {
-    return json(200, { ...base, choices: [{ index: 0, text: prompt, logprobs: null, finish_reason: "stop" }], usage: u });
+    return json(200, {
+      ...base,
+      choices: [{ index: 0, text: prompt, logprobs: null, finish_reason: "stop" }],
+      usage: u,
+    });
   }
-  const events: unknown[] = pieces(prompt).map((p) => ({ ...base, choices: [{ index: 0, text: p, logprobs: null, finish_reason: null }] }));
+  const events: unknown[] = pieces(prompt).map((p) => ({
+    ...base,
+    choices: [{ index: 0, text: p, logprobs: null, finish_reason: null }],
+  }));
   events.push({ ...base, choices: [{ index: 0, text: "", logprobs: null, finish_reason: "stop" }] });
   if (wantsUsage(ctx.body)) events.push({ ...base, choices: [], usage: u });
   events.push("data: [DONE]\n\n");
@@ -156,14 +199,40 @@ function embeddings(ctx: Ctx): UpstreamResponse {
 function responses(ctx: Ctx): UpstreamResponse {
   const prompt = [text(ctx.body["instructions"]), text(ctx.body["input"])].filter((s) => s.length > 0).join("\n");
   const u = usage(prompt, prompt);
-  const responseUsage = { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens, total_tokens: u.total_tokens };
-  const item = { id: `msg_${ctx.id}`, type: "message", role: "assistant", status: "completed", content: [{ type: "output_text", text: prompt, annotations: [] }] };
-  const done = { id: ctx.id, object: "response", created_at: ctx.created, model: ctx.model, status: "completed", output: [item], usage: responseUsage };
+  const responseUsage = {
+    input_tokens: u.prompt_tokens,
+    output_tokens: u.completion_tokens,
+    total_tokens: u.total_tokens,
+  };
+  const item = {
+    id: `msg_${ctx.id}`,
+    type: "message",
+    role: "assistant",
+    status: "completed",
+    content: [{ type: "output_text", text: prompt, annotations: [] }],
+  };
+  const done = {
+    id: ctx.id,
+    object: "response",
+    created_at: ctx.created,
+    model: ctx.model,
+    status: "completed",
+    output: [item],
+    usage: responseUsage,
+  };
   if (ctx.body["stream"] !== true) return json(200, done);
   const inProgress = { ...done, status: "in_progress", output: [], usage: null };
   const events: string[] = [
     event("response.created", { type: "response.created", response: inProgress }),
-    ...pieces(prompt).map((delta) => event("response.output_text.delta", { type: "response.output_text.delta", item_id: item.id, output_index: 0, content_index: 0, delta })),
+    ...pieces(prompt).map((delta) =>
+      event("response.output_text.delta", {
+        type: "response.output_text.delta",
+        item_id: item.id,
+        output_index: 0,
+        content_index: 0,
+        delta,
+      }),
+    ),
     event("response.completed", { type: "response.completed", response: done }),
   ];
   return sse(events, ctx.signal);

@@ -3,14 +3,21 @@ import { MOCK_PROVIDER, type ProviderConfig } from "../config/gateway-config.ts"
 import { GatewayError } from "../http/errors.ts";
 import { bearerToken, createAuthenticator } from "./auth.ts";
 
-const provider = (over: Partial<ProviderConfig> = {}): ProviderConfig => ({ ...MOCK_PROVIDER, name: "p", builtin: null, ...over });
+const provider = (over: Partial<ProviderConfig> = {}): ProviderConfig => ({
+  ...MOCK_PROVIDER,
+  name: "p",
+  builtin: null,
+  ...over,
+});
 
 describe("authenticator", () => {
   it("admits anyone without gateway keys and forwards the caller's key to key-less providers", () => {
     const auth = createAuthenticator({ gatewayKeys: [] });
     expect(() => auth.check(undefined)).not.toThrow();
     expect(auth.upstreamAuth(provider(), "Bearer sk-caller")).toEqual({ authorization: "Bearer sk-caller" });
-    expect(auth.upstreamAuth(provider({ apiKey: "sk-own" }), "Bearer sk-caller")).toEqual({ authorization: "Bearer sk-own" });
+    expect(auth.upstreamAuth(provider({ apiKey: "sk-own" }), "Bearer sk-caller")).toEqual({
+      authorization: "Bearer sk-own",
+    });
     expect(auth.upstreamAuth(provider({ auth: "api-key" }), "Bearer sk-caller")).toEqual({ "api-key": "sk-caller" });
   });
 
@@ -21,7 +28,9 @@ describe("authenticator", () => {
       expect(() => auth.check(bad)).toThrow(GatewayError);
     }
     expect(auth.upstreamAuth(provider(), "Bearer gk-2")).toEqual({});
-    expect(auth.upstreamAuth(provider({ apiKey: "sk-own", auth: "api-key" }), "Bearer gk-2")).toEqual({ "api-key": "sk-own" });
+    expect(auth.upstreamAuth(provider({ apiKey: "sk-own", auth: "api-key" }), "Bearer gk-2")).toEqual({
+      "api-key": "sk-own",
+    });
   });
 
   it("reads bearer tokens", () => {

@@ -36,7 +36,9 @@ export function createAuthenticator(config: Pick<GatewayConfig, "gatewayKeys">):
     },
     upstreamAuth(provider, callerAuthorization) {
       if (provider.apiKey !== null) {
-        return provider.auth === "api-key" ? { "api-key": provider.apiKey } : { authorization: `Bearer ${provider.apiKey}` };
+        return provider.auth === "api-key"
+          ? { "api-key": provider.apiKey }
+          : { authorization: `Bearer ${provider.apiKey}` };
       }
       // A caller's own key goes only to a provider without a key of its own, and never when the
       // caller's header carried a gateway key.

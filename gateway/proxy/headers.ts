@@ -4,14 +4,30 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { HeaderValue } from "./upstream.ts";
 
 const HOP_BY_HOP = new Set([
-  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-  "te", "trailer", "transfer-encoding", "upgrade",
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
 ]);
 
 /** Request headers that never go upstream as sent by the client. */
 const NOT_FORWARDED = new Set([
-  ...HOP_BY_HOP, "host", "authorization", "api-key", "content-length", "accept-encoding", "expect",
-  "x-prompt-ref", "x-prompt-vars", "x-user-id", "cookie",
+  ...HOP_BY_HOP,
+  "host",
+  "authorization",
+  "api-key",
+  "content-length",
+  "accept-encoding",
+  "expect",
+  "x-prompt-ref",
+  "x-prompt-vars",
+  "x-user-id",
+  "cookie",
 ]);
 
 /** Response headers the gateway sets itself. */
@@ -23,7 +39,12 @@ const NO_TOKENS: ReadonlySet<string> = new Set();
 function connectionTokens(value: HeaderValue): ReadonlySet<string> {
   if (value === undefined || value === "keep-alive" || value === "close") return NO_TOKENS;
   const v = Array.isArray(value) ? value.join(",") : value;
-  return new Set(v.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    v
+      .split(",")
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**

@@ -80,10 +80,13 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
       const transcript = capture ? new StreamTranscript() : null;
-      const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript, (usage) => costUsd(deps.prices, body.model, usage));
+      const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript, (usage) =>
+        costUsd(deps.prices, body.model, usage),
+      );
       startStream(outgoing, res.status, headers);
-      const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now,
-        (err) => upstreamFailure(err, provider, limits));
+      const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now, (err) =>
+        upstreamFailure(err, provider, limits),
+      );
       noteUsage(record, deps.prices, body.model, meter.usage);
       record.response = meter.response;
       record.outputMessages = transcript?.messages() ?? null;
@@ -98,7 +101,11 @@ export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint
     } catch (err) {
       throw upstreamFailure(err, provider, limits);
     }
-    if (res.status >= 400) return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, { ...headers, "content-type": "application/json" });
+    if (res.status >= 400)
+      return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, {
+        ...headers,
+        "content-type": "application/json",
+      });
 
     // 8. read usage and price it
     noteUsage(record, deps.prices, body.model, usageFromBody(answer));
@@ -124,7 +131,13 @@ function setPromptHeaders(outgoing: ServerResponse, served: ServedPrompt): void 
 }
 
 /** What telemetry learns once the prompt is resolved. */
-function noteRequest(record: RequestRecord, operation: string, model: string, served: ServedPrompt | null, userId: string | null): void {
+function noteRequest(
+  record: RequestRecord,
+  operation: string,
+  model: string,
+  served: ServedPrompt | null,
+  userId: string | null,
+): void {
   record.operation = operation;
   record.model = model;
   if (!served) return;

@@ -11,7 +11,8 @@ export interface ModelTarget {
 export function routeModel(routes: readonly RouteConfig[], model: string): ModelTarget {
   for (const route of routes) {
     if (!route.test(model)) continue;
-    const stripped = route.stripPrefix && model.startsWith(route.stripPrefix) ? model.slice(route.stripPrefix.length) : model;
+    const stripped =
+      route.stripPrefix && model.startsWith(route.stripPrefix) ? model.slice(route.stripPrefix.length) : model;
     return { provider: route.provider, upstreamModel: stripped };
   }
   throw new GatewayError("model_not_found", `The model \`${model}\` is not routed by this gateway`, { param: "model" });

@@ -33,7 +33,11 @@ export function passthroughRoute(deps: Deps, services: InferenceServices) {
 
     const model = modelOf(raw, incoming.headers["content-type"]);
     const provider = model !== null ? routeModel(routes, model).provider : defaultProvider(routes);
-    if (!provider) throw new GatewayError("not_found", `No provider serves ${method} ${c.req.path}: add a catch-all route ({ match: "*", provider: ... })`);
+    if (!provider)
+      throw new GatewayError(
+        "not_found",
+        `No provider serves ${method} ${c.req.path}: add a catch-all route ({ match: "*", provider: ... })`,
+      );
 
     const url = incoming.url ?? "/";
     const signal = clientGone(outgoing);
@@ -41,7 +45,11 @@ export function passthroughRoute(deps: Deps, services: InferenceServices) {
       provider,
       method,
       path: url.replace(/^\/v1/, ""),
-      headers: upstreamRequestHeaders(incoming.headers, provider.headers, services.auth.upstreamAuth(provider, incoming.headers.authorization)),
+      headers: upstreamRequestHeaders(
+        incoming.headers,
+        provider.headers,
+        services.auth.upstreamAuth(provider, incoming.headers.authorization),
+      ),
       body: raw.length > 0 ? raw : null,
       signal,
     });

@@ -10,6 +10,10 @@ export function providerErrorBody(status: number, body: Buffer, provider: string
     // not JSON: wrapped below
   }
   const excerpt = body.toString("utf8", 0, Math.min(body.length, 200)).replace(/\s+/g, " ").trim();
-  const err = new GatewayError("upstream_error", `provider "${provider}" answered ${status}${excerpt ? `: ${excerpt}` : ""}`, { status });
+  const err = new GatewayError(
+    "upstream_error",
+    `provider "${provider}" answered ${status}${excerpt ? `: ${excerpt}` : ""}`,
+    { status },
+  );
   return Buffer.from(JSON.stringify(errorBody(err)));
 }

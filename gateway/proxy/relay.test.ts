@@ -11,13 +11,24 @@ import { parsePricing } from "../telemetry/pricing.ts";
 import { StreamMeter, type PriceOf, type Usage } from "./usage.ts";
 
 // One real server relays whatever the current case hands it; each case is one request.
-let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = { chunks: [], meter: new StreamMeter("chat", false), buffered: false };
+let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = {
+  chunks: [],
+  meter: new StreamMeter("chat", false),
+  buffered: false,
+};
 let server: Server;
 let port = 0;
 beforeAll(async () => {
   server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
-    void relaySse(res, bodyOf(current.chunks, current.buffered), current.meter, new AbortController().signal, Date.now, () => new GatewayError("upstream_error", "x"));
+    void relaySse(
+      res,
+      bodyOf(current.chunks, current.buffered),
+      current.meter,
+      new AbortController().signal,
+      Date.now,
+      () => new GatewayError("upstream_error", "x"),
+    );
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   port = (server.address() as AddressInfo).port;
@@ -43,7 +54,9 @@ function relayed(chunks: Buffer[], meter: StreamMeter, buffered: boolean): Promi
       const parts: Buffer[] = [];
       res.on("data", (c: Buffer) => parts.push(c));
       res.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
-    }).on("error", reject).end();
+    })
+      .on("error", reject)
+      .end();
   });
 }
 
@@ -59,11 +72,22 @@ const prices = parsePricing("models:\n  m: { input: 0.15, output: 0.60, cached_i
 
 const content = fc.string({ unit: fc.constantFrom("a", " ", "é", "😀", '\\"', "usage", "{", "}", ":") });
 const chunkEvent = content.map((c) => `data: {"choices":[{"index":0,"delta":{"content":"${c}"}}],"usage":null}`);
-const usageEvent = fc.record({ p: fc.nat(1000), c: fc.nat(1000), k: fc.option(fc.nat(1000), { nil: null }), withChoices: fc.boolean(), spaced: fc.boolean() }).map(({ p, c, k, withChoices, spaced }) =>
-  `data: {"choices":[${withChoices ? '{"index":0,"delta":{},"finish_reason":"stop"}' : ""}],"usage":${spaced ? " " : ""}{"prompt_tokens":${p},"completion_tokens":${c}${k === null ? "" : `,"prompt_tokens_details":{"cached_tokens":${k}}`}${spaced ? " " : ""}}}`,
-);
+const usageEvent = fc
+  .record({
+    p: fc.nat(1000),
+    c: fc.nat(1000),
+    k: fc.option(fc.nat(1000), { nil: null }),
+    withChoices: fc.boolean(),
+    spaced: fc.boolean(),
+  })
+  .map(
+    ({ p, c, k, withChoices, spaced }) =>
+      `data: {"choices":[${withChoices ? '{"index":0,"delta":{},"finish_reason":"stop"}' : ""}],"usage":${spaced ? " " : ""}{"prompt_tokens":${p},"completion_tokens":${c}${k === null ? "" : `,"prompt_tokens_details":{"cached_tokens":${k}}`}${spaced ? " " : ""}}}`,
+  );
 const stream = fc.record({
-  events: fc.array(fc.oneof(chunkEvent, fc.constant(": keep-alive"), fc.constant("event: note\ndata: hi")), { maxLength: 8 }),
+  events: fc.array(fc.oneof(chunkEvent, fc.constant(": keep-alive"), fc.constant("event: note\ndata: hi")), {
+    maxLength: 8,
+  }),
   usage: fc.option(usageEvent, { nil: null }),
   eol: fc.constantFrom("\n", "\r\n"),
   cuts: fc.array(fc.nat(2000), { maxLength: 6 }),
@@ -83,7 +107,9 @@ describe("relaySse", () => {
         const text = blocks.map((b) => b.replaceAll("\n", eol) + eol + eol).join("");
         const bytes = Buffer.from(text);
         const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        const chunks = [0, ...points].map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length)).filter((c) => c.length > 0);
+        const chunks = [0, ...points]
+          .map((at, i, all) => bytes.subarray(at, all[i + 1] ?? bytes.length))
+          .filter((c) => c.length > 0);
         const priceOf: PriceOf | null = priced ? (u) => costUsd(prices, "m", u) : null;
         const meter = new StreamMeter("chat", wantsUsage, null, priceOf);
         const got = await relayed(chunks, meter, buffered);
@@ -96,7 +122,9 @@ describe("relaySse", () => {
         if (wantsUsage && usd !== null) {
           expect(got).toContain(`,"cost_usd":${usd}`);
           const line = got.split(eol).find((l) => l.includes('"cost_usd"'))!;
-          expect((JSON.parse(line.slice("data: ".length)) as { usage: { cost_usd: number } }).usage.cost_usd).toBe(Number(usd));
+          expect((JSON.parse(line.slice("data: ".length)) as { usage: { cost_usd: number } }).usage.cost_usd).toBe(
+            Number(usd),
+          );
         } else {
           expect(got).not.toContain("cost_usd");
         }

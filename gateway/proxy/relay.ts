@@ -80,7 +80,11 @@ export interface StreamOutcome {
 export function relaySse(
   out: ServerResponse,
   body: Readable,
-  meter: { note(chunk: Buffer): void; observe(ev: SseEvent): string | null; consume(chunk: Buffer, out: Buffer[]): number },
+  meter: {
+    note(chunk: Buffer): void;
+    observe(ev: SseEvent): string | null;
+    consume(chunk: Buffer, out: Buffer[]): number;
+  },
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,

@@ -62,7 +62,6 @@ const schemas = {
   }),
 } as const;
 
-
 export interface ParsedRequest {
   readonly endpoint: Endpoint;
   /** The validated body; the proxy may rewrite fields before forwarding. */
@@ -78,7 +77,11 @@ export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false):
   try {
     json = JSON.parse(raw.toString("utf8"));
   } catch (err) {
-    throw new GatewayError("invalid_json", `We could not parse the JSON body of your request: ${(err as Error).message}`, { cause: err });
+    throw new GatewayError(
+      "invalid_json",
+      `We could not parse the JSON body of your request: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new GatewayError("invalid_request", "The request body must be a JSON object");
@@ -87,11 +90,17 @@ export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false):
   if (!result.success) {
     const issue = result.error.issues[0];
     const param = issue ? formatPath(issue.path) : "";
-    throw new GatewayError("invalid_request", `Invalid body: ${param || "(root)"}: ${issue?.message ?? "invalid"}`, param ? { param } : {});
+    throw new GatewayError(
+      "invalid_request",
+      `Invalid body: ${param || "(root)"}: ${issue?.message ?? "invalid"}`,
+      param ? { param } : {},
+    );
   }
   const body = result.data as ParsedRequest["body"];
   if (endpoint === "chat" && !prompted && body["messages"] === undefined) {
-    throw new GatewayError("invalid_request", "Invalid body: messages: Required (or name a prompt with X-Prompt-Ref)", { param: "messages" });
+    throw new GatewayError("invalid_request", "Invalid body: messages: Required (or name a prompt with X-Prompt-Ref)", {
+      param: "messages",
+    });
   }
   const stream = body["stream"] === true;
   const options = body["stream_options"] as { include_usage?: boolean } | null | undefined;

@@ -4,14 +4,24 @@ import { newResponseMeta, responseMetaOf, scanResponseMeta } from "./response-me
 describe("response meta", () => {
   it("reads id, model and finish reasons from a chat completion", () => {
     const body = JSON.stringify({
-      id: "chatcmpl-1", object: "chat.completion", model: "gpt-4o-mini-2024-07-18",
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      model: "gpt-4o-mini-2024-07-18",
       choices: [
-        { index: 0, message: { role: "assistant", content: 'say "finish_reason":"x"', tool_calls: [{ id: "call_1" }] }, finish_reason: "tool_calls" },
+        {
+          index: 0,
+          message: { role: "assistant", content: 'say "finish_reason":"x"', tool_calls: [{ id: "call_1" }] },
+          finish_reason: "tool_calls",
+        },
         { index: 1, message: { role: "assistant", content: "b" }, finish_reason: "stop" },
         { index: 2, message: { role: "assistant", content: "c" }, finish_reason: "stop" },
       ],
     });
-    expect(responseMetaOf(Buffer.from(body))).toEqual({ id: "chatcmpl-1", model: "gpt-4o-mini-2024-07-18", finishReasons: ["tool_calls", "stop"] });
+    expect(responseMetaOf(Buffer.from(body))).toEqual({
+      id: "chatcmpl-1",
+      model: "gpt-4o-mini-2024-07-18",
+      finishReasons: ["tool_calls", "stop"],
+    });
   });
 
   it("finds the model at the end of an embeddings answer and decodes escapes", () => {
@@ -21,8 +31,16 @@ describe("response meta", () => {
 
   it("collects across stream chunks, ignoring finish_reason null until the last", () => {
     const meta = newResponseMeta();
-    scanResponseMeta(meta, Buffer.from('data: {"id":"c-2","model":"m","choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\n'));
-    scanResponseMeta(meta, Buffer.from('data: {"id":"c-2","model":"m","choices":[{"delta":{},"finish_reason": "length"}]}\n\ndata: [DONE]\n\n'));
+    scanResponseMeta(
+      meta,
+      Buffer.from('data: {"id":"c-2","model":"m","choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\n'),
+    );
+    scanResponseMeta(
+      meta,
+      Buffer.from(
+        'data: {"id":"c-2","model":"m","choices":[{"delta":{},"finish_reason": "length"}]}\n\ndata: [DONE]\n\n',
+      ),
+    );
     expect(meta).toEqual({ id: "c-2", model: "m", finishReasons: ["length"] });
   });
 });

@@ -49,7 +49,9 @@ describe("SseParser", () => {
         fc.array(fc.nat(), { maxLength: 12 }),
         (events, eol, cuts) => {
           const text = events
-            .map((e) => (e.name ? `event: ${e.name}${eol}` : "") + e.lines.map((l) => `data: ${l}${eol}`).join("") + eol)
+            .map(
+              (e) => (e.name ? `event: ${e.name}${eol}` : "") + e.lines.map((l) => `data: ${l}${eol}`).join("") + eol,
+            )
             .join("");
           const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
           const chunks: string[] = [];

@@ -20,15 +20,29 @@ describe("the body the provider receives", () => {
   it("asks a stream for usage by splicing it into the original bytes", () => {
     const { raw, out } = send('{ "model": "m", "messages": [], "stream": true, "x_vendor": {"k": "}"} }\n');
     expect(out.subarray(0, 20).equals(raw.subarray(0, 20))).toBe(true);
-    expect(json(out)).toEqual({ model: "m", messages: [], stream: true, x_vendor: { k: "}" }, stream_options: { include_usage: true } });
+    expect(json(out)).toEqual({
+      model: "m",
+      messages: [],
+      stream: true,
+      x_vendor: { k: "}" },
+      stream_options: { include_usage: true },
+    });
   });
 
   it("merges the usage request into the client's own stream_options, and renames the model", () => {
-    expect(json(send('{"model":"m","messages":[],"stream":true,"stream_options":{"include_obfuscation":false}}').out)).toEqual({
-      model: "m", messages: [], stream: true, stream_options: { include_obfuscation: false, include_usage: true },
+    expect(
+      json(send('{"model":"m","messages":[],"stream":true,"stream_options":{"include_obfuscation":false}}').out),
+    ).toEqual({
+      model: "m",
+      messages: [],
+      stream: true,
+      stream_options: { include_obfuscation: false, include_usage: true },
     });
     expect(json(send('{"model":"local/llama3","messages":[],"stream":true}', "llama3").out)).toEqual({
-      model: "llama3", messages: [], stream: true, stream_options: { include_usage: true },
+      model: "llama3",
+      messages: [],
+      stream: true,
+      stream_options: { include_usage: true },
     });
   });
 });

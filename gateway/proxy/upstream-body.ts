@@ -18,7 +18,13 @@ export function upstreamBody(req: ParsedRequest, raw: Buffer, body: Body, upstre
   const untouched = body === req.body && upstreamModel === body.model && !needsUsage && !("prompt_variables" in body);
   if (untouched) return raw;
   // The common stream case only lacks the usage request: splice it into the original bytes.
-  if (body === req.body && upstreamModel === body.model && needsUsage && body["stream_options"] === undefined && !("prompt_variables" in body)) {
+  if (
+    body === req.body &&
+    upstreamModel === body.model &&
+    needsUsage &&
+    body["stream_options"] === undefined &&
+    !("prompt_variables" in body)
+  ) {
     const end = lastBrace(raw);
     if (end !== -1) return Buffer.concat([raw.subarray(0, end), USAGE_OPTION, raw.subarray(end)]);
   }

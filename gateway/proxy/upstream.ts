@@ -73,18 +73,36 @@ export function upstreamFailure(err: unknown, provider: ProviderConfig, limits: 
     case "ABORT_ERR":
       return new GatewayError("client_closed", "the client closed the request", { cause: err });
     case "UND_ERR_CONNECT_TIMEOUT":
-      return new GatewayError("upstream_timeout", `connecting to ${who} timed out after ${limits.connect_timeout_ms} ms`, { cause: err });
+      return new GatewayError(
+        "upstream_timeout",
+        `connecting to ${who} timed out after ${limits.connect_timeout_ms} ms`,
+        { cause: err },
+      );
     case "UND_ERR_HEADERS_TIMEOUT":
-      return new GatewayError("upstream_timeout", `${who} sent no response within ${limits.first_byte_timeout_ms} ms`, { cause: err });
+      return new GatewayError("upstream_timeout", `${who} sent no response within ${limits.first_byte_timeout_ms} ms`, {
+        cause: err,
+      });
     case "UND_ERR_BODY_TIMEOUT":
-      return new GatewayError("upstream_timeout", `${who} sent nothing for ${limits.stream_idle_timeout_ms} ms`, { cause: err });
+      return new GatewayError("upstream_timeout", `${who} sent nothing for ${limits.stream_idle_timeout_ms} ms`, {
+        cause: err,
+      });
     default:
-      return new GatewayError("upstream_unreachable", `connection to ${who} failed${code ? ` (${code})` : ""}`, { cause: err });
+      return new GatewayError("upstream_unreachable", `connection to ${who} failed${code ? ` (${code})` : ""}`, {
+        cause: err,
+      });
   }
 }
 
 /** Failures where the provider cannot have started on the request, so a retry is safe. */
 export function isConnectionFailure(err: GatewayError): boolean {
   const code = errorCode(err.cause);
-  return ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "ECONNRESET"].includes(code);
+  return [
+    "ECONNREFUSED",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EHOSTUNREACH",
+    "UND_ERR_CONNECT_TIMEOUT",
+    "UND_ERR_SOCKET",
+    "ECONNRESET",
+  ].includes(code);
 }

@@ -2,17 +2,38 @@ import { describe, expect, it } from "vitest";
 import type { SseEvent } from "./sse.ts";
 import { parsePricing } from "../telemetry/pricing.ts";
 import { costUsd } from "../telemetry/cost.ts";
-import { MAX_TOKENS, StreamMeter, readUsage, usageFromBody, usageObjectAt, usageObjectEnd, withCostUsd, type PriceOf, type Usage } from "./usage.ts";
+import {
+  MAX_TOKENS,
+  StreamMeter,
+  readUsage,
+  usageFromBody,
+  usageObjectAt,
+  usageObjectEnd,
+  withCostUsd,
+  type PriceOf,
+  type Usage,
+} from "./usage.ts";
 
-const ev = (data: string, event: string | null = null): SseEvent => ({ event, data, hasData: true, raw: `data: ${data}\n\n` });
+const ev = (data: string, event: string | null = null): SseEvent => ({
+  event,
+  data,
+  hasData: true,
+  raw: `data: ${data}\n\n`,
+});
 
 describe("usage", () => {
   it("reads chat and responses shapes, cached tokens included", () => {
-    expect(readUsage({ prompt_tokens: 10, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 4 } })).toEqual({
-      inputTokens: 10, outputTokens: 5, cachedInputTokens: 4,
-    });
+    expect(readUsage({ prompt_tokens: 10, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 4 } })).toEqual(
+      {
+        inputTokens: 10,
+        outputTokens: 5,
+        cachedInputTokens: 4,
+      },
+    );
     expect(readUsage({ input_tokens: 7, output_tokens: 3, input_tokens_details: { cached_tokens: 2 } })).toEqual({
-      inputTokens: 7, outputTokens: 3, cachedInputTokens: 2,
+      inputTokens: 7,
+      outputTokens: 3,
+      cachedInputTokens: 2,
     });
     expect(readUsage(null)).toBeNull();
     expect(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":1,"completion_tokens":2}}'))?.outputTokens).toBe(2);
@@ -23,10 +44,16 @@ describe("usage", () => {
     for (const bad of [1.5, -1, 1e300, "12", MAX_TOKENS + 1]) {
       expect(readUsage({ prompt_tokens: bad, completion_tokens: 2 })).toBeNull();
       expect(readUsage({ input_tokens: 3, output_tokens: bad })).toBeNull();
-      expect(readUsage({ prompt_tokens: 3, completion_tokens: 2, prompt_tokens_details: { cached_tokens: bad } })).toBeNull();
+      expect(
+        readUsage({ prompt_tokens: 3, completion_tokens: 2, prompt_tokens_details: { cached_tokens: bad } }),
+      ).toBeNull();
     }
     // Left out or null: 0.
-    expect(readUsage({ prompt_tokens: 3, completion_tokens: null })).toEqual({ inputTokens: 3, outputTokens: 0, cachedInputTokens: 0 });
+    expect(readUsage({ prompt_tokens: 3, completion_tokens: null })).toEqual({
+      inputTokens: 3,
+      outputTokens: 0,
+      cachedInputTokens: 0,
+    });
     expect(readUsage({ prompt_tokens: MAX_TOKENS, completion_tokens: 0 })?.inputTokens).toBe(MAX_TOKENS);
   });
 
@@ -36,7 +63,9 @@ describe("usage", () => {
       usage: { prompt_tokens: 12, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 2 } },
     });
     expect(usageFromBody(Buffer.from(body))).toEqual({ inputTokens: 12, outputTokens: 3, cachedInputTokens: 2 });
-    expect(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":4,"completion_tokens":1},"choices":[]}'))?.inputTokens).toBe(4);
+    expect(
+      usageFromBody(Buffer.from('{"usage":{"prompt_tokens":4,"completion_tokens":1},"choices":[]}'))?.inputTokens,
+    ).toBe(4);
     expect(usageFromBody(Buffer.from('{"choices":[]}'))).toBeNull();
   });
 
@@ -54,7 +83,9 @@ describe("usage", () => {
 
   it("keeps a final chunk that carries both choices and usage", () => {
     const m = new StreamMeter("chat", false);
-    const last = ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}');
+    const last = ev(
+      '{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}',
+    );
     expect(m.observe(last)).toBe(last.raw);
     expect(m.usage?.inputTokens).toBe(1);
   });
@@ -96,7 +127,10 @@ describe("usage", () => {
 
   it("reads usage from response.completed", () => {
     const m = new StreamMeter("responses", false);
-    const done = ev('{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}', "response.completed");
+    const done = ev(
+      '{"type":"response.completed","response":{"usage":{"input_tokens":9,"output_tokens":8}}}',
+      "response.completed",
+    );
     expect(m.observe(done)).toBe(done.raw);
     expect(m.usage?.inputTokens).toBe(9);
   });
@@ -106,29 +140,40 @@ describe("usage.cost_usd in the usage event", () => {
   const prices = parsePricing("models:\n  gpt-4o-mini: { input: 0.15, output: 0.60, cached_input: 0.075 }\n");
   /** Prices like the gateway does for `model`, counting the calls. */
   const pricer = (model: string): PriceOf & { calls: number } => {
-    const f = Object.assign((u: Usage) => {
-      f.calls++;
-      return costUsd(prices, model, u);
-    }, { calls: 0 });
+    const f = Object.assign(
+      (u: Usage) => {
+        f.calls++;
+        return costUsd(prices, model, u);
+      },
+      { calls: 0 },
+    );
     return f;
   };
-  const priced = (text: string, usd: string, depth = 1): string | undefined => withCostUsd(Buffer.from(text), usd, depth)?.toString();
+  const priced = (text: string, usd: string, depth = 1): string | undefined =>
+    withCostUsd(Buffer.from(text), usd, depth)?.toString();
 
   it("adds the field as the last member of the root usage object, every other byte as it was", () => {
-    const chunk = 'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":200,"prompt_tokens_details":{"cached_tokens":400}}}\n\n';
+    const chunk =
+      'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":200,"prompt_tokens_details":{"cached_tokens":400}}}\n\n';
     expect(priced(chunk, "0.00024")).toBe(chunk.replace("400}}}", '400},"cost_usd":0.00024}}'));
     // Spacing, CRLF, an empty usage object, a usage object that is not last.
-    expect(priced('data: { "usage" : { "prompt_tokens": 1 } }\r\n\r\n', "1")).toBe('data: { "usage" : { "prompt_tokens": 1 ,"cost_usd":1} }\r\n\r\n');
+    expect(priced('data: { "usage" : { "prompt_tokens": 1 } }\r\n\r\n', "1")).toBe(
+      'data: { "usage" : { "prompt_tokens": 1 ,"cost_usd":1} }\r\n\r\n',
+    );
     expect(priced('data: {"choices":[],"usage":{}}\n\n', "0")).toBe('data: {"choices":[],"usage":{"cost_usd":0}}\n\n');
     expect(priced('data: {"usage":{ },"x":1}\n\n', "0.5")).toBe('data: {"usage":{ "cost_usd":0.5},"x":1}\n\n');
   });
 
   it("finds only the usage object at the asked depth, never one in a string or deeper down", () => {
-    const trap = 'data: {"choices":[{"delta":{"content":"\\"usage\\":{\\"x\\":1} }"},"usage":{"a":1}}],"usage":{"prompt_tokens":2}}\n\n';
+    const trap =
+      'data: {"choices":[{"delta":{"content":"\\"usage\\":{\\"x\\":1} }"},"usage":{"a":1}}],"usage":{"prompt_tokens":2}}\n\n';
     expect(priced(trap, "2")).toBe(trap.replace('"prompt_tokens":2}', '"prompt_tokens":2,"cost_usd":2}'));
     // The Responses API: response.usage, after a tool whose schema has a `usage` property.
-    const completed = 'event: response.completed\ndata: {"type":"response.completed","response":{"tools":[{"parameters":{"properties":{"usage":{"type":"string"}}}}],"usage":{"input_tokens":9}}}\n\n';
-    expect(priced(completed, "0.1", 2)).toBe(completed.replace('"input_tokens":9}', '"input_tokens":9,"cost_usd":0.1}'));
+    const completed =
+      'event: response.completed\ndata: {"type":"response.completed","response":{"tools":[{"parameters":{"properties":{"usage":{"type":"string"}}}}],"usage":{"input_tokens":9}}}\n\n';
+    expect(priced(completed, "0.1", 2)).toBe(
+      completed.replace('"input_tokens":9}', '"input_tokens":9,"cost_usd":0.1}'),
+    );
     // No usage object there: nothing to add to.
     expect(priced('data: {"choices":[],"usage":null}\n\n', "1")).toBeUndefined();
     expect(priced('data: {"response":{"usage":{"input_tokens":1}}}\n\n', "1")).toBeUndefined();
@@ -142,14 +187,19 @@ describe("usage.cost_usd in the usage event", () => {
     const content = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
     const odd = 'data: {"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}\n\n';
     const stream = content + odd + "data: [DONE]\n\n";
-    for (const [wants, expected] of [[false, content + "data: [DONE]\n\n"], [true, stream]] as const) {
+    for (const [wants, expected] of [
+      [false, content + "data: [DONE]\n\n"],
+      [true, stream],
+    ] as const) {
       const raw = new StreamMeter("chat", wants, null, pricer("gpt-4o-mini"));
       const out: Buffer[] = [];
       raw.consume(Buffer.from(stream), out);
       expect(Buffer.concat(out).toString()).toBe(expected);
       expect(raw.usage).toBeNull();
       const parsed = new StreamMeter("chat", wants, null, pricer("gpt-4o-mini"));
-      expect(parsed.observe(ev('{"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}'))).toBe(wants ? `data: {"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}\n\n` : null);
+      expect(parsed.observe(ev('{"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}'))).toBe(
+        wants ? `data: {"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":2}}\n\n` : null,
+      );
       expect(parsed.usage).toBeNull();
     }
   });
@@ -160,12 +210,18 @@ describe("usage.cost_usd in the usage event", () => {
     const pricedUsage = usage.replace('"completion_tokens":0}', '"completion_tokens":0,"cost_usd":0.00000165}');
     const m = new StreamMeter("chat", true, null, pricer("gpt-4o-mini"));
     const out: Buffer[] = [];
-    expect(m.consume(Buffer.from(content + usage + "data: [DONE]\n\n"), out)).toBe((content + usage + "data: [DONE]\n\n").length);
+    expect(m.consume(Buffer.from(content + usage + "data: [DONE]\n\n"), out)).toBe(
+      (content + usage + "data: [DONE]\n\n").length,
+    );
     expect(Buffer.concat(out).toString()).toBe(content + pricedUsage + "data: [DONE]\n\n");
     expect(m.usage).toEqual({ inputTokens: 11, outputTokens: 0, cachedInputTokens: 0 });
     const crlf = usage.replace("\n\n", "\r\n\r\n");
-    expect(new StreamMeter("chat", true, null, pricer("gpt-4o-mini")).observe({ ...ev('{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":0}}'), raw: crlf }))
-      .toBe(pricedUsage.replace("\n\n", "\r\n\r\n"));
+    expect(
+      new StreamMeter("chat", true, null, pricer("gpt-4o-mini")).observe({
+        ...ev('{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":0}}'),
+        raw: crlf,
+      }),
+    ).toBe(pricedUsage.replace("\n\n", "\r\n\r\n"));
   });
 
   it("leaves unpriced models, chunks without usage and clients that did not ask as they were, and does not price for them", () => {
@@ -175,7 +231,9 @@ describe("usage.cost_usd in the usage event", () => {
     expect(unpriced.calls).toBe(1);
     const quiet = pricer("gpt-4o-mini");
     const q = new StreamMeter("chat", false, null, quiet);
-    const both = ev('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}');
+    const both = ev(
+      '{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}',
+    );
     expect(q.observe(usage)).toBeNull();
     expect(q.observe(both)).toBe(both.raw);
     const out: Buffer[] = [];
@@ -193,8 +251,14 @@ describe("usage.cost_usd in the usage event", () => {
 
   it("prices response.completed for every Responses API client", () => {
     const m = new StreamMeter("responses", false, null, pricer("gpt-4o-mini"));
-    const data = '{"type":"response.completed","response":{"id":"r","output":[{"content":[{"text":"é 😀 \\"usage\\":{}"}]}],"usage":{"input_tokens":1000,"input_tokens_details":{"cached_tokens":400},"output_tokens":200}}}';
-    const done = { event: "response.completed", data, hasData: true, raw: `event: response.completed\ndata: ${data}\n\n` };
+    const data =
+      '{"type":"response.completed","response":{"id":"r","output":[{"content":[{"text":"é 😀 \\"usage\\":{}"}]}],"usage":{"input_tokens":1000,"input_tokens_details":{"cached_tokens":400},"output_tokens":200}}}';
+    const done = {
+      event: "response.completed",
+      data,
+      hasData: true,
+      raw: `event: response.completed\ndata: ${data}\n\n`,
+    };
     expect(m.observe(done)).toBe(done.raw.replace('"output_tokens":200}', '"output_tokens":200,"cost_usd":0.00024}'));
     expect(m.usage).toEqual({ inputTokens: 1000, outputTokens: 200, cachedInputTokens: 400 });
     const created = ev('{"type":"response.created","response":{"usage":null}}', "response.created");

@@ -34,15 +34,15 @@ export function readUsage(value: unknown): Usage | null {
   const responses = "input_tokens" in u || "output_tokens" in u;
   const usage: Usage = responses
     ? {
-      inputTokens: count(u["input_tokens"]),
-      outputTokens: count(u["output_tokens"]),
-      cachedInputTokens: count(obj(u["input_tokens_details"])?.["cached_tokens"]),
-    }
+        inputTokens: count(u["input_tokens"]),
+        outputTokens: count(u["output_tokens"]),
+        cachedInputTokens: count(obj(u["input_tokens_details"])?.["cached_tokens"]),
+      }
     : {
-      inputTokens: count(u["prompt_tokens"]),
-      outputTokens: count(u["completion_tokens"]),
-      cachedInputTokens: count(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
-    };
+        inputTokens: count(u["prompt_tokens"]),
+        outputTokens: count(u["completion_tokens"]),
+        cachedInputTokens: count(obj(u["prompt_tokens_details"])?.["cached_tokens"]),
+      };
   return Number.isNaN(usage.inputTokens + usage.outputTokens + usage.cachedInputTokens) ? null : usage;
 }
 
@@ -186,7 +186,12 @@ export class StreamMeter {
    * `transcript` keeps the stream's bytes for message capture (off unless asked for); `priceOf` prices
    * the usage the client gets (called only for that event).
    */
-  constructor(endpoint: Endpoint, clientWantsUsage: boolean, transcript: StreamTranscript | null = null, priceOf: PriceOf | null = null) {
+  constructor(
+    endpoint: Endpoint,
+    clientWantsUsage: boolean,
+    transcript: StreamTranscript | null = null,
+    priceOf: PriceOf | null = null,
+  ) {
     this.#endpoint = endpoint;
     this.#clientWantsUsage = clientWantsUsage;
     this.#transcript = transcript;
@@ -214,7 +219,8 @@ export class StreamMeter {
       const stop = chunk.indexOf(EVENT_END, usageAt);
       const end = stop + 2;
       // Anything but one complete `data:` line goes to the parser.
-      if (stop === -1 || chunk.indexOf(LF, start) !== stop || !chunk.subarray(start, start + 5).equals(DATA)) return start;
+      if (stop === -1 || chunk.indexOf(LF, start) !== stop || !chunk.subarray(start, start + 5).equals(DATA))
+        return start;
       const event = chunk.subarray(start, end);
       // As in `observe`: unreadable usage is unknown, and its chunk is still the usage chunk.
       const usage = usageFromBody(event);

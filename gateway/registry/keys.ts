@@ -35,7 +35,8 @@ export const labelKey = (env: Environment, name: string): string => `${LABELS_PR
 export const weightsKey = (env: Environment, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
 export const auditKey = (name: string): string => `audit:${name}`;
 /** `env` is an environment label, or `pinned` for requests that named their version. */
-export const statsKey = (env: string, name: string, version: string, minute: number): string => `stats:${env}:${name}:${version}:${minute}`;
+export const statsKey = (env: string, name: string, version: string, minute: number): string =>
+  `stats:${env}:${name}:${version}:${minute}`;
 export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */

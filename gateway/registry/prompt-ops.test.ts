@@ -4,12 +4,20 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EARLIER_EXAMPLE, designExample, oneTemplate } from "../prompts/prompt-fixtures.ts";
 import { parsePromptFile } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
-import { describePrompt, describeVersion, diffVersions, listPrompts, promptHistory, pushVersions, renderRef, showRef } from "./prompt-ops.ts";
+import {
+  describePrompt,
+  describeVersion,
+  diffVersions,
+  listPrompts,
+  promptHistory,
+  pushVersions,
+  renderRef,
+  showRef,
+} from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
 import { rejection, sqliteBackend, steppingClock } from "./registry-fixtures.ts";
 import type { Backend } from "./registry-fixtures.ts";
-
 
 const V100 = EARLIER_EXAMPLE;
 
@@ -66,7 +74,9 @@ describe("prompt operations", () => {
     const pinned = await showRef(registry, "summarization@1.1.0", "prod");
     expect([pinned.version.version, pinned.via, pinned.environments]).toEqual(["1.1.0", null, []]);
 
-    expect((await rejection(showRef(registry, "summarization@dev", "prod"))).message).toMatch(/no version on label dev/);
+    expect((await rejection(showRef(registry, "summarization@dev", "prod"))).message).toMatch(
+      /no version on label dev/,
+    );
     expect((await rejection(showRef(registry, "summarization@9.9.9", "prod"))).status).toBe(404);
     expect((await rejection(showRef(registry, "ghost", "prod"))).message).toMatch(/unknown prompt "ghost"/);
     expect((await rejection(showRef(registry, "summarization@canary", "prod"))).status).toBe(400);
@@ -75,7 +85,12 @@ describe("prompt operations", () => {
 
   it("renders what a request would send: templates, defaults, model and params; variables stay data", async () => {
     await pushVersions(registry, [designExample()], "alice");
-    const out = await renderRef(registry, "summarization@1.1.0", { text: "{{ 7*7 }}", focus_points: ["dates"] }, "prod");
+    const out = await renderRef(
+      registry,
+      "summarization@1.1.0",
+      { text: "{{ 7*7 }}", focus_points: ["dates"] },
+      "prod",
+    );
     expect(out.model).toBe("gpt-4o-mini");
     expect(out.params).toEqual({ temperature: 0.3, max_tokens: 200 });
     expect(out.variables).toEqual({ text: "{{ 7*7 }}", target_sentences: 2, focus_points: ["dates"] });
@@ -97,14 +112,16 @@ describe("prompt operations", () => {
     expect(d.changed).toBe(true);
     expect(d.fields).toEqual(["variables", "messages"]);
     expect(d.patch).toMatch(/^--- summarization@1\.0\.0\n\+\+\+ summarization@1\.1\.0\n@@ /);
-    expect(d.patch).toContain("+  target_sentences: {\"default\":2,\"required\":false,\"type\":\"integer\"}");
+    expect(d.patch).toContain('+  target_sentences: {"default":2,"required":false,"type":"integer"}');
     expect(d.patch).toContain("-    Summarize the user's text in exactly two sentences.");
     expect(d.patch).toContain("+    Summarize in exactly {{ target_sentences }} sentence");
     expect(d.patch).toContain("   user:\n     {{ text }}");
 
     const same = await diffVersions(registry, "summarization", "1.1.0", "1.1.0");
     expect([same.changed, same.fields, same.patch]).toEqual([false, [], ""]);
-    expect((await rejection(diffVersions(registry, "summarization", "1.0.0", "3.0.0"))).message).toMatch(/no registered version 3\.0\.0/);
+    expect((await rejection(diffVersions(registry, "summarization", "1.0.0", "3.0.0"))).message).toMatch(
+      /no registered version 3\.0\.0/,
+    );
     expect((await rejection(diffVersions(registry, "ghost", "1.0.0", "1.1.0"))).status).toBe(404);
   });
 

@@ -63,7 +63,11 @@ export interface VersionDiff {
  * Compiles then registers each version; one failing (a template that does not compile, a changed
  * registered version) is reported and the rest still go through. Store failures are thrown.
  */
-export async function pushVersions(registry: Registry, versions: readonly PromptVersion[], actor: string): Promise<PushOutcome[]> {
+export async function pushVersions(
+  registry: Registry,
+  versions: readonly PromptVersion[],
+  actor: string,
+): Promise<PushOutcome[]> {
   const outcomes: PushOutcome[] = [];
   for (const v of versions) {
     try {
@@ -108,13 +112,19 @@ export async function showRef(registry: Registry, ref: string, defaultLabel: str
     wanted = parsed.version;
   } else {
     if (!isEnvironment(parsed.label)) {
-      throw new GatewayError("invalid_request", `unknown label "${parsed.label}" in "${ref}": use one of ${ENVIRONMENTS.join(", ")} or a version`, { param: "ref" });
+      throw new GatewayError(
+        "invalid_request",
+        `unknown label "${parsed.label}" in "${ref}": use one of ${ENVIRONMENTS.join(", ")} or a version`,
+        { param: "ref" },
+      );
     }
     via = parsed.label;
     const label = labels[via];
     if (label === null) {
       if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
-      throw new GatewayError("not_found", `prompt ${name} has no version on label ${via}; promote one first`, { param: "ref" });
+      throw new GatewayError("not_found", `prompt ${name} has no version on label ${via}; promote one first`, {
+        param: "ref",
+      });
     }
     wanted = label.version;
   }
@@ -128,7 +138,12 @@ export async function showRef(registry: Registry, ref: string, defaultLabel: str
 }
 
 /** Renders `ref` with `vars` exactly as the request path would (same compiler, same variable rules). */
-export async function renderRef(registry: Registry, ref: string, vars: unknown, defaultLabel: string): Promise<RenderedRef> {
+export async function renderRef(
+  registry: Registry,
+  ref: string,
+  vars: unknown,
+  defaultLabel: string,
+): Promise<RenderedRef> {
   const { version: v, via } = await showRef(registry, ref, defaultLabel);
   const compiled = compileStored(v);
   const variables = resolveVariables(v.variables, vars);
@@ -158,14 +173,20 @@ export async function diffVersions(registry: Registry, name: string, from: strin
   const [a, b] = await Promise.all([registry.get(name, from), registry.get(name, to)]);
   if (a === null || b === null) {
     if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
-    throw new GatewayError("not_found", `prompt ${name} has no registered version ${a === null ? from : to}`, { param: "version" });
+    throw new GatewayError("not_found", `prompt ${name} has no registered version ${a === null ? from : to}`, {
+      param: "version",
+    });
   }
   const left = sections(a);
   const right = sections(b);
-  const fields = left.filter(([field, text], i) => right[i]?.[0] !== field || right[i][1] !== text).map(([field]) => field);
+  const fields = left
+    .filter(([field, text], i) => right[i]?.[0] !== field || right[i][1] !== text)
+    .map(([field]) => field);
   const changed = fields.length > 0;
   const patch = changed
-    ? createTwoFilesPatch(`${name}@${from}`, `${name}@${to}`, join(left), join(right), undefined, undefined, { headerOptions: FILE_HEADERS_ONLY })
+    ? createTwoFilesPatch(`${name}@${from}`, `${name}@${to}`, join(left), join(right), undefined, undefined, {
+        headerOptions: FILE_HEADERS_ONLY,
+      })
     : "";
   return { name, from, to, changed, fields, patch };
 }
@@ -187,11 +208,14 @@ function sections(v: PromptVersion): Section[] {
     if (keys.length === 0) return [field, `${field}: {}`];
     return [field, [`${field}:`, ...keys.map((k) => `  ${k}: ${canonicalJson(record[k])}`)].join("\n")];
   };
-  const template = (field: string, source: string | null): Section =>
-    [field, source === null ? `${field}: (none)` : `${field}:\n${indent(source, "  ")}`];
-  const messages = v.messages.length === 0
-    ? "messages: (none)"
-    : ["messages:", ...v.messages.map((m) => `  ${m.role}:\n${indent(m.content, "    ")}`)].join("\n");
+  const template = (field: string, source: string | null): Section => [
+    field,
+    source === null ? `${field}: (none)` : `${field}:\n${indent(source, "  ")}`,
+  ];
+  const messages =
+    v.messages.length === 0
+      ? "messages: (none)"
+      : ["messages:", ...v.messages.map((m) => `  ${m.role}:\n${indent(m.content, "    ")}`)].join("\n");
   return [
     ["description", `description: ${v.description}`],
     ["model", `model: ${v.model ?? "(the request's)"}`],
@@ -207,7 +231,10 @@ const join = (parts: readonly Section[]): string => parts.map(([, text]) => text
 
 /** Indents every non-empty line; a trailing newline stays visible as a blank line. */
 function indent(text: string, pad: string): string {
-  return text.split("\n").map((line) => (line === "" ? "" : pad + line)).join("\n");
+  return text
+    .split("\n")
+    .map((line) => (line === "" ? "" : pad + line))
+    .join("\n");
 }
 
 /** A registered version whose templates no longer compile is the registry's fault, not the caller's. */
@@ -230,7 +257,10 @@ function parseRef(ref: string, defaultLabel: string): ReturnType<typeof parsePro
     return parsePromptRef(ref, defaultLabel);
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err;
-    throw new GatewayError("invalid_request", `invalid prompt ref "${ref}": expected name, name@label or name@1.2.0`, { param: "ref", cause: err });
+    throw new GatewayError("invalid_request", `invalid prompt ref "${ref}": expected name, name@label or name@1.2.0`, {
+      param: "ref",
+      cause: err,
+    });
   }
 }
 

@@ -92,7 +92,12 @@ export function sqliteBackend(): Backend {
     name: "sqlite",
     prefix: "promptgate:",
     async open() {
-      const store = createSqliteStore({ path: join(dir, "state.db"), prefix: "promptgate:", logger: silentLogger, pollMs: 20 });
+      const store = createSqliteStore({
+        path: join(dir, "state.db"),
+        prefix: "promptgate:",
+        logger: silentLogger,
+        pollMs: 20,
+      });
       opened.push(store);
       return store;
     },

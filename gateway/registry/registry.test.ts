@@ -10,7 +10,6 @@ import type { Registry } from "./registry.ts";
 import { rejection, backends, eventually, promptVersion, steppingClock } from "./registry-fixtures.ts";
 import type { Backend } from "./registry-fixtures.ts";
 
-
 describe.each(backends)("registry on $name", ({ make }) => {
   let backend: Backend;
   let store: Store;
@@ -47,7 +46,9 @@ describe.each(backends)("registry on $name", ({ make }) => {
   });
 
   it("lets exactly one of many concurrent registrations create the version", async () => {
-    const same = await Promise.all(Array.from({ length: 10 }, () => registry.register(promptVersion("r", "1.0.0"), "ci")));
+    const same = await Promise.all(
+      Array.from({ length: 10 }, () => registry.register(promptVersion("r", "1.0.0"), "ci")),
+    );
     expect(same.filter((r) => r.created)).toHaveLength(1);
 
     const other = createRegistry(await backend.open(), steppingClock());
@@ -129,7 +130,14 @@ describe.each(backends)("registry on $name", ({ make }) => {
     const forced = await registry.promote("summ", "1.2.0", "prod", { approvedBy: "carol", force: true });
     expect(forced).toEqual({ changed: true, from: "1.1.0", to: "1.2.0", forced: true });
     const last = (await registry.history("summ")).at(-1);
-    expect(last).toMatchObject({ action: "promote", actor: "carol", env: "prod", from: "1.1.0", to: "1.2.0", forced: true });
+    expect(last).toMatchObject({
+      action: "promote",
+      actor: "carol",
+      env: "prod",
+      from: "1.1.0",
+      to: "1.2.0",
+      forced: true,
+    });
 
     // force on a version that passed staging bypasses nothing, so it is not marked forced
     await registry.promote("summ", "1.0.0", "prod", { approvedBy: "dave", force: true });

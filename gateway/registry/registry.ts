@@ -6,7 +6,15 @@ import { GatewayError } from "../http/errors.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange, readHistory } from "./audit.ts";
-import { ENVIRONMENTS, isEnvironment, labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey, versionsPrefix } from "./keys.ts";
+import {
+  ENVIRONMENTS,
+  isEnvironment,
+  labelKey,
+  parseVersionKey,
+  PROMPTS_PREFIX,
+  versionKey,
+  versionsPrefix,
+} from "./keys.ts";
 import type { Environment } from "./keys.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
 import type { AuditEntry, Label, LabelRecord } from "./records.ts";
@@ -133,7 +141,9 @@ export function createRegistry(store: Store, clock: Clock): Registry {
         labelKey("staging", name),
       ]);
       if (versionRaw == null) {
-        throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, { param: "version" });
+        throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, {
+          param: "version",
+        });
       }
       // An unreadable stored label (hand-edited) is replaced: the compare-and-set still guards it.
       const current = currentRaw === null ? null : parseLabelRecord(currentRaw);
@@ -194,7 +204,13 @@ export function createRegistry(store: Store, clock: Clock): Registry {
           { status: 409 },
         );
       }
-      const next: LabelRecord = { version: to, previous: rest, approvedBy: opts.actor, at: now(), everOn: current.everOn };
+      const next: LabelRecord = {
+        version: to,
+        previous: rest,
+        approvedBy: opts.actor,
+        at: now(),
+        everOn: current.everOn,
+      };
       if (!(await store.compareAndSet(key, raw, JSON.stringify(next)))) throw labelConflict(name, env);
 
       await appendAudit(store, clock, { actor: opts.actor, action: "rollback", name, env, from: current.version, to });

@@ -78,7 +78,12 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     const summ = snapshot.prompts.get("summ")!;
     expect([...summ.versions.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
     expect(summ.versions.get("1.1.0")).toEqual(promptVersion("summ", "1.1.0"));
-    expect(summ.labels).toEqual(new Map([["dev", "1.0.0"], ["staging", "1.0.0"]]));
+    expect(summ.labels).toEqual(
+      new Map([
+        ["dev", "1.0.0"],
+        ["staging", "1.0.0"],
+      ]),
+    );
     expect(summ.weights).toEqual(new Map([["prod", { "1.0.0": "95", "1.1.0": "5" }]]));
     expect(snapshot.prompts.get("other")).toMatchObject({ labels: new Map(), weights: new Map() });
 
@@ -95,7 +100,11 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
 
     const remote = createRegistry(await backend.open(), systemClock);
     await remote.promote("summ", "1.1.0", "dev", { approvedBy: "bob" });
-    await eventually(() => (r.current()?.prompts.get("summ")?.labels.get("dev") === "1.1.0" || undefined), 1_000, "promotion");
+    await eventually(
+      () => r.current()?.prompts.get("summ")?.labels.get("dev") === "1.1.0" || undefined,
+      1_000,
+      "promotion",
+    );
     expect(seen.at(-1)).toBe(r.current());
 
     // as an SRE would: `redis-cli HSET promptgate:weights:prod:summ 1.0.0 90 1.1.0 10` (no revision bump)
@@ -113,16 +122,21 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     expect(r.current()!.revision).toBe(revision);
 
     await (await backend.open()).del("weights:prod:summ");
-    await eventually(() => (prodWeights() === undefined || undefined), 1_000, "weights removed");
+    await eventually(() => prodWeights() === undefined || undefined, 1_000, "weights removed");
 
     // the disk copy follows, written whole (no temp files left behind)
     const path = join(dir, "snapshot.json");
-    await eventually(() => {
-      const saved = existsSync(path) ? deserializeSnapshot(readFileSync(path, "utf8")) : null;
-      return saved?.prompts.get("summ")?.labels.get("dev") === "1.1.0" && saved.prompts.get("summ")?.weights.size === 0
-        ? true
-        : undefined;
-    }, 1_000, "disk snapshot");
+    await eventually(
+      () => {
+        const saved = existsSync(path) ? deserializeSnapshot(readFileSync(path, "utf8")) : null;
+        return saved?.prompts.get("summ")?.labels.get("dev") === "1.1.0" &&
+          saved.prompts.get("summ")?.weights.size === 0
+          ? true
+          : undefined;
+      },
+      1_000,
+      "disk snapshot",
+    );
     expect(readdirSync(dir)).toEqual(["snapshot.json"]);
   });
 
@@ -147,7 +161,7 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls with nothing to see
     expect(calls).toBe(1);
     await createRegistry(store, systemClock).promote("summ", "1.1.0", "dev", { approvedBy: "a" });
-    await eventually(() => (calls === 2 || undefined), 1_000, "second snapshot");
+    await eventually(() => calls === 2 || undefined, 1_000, "second snapshot");
     expect(r.current()?.prompts.get("summ")?.labels.get("dev")).toBe("1.1.0");
     expect(logger.lines.filter((l) => l === "registry snapshot listener failed")).toHaveLength(2);
   });
@@ -184,7 +198,11 @@ describe("snapshot refresher through Redis outages", () => {
     expect(before?.prompts.get("summ")?.labels.get("staging")).toBe("1.0.0");
 
     await server.stop();
-    await eventually(() => (logger.lines.includes("registry store unreachable; keeping the last snapshot") || undefined), 2_000, "outage noticed");
+    await eventually(
+      () => logger.lines.includes("registry store unreachable; keeping the last snapshot") || undefined,
+      2_000,
+      "outage noticed",
+    );
     await new Promise((resolve) => setTimeout(resolve, 400)); // eight more failing polls
     expect(r.current()).toBe(before);
     expect(r.ready()).toBe(true);
@@ -192,8 +210,12 @@ describe("snapshot refresher through Redis outages", () => {
 
     await privateRedis(server.port); // a fresh, empty server on the same port
     const writer = createRegistry(writerStore, systemClock);
-    await eventually(() => (logger.lines.includes("registry store reachable again") || undefined), 8_000, "recovery");
-    await eventually(() => writer.register(promptVersion("after", "1.0.0"), "author"), 8_000, "the writer reconnecting");
+    await eventually(() => logger.lines.includes("registry store reachable again") || undefined, 8_000, "recovery");
+    await eventually(
+      () => writer.register(promptVersion("after", "1.0.0"), "author"),
+      8_000,
+      "the writer reconnecting",
+    );
     await eventually(() => r.current()?.prompts.get("after"), 1_000, "a change after recovery");
     expect(logger.lines.filter((l) => l.startsWith("registry store unreachable"))).toHaveLength(1);
   });
@@ -206,7 +228,7 @@ describe("snapshot refresher through Redis outages", () => {
     await seed(store);
     const first = refresher(store, { diskPath });
     await first.r.start();
-    await eventually(() => (existsSync(diskPath) || undefined), 1_000, "disk snapshot");
+    await eventually(() => existsSync(diskPath) || undefined, 1_000, "disk snapshot");
     await first.r.stop();
 
     const down = redisBackend(`redis://127.0.0.1:${await freePort()}`);
@@ -226,7 +248,7 @@ describe("snapshot refresher through Redis outages", () => {
     const port = await freePort();
     const backend = redisBackend(`redis://127.0.0.1:${port}`);
     cleanups.push(() => backend.cleanup());
-    writeFileSync(join(dir, "corrupt.json"), "{\"format\": 99}");
+    writeFileSync(join(dir, "corrupt.json"), '{"format": 99}');
     for (const diskPath of [join(dir, "missing.json"), join(dir, "corrupt.json")]) {
       const { r } = refresher(await backend.open(), { diskPath, intervalMs: 50 });
       const started = performance.now();
@@ -239,7 +261,7 @@ describe("snapshot refresher through Redis outages", () => {
     await privateRedis(port);
     await seed(await backend.open());
     for (const r of refreshers) {
-      await eventually(() => (r.ready() || undefined), 8_000, "ready after Redis starts");
+      await eventually(() => r.ready() || undefined, 8_000, "ready after Redis starts");
       const staging = () => r.current()?.prompts.get("summ")?.labels.get("staging");
       expect(await eventually(staging, 1_000, "the seeded label")).toBe("1.0.0");
     }

@@ -5,7 +5,16 @@ import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";
 import type { Logger } from "../support/logger.ts";
-import { CHANGE_CHANNEL, ENVIRONMENTS, labelKey, parseVersionKey, PROMPTS_PREFIX, REVISION_KEY, versionKey, weightsKey } from "./keys.ts";
+import {
+  CHANGE_CHANNEL,
+  ENVIRONMENTS,
+  labelKey,
+  parseVersionKey,
+  PROMPTS_PREFIX,
+  REVISION_KEY,
+  versionKey,
+  weightsKey,
+} from "./keys.ts";
 import type { Environment } from "./keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
@@ -188,7 +197,10 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
   const publish = (next: RegistrySnapshot, save: boolean): void => {
     if (stopped || (snapshot && sameSnapshot(snapshot, next))) return;
     if (snapshot && next.revision < snapshot.revision) {
-      logger.warn("registry revision went backwards: was the store reset?", { from: snapshot.revision, to: next.revision });
+      logger.warn("registry revision went backwards: was the store reset?", {
+        from: snapshot.revision,
+        to: next.revision,
+      });
     }
     snapshot = next;
     try {
@@ -202,16 +214,18 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
   const subscribe = (): void => {
     if (unsubscribe || subscribing || stopped) return;
     subscribing = true;
-    store.subscribe(CHANGE_CHANNEL, () => void refresh()).then(
-      (off) => {
-        subscribing = false;
-        if (stopped) void off();
-        else unsubscribe = off;
-      },
-      () => {
-        subscribing = false; // unreachable: the next tick tries again (the outage is logged there)
-      },
-    );
+    store
+      .subscribe(CHANGE_CHANNEL, () => void refresh())
+      .then(
+        (off) => {
+          subscribing = false;
+          if (stopped) void off();
+          else unsubscribe = off;
+        },
+        () => {
+          subscribing = false; // unreachable: the next tick tries again (the outage is logged there)
+        },
+      );
   };
 
   const tick = async (): Promise<void> => {

@@ -3,7 +3,13 @@
 import { GatewayError } from "../http/errors.ts";
 import { compareVersions } from "../split/layout.ts";
 import type { Store } from "../store/store.ts";
-import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "../telemetry/aggregate-stats.ts";
+import {
+  MAX_WINDOW_MS,
+  quantileMs,
+  readVersionStats,
+  type Histogram,
+  type VersionStats,
+} from "../telemetry/aggregate-stats.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
 import { ENVIRONMENTS, isEnvironment, weightsKey } from "./keys.ts";
@@ -57,25 +63,49 @@ const UNIT_MS = { m: MINUTE_MS, h: 60 * MINUTE_MS, d: 24 * 60 * MINUTE_MS } as c
 export function parseWindow(text: string): number {
   const match = DURATION.exec(text.trim());
   const unit = match?.[2] as keyof typeof UNIT_MS | undefined;
-  if (!match || unit === undefined) throw new GatewayError("invalid_request", `since must be a duration such as 30m, 6h or 7d, got "${text}"`, { param: "since" });
+  if (!match || unit === undefined)
+    throw new GatewayError("invalid_request", `since must be a duration such as 30m, 6h or 7d, got "${text}"`, {
+      param: "since",
+    });
   const ms = Number(match[1]) * UNIT_MS[unit];
-  if (ms > MAX_WINDOW_MS) throw new GatewayError("invalid_request", `since may be at most ${MAX_WINDOW_MS / UNIT_MS.d}d (the aggregates' default retention)`, { param: "since" });
+  if (ms > MAX_WINDOW_MS)
+    throw new GatewayError(
+      "invalid_request",
+      `since may be at most ${MAX_WINDOW_MS / UNIT_MS.d}d (the aggregates' default retention)`,
+      { param: "since" },
+    );
   return ms;
 }
 
-export async function versionStats(store: Store, registry: Registry, name: string, env: string, windowMs: number, now: number): Promise<StatsView> {
+export async function versionStats(
+  store: Store,
+  registry: Registry,
+  name: string,
+  env: string,
+  windowMs: number,
+  now: number,
+): Promise<StatsView> {
   const environment = isEnvironment(env) ? env : null;
   if (environment === null && env !== PINNED_ENV) {
-    throw new GatewayError("invalid_request", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, { param: "env" });
+    throw new GatewayError(
+      "invalid_request",
+      `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`,
+      { param: "env" },
+    );
   }
   const known = await registry.versions(name);
-  if (known.length === 0) throw new GatewayError("not_found", `no prompt named ${name} is registered`, { param: "name" });
+  if (known.length === 0)
+    throw new GatewayError("not_found", `no prompt named ${name} is registered`, { param: "name" });
   const [label, weights]: [Label | null, Record<string, string>] =
-    environment === null ? [null, {}] : await Promise.all([registry.label(name, environment), store.hgetall(weightsKey(environment, name))]);
+    environment === null
+      ? [null, {}]
+      : await Promise.all([registry.label(name, environment), store.hgetall(weightsKey(environment, name))]);
 
   const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
   const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const current = [label?.version, ...Object.keys(weights)].filter((v): v is string => v !== undefined && known.includes(v));
+  const current = [label?.version, ...Object.keys(weights)].filter(
+    (v): v is string => v !== undefined && known.includes(v),
+  );
   const stats = await readVersionStats(store, { env, name, from, to }, current);
   const rows = stats
     .sort((a, b) => compareVersions(b.version, a.version))

@@ -11,12 +11,12 @@ import type { Registry } from "./registry.ts";
 import { promptVersion, steppingClock, rejection } from "./registry-fixtures.ts";
 import { getWeights, setWeights } from "./weights-ops.ts";
 
-
 describe("weights operations", () => {
   const clock = steppingClock();
   let store: Store;
   let registry: Registry;
-  const set = (weights: Record<string, number>, env = "prod", actor = "sre") => setWeights(store, registry, clock, "summ", env, weights, actor);
+  const set = (weights: Record<string, number>, env = "prod", actor = "sre") =>
+    setWeights(store, registry, clock, "summ", env, weights, actor);
 
   beforeEach(async () => {
     store = createSqliteStore({ path: ":memory:", prefix: "t:", logger: silentLogger });
@@ -60,7 +60,10 @@ describe("weights operations", () => {
     const next = await set({ "1.0.0": 1, "1.2.0": 2 }, "prod", "bob");
     expect(next.previous).toEqual({ "1.0.0": "90", "1.1.0": "10" });
     expect(await store.hgetall(weightsKey("prod", "summ"))).toEqual({ "1.0.0": "1", "1.2.0": "2" });
-    expect(next.shares.map((s) => [s.version, s.buckets, s.percent])).toEqual([["1.0.0", 3333, 33.33], ["1.2.0", 6667, 66.67]]);
+    expect(next.shares.map((s) => [s.version, s.buckets, s.percent])).toEqual([
+      ["1.0.0", 3333, 33.33],
+      ["1.2.0", 6667, 66.67],
+    ]);
     expect((await set({ "1.2.0": 2, "1.0.0": 1 })).changed).toBe(false);
 
     const cleared = await set({}, "prod", "carol");
@@ -90,7 +93,10 @@ describe("weights operations", () => {
   it("needs a registered prompt and an existing label", async () => {
     expect((await rejection(setWeights(store, registry, clock, "ghost", "prod", {}, "sre"))).status).toBe(404);
     const noLabel = await rejection(set({ "1.0.0": 1 }, "dev"));
-    expect([noLabel.status, noLabel.message]).toEqual([409, expect.stringMatching(/no dev label: promote a version to dev/)]);
+    expect([noLabel.status, noLabel.message]).toEqual([
+      409,
+      expect.stringMatching(/no dev label: promote a version to dev/),
+    ]);
   });
 
   it("reports a hand-edited hash the gateway ignores", async () => {
@@ -100,6 +106,8 @@ describe("weights operations", () => {
     expect(shown.shares).toEqual([{ version: "1.0.0", weight: null, buckets: 10_000, percent: 100 }]);
     await store.hset(weightsKey("prod", "summ"), { "1.1.0": "10" });
     await store.hdel(weightsKey("prod", "summ"), ["1.0.0"]);
-    expect((await getWeights(store, registry, "summ", "prod")).notes).toEqual([expect.stringMatching(/stable version 1\.0\.0 is not in the hash/)]);
+    expect((await getWeights(store, registry, "summ", "prod")).notes).toEqual([
+      expect.stringMatching(/stable version 1\.0\.0 is not in the hash/),
+    ]);
   });
 });

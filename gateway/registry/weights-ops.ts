@@ -92,10 +92,14 @@ export async function setWeights(
   const leftOut = label.version in next ? new Set(parseWeights(next, known, label.version).notes) : new Set<string>();
   const reasons = checked.ok ? [] : checked.reasons.filter((r) => !leftOut.has(r));
   if (checked.ok && checked.weights === null && Object.keys(next).length > 0) {
-    reasons.push("every weight is zero, which the gateway ignores; give an empty set to send 100% to the label's version");
+    reasons.push(
+      "every weight is zero, which the gateway ignores; give an empty set to send 100% to the label's version",
+    );
   }
   if (reasons.length > 0) {
-    throw new GatewayError("invalid_request", `refused weights for ${name} on ${environment}: ${reasons.join("; ")}`, { param: "weights" });
+    throw new GatewayError("invalid_request", `refused weights for ${name} on ${environment}: ${reasons.join("; ")}`, {
+      param: "weights",
+    });
   }
 
   const key = weightsKey(environment, name);
@@ -111,17 +115,31 @@ export async function setWeights(
       const stale = Object.keys(previous).filter((v) => !(v in next));
       if (stale.length > 0) await store.hdel(key, stale);
     }
-    await appendAudit(store, clock, { actor, action: "weights", name, env: environment, from: JSON.stringify(previous), to: JSON.stringify(next) });
+    await appendAudit(store, clock, {
+      actor,
+      action: "weights",
+      name,
+      env: environment,
+      from: JSON.stringify(previous),
+      to: JSON.stringify(next),
+    });
     await notifyChange(store);
   }
   return { ...view(name, environment, label.version, known, next), changed, previous };
 }
 
-function view(name: string, env: Environment, stable: string | null, known: ReadonlySet<string>, raw: Record<string, string>): WeightsView {
+function view(
+  name: string,
+  env: Environment,
+  stable: string | null,
+  known: ReadonlySet<string>,
+  raw: Record<string, string>,
+): WeightsView {
   if (stable === null) return { name, env, stable, raw, shares: [], problems: [], notes: [] };
   const parsed = parseWeights(raw, known, stable);
   const problems = [...parsed.problems];
-  if (problems.length === 0 && parsed.weights === null && Object.keys(raw).length > 0) problems.push("every weight is zero");
+  if (problems.length === 0 && parsed.weights === null && Object.keys(raw).length > 0)
+    problems.push("every weight is zero");
   const applied = problems.length === 0 ? parsed.weights : null;
   const split = buildSplit(stable, applied);
   const shares = [...split.counts].map(([version, buckets]) => ({
@@ -134,7 +152,10 @@ function view(name: string, env: Environment, stable: string | null, known: Read
 }
 
 function environmentOf(env: string): Environment {
-  if (!isEnvironment(env)) throw new GatewayError("invalid_request", `env must be one of ${ENVIRONMENTS.join(", ")}, got "${env}"`, { param: "env" });
+  if (!isEnvironment(env))
+    throw new GatewayError("invalid_request", `env must be one of ${ENVIRONMENTS.join(", ")}, got "${env}"`, {
+      param: "env",
+    });
   return env;
 }
 

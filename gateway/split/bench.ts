@@ -7,7 +7,14 @@ const USERS = 200_000;
 const ROUNDS = 15;
 
 const bucket = await createBucketer();
-const split = buildSplit("1.0.0", new Map([["1.0.0", 90], ["1.1.0", 5], ["1.2.0", 5]]));
+const split = buildSplit(
+  "1.0.0",
+  new Map([
+    ["1.0.0", 90],
+    ["1.1.0", 5],
+    ["1.2.0", 5],
+  ]),
+);
 const ids = Array.from({ length: USERS }, () => randomUUID());
 const buckets = Int32Array.from(ids, (id) => bucket("summarization", id));
 
@@ -44,5 +51,13 @@ median("bucket + pick", () => {
 
 const builds = 200;
 const start = performance.now();
-for (let i = 0; i < builds; i++) buildSplit("1.0.0", new Map([["1.0.0", 50 + (i % 7)], ["1.1.0", 30], ["1.2.0", 20]]));
+for (let i = 0; i < builds; i++)
+  buildSplit(
+    "1.0.0",
+    new Map([
+      ["1.0.0", 50 + (i % 7)],
+      ["1.1.0", 30],
+      ["1.2.0", 20],
+    ]),
+  );
 console.log(`${"buildSplit (3 versions)".padEnd(28)} ${((performance.now() - start) / builds).toFixed(3)} ms/build`);

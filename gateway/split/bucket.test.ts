@@ -60,7 +60,10 @@ describe("createBucketer", () => {
   });
 
   it("gives the same buckets in a second process", async () => {
-    const ids = [...fc.sample(fc.uuid(), { numRuns: 500, seed: 7 }), ...fc.sample(fc.string({ unit: "binary" }), { numRuns: 500, seed: 8 })];
+    const ids = [
+      ...fc.sample(fc.uuid(), { numRuns: 500, seed: 7 }),
+      ...fc.sample(fc.string({ unit: "binary" }), { numRuns: 500, seed: 8 }),
+    ];
     const theirs = await bucketsInChildProcess("summarization", ids);
     expect(theirs).toEqual(ids.map((id) => bucket("summarization", id)));
   });

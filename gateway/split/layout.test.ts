@@ -20,7 +20,11 @@ const isSubset = <T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean => differenc
 const weightSets = fc
   .record({
     stable: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }),
-    canaries: fc.uniqueArray(fc.tuple(fc.constantFrom(...CANARIES), fc.integer({ min: 0, max: 1000 })), { selector: ([v]) => v, minLength: 1, maxLength: 3 }),
+    canaries: fc.uniqueArray(fc.tuple(fc.constantFrom(...CANARIES), fc.integer({ min: 0, max: 1000 })), {
+      selector: ([v]) => v,
+      minLength: 1,
+      maxLength: 3,
+    }),
   })
   .map(({ stable, canaries }) => new Map(stable === undefined ? canaries : [[STABLE, stable] as const, ...canaries]))
   .filter((weights) => [...weights.values()].some((w) => w > 0));
@@ -45,7 +49,9 @@ describe("buildSplit shares", () => {
           seen.set(version, (seen.get(version) ?? 0) + 1);
         }
         for (const [version, w] of weights) {
-          expect(Math.abs((seen.get(version) ?? 0) / userBuckets.length - w / total(weights)), version).toBeLessThan(0.01);
+          expect(Math.abs((seen.get(version) ?? 0) / userBuckets.length - w / total(weights)), version).toBeLessThan(
+            0.01,
+          );
         }
         expect([...seen.keys()].every((v) => v === STABLE || weights.has(v))).toBe(true);
       }),
@@ -67,13 +73,33 @@ describe("buildSplit shares", () => {
       }),
     );
     // ties go to the stable version first, then canaries in semver order
-    expect(buildSplit(STABLE, new Map([["1.2.0", 1], [STABLE, 1], ["1.1.0", 1]])).counts).toEqual(
-      new Map([[STABLE, 3334], ["1.1.0", 3333], ["1.2.0", 3333]]),
+    expect(
+      buildSplit(
+        STABLE,
+        new Map([
+          ["1.2.0", 1],
+          [STABLE, 1],
+          ["1.1.0", 1],
+        ]),
+      ).counts,
+    ).toEqual(
+      new Map([
+        [STABLE, 3334],
+        ["1.1.0", 3333],
+        ["1.2.0", 3333],
+      ]),
     );
   });
 
   it("sends everything to stable for no weights, all zeros, or only the stable version", () => {
-    for (const weights of [null, new Map([[STABLE, 0], ["1.1.0", 0]]), new Map([[STABLE, 7]])]) {
+    for (const weights of [
+      null,
+      new Map([
+        [STABLE, 0],
+        ["1.1.0", 0],
+      ]),
+      new Map([[STABLE, 7]]),
+    ]) {
       const split = buildSplit(STABLE, weights);
       expect(split.table).toBeNull();
       expect(new Set(owners(split))).toEqual(new Set([STABLE]));
@@ -82,23 +108,47 @@ describe("buildSplit shares", () => {
   });
 
   it("labels the stable version stable and every other version canary", () => {
-    const split = buildSplit(STABLE, new Map([[STABLE, 50], ["1.1.0", 25], ["0.9.0", 25]]));
-    const variants = new Map(Array.from({ length: BUCKETS }, (_, b) => [pick(split, b).version, pick(split, b).variant]));
-    expect(variants).toEqual(new Map([[STABLE, "stable"], ["1.1.0", "canary"], ["0.9.0", "canary"]]));
+    const split = buildSplit(
+      STABLE,
+      new Map([
+        [STABLE, 50],
+        ["1.1.0", 25],
+        ["0.9.0", 25],
+      ]),
+    );
+    const variants = new Map(
+      Array.from({ length: BUCKETS }, (_, b) => [pick(split, b).version, pick(split, b).variant]),
+    );
+    expect(variants).toEqual(
+      new Map([
+        [STABLE, "stable"],
+        ["1.1.0", "canary"],
+        ["0.9.0", "canary"],
+      ]),
+    );
   });
 
   it("never routes to a version the gateway does not know, whatever the hash says", () => {
     const known = new Set([STABLE, "1.1.0"]);
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom(STABLE, "1.1.0", "2.0.0", "9.9.9", "x"), fc.nat(1000).map(String)), (raw) => {
-        const { weights } = parseWeights(raw, known, STABLE);
-        expect(isSubset(new Set(owners(buildSplit(STABLE, weights))), known)).toBe(true);
-      }),
+      fc.property(
+        fc.dictionary(fc.constantFrom(STABLE, "1.1.0", "2.0.0", "9.9.9", "x"), fc.nat(1000).map(String)),
+        (raw) => {
+          const { weights } = parseWeights(raw, known, STABLE);
+          expect(isSubset(new Set(owners(buildSplit(STABLE, weights))), known)).toBe(true);
+        },
+      ),
     );
   });
 
   it("picks without allocating and sends out-of-range buckets to stable", () => {
-    const split = buildSplit(STABLE, new Map([[STABLE, 50], ["1.1.0", 50]]));
+    const split = buildSplit(
+      STABLE,
+      new Map([
+        [STABLE, 50],
+        ["1.1.0", 50],
+      ]),
+    );
     for (let b = 0; b < BUCKETS; b++) expect(pick(split, b)).toBe(pick(split, b));
     for (const b of [-1, BUCKETS, 1.5, Number.NaN]) expect(pick(split, b)).toBe(split.stable);
   });
@@ -112,9 +162,18 @@ describe("buildSplit shares", () => {
 describe("buildSplit ramps", () => {
   const ramp = fc.record({
     stable: fc.integer({ min: 1, max: 1000 }),
-    steps: fc.array(fc.integer({ min: 0, max: 2000 }), { minLength: 2, maxLength: 8 }).map((ws) => ws.sort((a, b) => a - b)),
+    steps: fc
+      .array(fc.integer({ min: 0, max: 2000 }), { minLength: 2, maxLength: 8 })
+      .map((ws) => ws.sort((a, b) => a - b)),
   });
-  const twoVersion = (stable: number, canary: number) => buildSplit(STABLE, new Map([[STABLE, stable], ["1.1.0", canary]]));
+  const twoVersion = (stable: number, canary: number) =>
+    buildSplit(
+      STABLE,
+      new Map([
+        [STABLE, stable],
+        ["1.1.0", canary],
+      ]),
+    );
 
   it("keeps every canary user on the canary as its weight rises (two versions)", () => {
     fc.assert(
@@ -130,7 +189,9 @@ describe("buildSplit ramps", () => {
       fc.property(ramp, ({ stable, steps }) => {
         const splits = steps.reverse().map((w) => owners(twoVersion(stable, w)));
         for (let i = 1; i < splits.length; i++) {
-          const moves = new Set(splits[i]!.flatMap((now, b) => (now === splits[i - 1]![b] ? [] : [`${splits[i - 1]![b]} -> ${now}`])));
+          const moves = new Set(
+            splits[i]!.flatMap((now, b) => (now === splits[i - 1]![b] ? [] : [`${splits[i - 1]![b]} -> ${now}`])),
+          );
           expect([...moves]).toEqual(moves.size === 0 ? [] : [`1.1.0 -> ${STABLE}`]);
         }
       }),
@@ -138,12 +199,27 @@ describe("buildSplit ramps", () => {
   });
 
   it("keeps the lowest canary's users whatever the other versions' weights, or the label, become", () => {
-    const change = fc.integer({ min: 1, max: 9_999 }).chain((count) => fc.tuple(fc.constant(count), fc.integer({ min: 0, max: 10_000 - count })));
+    const change = fc
+      .integer({ min: 1, max: 9_999 })
+      .chain((count) => fc.tuple(fc.constant(count), fc.integer({ min: 0, max: 10_000 - count })));
     fc.assert(
       fc.property(change, ([count, other]) => {
         // 1.9.0 holds `count` buckets in both; the label moves from 1.0.0 to 1.2.0 and 1.10.0 joins
-        const before = buildSplit(STABLE, new Map([[STABLE, 10_000 - count], ["1.9.0", count]]));
-        const after = buildSplit("1.2.0", new Map([["1.2.0", other], ["1.9.0", count], ["1.10.0", 10_000 - count - other]]));
+        const before = buildSplit(
+          STABLE,
+          new Map([
+            [STABLE, 10_000 - count],
+            ["1.9.0", count],
+          ]),
+        );
+        const after = buildSplit(
+          "1.2.0",
+          new Map([
+            ["1.2.0", other],
+            ["1.9.0", count],
+            ["1.10.0", 10_000 - count - other],
+          ]),
+        );
         expect(bucketsOf(after, "1.9.0")).toEqual(bucketsOf(before, "1.9.0"));
       }),
       { numRuns: 50 },
@@ -153,8 +229,12 @@ describe("buildSplit ramps", () => {
   it("bounds each later canary's churn by the buckets that changed hands before it (3+ versions)", () => {
     const order = ["1.1.0", "1.2.0", "1.10.0"];
     const setting = fc.tuple(fc.nat(100), fc.nat(100), fc.nat(100), fc.nat(100));
-    const split = ([s, ...canaries]: number[]) => owners(buildSplit(STABLE, new Map([[STABLE, s! + 1], ...order.map((v, i): [string, number] => [v, canaries[i]!])])));
-    const bucketsWhere = (owned: string[], test: (version: string) => boolean) => new Set(owned.flatMap((v, b) => (test(v) ? [b] : [])));
+    const split = ([s, ...canaries]: number[]) =>
+      owners(
+        buildSplit(STABLE, new Map([[STABLE, s! + 1], ...order.map((v, i): [string, number] => [v, canaries[i]!])])),
+      );
+    const bucketsWhere = (owned: string[], test: (version: string) => boolean) =>
+      new Set(owned.flatMap((v, b) => (test(v) ? [b] : [])));
     fc.assert(
       fc.property(setting, setting, (x, y) => {
         const [before, after] = [split(x), split(y)];
@@ -179,8 +259,22 @@ describe("buildSplit with independent permutations", () => {
     const sizes = fc.tuple(fc.nat(3_000), fc.integer({ min: 1, max: 3_000 }), fc.integer({ min: 1, max: 3_000 }));
     fc.assert(
       fc.property(sizes, ([n1, d, n2]) => {
-        const before = buildSplit(STABLE, new Map([[STABLE, BUCKETS - n1 - n2], ["1.1.0", n1], ["1.2.0", n2]]));
-        const after = buildSplit(STABLE, new Map([[STABLE, BUCKETS - n1 - d - n2], ["1.1.0", n1 + d], ["1.2.0", n2]]));
+        const before = buildSplit(
+          STABLE,
+          new Map([
+            [STABLE, BUCKETS - n1 - n2],
+            ["1.1.0", n1],
+            ["1.2.0", n2],
+          ]),
+        );
+        const after = buildSplit(
+          STABLE,
+          new Map([
+            [STABLE, BUCKETS - n1 - d - n2],
+            ["1.1.0", n1 + d],
+            ["1.2.0", n2],
+          ]),
+        );
         const lost = difference(bucketsOf(before, "1.2.0"), bucketsOf(after, "1.2.0"));
         const expected = (d * n2) / (BUCKETS - n1);
         expect(lost).toBeLessThanOrEqual(expected + 6 * Math.sqrt(expected) + 10);
@@ -192,7 +286,13 @@ describe("buildSplit with independent permutations", () => {
 
 describe("layout stability across releases", () => {
   it("keeps the buckets of a pinned split (changing the permutation would move live canary users)", () => {
-    const split = buildSplit(STABLE, new Map([[STABLE, 95], ["1.1.0", 5]]));
+    const split = buildSplit(
+      STABLE,
+      new Map([
+        [STABLE, 95],
+        ["1.1.0", 5],
+      ]),
+    );
     const canary = [...bucketsOf(split, "1.1.0")].sort((a, b) => a - b);
     expect(canary).toHaveLength(500);
     expect(canary.slice(0, 8)).toEqual([23, 32, 34, 43, 95, 111, 115, 130]);

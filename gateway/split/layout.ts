@@ -147,7 +147,8 @@ export function buildSplit(stable: string, weights: ReadonlyMap<string, number> 
   const versions = [stable, ...canaries];
   const raw = versions.map((v) => weights?.get(v) ?? 0);
   for (const [i, w] of raw.entries()) {
-    if (!Number.isSafeInteger(w) || w < 0) throw new RangeError(`weight ${w} for ${versions[i]} is not a non-negative safe integer`);
+    if (!Number.isSafeInteger(w) || w < 0)
+      throw new RangeError(`weight ${w} for ${versions[i]} is not a non-negative safe integer`);
   }
   const stableAssignment = frozenAssignment(stable, "stable");
   const assignments = Object.freeze([stableAssignment, ...canaries.map((v) => frozenAssignment(v, "canary"))]);
@@ -161,7 +162,12 @@ export function buildSplit(stable: string, weights: ReadonlyMap<string, number> 
     if (count > 0) claim(table, versions[i] ?? "", i, count);
   }
   const byVersion = new Map(versions.map((v, i) => [v, counts[i] ?? 0]));
-  return Object.freeze({ stable: stableAssignment, assignments, counts: byVersion, table: byVersion.get(stable) === BUCKETS ? null : table });
+  return Object.freeze({
+    stable: stableAssignment,
+    assignments,
+    counts: byVersion,
+    table: byVersion.get(stable) === BUCKETS ? null : table,
+  });
 }
 
 /**

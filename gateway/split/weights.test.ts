@@ -18,19 +18,31 @@ const bad: Record<string, [version: string, raw: string, problem: RegExp]> = {
 describe("parseWeights", () => {
   it("reads the hash an SRE writes with redis-cli, stable version included", () => {
     expect(parseWeights({ "1.0.0": "95", "1.1.0": "5" }, known, "1.0.0")).toEqual({
-      weights: new Map([["1.0.0", 95], ["1.1.0", 5]]),
+      weights: new Map([
+        ["1.0.0", 95],
+        ["1.1.0", 5],
+      ]),
       problems: [],
       notes: [],
     });
     expect(parseWeights({ "1.0.0": " 90 ", "1.1.0": "0", "1.2.0": "10" }, known, "1.0.0").weights).toEqual(
-      new Map([["1.0.0", 90], ["1.1.0", 0], ["1.2.0", 10]]),
+      new Map([
+        ["1.0.0", 90],
+        ["1.1.0", 0],
+        ["1.2.0", 10],
+      ]),
     );
   });
 
   for (const [kind, [version, raw, problem]] of Object.entries(bad)) {
     it(`ignores a ${kind} entry with one problem and keeps the others`, () => {
       const parsed = parseWeights({ "1.0.0": "95", [version]: raw, "1.2.0": "5" }, known, "1.0.0");
-      expect(parsed.weights).toEqual(new Map([["1.0.0", 95], ["1.2.0", 5]]));
+      expect(parsed.weights).toEqual(
+        new Map([
+          ["1.0.0", 95],
+          ["1.2.0", 5],
+        ]),
+      );
       expect(parsed.problems).toHaveLength(1);
       expect(parsed.problems[0]).toMatch(problem);
     });
@@ -38,7 +50,11 @@ describe("parseWeights", () => {
 
   it("means 100% stable (null) for an empty hash, all zeros, or nothing usable", () => {
     expect(parseWeights({}, known, "1.0.0")).toEqual({ weights: null, problems: [], notes: [] });
-    expect(parseWeights({ "1.0.0": "0", "1.1.0": "0" }, known, "1.0.0")).toEqual({ weights: null, problems: [], notes: [] });
+    expect(parseWeights({ "1.0.0": "0", "1.1.0": "0" }, known, "1.0.0")).toEqual({
+      weights: null,
+      problems: [],
+      notes: [],
+    });
     const unusable = parseWeights({ "1.1.0": "x", "9.9.9": "5" }, known, "1.0.0");
     expect(unusable.weights).toBeNull();
     expect(unusable.problems).toHaveLength(2);
@@ -54,16 +70,30 @@ describe("parseWeights", () => {
 
   it("keeps exactly the valid entries of any hash, with one problem per other entry", () => {
     const entry = fc.oneof(
-      fc.record({ version: fc.constantFrom(...known), raw: fc.integer({ min: 0, max: MAX_WEIGHT }).map(String), valid: fc.constant(true) }),
-      fc.record({ version: fc.constantFrom(...known), raw: fc.constantFrom("ten", "", " ", "-5", "-0.5", "2.5", "1e3", "0x10", "NaN", String(MAX_WEIGHT + 1)), valid: fc.constant(false) }),
-      fc.record({ version: fc.string().filter((v) => !known.has(v)), raw: fc.nat().map(String), valid: fc.constant(false) }),
+      fc.record({
+        version: fc.constantFrom(...known),
+        raw: fc.integer({ min: 0, max: MAX_WEIGHT }).map(String),
+        valid: fc.constant(true),
+      }),
+      fc.record({
+        version: fc.constantFrom(...known),
+        raw: fc.constantFrom("ten", "", " ", "-5", "-0.5", "2.5", "1e3", "0x10", "NaN", String(MAX_WEIGHT + 1)),
+        valid: fc.constant(false),
+      }),
+      fc.record({
+        version: fc.string().filter((v) => !known.has(v)),
+        raw: fc.nat().map(String),
+        valid: fc.constant(false),
+      }),
     );
     fc.assert(
       fc.property(fc.uniqueArray(entry, { selector: (e) => e.version, maxLength: 6 }), (entries) => {
         const raw = Object.fromEntries(entries.map((e) => [e.version, e.raw]));
         const { weights, problems } = parseWeights({ ...raw, "1.0.0": "1" }, known, "1.0.0");
         const valid = entries.filter((e) => e.valid && e.version !== "1.0.0");
-        expect(weights).toEqual(new Map([["1.0.0", 1], ...valid.map((e): [string, number] => [e.version, Number(e.raw)])]));
+        expect(weights).toEqual(
+          new Map([["1.0.0", 1], ...valid.map((e): [string, number] => [e.version, Number(e.raw)])]),
+        );
         expect(problems).toHaveLength(entries.filter((e) => !e.valid && e.version !== "1.0.0").length);
       }),
     );
@@ -72,7 +102,13 @@ describe("parseWeights", () => {
 
 describe("validateWeights", () => {
   it("accepts what the gateway serves unchanged, including all zeros", () => {
-    expect(validateWeights({ "1.0.0": "90", "1.1.0": "10" }, known, "1.0.0")).toEqual({ ok: true, weights: new Map([["1.0.0", 90], ["1.1.0", 10]]) });
+    expect(validateWeights({ "1.0.0": "90", "1.1.0": "10" }, known, "1.0.0")).toEqual({
+      ok: true,
+      weights: new Map([
+        ["1.0.0", 90],
+        ["1.1.0", 10],
+      ]),
+    });
     expect(validateWeights({ "1.0.0": "0", "1.1.0": "0" }, known, "1.0.0")).toEqual({ ok: true, weights: null });
   });
 
@@ -87,7 +123,16 @@ describe("validateWeights", () => {
   });
 
   it("refuses a hash that would give the stable version nothing unless it says so with 0", () => {
-    expect(validateWeights({ "1.1.0": "100" }, known, "1.0.0")).toEqual({ ok: false, reasons: [expect.stringMatching(/stable version 1\.0\.0/)] });
-    expect(validateWeights({ "1.0.0": "0", "1.1.0": "100" }, known, "1.0.0")).toEqual({ ok: true, weights: new Map([["1.0.0", 0], ["1.1.0", 100]]) });
+    expect(validateWeights({ "1.1.0": "100" }, known, "1.0.0")).toEqual({
+      ok: false,
+      reasons: [expect.stringMatching(/stable version 1\.0\.0/)],
+    });
+    expect(validateWeights({ "1.0.0": "0", "1.1.0": "100" }, known, "1.0.0")).toEqual({
+      ok: true,
+      weights: new Map([
+        ["1.0.0", 0],
+        ["1.1.0", 100],
+      ]),
+    });
   });
 });

@@ -43,7 +43,9 @@ const anyPositive = (weights: ReadonlyMap<string, number>): boolean => [...weigh
  */
 function missingStable(weights: ReadonlyMap<string, number>, stable: string): string[] {
   if (weights.has(stable) || !anyPositive(weights)) return [];
-  return [`the stable version ${stable} is not in the hash, so it gets no traffic; add "${stable} 0" if that is intended`];
+  return [
+    `the stable version ${stable} is not in the hash, so it gets no traffic; add "${stable} 0" if that is intended`,
+  ];
 }
 
 /**
@@ -51,7 +53,11 @@ function missingStable(weights: ReadonlyMap<string, number>, stable: string): st
  * non-integer, too large) are dropped, each with a problem, and the rest still count, so a typo never
  * fails a request. Zero weights are kept (harmless: a version at 0 gets no bucket).
  */
-export function parseWeights(raw: Readonly<Record<string, string>>, known: ReadonlySet<string>, stable: string): ParsedWeights {
+export function parseWeights(
+  raw: Readonly<Record<string, string>>,
+  known: ReadonlySet<string>,
+  stable: string,
+): ParsedWeights {
   const weights = new Map<string, number>();
   const problems: string[] = [];
   for (const [version, value] of Object.entries(raw)) {
@@ -67,7 +73,11 @@ export function parseWeights(raw: Readonly<Record<string, string>>, known: Reado
  * would ignore, so what an SRE writes is exactly what the gateway serves, and a hash without the
  * stable version (see missingStable). An all-zero or empty hash is accepted (100% to stable).
  */
-export function validateWeights(raw: Readonly<Record<string, string>>, known: ReadonlySet<string>, stable: string): ValidatedWeights {
+export function validateWeights(
+  raw: Readonly<Record<string, string>>,
+  known: ReadonlySet<string>,
+  stable: string,
+): ValidatedWeights {
   const { weights, problems, notes } = parseWeights(raw, known, stable);
   const reasons = [...problems, ...notes];
   return reasons.length > 0 ? { ok: false, reasons } : { ok: true, weights };

@@ -73,7 +73,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       "SELECT field, value FROM hashes WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)",
     ),
     expiry: db.prepare("SELECT at FROM expiries WHERE key = ?"),
-    setExpiry: db.prepare("INSERT INTO expiries (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at"),
+    setExpiry: db.prepare(
+      "INSERT INTO expiries (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at",
+    ),
     delExpiry: db.prepare("DELETE FROM expiries WHERE key = ?"),
     purgeExpiredHashes: db.prepare("DELETE FROM hashes WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
     purgeExpiries: db.prepare("DELETE FROM expiries WHERE at <= ?"),
@@ -204,7 +206,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       });
     },
     keys: async (logicalPrefix) =>
-      q.keys.all(escapeGlob(prefix + logicalPrefix) + "*", Date.now()).map((row) => text(row, "key").slice(prefix.length)),
+      q.keys
+        .all(escapeGlob(prefix + logicalPrefix) + "*", Date.now())
+        .map((row) => text(row, "key").slice(prefix.length)),
 
     hgetall: async (key) => readHash(k(key), Date.now()),
     hgetallMany: async (keys) =>

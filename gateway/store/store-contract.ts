@@ -31,10 +31,10 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await s.get("a")).toBeNull();
       await s.set("a", "1");
       await s.set("a", "2");
-      await s.set("b", "héllo\n✓ {\"json\": true}");
+      await s.set("b", 'héllo\n✓ {"json": true}');
       expect(await s.get("a")).toBe("2");
-      expect(await s.get("b")).toBe("héllo\n✓ {\"json\": true}");
-      expect(await s.mget(["b", "missing", "a"])).toEqual(["héllo\n✓ {\"json\": true}", null, "2"]);
+      expect(await s.get("b")).toBe('héllo\n✓ {"json": true}');
+      expect(await s.mget(["b", "missing", "a"])).toEqual(['héllo\n✓ {"json": true}', null, "2"]);
       expect(await s.mget([])).toEqual([]);
       await s.del("a");
       await s.del("never-existed");
@@ -203,7 +203,13 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
 
     it("hincrbyBatch with expireMs: the hashes vanish after it and count from zero again", async () => {
       const [a, b] = await openPair(open, name);
-      await a.hincrbyBatch([{ key: "ttl:x", field: "n", by: 2 }, { key: "ttl:y", field: "n", by: 3 }], { expireMs: 150 });
+      await a.hincrbyBatch(
+        [
+          { key: "ttl:x", field: "n", by: 2 },
+          { key: "ttl:y", field: "n", by: 3 },
+        ],
+        { expireMs: 150 },
+      );
       await a.hincrbyBatch([{ key: "keep", field: "n", by: 1 }]);
       expect(await b.hgetallMany(["ttl:x", "ttl:y"])).toEqual([{ n: "2" }, { n: "3" }]);
       // A later batch renews the expiry of what it touches.

@@ -129,7 +129,10 @@ describe("sqlite store", () => {
       const audit = await store.range("audit", 0, -1);
       expect(audit).toHaveLength(2 * WRITES);
       expect(new Set(audit).size).toBe(2 * WRITES);
-      await vi.waitFor(() => expect(fromChild).toEqual(["child-ready", "child-done"]), { timeout: 1_000, interval: 10 });
+      await vi.waitFor(() => expect(fromChild).toEqual(["child-ready", "child-done"]), {
+        timeout: 1_000,
+        interval: 10,
+      });
     } finally {
       await store.close();
     }

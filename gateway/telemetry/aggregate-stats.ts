@@ -45,11 +45,27 @@ export interface StatsWindow {
   readonly to: number;
 }
 
-const emptyHistogram = (bounds: readonly number[]): Histogram => ({ bounds, counts: new Array<number>(bounds.length + 1).fill(0), count: 0, sumMs: 0 });
+const emptyHistogram = (bounds: readonly number[]): Histogram => ({
+  bounds,
+  counts: new Array<number>(bounds.length + 1).fill(0),
+  count: 0,
+  sumMs: 0,
+});
 
 export const emptyStats = (version: string): VersionStats => ({
-  version, requests: 0, errors: 0, clientErrors: 0, aborted: 0, incomplete: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0,
-  priced: 0, costPico: 0n, latency: emptyHistogram(LATENCY_BOUNDS_MS), ttft: emptyHistogram(TTFT_BOUNDS_MS),
+  version,
+  requests: 0,
+  errors: 0,
+  clientErrors: 0,
+  aborted: 0,
+  incomplete: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedInputTokens: 0,
+  priced: 0,
+  costPico: 0n,
+  latency: emptyHistogram(LATENCY_BOUNDS_MS),
+  ttft: emptyHistogram(TTFT_BOUNDS_MS),
 });
 
 /** Adds one stored minute (a stats hash) into `into`. */
@@ -117,9 +133,14 @@ export const minutesOf = (from: number, to: number): number[] => {
  * caller's business; this returns them in the order the index lists them). Versions named in
  * `versions` are always present, with zeros when they served nothing.
  */
-export async function readVersionStats(store: Store, window: StatsWindow, versions: readonly string[] = []): Promise<VersionStats[]> {
+export async function readVersionStats(
+  store: Store,
+  window: StatsWindow,
+  versions: readonly string[] = [],
+): Promise<VersionStats[]> {
   if (!(window.to > window.from)) throw new RangeError("the window must end after it starts");
-  if (window.to - window.from > MAX_WINDOW_MS) throw new RangeError(`the window may span at most ${MAX_WINDOW_MS / (24 * 60 * MINUTE_MS)} days`);
+  if (window.to - window.from > MAX_WINDOW_MS)
+    throw new RangeError(`the window may span at most ${MAX_WINDOW_MS / (24 * 60 * MINUTE_MS)} days`);
   const indexed = Object.keys(await store.hgetall(statsIndexKey(window.env, window.name)));
   const all = [...new Set([...versions, ...indexed])];
   const minutes = minutesOf(window.from, window.to);

@@ -15,8 +15,14 @@ const OPTIONS = { flush_interval_ms: 60_000, retention_days: 1, max_pending_keys
 function served(over: Partial<RequestRecord> = {}): RequestRecord {
   return {
     ...newRecord(T0),
-    operation: "chat", model: "gpt-4o-mini", prompt: "summarization", version: "1.1.0", variant: "canary", environment: "prod",
-    usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 }, costPico: 27_000_000,
+    operation: "chat",
+    model: "gpt-4o-mini",
+    prompt: "summarization",
+    version: "1.1.0",
+    variant: "canary",
+    environment: "prod",
+    usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 },
+    costPico: 27_000_000,
     ...over,
   };
 }
@@ -52,8 +58,16 @@ function fields(rec: RequestRecord, status: number, endedAt: number): Record<str
 describe("per-version aggregate increments", () => {
   it("counts a served request: tokens, exact cost, latency and TTFT buckets", () => {
     expect(fields(served({ ttftMs: 40 }), 200, T0 + 180)).toEqual({
-      requests: 1, input_tokens: 100, output_tokens: 20, priced: 1, cost_pico: 27_000_000,
-      latency_ms_sum: 180, latency_le_250: 1, ttft_count: 1, ttft_ms_sum: 40, ttft_le_50: 1,
+      requests: 1,
+      input_tokens: 100,
+      output_tokens: 20,
+      priced: 1,
+      cost_pico: 27_000_000,
+      latency_ms_sum: 180,
+      latency_le_250: 1,
+      ttft_count: 1,
+      ttft_ms_sum: 40,
+      ttft_le_50: 1,
     });
   });
 
@@ -63,11 +77,21 @@ describe("per-version aggregate increments", () => {
     expect(fields(served({ usage: null, costPico: null }), 400, T0 + 10)).toMatchObject({ client_errors: 1 });
     // A stream the client left: counted once, as aborted and incomplete, with no cost it cannot know.
     expect(fields(served({ usage: null, costPico: null, ttftMs: 5 }), 499, T0 + 70_000)).toEqual({
-      requests: 1, aborted: 1, incomplete: 1, latency_ms_sum: 70_000, latency_le_120000: 1, ttft_count: 1, ttft_ms_sum: 5, ttft_le_25: 1,
+      requests: 1,
+      aborted: 1,
+      incomplete: 1,
+      latency_ms_sum: 70_000,
+      latency_le_120000: 1,
+      ttft_count: 1,
+      ttft_ms_sum: 5,
+      ttft_le_25: 1,
     });
     expect(fields(served(), 200, T0 + 200_000)).toMatchObject({ latency_le_inf: 1 });
     // A stream the provider cut after its 200: an error, and incomplete.
-    expect(fields(served({ usage: null, costPico: null, errorType: "upstream_error" }), 200, T0 + 10)).toMatchObject({ errors: 1, incomplete: 1 });
+    expect(fields(served({ usage: null, costPico: null, errorType: "upstream_error" }), 200, T0 + 10)).toMatchObject({
+      errors: 1,
+      incomplete: 1,
+    });
   });
 });
 
@@ -89,7 +113,9 @@ describe("reading aggregates", () => {
     expect(minutesOf(T0, T0 + 1)).toEqual([T0 / MINUTE_MS]);
     return Promise.all([
       expect(readVersionStats({} as Store, { env: "prod", name: "x", from: T0, to: T0 })).rejects.toThrow(/end after/),
-      expect(readVersionStats({} as Store, { env: "prod", name: "x", from: T0, to: T0 + MAX_WINDOW_MS + 1 })).rejects.toThrow(/at most 14 days/),
+      expect(
+        readVersionStats({} as Store, { env: "prod", name: "x", from: T0, to: T0 + MAX_WINDOW_MS + 1 }),
+      ).rejects.toThrow(/at most 14 days/),
     ]);
   });
 });
@@ -108,19 +134,37 @@ describe("aggregate writer", () => {
     await w.flush();
     expect(w.pendingKeys()).toBe(0);
 
-    const prod = await readVersionStats(store, { env: "prod", name: "summarization", from: T0, to: T0 + 2 * MINUTE_MS });
+    const prod = await readVersionStats(store, {
+      env: "prod",
+      name: "summarization",
+      from: T0,
+      to: T0 + 2 * MINUTE_MS,
+    });
     const byVersion = Object.fromEntries(prod.map((s) => [s.version, s]));
     expect(Object.keys(byVersion).sort()).toEqual(["1.0.0", "1.1.0"]);
     expect(byVersion["1.0.0"]).toMatchObject({ requests: 2, inputTokens: 200, costPico: 54_000_000n });
-    expect(byVersion["1.1.0"]).toMatchObject({ requests: 2, errors: 1, inputTokens: 100, priced: 1, costPico: 27_000_000n });
+    expect(byVersion["1.1.0"]).toMatchObject({
+      requests: 2,
+      errors: 1,
+      inputTokens: 100,
+      priced: 1,
+      costPico: 27_000_000n,
+    });
     expect(byVersion["1.1.0"]?.latency.count).toBe(2);
     expect(byVersion["1.1.0"]?.latency.sumMs).toBe(200);
 
     // The window is what it says: only the first minute.
     const first = await readVersionStats(store, { env: "prod", name: "summarization", from: T0, to: T0 + MINUTE_MS });
     expect(first.find((s) => s.version === "1.0.0")?.requests).toBe(1);
-    const pinned = await readVersionStats(store, { env: "pinned", name: "summarization", from: T0, to: T0 + MINUTE_MS }, ["9.9.9"]);
-    expect(pinned.map((s) => [s.version, s.requests])).toEqual([["9.9.9", 0], ["1.1.0", 1]]);
+    const pinned = await readVersionStats(
+      store,
+      { env: "pinned", name: "summarization", from: T0, to: T0 + MINUTE_MS },
+      ["9.9.9"],
+    );
+    expect(pinned.map((s) => [s.version, s.requests])).toEqual([
+      ["9.9.9", 0],
+      ["1.1.0", 1],
+    ]);
     // Keys expire after the retention period.
     const raw = new Redis(redisUrl());
     const ttl = await raw.pttl(`${store.prefix}${statsKey("prod", "summarization", "1.1.0", T0 / MINUTE_MS)}`);
@@ -131,7 +175,10 @@ describe("aggregate writer", () => {
   it("keeps what a failed write held and writes it with the next flush, nothing twice", async () => {
     const real = await redis();
     let fail = true;
-    const flaky: Store = { ...real, hincrbyBatch: (incs, opts) => (fail ? Promise.reject(new Error("redis down")) : real.hincrbyBatch(incs, opts)) };
+    const flaky: Store = {
+      ...real,
+      hincrbyBatch: (incs, opts) => (fail ? Promise.reject(new Error("redis down")) : real.hincrbyBatch(incs, opts)),
+    };
     const w = writer(flaky);
     w.record(served(), 200, T0);
     await w.flush();
@@ -161,10 +208,21 @@ describe("aggregate writer", () => {
     const prefix = uniquePrefix("agg-many");
     const ws = await Promise.all([1, 2, 3].map(async () => writer(await redis(prefix))));
     for (let round = 0; round < 20; round++) {
-      ws.forEach((w, i) => w.record(served({ usage: { inputTokens: i + 1, outputTokens: round, cachedInputTokens: 0 }, costPico: 1 }), 200, T0));
+      ws.forEach((w, i) =>
+        w.record(
+          served({ usage: { inputTokens: i + 1, outputTokens: round, cachedInputTokens: 0 }, costPico: 1 }),
+          200,
+          T0,
+        ),
+      );
       await Promise.all(ws.map((w) => w.flush()));
     }
-    const [s] = await readVersionStats(await redis(prefix), { env: "prod", name: "summarization", from: T0, to: T0 + 1 });
+    const [s] = await readVersionStats(await redis(prefix), {
+      env: "prod",
+      name: "summarization",
+      from: T0,
+      to: T0 + 1,
+    });
     expect(s).toMatchObject({ requests: 60, inputTokens: 20 * (1 + 2 + 3), outputTokens: 3 * 190, costPico: 60n });
   });
 });

@@ -42,7 +42,12 @@ function bump(fields: Map<string, number>, field: string, by: number): void {
 }
 
 /** Adds the integer increments of one finished request to its version's counts for that minute. */
-export function requestIncrements(rec: RequestRecord, status: number, endedAt: number, into: Map<string, number>): void {
+export function requestIncrements(
+  rec: RequestRecord,
+  status: number,
+  endedAt: number,
+  into: Map<string, number>,
+): void {
   bump(into, FIELD.requests, 1);
   const aborted = status === 499;
   if (aborted) bump(into, FIELD.aborted, 1);
@@ -165,7 +170,11 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       const newer = pending;
       pending = batch;
       for (const [key, fields] of newer) add(pending, key, fields);
-      if (!failing) logger.warn("aggregates not written; kept for the next flush", { error: err instanceof Error ? err.message : String(err), pending_keys: pending.size });
+      if (!failing)
+        logger.warn("aggregates not written; kept for the next flush", {
+          error: err instanceof Error ? err.message : String(err),
+          pending_keys: pending.size,
+        });
       failing = true;
     }
   };
@@ -186,7 +195,12 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
     record(rec, status, endedAt) {
       // Only requests served from a prompt version are counted; pinned ones under PINNED_ENV.
       if (rec.prompt === null || rec.version === null) return;
-      const { stats, index } = keys.get(rec.environment ?? PINNED_ENV, rec.prompt, rec.version, Math.floor(endedAt / MINUTE_MS));
+      const { stats, index } = keys.get(
+        rec.environment ?? PINNED_ENV,
+        rec.prompt,
+        rec.version,
+        Math.floor(endedAt / MINUTE_MS),
+      );
       const fields = slot(pending, stats);
       if (fields === null) dropped += 1;
       else requestIncrements(rec, status, endedAt, fields);

@@ -14,7 +14,9 @@ export function costPico(prices: PriceTable, model: string, usage: Usage): numbe
 export function formatUsd(pico: number | bigint): string {
   const p = BigInt(pico);
   const abs = p < 0n ? -p : p;
-  const frac = String(abs % 1_000_000_000_000n).padStart(12, "0").replace(/0+$/, "");
+  const frac = String(abs % 1_000_000_000_000n)
+    .padStart(12, "0")
+    .replace(/0+$/, "");
   const whole = `${p < 0n ? "-" : ""}${abs / 1_000_000_000_000n}`;
   return frac === "" ? whole : `${whole}.${frac}`;
 }

@@ -15,7 +15,8 @@ const cut = (text: string): string => (text.length > MAX_CHARS ? `${text.slice(0
 /** The input of a request body as sent upstream: chat messages, a completion prompt, Responses input, embeddings input. */
 export function inputMessages(body: Readonly<Record<string, unknown>>): string | null {
   const parts: Record<string, unknown> = {};
-  for (const key of ["messages", "instructions", "input", "prompt"]) if (body[key] !== undefined) parts[key] = body[key];
+  for (const key of ["messages", "instructions", "input", "prompt"])
+    if (body[key] !== undefined) parts[key] = body[key];
   if (Object.keys(parts).length === 0) return null;
   return cut(JSON.stringify("messages" in parts && Object.keys(parts).length === 1 ? parts["messages"] : parts));
 }
@@ -30,10 +31,14 @@ export function outputMessages(answer: Buffer): string | null {
   }
   if (!root) return null;
   if (Array.isArray(root["choices"])) {
-    return cut(JSON.stringify(root["choices"].map((c: unknown) => {
-      const choice = obj(c);
-      return choice?.["message"] ?? { role: "assistant", content: choice?.["text"] ?? null };
-    })));
+    return cut(
+      JSON.stringify(
+        root["choices"].map((c: unknown) => {
+          const choice = obj(c);
+          return choice?.["message"] ?? { role: "assistant", content: choice?.["text"] ?? null };
+        }),
+      ),
+    );
   }
   if (Array.isArray(root["output"])) return cut(JSON.stringify(root["output"]));
   return null;
@@ -67,7 +72,8 @@ export class StreamTranscript {
       } catch {
         continue;
       }
-      if (data?.["type"] === "response.output_text.delta" && typeof data["delta"] === "string") texts[0] = (texts[0] ?? "") + data["delta"];
+      if (data?.["type"] === "response.output_text.delta" && typeof data["delta"] === "string")
+        texts[0] = (texts[0] ?? "") + data["delta"];
       for (const c of Array.isArray(data?.["choices"]) ? data["choices"] : []) {
         const choice = obj(c);
         const index = typeof choice?.["index"] === "number" ? choice["index"] : 0;

@@ -10,15 +10,28 @@ describe("metrics", () => {
 
   it("records requests, tokens, cost and unpriced answers", async () => {
     const m = createMetrics({ maxModels: 1 });
-    const rec = { ...newRecord(0), model: "gpt-x", usage: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 }, costPico: 2_000_000 };
+    const rec = {
+      ...newRecord(0),
+      model: "gpt-x",
+      usage: { inputTokens: 3, outputTokens: 4, cachedInputTokens: 0 },
+      costPico: 2_000_000,
+    };
     m.record(rec, 200, 1500);
     m.record({ ...rec, model: "second-model", costPico: null }, 502, 10);
     const text = await m.registry.metrics();
-    expect(text).toContain('promptgate_requests_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1');
-    expect(text).toContain('promptgate_tokens_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx",type="output"} 4');
-    expect(text).toContain('promptgate_cost_usd_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 0.000002');
+    expect(text).toContain(
+      'promptgate_requests_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1',
+    );
+    expect(text).toContain(
+      'promptgate_tokens_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx",type="output"} 4',
+    );
+    expect(text).toContain(
+      'promptgate_cost_usd_total{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 0.000002',
+    );
     expect(text).toContain('promptgate_unpriced_requests_total{model="other"} 1');
-    expect(text).toContain('promptgate_request_duration_seconds_count{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1');
+    expect(text).toContain(
+      'promptgate_request_duration_seconds_count{prompt="none",version="none",variant="none",model="gpt-x",status="2xx"} 1',
+    );
     expect(text).toContain("promptgate_process_cpu_user_seconds_total");
   });
 
@@ -38,7 +51,9 @@ describe("metrics", () => {
     m.record({ ...newRecord(0), model: "gpt-x", errorType: "upstream_timeout" }, 200, 1);
     m.record({ ...newRecord(0), model: "gpt-x", errorType: "client_closed" }, 499, 1);
     const text = await m.registry.metrics();
-    expect(text).toContain('promptgate_streams_interrupted_total{prompt="none",version="none",model="gpt-x",error_type="upstream_timeout"} 1');
+    expect(text).toContain(
+      'promptgate_streams_interrupted_total{prompt="none",version="none",model="gpt-x",error_type="upstream_timeout"} 1',
+    );
     expect(text).not.toContain('error_type="client_closed"');
   });
 });

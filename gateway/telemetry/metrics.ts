@@ -84,47 +84,98 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     const key = `${labels.prompt}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.model}\u0000${labels.status}`;
     let s = series.get(key);
     if (!s) {
-      s = { labels, requests: 0, input: 0, output: 0, cached: 0, costPico: 0, duration: newCells(DURATION_BUCKETS), ttft: newCells(TTFT_BUCKETS) };
+      s = {
+        labels,
+        requests: 0,
+        input: 0,
+        output: 0,
+        cached: 0,
+        costPico: 0,
+        duration: newCells(DURATION_BUCKETS),
+        ttft: newCells(TTFT_BUCKETS),
+      };
       series.set(key, s);
     }
     return s;
   };
 
-  new ScrapedCounter({
-    name: "promptgate_requests_total", help: "Requests by prompt, version, variant, model and status class", labelNames: LABELS,
-    read: () => map(all(), (s) => ({ labels: s.labels, value: s.requests })),
-  }, registry);
-  new ScrapedCounter({
-    name: "promptgate_tokens_total", help: "Tokens by type (input, output, cached_input)", labelNames: [...LABELS, "type"],
-    read: () => flatMap(all(), (s) => [
-      { labels: { ...s.labels, type: "input" }, value: s.input },
-      { labels: { ...s.labels, type: "output" }, value: s.output },
-      { labels: { ...s.labels, type: "cached_input" }, value: s.cached },
-    ]),
-  }, registry);
-  new ScrapedCounter({
-    name: "promptgate_cost_usd_total", help: "Cost in USD from config/pricing.yaml", labelNames: LABELS,
-    read: () => map(all(), (s) => ({ labels: s.labels, value: s.costPico / 1e12 })),
-  }, registry);
-  new ScrapedHistogram({
-    name: "promptgate_request_duration_seconds", help: "Request duration, streams included to their end", labelNames: LABELS, buckets: DURATION_BUCKETS,
-    read: () => map(all(), (s) => [s.labels, s.duration] as const),
-  }, registry);
-  new ScrapedHistogram({
-    name: "promptgate_time_to_first_token_seconds", help: "Time to the first streamed event", labelNames: LABELS, buckets: TTFT_BUCKETS,
-    read: () => flatMap(all(), (s) => (s.ttft.count === 0 ? [] : [[s.labels, s.ttft] as const])),
-  }, registry);
-  const unpriced = new Counter({ name: "promptgate_unpriced_requests_total", help: "Answers with usage for models pricing.yaml does not price", labelNames: ["model"], registers: [registry] });
-  const interrupted = new Counter({
-    name: "promptgate_streams_interrupted_total", help: "Streams the provider cut after its 200 (counted as 2xx in promptgate_requests_total)",
-    labelNames: ["prompt", "version", "model", "error_type"], registers: [registry],
+  new ScrapedCounter(
+    {
+      name: "promptgate_requests_total",
+      help: "Requests by prompt, version, variant, model and status class",
+      labelNames: LABELS,
+      read: () => map(all(), (s) => ({ labels: s.labels, value: s.requests })),
+    },
+    registry,
+  );
+  new ScrapedCounter(
+    {
+      name: "promptgate_tokens_total",
+      help: "Tokens by type (input, output, cached_input)",
+      labelNames: [...LABELS, "type"],
+      read: () =>
+        flatMap(all(), (s) => [
+          { labels: { ...s.labels, type: "input" }, value: s.input },
+          { labels: { ...s.labels, type: "output" }, value: s.output },
+          { labels: { ...s.labels, type: "cached_input" }, value: s.cached },
+        ]),
+    },
+    registry,
+  );
+  new ScrapedCounter(
+    {
+      name: "promptgate_cost_usd_total",
+      help: "Cost in USD from config/pricing.yaml",
+      labelNames: LABELS,
+      read: () => map(all(), (s) => ({ labels: s.labels, value: s.costPico / 1e12 })),
+    },
+    registry,
+  );
+  new ScrapedHistogram(
+    {
+      name: "promptgate_request_duration_seconds",
+      help: "Request duration, streams included to their end",
+      labelNames: LABELS,
+      buckets: DURATION_BUCKETS,
+      read: () => map(all(), (s) => [s.labels, s.duration] as const),
+    },
+    registry,
+  );
+  new ScrapedHistogram(
+    {
+      name: "promptgate_time_to_first_token_seconds",
+      help: "Time to the first streamed event",
+      labelNames: LABELS,
+      buckets: TTFT_BUCKETS,
+      read: () => flatMap(all(), (s) => (s.ttft.count === 0 ? [] : [[s.labels, s.ttft] as const])),
+    },
+    registry,
+  );
+  const unpriced = new Counter({
+    name: "promptgate_unpriced_requests_total",
+    help: "Answers with usage for models pricing.yaml does not price",
+    labelNames: ["model"],
+    registers: [registry],
   });
-  const anonymous = new Counter({ name: "promptgate_split_anonymous_total", help: "Prompt requests without a user id, served the label's version", labelNames: ["prompt"], registers: [registry] });
+  const interrupted = new Counter({
+    name: "promptgate_streams_interrupted_total",
+    help: "Streams the provider cut after its 200 (counted as 2xx in promptgate_requests_total)",
+    labelNames: ["prompt", "version", "model", "error_type"],
+    registers: [registry],
+  });
+  const anonymous = new Counter({
+    name: "promptgate_split_anonymous_total",
+    help: "Prompt requests without a user id, served the label's version",
+    labelNames: ["prompt"],
+    registers: [registry],
+  });
 
   // Counts kept elsewhere (the split, the aggregate writer, the span processor), read at scrape time.
   const observed = (name: string, help: string, read: () => number): void => {
     new Counter({
-      name, help, registers: [registry],
+      name,
+      help,
+      registers: [registry],
       collect() {
         this.reset();
         this.inc(read());
@@ -132,19 +183,34 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     });
   };
   const { invalidWeights, aggregates, spans } = opts;
-  if (invalidWeights) observed("promptgate_weights_invalid_total", "Canary weight changes refused (the last good split stayed)", invalidWeights);
+  if (invalidWeights)
+    observed(
+      "promptgate_weights_invalid_total",
+      "Canary weight changes refused (the last good split stayed)",
+      invalidWeights,
+    );
   if (aggregates) {
     new Gauge({
-      name: "promptgate_aggregates_pending_keys", help: "Per-version aggregate keys counted in memory, not yet written to the store", registers: [registry],
+      name: "promptgate_aggregates_pending_keys",
+      help: "Per-version aggregate keys counted in memory, not yet written to the store",
+      registers: [registry],
       collect() {
         this.set(aggregates.pendingKeys());
       },
     });
-    observed("promptgate_aggregates_dropped_total", "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys", () => aggregates.droppedRequests());
+    observed(
+      "promptgate_aggregates_dropped_total",
+      "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys",
+      () => aggregates.droppedRequests(),
+    );
   }
   if (spans) {
     observed("promptgate_spans_exported_total", "Spans the OTLP exporter delivered", () => spans.exported);
-    observed("promptgate_spans_dropped_total", "Spans dropped because the export queue was full (collector slow, down or unreachable)", () => spans.dropped);
+    observed(
+      "promptgate_spans_dropped_total",
+      "Spans dropped because the export queue was full (collector slow, down or unreachable)",
+      () => spans.dropped,
+    );
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
   }
 
@@ -165,7 +231,13 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       if (rec.costPico !== null) s.costPico += rec.costPico;
       if (rec.anonymous && rec.prompt !== null) anonymous.inc({ prompt: prompt(rec.prompt) });
       // error_type is a GatewayError code: a small fixed set.
-      if (status < 400 && rec.errorType !== null) interrupted.inc({ prompt: s.labels.prompt, version: s.labels.version, model: s.labels.model, error_type: rec.errorType });
+      if (status < 400 && rec.errorType !== null)
+        interrupted.inc({
+          prompt: s.labels.prompt,
+          version: s.labels.version,
+          model: s.labels.model,
+          error_type: rec.errorType,
+        });
     },
   };
 }

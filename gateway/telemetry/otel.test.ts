@@ -20,7 +20,11 @@ async function endSpans(answer: "ok" | "fail" | "hang", count: number) {
   const stats = newSpanExportStats();
   const exp = exporter(answer);
   const processor = new BatchSpanProcessor({
-    exporter: exp, maxQueueSize: 20, maxExportBatchSize: 5, scheduledDelayMillis: 5, exportTimeoutMillis: 60_000,
+    exporter: exp,
+    maxQueueSize: 20,
+    maxExportBatchSize: 5,
+    scheduledDelayMillis: 5,
+    exportTimeoutMillis: 60_000,
     selfObsMeterProvider: spanStatsMeterProvider(stats),
   });
   const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer("t");
@@ -43,9 +47,19 @@ describe("span export accounting", () => {
   });
 
   it("reads the standard OTEL_BSP_* variables, falling back to the SDK defaults", () => {
-    expect(batchSettings({})).toEqual({ maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30000 });
-    expect(batchSettings({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_BSP_EXPORT_TIMEOUT: "x" })).toEqual({
-      maxQueueSize: 100, maxExportBatchSize: 100, scheduledDelayMillis: 200, exportTimeoutMillis: 30000,
+    expect(batchSettings({})).toEqual({
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduledDelayMillis: 5000,
+      exportTimeoutMillis: 30000,
+    });
+    expect(
+      batchSettings({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_SCHEDULE_DELAY: "200", OTEL_BSP_EXPORT_TIMEOUT: "x" }),
+    ).toEqual({
+      maxQueueSize: 100,
+      maxExportBatchSize: 100,
+      scheduledDelayMillis: 200,
+      exportTimeoutMillis: 30000,
     });
   });
 
@@ -59,13 +73,27 @@ describe("span export accounting", () => {
   it("warns at start about exporters it does not have and protocols it does not speak", () => {
     const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317" };
     expect(tracingWarnings({ ...endpoint })).toEqual([]);
-    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_TRACES_EXPORTER: "otlp" })).toEqual([]);
+    expect(
+      tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_TRACES_EXPORTER: "otlp" }),
+    ).toEqual([]);
     const [grpc] = tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
-    expect(grpc).toMatch(/^OTEL_EXPORTER_OTLP_PROTOCOL is "grpc", but promptgate exports traces as OTLP\/HTTP JSON \(http\/json\).*4318/);
+    expect(grpc).toMatch(
+      /^OTEL_EXPORTER_OTLP_PROTOCOL is "grpc", but promptgate exports traces as OTLP\/HTTP JSON \(http\/json\).*4318/,
+    );
     // The traces-specific variable decides, as in the SDK.
-    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" })).toEqual([]);
-    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })[0]).toContain('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL is "http/protobuf"');
-    expect(tracingWarnings({ ...endpoint, OTEL_TRACES_EXPORTER: "otlp, console" })).toEqual(['OTEL_TRACES_EXPORTER names "console": promptgate exports traces over OTLP only']);
+    expect(
+      tracingWarnings({
+        ...endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+      }),
+    ).toEqual([]);
+    expect(tracingWarnings({ ...endpoint, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf" })[0]).toContain(
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL is "http/protobuf"',
+    );
+    expect(tracingWarnings({ ...endpoint, OTEL_TRACES_EXPORTER: "otlp, console" })).toEqual([
+      'OTEL_TRACES_EXPORTER names "console": promptgate exports traces over OTLP only',
+    ]);
     expect(tracingWarnings({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([]); // not exporting: no protocol to speak
     expect(tracingWarnings({ OTEL_TRACES_EXPORTER: "console" })).toHaveLength(1); // asked for spans it will not get
     expect(tracingWarnings({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toEqual([]);

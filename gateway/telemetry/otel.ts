@@ -28,7 +28,10 @@ export const newSpanExportStats = (): SpanExportStats => ({ exported: 0, dropped
 
 export function tracingEnabled(env: NodeJS.ProcessEnv): boolean {
   if (env["OTEL_SDK_DISABLED"] === "true" || env["OTEL_TRACES_EXPORTER"] === "none") return false;
-  return Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) || env["OTEL_TRACES_EXPORTER"] === "otlp";
+  return (
+    Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) ||
+    env["OTEL_TRACES_EXPORTER"] === "otlp"
+  );
 }
 
 /**
@@ -38,14 +41,22 @@ export function tracingEnabled(env: NodeJS.ProcessEnv): boolean {
  */
 export function tracingWarnings(env: NodeJS.ProcessEnv): string[] {
   const warnings: string[] = [];
-  const exporters = (env["OTEL_TRACES_EXPORTER"] ?? "").split(",").map((e) => e.trim()).filter((e) => !["", "otlp", "none"].includes(e));
-  if (exporters.length > 0) warnings.push(`OTEL_TRACES_EXPORTER names ${exporters.map((e) => `"${e}"`).join(", ")}: promptgate exports traces over OTLP only`);
+  const exporters = (env["OTEL_TRACES_EXPORTER"] ?? "")
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => !["", "otlp", "none"].includes(e));
+  if (exporters.length > 0)
+    warnings.push(
+      `OTEL_TRACES_EXPORTER names ${exporters.map((e) => `"${e}"`).join(", ")}: promptgate exports traces over OTLP only`,
+    );
   if (!tracingEnabled(env)) return warnings;
   for (const name of ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]) {
     const value = env[name]?.trim();
     if (value === undefined || value === "") continue;
     if (value !== "http/json") {
-      warnings.push(`${name} is "${value}", but promptgate exports traces as OTLP/HTTP JSON (http/json): point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's OTLP/HTTP port (4318 by default)`);
+      warnings.push(
+        `${name} is "${value}", but promptgate exports traces as OTLP/HTTP JSON (http/json): point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's OTLP/HTTP port (4318 by default)`,
+      );
     }
     break; // the traces-specific variable wins over the general one, as in the SDK
   }
@@ -53,7 +64,12 @@ export function tracingWarnings(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** The batch processor's settings from the standard OTEL_BSP_* variables, with the SDK's defaults. */
-export function batchSettings(env: NodeJS.ProcessEnv): { maxQueueSize: number; maxExportBatchSize: number; scheduledDelayMillis: number; exportTimeoutMillis: number } {
+export function batchSettings(env: NodeJS.ProcessEnv): {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+} {
   const num = (name: string, fallback: number): number => {
     const raw = env[name];
     const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
@@ -101,7 +117,8 @@ export function spanStatsMeterProvider(stats: SpanExportStats): MeterProvider {
 
 export function startTracing(env: NodeJS.ProcessEnv): Tracing {
   const stats = newSpanExportStats();
-  if (!tracingEnabled(env)) return { tracer: trace.getTracer("promptgate"), exporting: false, stats, shutdown: async () => undefined };
+  if (!tracingEnabled(env))
+    return { tracer: trace.getTracer("promptgate"), exporting: false, stats, shutdown: async () => undefined };
   const processor = new BatchSpanProcessor({
     exporter: new OTLPTraceExporter(),
     ...batchSettings(env),

@@ -16,20 +16,23 @@ export interface ModelPrice {
 
 export type PriceTable = ReadonlyMap<string, ModelPrice>;
 
-const price = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const text = String(v).trim();
-    const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
-    if (!m) {
-      ctx.addIssue({ code: "custom", message: "must be a non-negative USD amount per million tokens with at most 6 decimals" });
-      return z.NEVER;
-    }
-    return Number(m[1]) * 1_000_000 + Number((m[2] ?? "").padEnd(6, "0"));
-  });
+const price = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const text = String(v).trim();
+  const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
+  if (!m) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must be a non-negative USD amount per million tokens with at most 6 decimals",
+    });
+    return z.NEVER;
+  }
+  return Number(m[1]) * 1_000_000 + Number((m[2] ?? "").padEnd(6, "0"));
+});
 
 const fileSchema = z.strictObject({
-  models: z.record(z.string().min(1), z.strictObject({ input: price, output: price, cached_input: price.optional() })).default({}),
+  models: z
+    .record(z.string().min(1), z.strictObject({ input: price, output: price, cached_input: price.optional() }))
+    .default({}),
 });
 
 export function parsePricing(text: string, file = "pricing.yaml"): PriceTable {
@@ -39,7 +42,10 @@ export function parsePricing(text: string, file = "pricing.yaml"): PriceTable {
     throw new ConfigError(`${file} is invalid:\n${lines.join("\n")}`);
   }
   return new Map(
-    Object.entries(parsed.data.models).map(([model, p]) => [model, { input: p.input, output: p.output, cachedInput: p.cached_input ?? p.input }]),
+    Object.entries(parsed.data.models).map(([model, p]) => [
+      model,
+      { input: p.input, output: p.output, cachedInput: p.cached_input ?? p.input },
+    ]),
   );
 }
 

@@ -32,5 +32,21 @@ export interface RequestRecord {
 }
 
 export const newRecord = (startedAt: number): RequestRecord => ({
-  startedAt, operation: null, provider: null, environment: null, errorType: null, prompt: null, version: null, variant: null, model: null, usage: null, inputMessages: null, outputMessages: null, response: null, costPico: null, ttftMs: null, bucket: null, anonymous: false,
+  startedAt,
+  operation: null,
+  provider: null,
+  environment: null,
+  errorType: null,
+  prompt: null,
+  version: null,
+  variant: null,
+  model: null,
+  usage: null,
+  inputMessages: null,
+  outputMessages: null,
+  response: null,
+  costPico: null,
+  ttftMs: null,
+  bucket: null,
+  anonymous: false,
 });

@@ -2,7 +2,14 @@
 // arithmetic alone; prom-client reads them only when /metrics is scraped. A prom-client child still
 // validates and hashes its labels on every inc/observe (several µs per request for our six series),
 // which is the request path's cost, not the scrape's.
-import { Counter, Histogram, type LabelValues, type MetricObjectWithValues, type MetricValue, type Registry } from "prom-client";
+import {
+  Counter,
+  Histogram,
+  type LabelValues,
+  type MetricObjectWithValues,
+  type MetricValue,
+  type Registry,
+} from "prom-client";
 
 /** A histogram's cells for one series: counts per bucket (the last is +Inf), their sum and count. */
 export interface HistogramCells {
@@ -11,7 +18,11 @@ export interface HistogramCells {
   count: number;
 }
 
-export const newCells = (bounds: readonly number[]): HistogramCells => ({ counts: new Array<number>(bounds.length + 1).fill(0), sum: 0, count: 0 });
+export const newCells = (bounds: readonly number[]): HistogramCells => ({
+  counts: new Array<number>(bounds.length + 1).fill(0),
+  sum: 0,
+  count: 0,
+});
 
 export function observeCells(cells: HistogramCells, bounds: readonly number[], value: number): void {
   let i = 0;
@@ -68,7 +79,13 @@ export class ScrapedHistogram<T extends string> extends Histogram<T> {
   readonly #help: string;
 
   constructor(config: HistogramConfig<T>, registry: Registry) {
-    super({ name: config.name, help: config.help, labelNames: config.labelNames, buckets: [...config.buckets], registers: [registry] });
+    super({
+      name: config.name,
+      help: config.help,
+      labelNames: config.labelNames,
+      buckets: [...config.buckets],
+      registers: [registry],
+    });
     this.#read = config.read;
     this.#bounds = config.buckets;
     this.#name = config.name;
@@ -79,7 +96,13 @@ export class ScrapedHistogram<T extends string> extends Histogram<T> {
    * prom-client renders a histogram from this method (its `get()` calls it too, then merges
    * `sharedLabels` into `labels`); it is not in prom-client's type declarations.
    */
-  async getForPromString(): Promise<{ name: string; help: string; type: "histogram"; aggregator: "sum"; values: HistogramSample<T>[] }> {
+  async getForPromString(): Promise<{
+    name: string;
+    help: string;
+    type: "histogram";
+    aggregator: "sum";
+    values: HistogramSample<T>[];
+  }> {
     const values: HistogramSample<T>[] = [];
     const bucket = `${this.#name}_bucket`;
     for (const [labels, cells] of this.#read()) {

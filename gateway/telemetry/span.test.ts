@@ -5,7 +5,9 @@ import { describe, expect, it } from "vitest";
 import { startRequestSpan, traceHeaders } from "./span.ts";
 
 const propagator = new W3CTraceContextPropagator();
-const sdkTracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })] }).getTracer("t");
+const sdkTracer = new TracerProvider({
+  spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })],
+}).getTracer("t");
 const noopTracer = trace.getTracer("noop"); // no global provider registered here: the API's no-op tracer
 
 /** What the W3C propagator injects for `span`: the reference traceHeaders must match. */
@@ -42,7 +44,11 @@ describe("traceHeaders", () => {
   });
 
   it("writes trace flags as two hex digits", () => {
-    const parent = propagator.extract(ROOT_CONTEXT, { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff" }, defaultTextMapGetter);
+    const parent = propagator.extract(
+      ROOT_CONTEXT,
+      { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff" },
+      defaultTextMapGetter,
+    );
     const span = noopTracer.startSpan("x", {}, parent);
     expect(traceHeaders(span)["traceparent"]).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff");
   });

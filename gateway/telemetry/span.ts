@@ -1,7 +1,16 @@
 // One SERVER span per request: the inbound `traceparent` is its parent, a `traceparent` goes upstream,
 // and the attributes come from the request's record when it ends. Never a key or a header, and no
 // message unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (see message-content.ts).
-import { INVALID_SPANID, INVALID_TRACEID, ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, type Span, type Tracer } from "@opentelemetry/api";
+import {
+  INVALID_SPANID,
+  INVALID_TRACEID,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  type Span,
+  type Tracer,
+} from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { IncomingHttpHeaders } from "node:http";
 import { formatUsd } from "./cost.ts";

@@ -87,35 +87,64 @@ export function json(status: number, value: unknown, headers: Record<string, str
   };
 }
 
-export function chatJson(content: string, usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 }): Handler {
+export function chatJson(
+  content: string,
+  usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+): Handler {
   return (req, res) => {
     const model = (req.json()["model"] as string | undefined) ?? "unknown";
-    void json(200, {
-      id: "chatcmpl-fake", object: "chat.completion", created: 1, model,
-      choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
-      usage,
-    }, { "x-request-id": "req_fake_1" })(req, res);
+    void json(
+      200,
+      {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 1,
+        model,
+        choices: [
+          { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" },
+        ],
+        usage,
+      },
+      { "x-request-id": "req_fake_1" },
+    )(req, res);
   };
 }
 
 export const chunk = (content: string | null, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1, model: "gpt-test",
+  id: "chatcmpl-fake",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "gpt-test",
   choices: content === null ? [] : [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }],
   ...extra,
 });
 
 /** Streams chat chunks; before each event after the first, awaits `between(i)` if given. */
-export function chatStream(contents: string[], opts: { between?: (i: number) => Promise<void>; usage?: boolean; eol?: string } = {}): Handler {
+export function chatStream(
+  contents: string[],
+  opts: { between?: (i: number) => Promise<void>; usage?: boolean; eol?: string } = {},
+): Handler {
   return async (req, res) => {
     const eol = opts.eol ?? "\n";
-    const wantsUsage = (req.json()["stream_options"] as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const wantsUsage =
+      (req.json()["stream_options"] as { include_usage?: boolean } | undefined)?.include_usage === true;
     res.writeHead(200, { "content-type": "text/event-stream" });
     res.flushHeaders();
     const events: string[] = contents.map((c) => JSON.stringify(chunk(c, { usage: null })));
     // As OpenAI does: a last choices chunk with an empty delta and the finish reason.
-    events.push(JSON.stringify(chunk(null, { choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }], usage: null })));
+    events.push(
+      JSON.stringify(
+        chunk(null, { choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }], usage: null }),
+      ),
+    );
     if (wantsUsage && opts.usage !== false) {
-      events.push(JSON.stringify(chunk(null, { usage: { prompt_tokens: 5, completion_tokens: contents.length, total_tokens: 5 + contents.length } })));
+      events.push(
+        JSON.stringify(
+          chunk(null, {
+            usage: { prompt_tokens: 5, completion_tokens: contents.length, total_tokens: 5 + contents.length },
+          }),
+        ),
+      );
     }
     events.push("[DONE]");
     for (const [i, data] of events.entries()) {

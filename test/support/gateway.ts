@@ -57,7 +57,13 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), "pg-gw-"));
   const store = opts.store ?? createSqliteStore({ path: join(dir, "state.db"), prefix: "test:", logger });
   const clock = opts.clock ?? systemClock;
-  const prompts = await startPromptSource({ store, clock, logger, snapshotPath: opts.snapshotPath ?? join(dir, "snapshot.json"), intervalMs: 100 });
+  const prompts = await startPromptSource({
+    store,
+    clock,
+    logger,
+    snapshotPath: opts.snapshotPath ?? join(dir, "snapshot.json"),
+    intervalMs: 100,
+  });
   const random = opts.random ?? Math.random;
   const upstream = createUpstream(config.limits, createMockProvider(random));
   const deps: Deps = {

@@ -36,7 +36,15 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeProcess>
   if (opts.pricing !== undefined) writeFileSync(join(dir, "pricing.yaml"), opts.pricing);
   if (opts.prompts) cpSync("config/prompts", join(dir, "prompts"), { recursive: true });
   const child = spawn(process.execPath, ["gateway/main.ts", "serve"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CONFIG_DIR: dir, STATE_PATH: join(dir, "state.db"), REDIS_URL: "", ...opts.env },
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      CONFIG_DIR: dir,
+      STATE_PATH: join(dir, "state.db"),
+      REDIS_URL: "",
+      ...opts.env,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   children.push(child);
