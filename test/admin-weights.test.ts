@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../gateway/http/errors.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
-import { eventually } from "../gateway/registry/registry-fixtures.ts";
+import { eventually } from "./support/registry-fixtures.ts";
 import type { WeightsChange, WeightsView } from "../gateway/registry/weights-ops.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 

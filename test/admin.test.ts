@@ -2,9 +2,9 @@
 // rules (immutability, the staging gate, rollback, audit) answered in OpenAI's error shape.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../gateway/http/errors.ts";
-import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
-import { eventually } from "../gateway/registry/registry-fixtures.ts";
+import { eventually } from "./support/registry-fixtures.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 
 const TOKEN = "admin-s3cret";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore } from "../gateway/store/redis-store.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { VERBS } from "../gateway/cli/cli.ts";
-import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
 import { cli, type Run } from "./support/cli.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "../gateway/prompts/prompt-fixtures.ts";
+import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
 import { cli } from "./support/cli.ts";
 import type { WeightsView } from "../gateway/registry/weights-ops.ts";
 

@@ -6,7 +6,7 @@ import { GatewayError } from "../http/errors.ts";
 import { compileAll, compilePrompt, type RenderLimits } from "./compile.ts";
 import { nunjucks } from "./nunjucks-internals.ts";
 import { PromptFileError } from "./prompt-file-error.ts";
-import { designExample, oneTemplate } from "./prompt-fixtures.ts";
+import { designExample, oneTemplate } from "../../test/support/prompt-fixtures.ts";
 import type { PromptVersion, VariableSpec } from "./types.ts";
 import { resolveVariables } from "./variables.ts";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadPromptDir, parsePromptFile, PromptFileError } from "./prompt-file.ts";
-import { DESIGN_EXAMPLE } from "./prompt-fixtures.ts";
+import { DESIGN_EXAMPLE } from "../../test/support/prompt-fixtures.ts";
 
 const FILE = "config/prompts/summarization/1.1.0.yaml";
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
 import { deepFreeze } from "./json-value.ts";
 import { applyPrompt, type PromptEndpoint } from "./render-request.ts";
-import { oneTemplate } from "./prompt-fixtures.ts";
+import { oneTemplate } from "../../test/support/prompt-fixtures.ts";
 import type { PromptVersion, RenderedPrompt } from "./types.ts";
 
 const version: PromptVersion = deepFreeze({

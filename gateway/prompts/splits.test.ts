@@ -3,7 +3,7 @@ import type { Environment } from "../registry/keys.ts";
 import type { RegistrySnapshot, Weights } from "../registry/snapshot.ts";
 import { silentLogger } from "../support/logger.ts";
 import { buildSplits, splitKey, type Splits } from "./splits.ts";
-import { oneTemplate } from "./prompt-fixtures.ts";
+import { oneTemplate } from "../../test/support/prompt-fixtures.ts";
 
 const snapshot = (weights: Weights | null, label = "1.0.0"): RegistrySnapshot => ({
   revision: 1,

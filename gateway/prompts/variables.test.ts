@@ -2,7 +2,7 @@
 // defaults are applied as private copies, and forbidden keys are refused at any depth.
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
-import { designExample } from "./prompt-fixtures.ts";
+import { designExample } from "../../test/support/prompt-fixtures.ts";
 import type { VariableSpec } from "./types.ts";
 import { describeMismatch, MAX_VARIABLE_DEPTH, resolveVariables } from "./variables.ts";
 

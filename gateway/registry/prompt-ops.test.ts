@@ -1,7 +1,7 @@
 // The shared registry operations on the embedded store: push with per-version outcomes, ref
 // resolution, rendering as a request would, readable diffs and history.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EARLIER_EXAMPLE, designExample, oneTemplate } from "../prompts/prompt-fixtures.ts";
+import { EARLIER_EXAMPLE, designExample, oneTemplate } from "../../test/support/prompt-fixtures.ts";
 import { parsePromptFile } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import {
@@ -16,8 +16,8 @@ import {
 } from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { rejection, sqliteBackend, steppingClock } from "./registry-fixtures.ts";
-import type { Backend } from "./registry-fixtures.ts";
+import { rejection, sqliteBackend, steppingClock } from "../../test/support/registry-fixtures.ts";
+import type { Backend } from "../../test/support/registry-fixtures.ts";
 
 const V100 = EARLIER_EXAMPLE;
 

@@ -7,8 +7,8 @@ import { appendAudit } from "./audit.ts";
 import { CHANGE_CHANNEL, REVISION_KEY } from "./keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { rejection, backends, eventually, promptVersion, steppingClock } from "./registry-fixtures.ts";
-import type { Backend } from "./registry-fixtures.ts";
+import { rejection, backends, eventually, promptVersion, steppingClock } from "../../test/support/registry-fixtures.ts";
+import type { Backend } from "../../test/support/registry-fixtures.ts";
 
 describe.each(backends)("registry on $name", ({ make }) => {
   let backend: Backend;

@@ -8,7 +8,7 @@ import { readHistory } from "./audit.ts";
 import { REVISION_KEY, weightsKey } from "./keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { promptVersion, steppingClock, rejection } from "./registry-fixtures.ts";
+import { promptVersion, steppingClock, rejection } from "../../test/support/registry-fixtures.ts";
 import { getWeights, setWeights } from "./weights-ops.ts";
 
 describe("weights operations", () => {

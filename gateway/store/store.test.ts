@@ -13,7 +13,7 @@ import type { Logger } from "../support/logger.ts";
 import { openStore } from "./open-store.ts";
 import { createRedisStore } from "./redis-store.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
-import { storeContract } from "./store-contract.ts";
+import { storeContract } from "../../test/support/store-contract.ts";
 
 const run = promisify(execFile);
 const WRITES = 500; // per process, in the shared-file test

@@ -1,6 +1,6 @@
 // Test fixtures for the prompt modules: the DESIGN.md example file and a one-template version builder.
-import { parsePromptFile } from "./prompt-file.ts";
-import type { PromptVersion } from "./types.ts";
+import { parsePromptFile } from "../../gateway/prompts/prompt-file.ts";
+import type { PromptVersion } from "../../gateway/prompts/types.ts";
 
 export const DESIGN_EXAMPLE = `
 name: summarization

@@ -1,18 +1,18 @@
 // Test fixtures for the registry suites: hand-built prompt versions, a steppable clock, and both store
 // backends (Redis under a unique prefix, a temp SQLite file) opened as several "processes" on one state.
 import { mkdtempSync, rmSync } from "node:fs";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../../gateway/http/errors.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { redisUrl, uniquePrefix } from "../../test/support/redis.ts";
-import type { Clock } from "../deps.ts";
-import type { PromptVersion } from "../prompts/types.ts";
-import { createRedisStore } from "../store/redis-store.ts";
-import { createSqliteStore } from "../store/sqlite-store.ts";
-import type { Store } from "../store/store.ts";
-import { systemClock } from "../support/clock.ts";
-import { silentLogger } from "../support/logger.ts";
-import type { Logger } from "../support/logger.ts";
+import { redisUrl, uniquePrefix } from "./redis.ts";
+import type { Clock } from "../../gateway/deps.ts";
+import type { PromptVersion } from "../../gateway/prompts/types.ts";
+import { createRedisStore } from "../../gateway/store/redis-store.ts";
+import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
+import type { Store } from "../../gateway/store/store.ts";
+import { systemClock } from "../../gateway/support/clock.ts";
+import { silentLogger } from "../../gateway/support/logger.ts";
+import type { Logger } from "../../gateway/support/logger.ts";
 
 export function promptVersion(name: string, version: string, hash = `sha256-${name}-${version}`): PromptVersion {
   return {

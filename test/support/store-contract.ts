@@ -1,7 +1,7 @@
 // The behaviour every Store implementation must share, as one vitest suite run against each of them.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { uniquePrefix } from "../../test/support/redis.ts";
-import type { Store } from "./store.ts";
+import { uniquePrefix } from "./redis.ts";
+import type { Store } from "../../gateway/store/store.ts";
 
 const sorted = (values: readonly string[]): string[] => [...values].sort();
 

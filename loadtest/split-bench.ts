@@ -1,7 +1,7 @@
 // Cost of the split on the request path (bucket + pick) and of building a split: `node gateway/split/bench.ts`.
 import { randomUUID } from "node:crypto";
-import { createBucketer } from "./bucket.ts";
-import { buildSplit, pick } from "./layout.ts";
+import { createBucketer } from "../gateway/split/bucket.ts";
+import { buildSplit, pick } from "../gateway/split/layout.ts";
 
 const USERS = 200_000;
 const ROUNDS = 15;
