@@ -21,8 +21,8 @@ import { costPico, costUsd, formatUsd } from "../telemetry/cost.ts";
 import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/message-content.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
-import { responseMetaOf } from "./response-meta.ts";
-import { StreamMeter, usageFromBody, type Usage } from "./usage.ts";
+import { responseMetaOf } from "../openai/response-meta.ts";
+import { StreamMeter, usageFromBody, type Usage } from "../openai/usage.ts";
 import type { PriceTable } from "../telemetry/pricing.ts";
 
 export interface InferenceServices {

@@ -5,10 +5,10 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../http/errors.ts";
 import { readAll, relaySse } from "./relay.ts";
-import { SseParser } from "./sse.ts";
+import { SseParser } from "../openai/sse.ts";
 import { costUsd } from "../telemetry/cost.ts";
 import { parsePricing } from "../telemetry/pricing.ts";
-import { StreamMeter, type PriceOf, type Usage } from "./usage.ts";
+import { StreamMeter, type PriceOf, type Usage } from "../openai/usage.ts";
 
 // One real server relays whatever the current case hands it; each case is one request.
 let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = {

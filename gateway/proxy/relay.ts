@@ -4,7 +4,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GatewayError, errorBody } from "../http/errors.ts";
-import { SseParser, type SseEvent } from "./sse.ts";
+import { SseParser, type SseEvent } from "../openai/sse.ts";
 
 /**
  * Closes an upstream body we no longer want. undici's body emits an AbortError when destroyed

@@ -1,5 +1,5 @@
 // The cost of one call from its usage and the model's price, exact in pico-dollars (10^-12 USD).
-import type { Usage } from "../proxy/usage.ts";
+import type { Usage } from "../openai/usage.ts";
 import type { PriceTable } from "./pricing.ts";
 
 /** Pico-dollars for `usage` on `model`, or null when the model is unpriced (never 0 for "unknown"). */

@@ -2,7 +2,7 @@
 // (the GenAI semantic conventions' opt-in): what was sent upstream (the rendered prompt included) as
 // `gen_ai.input.messages`, and the answer as `gen_ai.output.messages`, JSON, cut at MAX_CHARS.
 import { isPlainObject } from "../prompts/json-value.ts";
-import { SseParser } from "../proxy/sse.ts";
+import { SseParser } from "../openai/sse.ts";
 
 export const MAX_CHARS = 16 * 1024;
 /** Stream bytes kept to rebuild the answer's text at the end. */

@@ -1,7 +1,7 @@
 // What one request turned out to be, filled in by the request path's stages as they learn it and
 // recorded once when the request ends (metrics now; spans and aggregates build on the same record).
-import type { ResponseMeta } from "../proxy/response-meta.ts";
-import type { Usage } from "../proxy/usage.ts";
+import type { ResponseMeta } from "../openai/response-meta.ts";
+import type { Usage } from "../openai/usage.ts";
 
 export interface RequestRecord {
   readonly startedAt: number;

@@ -1,6 +1,6 @@
 // Token usage as providers report it: in a JSON body, in the final chat/completions stream chunk
 // (stream_options.include_usage), or in the Responses API's `response.completed` event.
-import type { Endpoint } from "./request-schema.ts";
+import type { Endpoint } from "../proxy/request-schema.ts";
 import { newResponseMeta, scanResponseMeta, type ResponseMeta } from "./response-meta.ts";
 import type { StreamTranscript } from "../telemetry/message-content.ts";
 import type { SseEvent } from "./sse.ts";
