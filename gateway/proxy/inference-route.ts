@@ -22,7 +22,8 @@ import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/me
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
 import { responseMetaOf } from "../openai/response-meta.ts";
-import { StreamMeter, usageFromBody, type Usage } from "../openai/usage.ts";
+import { usageFromBody, type Usage } from "../openai/usage.ts";
+import { StreamMeter } from "./stream-meter.ts";
 import type { PriceTable } from "../telemetry/pricing.ts";
 
 export interface InferenceServices {

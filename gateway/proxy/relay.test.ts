@@ -8,7 +8,8 @@ import { readAll, relaySse } from "./relay.ts";
 import { SseParser } from "../openai/sse.ts";
 import { costUsd } from "../telemetry/cost.ts";
 import { parsePricing } from "../telemetry/pricing.ts";
-import { StreamMeter, type PriceOf, type Usage } from "../openai/usage.ts";
+import type { Usage } from "../openai/usage.ts";
+import { StreamMeter, type PriceOf } from "./stream-meter.ts";
 
 // One real server relays whatever the current case hands it; each case is one request.
 let current: { chunks: Buffer[]; meter: StreamMeter; buffered: boolean } = {
