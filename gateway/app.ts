@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
-import { GatewayError, errorBody, toGatewayError } from "./http/errors.ts";
+import { GatewayError, errorBody, toGatewayError } from "./errors/gateway-error.ts";
 import { MOCK_MODELS } from "./providers/mock.ts";
 import { createAuthenticator } from "./proxy/auth.ts";
 import { inferenceRoute, type InferenceServices } from "./proxy/inference-route.ts";

@@ -1,7 +1,7 @@
 // Canary weights over the admin API: GET the split, PUT new weights (refused with 400 when the gateway
 // would ignore them), and the running gateway serving the canary to some users within 1 s.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ErrorBody } from "../gateway/http/errors.ts";
+import type { ErrorBody } from "../gateway/errors/gateway-error.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
 import { eventually } from "./support/registry-fixtures.ts";
 import type { WeightsChange, WeightsView } from "../gateway/registry/weights-ops.ts";

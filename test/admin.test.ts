@@ -1,7 +1,7 @@
 // The admin API over real HTTP: off without ADMIN_TOKEN, bearer-guarded with it, and the registry's
 // rules (immutability, the staging gate, rollback, audit) answered in OpenAI's error shape.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ErrorBody } from "../gateway/http/errors.ts";
+import type { ErrorBody } from "../gateway/errors/gateway-error.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
 import { eventually } from "./support/registry-fixtures.ts";

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { bearerToken } from "../proxy/auth.ts";
 
 // Fixed-size digests keep the comparison constant-time whatever length the caller sends.

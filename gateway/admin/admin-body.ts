@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { readBody } from "../http/body.ts";
 import type { AppEnv } from "../http/context.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { isPlainObject } from "../prompts/json-value.ts";
 import { parsePromptFile, PromptFileError } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import type { AppEnv } from "../http/context.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { createRegistry } from "../registry/registry.ts";
 import {
   describePrompt,

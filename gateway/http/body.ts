@@ -1,6 +1,6 @@
 // Reads a request body with the size limit enforced before parsing, chunked or not.
 import type { IncomingMessage } from "node:http";
-import { GatewayError } from "./errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(incoming.headers["content-length"]);

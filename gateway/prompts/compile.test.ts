@@ -2,7 +2,7 @@
 // compile-once, computed-key guard and the render budget (time, range, output, filters, recursion).
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { compileAll, compilePrompt, type RenderLimits } from "./compile.ts";
 import { nunjucks } from "./nunjucks-internals.ts";
 import { PromptFileError } from "./prompt-file-error.ts";

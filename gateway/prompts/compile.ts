@@ -1,6 +1,6 @@
 // Compiles a prompt version's templates once, at registration or snapshot load, and renders them per
 // request with already-resolved variables. Request data is only ever a variable, never template source.
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import type { TemplateErrorLike, TemplateLike } from "./nunjucks-internals.ts";
 import { PromptFileError } from "./prompt-file-error.ts";
 import { DEFAULT_RENDER_LIMITS, RenderGuard, type RenderLimits } from "./render-guard.ts";

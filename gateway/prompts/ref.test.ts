@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { parsePromptRef } from "./ref.ts";
 
 describe("parsePromptRef", () => {

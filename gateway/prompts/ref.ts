@@ -1,6 +1,6 @@
 // X-Prompt-Ref: `name` (the gateway's environment label), `name@label`, or `name@1.2.0` (pinned).
 import semver from "semver";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export type PromptRef =
   | { readonly name: string; readonly kind: "label"; readonly label: string }

@@ -1,7 +1,7 @@
 // Merging a rendered prompt into request bodies: precedence of model and params, message order per
 // endpoint, refusals, and inputs left untouched.
 import { describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { deepFreeze } from "./json-value.ts";
 import { applyPrompt, type PromptEndpoint } from "./render-request.ts";
 import { oneTemplate } from "../../test/support/prompt-fixtures.ts";

@@ -2,7 +2,7 @@
 // Precedence: the version's `model` beats the request's; the request's own fields beat the version's
 // `params`; rendered text comes first and the request's own messages/prompt/instructions/input follow
 // (https://platform.openai.com/docs/api-reference/chat, /completions, /responses).
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { cloneJson } from "./json-value.ts";
 import type { PromptVersion, RenderedPrompt } from "./types.ts";
 

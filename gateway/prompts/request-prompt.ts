@@ -1,6 +1,6 @@
 // The request path's two prompt stages: resolve X-Prompt-Ref from the in-memory catalog, then render
 // the version with the request's variables into the body the provider receives.
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { resolvePrompt, type ServedPrompt } from "./catalog.ts";
 import type { PromptSource } from "./prompt-source.ts";
 import { parsePromptRef } from "./ref.ts";

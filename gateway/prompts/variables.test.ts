@@ -1,7 +1,7 @@
 // Request variables against a version's declarations: every refusal is a 400 naming the variable,
 // defaults are applied as private copies, and forbidden keys are refused at any depth.
 import { describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { designExample } from "../../test/support/prompt-fixtures.ts";
 import type { VariableSpec } from "./types.ts";
 import { describeMismatch, MAX_VARIABLE_DEPTH, resolveVariables } from "./variables.ts";

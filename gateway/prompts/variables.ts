@@ -1,7 +1,7 @@
 // A request's template variables (`X-Prompt-Vars` or the body's `prompt_variables`) checked against the
 // version's declarations: unknown, missing and mistyped variables are a 400 naming the variable; the
 // declared defaults fill the gaps. The same value check validates defaults when a file is loaded.
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { cloneJson, isPlainObject } from "./json-value.ts";
 import { FORBIDDEN_KEYS } from "./template-guard.ts";
 import type { PromptVersion, VariableSpec, VariableType } from "./types.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MOCK_PROVIDER, type ProviderConfig } from "../config/gateway-config.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { bearerToken, createAuthenticator } from "./auth.ts";
 
 const provider = (over: Partial<ProviderConfig> = {}): ProviderConfig => ({

@@ -1,7 +1,7 @@
 // Caller authentication and the Authorization the provider receives (DESIGN.md "Keys").
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { GatewayConfig, ProviderConfig } from "../config/gateway-config.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export interface Authenticator {
   /** Throws 401 unless the caller may use the gateway. */

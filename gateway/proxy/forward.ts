@@ -2,7 +2,7 @@
 // failures and 429/503 (honouring Retry-After), within the retry budget.
 import type { Limits } from "../config/gateway-config.ts";
 import type { Clock } from "../deps.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import type { Logger } from "../support/logger.ts";
 import { discard } from "./relay.ts";
 import { RETRYABLE_STATUS, type RetryBudget, backoffMs, retryAfterMs } from "./retry.ts";

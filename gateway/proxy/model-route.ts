@@ -1,6 +1,6 @@
 // Model -> provider routing: the first route whose glob matches wins (gateway.yaml `routes`).
 import type { ProviderConfig, RouteConfig } from "../config/gateway-config.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export interface ModelTarget {
   readonly provider: ProviderConfig;

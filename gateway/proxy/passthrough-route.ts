@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import type { Deps } from "../deps.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { asBytes, type InferenceServices } from "./inference-route.ts";

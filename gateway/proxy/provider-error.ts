@@ -1,6 +1,6 @@
 // A provider's own error answer, relayed with its status; a body that is not already in OpenAI's
 // error shape (an HTML page from a load balancer, say) is wrapped in it.
-import { GatewayError, errorBody } from "../http/errors.ts";
+import { GatewayError, errorBody } from "../errors/gateway-error.ts";
 
 export function providerErrorBody(status: number, body: Buffer, provider: string): Buffer {
   try {

@@ -3,7 +3,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { readAll, relaySse } from "./relay.ts";
 import { SseParser } from "../openai/sse.ts";
 import { costUsd } from "../telemetry/cost.ts";

@@ -3,7 +3,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GatewayError, errorBody } from "../http/errors.ts";
+import { GatewayError, errorBody } from "../errors/gateway-error.ts";
 import { SseParser, type SseEvent } from "../openai/sse.ts";
 
 /**

@@ -1,6 +1,6 @@
 // The OpenAI-compatible request bodies, validated once where they enter; unknown fields pass through.
 import { z } from "zod";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export type Endpoint = "chat" | "completions" | "embeddings" | "responses";
 

@@ -3,7 +3,7 @@
 import type { Readable } from "node:stream";
 import { Agent } from "undici";
 import type { Limits, ProviderConfig } from "../config/gateway-config.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 
 export type HeaderValue = string | string[] | undefined;
 

@@ -1,7 +1,7 @@
 // Registry operations shared by the CLI and the admin API (push, list, show, render, diff, history):
 // they return data and throw GatewayError; printing and HTTP stay with the callers.
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { compilePrompt } from "../prompts/compile.ts";
 import type { CompiledPrompt } from "../prompts/compile.ts";
 import { canonicalJson } from "../prompts/json-value.ts";

@@ -1,7 +1,7 @@
 // The registry on both stores: immutable versions, label moves, the staging gate, rollback, the audit
 // trail, the change signal, and compare-and-set races between concurrent writers.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit } from "./audit.ts";
 import { CHANGE_CHANNEL, REVISION_KEY } from "./keys.ts";

@@ -2,7 +2,7 @@
 // rollback under compare-and-set, and an append-only audit of every change. Key layout: keys.ts.
 import semver from "semver";
 import type { Clock } from "../deps.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange, readHistory } from "./audit.ts";

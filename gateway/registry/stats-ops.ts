@@ -1,6 +1,6 @@
 // Per-version aggregates as the CLI (`promptgate stats`) and the admin API show them: one row per
 // version that served on an environment in a time window, with rates, exact cost and percentiles.
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { compareVersions } from "../split/layout.ts";
 import type { Store } from "../store/store.ts";
 import {

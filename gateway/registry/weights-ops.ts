@@ -2,7 +2,7 @@
 // hash (keys.ts), checked with the gateway's own rules before it is written, so what is written is
 // exactly what every replica serves. They return data and throw GatewayError; printing stays with callers.
 import type { Clock } from "../deps.ts";
-import { GatewayError } from "../http/errors.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { BUCKETS } from "../split/bucket.ts";
 import { buildSplit, compareVersions } from "../split/layout.ts";
 import { parseWeights, validateWeights } from "../split/weights.ts";

@@ -1,7 +1,7 @@
 // Test fixtures for the registry suites: hand-built prompt versions, a steppable clock, and both store
 // backends (Redis under a unique prefix, a temp SQLite file) opened as several "processes" on one state.
 import { mkdtempSync, rmSync } from "node:fs";
-import { GatewayError } from "../../gateway/http/errors.ts";
+import { GatewayError } from "../../gateway/errors/gateway-error.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { redisUrl, uniquePrefix } from "./redis.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GatewayError, errorBody, toGatewayError } from "./errors.ts";
+import { GatewayError, errorBody, toGatewayError } from "./gateway-error.ts";
 
 describe("GatewayError", () => {
   it("maps codes to statuses and renders OpenAI's shape", () => {
