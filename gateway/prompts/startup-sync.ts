@@ -3,7 +3,7 @@
 import type { PromptsOptions } from "../config/gateway-config.ts";
 import { ConfigError } from "../config/gateway-config.ts";
 import type { Clock } from "../deps.ts";
-import { ENVIRONMENTS } from "../registry/keys.ts";
+import { ENVIRONMENTS } from "../store/keys.ts";
 import { pushVersions } from "../registry/prompt-ops.ts";
 import { createRegistry } from "../registry/registry.ts";
 import type { Store } from "../store/store.ts";

@@ -1,7 +1,7 @@
 // The append-only audit history of every registry change, and the change signal replicas listen for.
 import type { Clock } from "../deps.ts";
 import type { Store } from "../store/store.ts";
-import { auditKey, CHANGE_CHANNEL, REVISION_KEY } from "./keys.ts";
+import { auditKey, CHANGE_CHANNEL, REVISION_KEY } from "../store/keys.ts";
 import { parseAuditEntry } from "./records.ts";
 import type { AuditEntry } from "./records.ts";
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit } from "./audit.ts";
-import { CHANGE_CHANNEL, REVISION_KEY } from "./keys.ts";
+import { CHANGE_CHANNEL, REVISION_KEY } from "../store/keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
 import { rejection, backends, eventually, promptVersion, steppingClock } from "../../test/support/registry-fixtures.ts";

@@ -14,8 +14,8 @@ import {
   PROMPTS_PREFIX,
   versionKey,
   versionsPrefix,
-} from "./keys.ts";
-import type { Environment } from "./keys.ts";
+} from "../store/keys.ts";
+import type { Environment } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
 import type { AuditEntry, Label, LabelRecord } from "./records.ts";
 

@@ -14,8 +14,8 @@ import {
   REVISION_KEY,
   versionKey,
   weightsKey,
-} from "./keys.ts";
-import type { Environment } from "./keys.ts";
+} from "../store/keys.ts";
+import type { Environment } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
 

@@ -12,7 +12,7 @@ import {
 } from "../telemetry/aggregate-stats.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
-import { ENVIRONMENTS, isEnvironment, weightsKey } from "./keys.ts";
+import { ENVIRONMENTS, isEnvironment, weightsKey } from "../store/keys.ts";
 import type { Registry } from "./registry.ts";
 import type { Label } from "./records.ts";
 

@@ -5,7 +5,7 @@ import type { Store } from "../store/store.ts";
 import { createSqliteStore } from "../store/sqlite-store.ts";
 import { silentLogger } from "../support/logger.ts";
 import { readHistory } from "./audit.ts";
-import { REVISION_KEY, weightsKey } from "./keys.ts";
+import { REVISION_KEY, weightsKey } from "../store/keys.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
 import { promptVersion, steppingClock, rejection } from "../../test/support/registry-fixtures.ts";

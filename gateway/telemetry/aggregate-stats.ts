@@ -1,6 +1,6 @@
 // Reading per-version aggregates back: the minutes of a time window, summed per version. These feed
 // `promptgate stats`, `/admin/prompts/:name/stats/:env`, A/B statistics and the rollout controller.
-import { statsIndexKey, statsKey } from "../registry/keys.ts";
+import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
 import { FIELD, LATENCY_BOUNDS_MS, MINUTE_MS, TTFT_BOUNDS_MS } from "./aggregates.ts";
 

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { redisUrl, uniquePrefix } from "../../test/support/redis.ts";
-import { statsKey } from "../registry/keys.ts";
+import { statsKey } from "../store/keys.ts";
 import { createRedisStore } from "../store/redis-store.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";

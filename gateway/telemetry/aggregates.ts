@@ -2,7 +2,7 @@
 // version's hash for the current minute. Counts gather in memory and reach the store in one atomic
 // batch per flush, off the request path; increments from any number of replicas add up exactly.
 import type { AggregatesOptions } from "../config/gateway-config.ts";
-import { statsIndexKey, statsKey } from "../registry/keys.ts";
+import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { HashIncrement, Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
 import type { RequestRecord } from "./request-record.ts";
