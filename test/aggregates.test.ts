@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
-import { versionStats, type StatsView } from "../gateway/registry/stats-ops.ts";
+import { versionStats, type StatsView } from "../gateway/stats/stats-ops.ts";
 import { createRedisStore } from "../gateway/store/redis-store.ts";
 import type { Store } from "../gateway/store/store.ts";
 import { systemClock } from "../gateway/support/clock.ts";

@@ -14,7 +14,7 @@ import {
   pushVersions,
   renderRef,
 } from "../registry/prompt-ops.ts";
-import { parseWindow, versionStats } from "../registry/stats-ops.ts";
+import { parseWindow, versionStats } from "../stats/stats-ops.ts";
 import { getWeights, setWeights } from "../registry/weights-ops.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";

@@ -1,6 +1,6 @@
 // `promptgate stats`: what each version of a prompt served on an environment over a time window,
 // read from the per-version aggregates every gateway replica writes to the store.
-import type { StatsView } from "../registry/stats-ops.ts";
+import type { StatsView } from "../stats/stats-ops.ts";
 import { emit, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 
@@ -44,7 +44,7 @@ export const stats: Verb = {
   async run({ args, out, context }) {
     const name = args.positional(0);
     const env = args.required("env");
-    const { parseWindow, versionStats } = await import("../registry/stats-ops.ts");
+    const { parseWindow, versionStats } = await import("../stats/stats-ops.ts");
     const windowMs = parseWindow(args.string("since") ?? "1h");
     const ctx = await context();
     const view = await versionStats(ctx.store, ctx.registry, name, env, windowMs, ctx.clock.now());

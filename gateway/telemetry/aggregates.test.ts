@@ -5,7 +5,7 @@ import { statsKey } from "../store/keys.ts";
 import { createRedisStore } from "../store/redis-store.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";
-import { emptyStats, minutesOf, quantileMs, readVersionStats, MAX_WINDOW_MS } from "./aggregate-stats.ts";
+import { emptyStats, minutesOf, quantileMs, readVersionStats, MAX_WINDOW_MS } from "../stats/aggregate-stats.ts";
 import { MINUTE_MS, createAggregateWriter, requestIncrements, type AggregateWriter } from "./aggregates.ts";
 import { newRecord, type RequestRecord } from "./request-record.ts";
 

@@ -2,7 +2,7 @@
 // `promptgate stats`, `/admin/prompts/:name/stats/:env`, A/B statistics and the rollout controller.
 import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
-import { FIELD, LATENCY_BOUNDS_MS, MINUTE_MS, TTFT_BOUNDS_MS } from "./aggregates.ts";
+import { FIELD, LATENCY_BOUNDS_MS, MINUTE_MS, TTFT_BOUNDS_MS } from "../telemetry/aggregates.ts";
 
 /** The longest window read at once (the default retention). */
 export const MAX_WINDOW_MS = 14 * 24 * 60 * MINUTE_MS;

@@ -3,18 +3,12 @@
 import { GatewayError } from "../errors/gateway-error.ts";
 import { compareVersions } from "../split/layout.ts";
 import type { Store } from "../store/store.ts";
-import {
-  MAX_WINDOW_MS,
-  quantileMs,
-  readVersionStats,
-  type Histogram,
-  type VersionStats,
-} from "../telemetry/aggregate-stats.ts";
+import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "./aggregate-stats.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
 import { ENVIRONMENTS, isEnvironment, weightsKey } from "../store/keys.ts";
-import type { Registry } from "./registry.ts";
-import type { Label } from "./records.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { Label } from "../registry/records.ts";
 
 export interface LatencySummary {
   readonly count: number;
