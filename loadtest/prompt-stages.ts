@@ -11,10 +11,10 @@ import { createBucketer } from "../gateway/split/bucket.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import type { ParsedRequest } from "../gateway/proxy/request-schema.ts";
 import { upstreamBody } from "../gateway/proxy/upstream-body.ts";
-import { buildCatalog } from "../gateway/prompts/catalog.ts";
+import { buildCatalog } from "../gateway/catalog/catalog.ts";
 import { loadPromptDir } from "../gateway/prompts/prompt-file.ts";
-import type { PromptSource } from "../gateway/prompts/prompt-source.ts";
-import { promptFor, renderInto, requestVariables } from "../gateway/prompts/request-prompt.ts";
+import type { PromptSource } from "../gateway/catalog/prompt-source.ts";
+import { promptFor, renderInto, requestVariables } from "../gateway/catalog/request-prompt.ts";
 import { applyPrompt } from "../gateway/prompts/render-request.ts";
 import { resolveVariables } from "../gateway/prompts/variables.ts";
 

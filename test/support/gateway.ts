@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseGatewayConfig } from "../../gateway/config/gateway-config.ts";
 import { loadSettings } from "../../gateway/config/settings.ts";
 import type { Clock, Deps } from "../../gateway/deps.ts";
-import { startPromptSource } from "../../gateway/prompts/prompt-source.ts";
+import { startPromptSource } from "../../gateway/catalog/prompt-source.ts";
 import { createMockProvider } from "../../gateway/providers/mock.ts";
 import { createUpstream } from "../../gateway/proxy/upstream.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";

@@ -3,9 +3,9 @@
 import { GatewayError } from "../errors/gateway-error.ts";
 import { resolvePrompt, type ServedPrompt } from "./catalog.ts";
 import type { PromptSource } from "./prompt-source.ts";
-import { parsePromptRef } from "./ref.ts";
-import { applyPrompt, type PromptEndpoint } from "./render-request.ts";
-import { resolveVariables } from "./variables.ts";
+import { parsePromptRef } from "../prompts/ref.ts";
+import { applyPrompt, type PromptEndpoint } from "../prompts/render-request.ts";
+import { resolveVariables } from "../prompts/variables.ts";
 
 type Body = Record<string, unknown> & { model: string };
 

@@ -2,8 +2,8 @@
 // with problems (an unregistered version, a weight that is not a non-negative integer, all zeros) is
 // not applied: the last good split for that label stays, and the change is logged once.
 import type { RegistrySnapshot, Weights } from "../registry/snapshot.ts";
-import { buildSplit, type Split } from "../split/layout.ts";
-import { parseWeights } from "../split/weights.ts";
+import { buildSplit, type Split } from "./layout.ts";
+import { parseWeights } from "./weights.ts";
 import type { Logger } from "../support/logger.ts";
 
 export interface LabelSplit {

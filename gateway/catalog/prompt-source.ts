@@ -6,7 +6,7 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
 import { createBucketer, type Bucketer } from "../split/bucket.ts";
 import { buildCatalog, type PromptCatalog } from "./catalog.ts";
-import type { SplitStats } from "./splits.ts";
+import type { SplitStats } from "../split/label-splits.ts";
 
 export interface PromptSource {
   /** Hashes (prompt, user) to a bucket for the canary split. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Environment } from "../store/keys.ts";
 import type { RegistrySnapshot, Weights } from "../registry/snapshot.ts";
 import { silentLogger } from "../support/logger.ts";
-import { buildSplits, splitKey, type Splits } from "./splits.ts";
+import { buildSplits, splitKey, type Splits } from "./label-splits.ts";
 import { oneTemplate } from "../../test/support/prompt-fixtures.ts";
 
 const snapshot = (weights: Weights | null, label = "1.0.0"): RegistrySnapshot => ({

@@ -4,11 +4,11 @@ import type { PromptsOptions } from "../config/gateway-config.ts";
 import { ConfigError } from "../config/gateway-config.ts";
 import type { Clock } from "../deps.ts";
 import { ENVIRONMENTS } from "../store/keys.ts";
-import { pushVersions } from "../registry/prompt-ops.ts";
-import { createRegistry } from "../registry/registry.ts";
+import { pushVersions } from "./prompt-ops.ts";
+import { createRegistry } from "./registry.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
-import { loadPromptDir, PromptFileError } from "./prompt-file.ts";
+import { loadPromptDir, PromptFileError } from "../prompts/prompt-file.ts";
 
 export const STARTUP_ACTOR = "promptgate serve";
 

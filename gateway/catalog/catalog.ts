@@ -4,12 +4,12 @@ import { GatewayError } from "../errors/gateway-error.ts";
 import type { Environment } from "../store/keys.ts";
 import type { PromptEntry, RegistrySnapshot } from "../registry/snapshot.ts";
 import type { Logger } from "../support/logger.ts";
-import { compilePrompt, type CompiledPrompt } from "./compile.ts";
-import type { PromptRef } from "./ref.ts";
+import { compilePrompt, type CompiledPrompt } from "../prompts/compile.ts";
+import type { PromptRef } from "../prompts/ref.ts";
 import type { Bucketer } from "../split/bucket.ts";
 import { pick } from "../split/layout.ts";
-import { buildSplits, splitKey, type SplitStats, type Splits } from "./splits.ts";
-import type { PromptVersion } from "./types.ts";
+import { buildSplits, splitKey, type SplitStats, type Splits } from "../split/label-splits.ts";
+import type { PromptVersion } from "../prompts/types.ts";
 
 export type Variant = "stable" | "canary" | "pinned";
 
