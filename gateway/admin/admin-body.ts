@@ -5,7 +5,7 @@ import { z } from "zod";
 import { readBody } from "../http/body.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
-import { isPlainObject } from "../prompts/json-value.ts";
+import { isPlainObject } from "../support/json-value.ts";
 import { parsePromptFile, PromptFileError } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import { ENVIRONMENTS } from "../store/keys.ts";

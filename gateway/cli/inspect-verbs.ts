@@ -1,7 +1,7 @@
 // CLI verbs that look at versions without changing anything: diff and render (the prompt machinery
 // is imported when a verb runs, so --help and usage errors answer at once).
 import type { RenderedRef } from "../registry/prompt-ops.ts";
-import { canonicalJson } from "../prompts/json-value.ts";
+import { canonicalJson } from "../support/json-value.ts";
 import { varsArg } from "./args.ts";
 import { emit } from "./output.ts";
 import type { Verb } from "./verb.ts";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import semver from "semver";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { canonicalJson, deepFreeze, isPlainObject } from "./json-value.ts";
+import { canonicalJson, deepFreeze, isPlainObject } from "../support/json-value.ts";
 import { PromptFileError } from "./prompt-file-error.ts";
 import { checkTemplate, isForbiddenName } from "./template-guard.ts";
 import type { PromptVersion, VariableSpec } from "./types.ts";

@@ -2,7 +2,7 @@
 // endpoint, refusals, and inputs left untouched.
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../errors/gateway-error.ts";
-import { deepFreeze } from "./json-value.ts";
+import { deepFreeze } from "../support/json-value.ts";
 import { applyPrompt, type PromptEndpoint } from "./render-request.ts";
 import { oneTemplate } from "../../test/support/prompt-fixtures.ts";
 import type { PromptVersion, RenderedPrompt } from "./types.ts";

@@ -3,7 +3,7 @@
 // `params`; rendered text comes first and the request's own messages/prompt/instructions/input follow
 // (https://platform.openai.com/docs/api-reference/chat, /completions, /responses).
 import { GatewayError } from "../errors/gateway-error.ts";
-import { cloneJson } from "./json-value.ts";
+import { cloneJson } from "../support/json-value.ts";
 import type { PromptVersion, RenderedPrompt } from "./types.ts";
 
 export type PromptEndpoint = "chat" | "completions" | "responses" | "embeddings";

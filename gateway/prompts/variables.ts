@@ -2,7 +2,7 @@
 // version's declarations: unknown, missing and mistyped variables are a 400 naming the variable; the
 // declared defaults fill the gaps. The same value check validates defaults when a file is loaded.
 import { GatewayError } from "../errors/gateway-error.ts";
-import { cloneJson, isPlainObject } from "./json-value.ts";
+import { cloneJson, isPlainObject } from "../support/json-value.ts";
 import { FORBIDDEN_KEYS } from "./template-guard.ts";
 import type { PromptVersion, VariableSpec, VariableType } from "./types.ts";
 

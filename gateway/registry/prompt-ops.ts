@@ -4,7 +4,7 @@ import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { compilePrompt } from "../prompts/compile.ts";
 import type { CompiledPrompt } from "../prompts/compile.ts";
-import { canonicalJson } from "../prompts/json-value.ts";
+import { canonicalJson } from "../support/json-value.ts";
 import { PromptFileError } from "../prompts/prompt-file-error.ts";
 import { parsePromptRef } from "../prompts/ref.ts";
 import type { PromptVersion, RenderedPrompt } from "../prompts/types.ts";

@@ -1,7 +1,7 @@
 // Message contents for spans, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true
 // (the GenAI semantic conventions' opt-in): what was sent upstream (the rendered prompt included) as
 // `gen_ai.input.messages`, and the answer as `gen_ai.output.messages`, JSON, cut at MAX_CHARS.
-import { isPlainObject } from "../prompts/json-value.ts";
+import { isPlainObject } from "../support/json-value.ts";
 import { SseParser } from "../openai/sse.ts";
 
 export const MAX_CHARS = 16 * 1024;
