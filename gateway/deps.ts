@@ -4,7 +4,7 @@ import type { Tracer } from "@opentelemetry/api";
 import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { PromptSource } from "./catalog/prompt-source.ts";
-import type { Upstream } from "./proxy/upstream.ts";
+import type { Upstream } from "./providers/upstream.ts";
 import type { AggregateWriter } from "./telemetry/aggregates.ts";
 import type { SpanExportStats } from "./telemetry/otel.ts";
 import type { PriceTable } from "./telemetry/pricing.ts";

@@ -7,7 +7,7 @@ import { startPromptSource } from "../catalog/prompt-source.ts";
 import { syncPromptFiles } from "../registry/startup-sync.ts";
 import { createMockProvider } from "../providers/mock.ts";
 import { openGatewayWarning } from "../proxy/auth.ts";
-import { createUpstream } from "../proxy/upstream.ts";
+import { createUpstream } from "../providers/upstream.ts";
 import { startGateway } from "../server.ts";
 import { createAggregateWriter } from "../telemetry/aggregates.ts";
 import { startTracing, tracingWarnings } from "../telemetry/otel.ts";

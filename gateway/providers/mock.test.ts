@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MOCK_PROVIDER } from "../config/gateway-config.ts";
 import { readAll } from "../proxy/relay.ts";
-import type { UpstreamResponse } from "../proxy/upstream.ts";
+import type { UpstreamResponse } from "./upstream.ts";
 import { countTokens, createMockProvider, mockBehaviour } from "./mock.ts";
 
 const call = (

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LocalProvider, UpstreamResponse } from "../proxy/upstream.ts";
+import type { LocalProvider, UpstreamResponse } from "./upstream.ts";
 
 export const MOCK_MODELS = ["mock/echo", "mock/slow-1000", "mock/fail-50"] as const;
 

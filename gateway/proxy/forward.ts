@@ -6,7 +6,12 @@ import { GatewayError } from "../errors/gateway-error.ts";
 import type { Logger } from "../support/logger.ts";
 import { discard } from "./relay.ts";
 import { RETRYABLE_STATUS, type RetryBudget, backoffMs, retryAfterMs } from "./retry.ts";
-import { isConnectionFailure, type Upstream, type UpstreamRequest, type UpstreamResponse } from "./upstream.ts";
+import {
+  isConnectionFailure,
+  type Upstream,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "../providers/upstream.ts";
 
 export interface ForwardDeps {
   readonly upstream: Upstream;

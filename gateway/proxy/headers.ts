@@ -1,7 +1,7 @@
 // Which headers cross the gateway: hop-by-hop headers (RFC 9110 §7.6.1) never do, credentials are
 // replaced, and the gateway's own request headers stay here.
 import type { IncomingHttpHeaders } from "node:http";
-import type { HeaderValue } from "./upstream.ts";
+import type { HeaderValue } from "../providers/upstream.ts";
 
 const HOP_BY_HOP = new Set([
   "connection",

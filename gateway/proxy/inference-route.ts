@@ -16,7 +16,7 @@ import { providerErrorBody } from "./provider-error.ts";
 import { readAll, relaySse, startStream } from "./relay.ts";
 import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./request-schema.ts";
 import { upstreamBody } from "./upstream-body.ts";
-import { upstreamFailure } from "./upstream.ts";
+import { upstreamFailure } from "../providers/upstream.ts";
 import { costPico, costUsd, formatUsd } from "../telemetry/cost.ts";
 import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/message-content.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";

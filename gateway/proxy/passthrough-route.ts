@@ -11,7 +11,7 @@ import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import { asBytes, type InferenceServices } from "./inference-route.ts";
 import { defaultProvider, routeModel } from "./model-route.ts";
 import { readAll, relayRaw, startStream } from "./relay.ts";
-import { upstreamFailure } from "./upstream.ts";
+import { upstreamFailure } from "../providers/upstream.ts";
 
 function modelOf(body: Buffer, contentType: string | undefined): string | null {
   if (body.length === 0 || !contentType?.includes("json")) return null;

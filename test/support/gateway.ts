@@ -8,7 +8,7 @@ import { loadSettings } from "../../gateway/config/settings.ts";
 import type { Clock, Deps } from "../../gateway/deps.ts";
 import { startPromptSource } from "../../gateway/catalog/prompt-source.ts";
 import { createMockProvider } from "../../gateway/providers/mock.ts";
-import { createUpstream } from "../../gateway/proxy/upstream.ts";
+import { createUpstream } from "../../gateway/providers/upstream.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
