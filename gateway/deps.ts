@@ -9,14 +9,8 @@ import type { AggregateWriter } from "./telemetry/aggregates.ts";
 import type { SpanExportStats } from "./telemetry/otel.ts";
 import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
+import type { Clock } from "./support/clock.ts";
 import type { Logger } from "./support/logger.ts";
-
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  readonly now: () => number;
-  /** Resolves after `ms`, or rejects when `signal` aborts first. */
-  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
 
 /** Readiness as the process sees it: ready once loaded, not ready while draining. */
 export interface Lifecycle {

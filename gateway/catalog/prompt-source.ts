@@ -1,6 +1,6 @@
 // Keeps the request path's prompt catalog current: the registry snapshot refresher feeds it, and
 // each new snapshot is compiled in the background. Requests only ever read `catalog()`.
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import { createSnapshotRefresher } from "../registry/snapshot.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";

@@ -1,7 +1,7 @@
 // The registry a CLI verb works on, opened exactly as the gateway opens its store: Redis when
 // REDIS_URL is set, else the embedded SQLite file at STATE_PATH (shared with a running gateway).
 import type { Settings } from "../config/settings.ts";
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Store } from "../store/store.ts";
 

@@ -1,7 +1,7 @@
 // Sends a request upstream, retrying only before anything reached the client: on connection
 // failures and 429/503 (honouring Retry-After), within the retry budget.
 import type { Limits } from "../config/gateway-config.ts";
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { Logger } from "../support/logger.ts";
 import { discard } from "./relay.ts";

@@ -1,5 +1,5 @@
 // The append-only audit history of every registry change, and the change signal replicas listen for.
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import type { Store } from "../store/store.ts";
 import { auditKey, CHANGE_CHANNEL, REVISION_KEY } from "../store/keys.ts";
 import { parseAuditEntry } from "./records.ts";

@@ -1,7 +1,7 @@
 // The prompt registry: immutable content-hashed versions, environment labels moved by promote and
 // rollback under compare-and-set, and an append-only audit of every change. Key layout: keys.ts.
 import semver from "semver";
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";

@@ -1,6 +1,6 @@
 // The registry as the request path reads it: an immutable in-memory snapshot, kept fresh in the
 // background (change channel + polling), surviving store outages and restarts through a disk copy.
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";

@@ -2,7 +2,7 @@
 // immutable) and, when asked, gives unlabelled prompts their newest version so a first try works.
 import type { PromptsOptions } from "../config/gateway-config.ts";
 import { ConfigError } from "../config/gateway-config.ts";
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import { ENVIRONMENTS } from "../store/keys.ts";
 import { pushVersions } from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";

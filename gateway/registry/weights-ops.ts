@@ -1,7 +1,7 @@
 // Canary weights as the CLI and the admin API read and write them: the public `weights:{env}:{name}`
 // hash (keys.ts), checked with the gateway's own rules before it is written, so what is written is
 // exactly what every replica serves. They return data and throw GatewayError; printing stays with callers.
-import type { Clock } from "../deps.ts";
+import type { Clock } from "../support/clock.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { BUCKETS } from "../split/bucket.ts";
 import { buildSplit, compareVersions } from "../split/layout.ts";

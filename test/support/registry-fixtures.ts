@@ -5,7 +5,7 @@ import { GatewayError } from "../../gateway/errors/gateway-error.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { redisUrl, uniquePrefix } from "./redis.ts";
-import type { Clock } from "../../gateway/deps.ts";
+import type { Clock } from "../../gateway/support/clock.ts";
 import type { PromptVersion } from "../../gateway/prompts/types.ts";
 import { createRedisStore } from "../../gateway/store/redis-store.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
