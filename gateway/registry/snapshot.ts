@@ -1,5 +1,6 @@
 // The registry as the request path reads it: an immutable in-memory snapshot, kept fresh in the
 // background (change channel + polling), surviving store outages and restarts through a disk copy.
+import type { WeightsHash } from "../split/weights.ts";
 import type { Clock } from "../support/clock.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
@@ -19,14 +20,12 @@ import type { Environment } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
 
-export type Weights = Readonly<Record<string, string>>;
-
 export interface PromptEntry {
   readonly versions: ReadonlyMap<string, PromptVersion>;
   /** env -> the version its label points at. */
   readonly labels: ReadonlyMap<Environment, string>;
   /** The raw `weights:{env}:{name}` hashes, non-empty ones only (empty or missing: 100% to the label). */
-  readonly weights: ReadonlyMap<Environment, Weights>;
+  readonly weights: ReadonlyMap<Environment, WeightsHash>;
 }
 
 /** Never mutated once published: a refresh builds a new one, so a request keeps a consistent view. */
@@ -35,7 +34,7 @@ export interface RegistrySnapshot {
   readonly prompts: ReadonlyMap<string, PromptEntry>;
 }
 
-type WeightsByName = Map<string, Map<Environment, Weights>>;
+type WeightsByName = Map<string, Map<Environment, WeightsHash>>;
 
 /**
  * Reads the whole registry: the revision first (so a change racing this load bumps it past what we
@@ -84,7 +83,7 @@ async function readWeights(store: Store, names: readonly string[]): Promise<Weig
   const out: WeightsByName = new Map();
   pairs.forEach(([name, env], i) => {
     const hash = hashes[i];
-    const forName = out.get(name) ?? new Map<Environment, Weights>();
+    const forName = out.get(name) ?? new Map<Environment, WeightsHash>();
     out.set(name, forName);
     if (hash && Object.keys(hash).length > 0) forName.set(env, hash);
   });
@@ -96,7 +95,7 @@ export function withWeights(snapshot: RegistrySnapshot, weights: WeightsByName):
   let changed = false;
   const prompts = new Map<string, PromptEntry>();
   for (const [name, entry] of snapshot.prompts) {
-    const fresh = weights.get(name) ?? new Map<Environment, Weights>();
+    const fresh = weights.get(name) ?? new Map<Environment, WeightsHash>();
     if (sameWeights(entry.weights, fresh)) prompts.set(name, entry);
     else {
       changed = true;
@@ -120,7 +119,7 @@ export function sameSnapshot(a: RegistrySnapshot, b: RegistrySnapshot): boolean 
   return true;
 }
 
-function sameWeights(a: ReadonlyMap<Environment, Weights>, b: ReadonlyMap<Environment, Weights>): boolean {
+function sameWeights(a: ReadonlyMap<Environment, WeightsHash>, b: ReadonlyMap<Environment, WeightsHash>): boolean {
   if (a.size !== b.size) return false;
   for (const [env, x] of a) {
     const y = b.get(env);

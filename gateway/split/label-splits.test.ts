@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { Environment } from "../store/keys.ts";
-import type { RegistrySnapshot, Weights } from "../registry/snapshot.ts";
+import type { RegistrySnapshot } from "../registry/snapshot.ts";
 import { silentLogger } from "../support/logger.ts";
 import { buildSplits, splitKey, type Splits } from "./label-splits.ts";
+import type { WeightsHash } from "./weights.ts";
 import { oneTemplate } from "../../test/support/prompt-fixtures.ts";
 
-const snapshot = (weights: Weights | null, label = "1.0.0"): RegistrySnapshot => ({
+const snapshot = (weights: WeightsHash | null, label = "1.0.0"): RegistrySnapshot => ({
   revision: 1,
   prompts: new Map([
     [
@@ -13,7 +14,7 @@ const snapshot = (weights: Weights | null, label = "1.0.0"): RegistrySnapshot =>
       {
         versions: new Map(["1.0.0", "1.1.0"].map((v) => [v, { ...oneTemplate("x"), name: "p", version: v }])),
         labels: new Map<Environment, string>([["prod", label]]),
-        weights: new Map<Environment, Weights>(weights ? [["prod", weights]] : []),
+        weights: new Map<Environment, WeightsHash>(weights ? [["prod", weights]] : []),
       },
     ],
   ]),

@@ -1,15 +1,29 @@
 // Canary splits per prompt and label, built from the snapshot's `weights:{env}:{name}` hashes. A hash
 // with problems (an unregistered version, a weight that is not a non-negative integer, all zeros) is
 // not applied: the last good split for that label stays, and the change is logged once.
-import type { RegistrySnapshot, Weights } from "../registry/snapshot.ts";
 import { buildSplit, type Split } from "./layout.ts";
-import { parseWeights } from "./weights.ts";
+import { parseWeights, type WeightsHash } from "./weights.ts";
 import type { Logger } from "../support/logger.ts";
+
+/**
+ * What the splits are built from, per prompt: its registered versions, the version each label points
+ * at, and each label's non-empty weights hash. The registry snapshot is one (registry/snapshot.ts).
+ */
+export interface WeightedPrompts {
+  readonly prompts: ReadonlyMap<
+    string,
+    {
+      readonly versions: ReadonlyMap<string, unknown>;
+      readonly labels: ReadonlyMap<string, string>;
+      readonly weights: ReadonlyMap<string, WeightsHash>;
+    }
+  >;
+}
 
 export interface LabelSplit {
   readonly split: Split;
   /** The hash it was built from (for "did it change?"), and the label version it splits from. */
-  readonly raw: Weights | null;
+  readonly raw: WeightsHash | null;
   readonly stable: string;
 }
 
@@ -23,13 +37,13 @@ export interface SplitStats {
   invalidChanges: number;
 }
 
-const sameRaw = (a: Weights | null, b: Weights | null): boolean => {
+const sameRaw = (a: WeightsHash | null, b: WeightsHash | null): boolean => {
   if (a === null || b === null) return a === b;
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 };
 
-export function buildSplits(snapshot: RegistrySnapshot, previous: Splits, logger: Logger, stats: SplitStats): Splits {
+export function buildSplits(snapshot: WeightedPrompts, previous: Splits, logger: Logger, stats: SplitStats): Splits {
   const out = new Map<string, LabelSplit>();
   for (const [name, entry] of snapshot.prompts) {
     for (const [env, raw] of entry.weights) {

@@ -1,5 +1,8 @@
 // The `weights:{env}:{name}` Redis hash (version -> integer weight) read into weights the layout can use.
 
+/** The hash as stored: version -> weight text (what redis-cli wrote, so anything). */
+export type WeightsHash = Readonly<Record<string, string>>;
+
 /** Keeps every total a safe integer (buildSplit requires it); 10,000 buckets need no finer ratio. */
 export const MAX_WEIGHT = 1_000_000_000;
 
@@ -53,11 +56,7 @@ function missingStable(weights: ReadonlyMap<string, number>, stable: string): st
  * non-integer, too large) are dropped, each with a problem, and the rest still count, so a typo never
  * fails a request. Zero weights are kept (harmless: a version at 0 gets no bucket).
  */
-export function parseWeights(
-  raw: Readonly<Record<string, string>>,
-  known: ReadonlySet<string>,
-  stable: string,
-): ParsedWeights {
+export function parseWeights(raw: WeightsHash, known: ReadonlySet<string>, stable: string): ParsedWeights {
   const weights = new Map<string, number>();
   const problems: string[] = [];
   for (const [version, value] of Object.entries(raw)) {
@@ -73,11 +72,7 @@ export function parseWeights(
  * would ignore, so what an SRE writes is exactly what the gateway serves, and a hash without the
  * stable version (see missingStable). An all-zero or empty hash is accepted (100% to stable).
  */
-export function validateWeights(
-  raw: Readonly<Record<string, string>>,
-  known: ReadonlySet<string>,
-  stable: string,
-): ValidatedWeights {
+export function validateWeights(raw: WeightsHash, known: ReadonlySet<string>, stable: string): ValidatedWeights {
   const { weights, problems, notes } = parseWeights(raw, known, stable);
   const reasons = [...problems, ...notes];
   return reasons.length > 0 ? { ok: false, reasons } : { ok: true, weights };
