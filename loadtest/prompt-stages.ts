@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import semver from "semver";
 import { PROMPT_HEADERS } from "./options.ts";
-import type { Environment } from "../gateway/store/keys.ts";
+import type { Environment } from "../gateway/registry/environments.ts";
 import type { PromptEntry, RegistrySnapshot } from "../gateway/registry/snapshot.ts";
 import { createBucketer } from "../gateway/split/bucket.ts";
 import { silentLogger } from "../gateway/support/logger.ts";

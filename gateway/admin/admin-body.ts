@@ -8,7 +8,7 @@ import { GatewayError } from "../errors/gateway-error.ts";
 import { isPlainObject } from "../support/json-value.ts";
 import { parsePromptFile, PromptFileError } from "../prompts/prompt-file.ts";
 import type { PromptVersion } from "../prompts/types.ts";
-import { ENVIRONMENTS } from "../store/keys.ts";
+import { ENVIRONMENTS } from "../registry/environments.ts";
 import { refusedPrompt } from "../registry/prompt-ops.ts";
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;

@@ -1,7 +1,7 @@
 // The request path's view of the registry: a snapshot plus every version compiled once. Rebuilt in
 // the background on each new snapshot, reusing compiled templates by content hash.
 import { GatewayError } from "../errors/gateway-error.ts";
-import type { Environment } from "../store/keys.ts";
+import type { Environment } from "../registry/environments.ts";
 import type { PromptEntry, RegistrySnapshot } from "../registry/snapshot.ts";
 import type { Logger } from "../support/logger.ts";
 import { compilePrompt, type CompiledPrompt } from "../prompts/compile.ts";

@@ -1,8 +1,7 @@
 // Command-line arguments for one verb, parsed strictly with node:util parseArgs: unknown options,
 // missing values and wrong argument counts are usage errors (exit 2), reported before any I/O.
 import { parseArgs } from "node:util";
-import { ENVIRONMENTS, isEnvironment } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, isEnvironment, type Environment } from "../registry/environments.ts";
 import type { Verb } from "./verb.ts";
 
 /** A mistake in how the command was typed: exit 2, with a pointer to --help. */

@@ -1,7 +1,7 @@
 // CLI verbs that write and read the registry's contents: push, list, show, history. The prompt
 // machinery is imported when a verb runs, so --help and usage errors answer at once.
 import { join } from "node:path";
-import { ENVIRONMENTS } from "../store/keys.ts";
+import { ENVIRONMENTS } from "../registry/environments.ts";
 import type { AuditEntry } from "../registry/records.ts";
 import { defaultActor } from "./context.ts";
 import { emit, oneLine, table } from "./output.ts";

@@ -9,8 +9,7 @@ import { PromptFileError } from "../prompts/prompt-file-error.ts";
 import { parsePromptRef } from "../prompts/ref.ts";
 import type { PromptVersion, RenderedPrompt } from "../prompts/types.ts";
 import { resolveVariables } from "../prompts/variables.ts";
-import { ENVIRONMENTS, isEnvironment } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
 import type { AuditEntry, Label } from "./records.ts";
 import type { Registry } from "./registry.ts";
 

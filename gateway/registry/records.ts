@@ -2,8 +2,7 @@
 // an operator can edit by hand) is checked before it is trusted.
 import { z } from "zod";
 import type { PromptVersion } from "../prompts/types.ts";
-import { ENVIRONMENTS } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, type Environment } from "./environments.ts";
 
 /** Where an environment label points, as `label()` returns it. */
 export interface Label {

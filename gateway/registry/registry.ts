@@ -6,16 +6,8 @@ import { GatewayError } from "../errors/gateway-error.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange, readHistory } from "./audit.ts";
-import {
-  ENVIRONMENTS,
-  isEnvironment,
-  labelKey,
-  parseVersionKey,
-  PROMPTS_PREFIX,
-  versionKey,
-  versionsPrefix,
-} from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
+import { labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey, versionsPrefix } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
 import type { AuditEntry, Label, LabelRecord } from "./records.ts";
 

@@ -6,8 +6,7 @@ import { dirname } from "node:path";
 import { z } from "zod";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Logger } from "../support/logger.ts";
-import { ENVIRONMENTS } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, type Environment } from "./environments.ts";
 import { isPromptVersion } from "./records.ts";
 import type { PromptEntry, RegistrySnapshot } from "./snapshot.ts";
 

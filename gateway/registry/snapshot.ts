@@ -6,9 +6,9 @@ import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";
 import type { Logger } from "../support/logger.ts";
+import { ENVIRONMENTS, type Environment } from "./environments.ts";
 import {
   CHANGE_CHANNEL,
-  ENVIRONMENTS,
   labelKey,
   parseVersionKey,
   PROMPTS_PREFIX,
@@ -16,7 +16,6 @@ import {
   versionKey,
   weightsKey,
 } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
 

@@ -3,7 +3,7 @@
 import type { PromptsOptions } from "../config/gateway-config.ts";
 import { ConfigError } from "../config/gateway-config.ts";
 import type { Clock } from "../support/clock.ts";
-import { ENVIRONMENTS } from "../store/keys.ts";
+import { ENVIRONMENTS } from "./environments.ts";
 import { pushVersions } from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";
 import type { Store } from "../store/store.ts";

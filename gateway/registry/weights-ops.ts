@@ -8,8 +8,8 @@ import { buildSplit, compareVersions } from "../split/layout.ts";
 import { parseWeights, validateWeights } from "../split/weights.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange } from "./audit.ts";
-import { ENVIRONMENTS, isEnvironment, weightsKey } from "../store/keys.ts";
-import type { Environment } from "../store/keys.ts";
+import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
+import { weightsKey } from "../store/keys.ts";
 import type { Registry } from "./registry.ts";
 
 export interface WeightShare {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Environment } from "../store/keys.ts";
+import type { Environment } from "../registry/environments.ts";
 import type { RegistrySnapshot } from "../registry/snapshot.ts";
 import { silentLogger } from "../support/logger.ts";
 import { buildSplits, splitKey, type Splits } from "./label-splits.ts";

@@ -6,7 +6,8 @@ import type { Store } from "../store/store.ts";
 import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "./aggregate-stats.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
-import { ENVIRONMENTS, isEnvironment, weightsKey } from "../store/keys.ts";
+import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
+import { weightsKey } from "../store/keys.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Label } from "../registry/records.ts";
 

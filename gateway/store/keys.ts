@@ -1,4 +1,4 @@
-// The registry's logical key layout, in one place (the store adds `REDIS_PREFIX`, default `promptgate:`).
+// The store's logical key layout, in one place (the store adds `REDIS_PREFIX`, default `promptgate:`).
 //
 //   prompts:{name}:{version}   string  JSON PromptVersion; written once (SET NX), never changed
 //   labels:{env}:{name}        string  JSON LabelRecord (version, previous stack, approvedBy, at, everOn);
@@ -13,15 +13,9 @@
 //                                      by HINCRBY batches in MULTI; expire after the retention period
 //   stats-index:{env}:{name}   hash    version -> requests counted; lists the versions that have stats
 //
+// `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
 // do, so `prompts:{name}:` lists exactly one prompt's versions and every key parses back unambiguously.
-
-export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
-
-export function isEnvironment(value: string): value is Environment {
-  return (ENVIRONMENTS as readonly string[]).includes(value);
-}
 
 export const PROMPTS_PREFIX = "prompts:";
 export const LABELS_PREFIX = "labels:";
@@ -31,8 +25,8 @@ export const CHANGE_CHANNEL = "registry:changed";
 
 export const versionKey = (name: string, version: string): string => `${PROMPTS_PREFIX}${name}:${version}`;
 export const versionsPrefix = (name: string): string => `${PROMPTS_PREFIX}${name}:`;
-export const labelKey = (env: Environment, name: string): string => `${LABELS_PREFIX}${env}:${name}`;
-export const weightsKey = (env: Environment, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
+export const labelKey = (env: string, name: string): string => `${LABELS_PREFIX}${env}:${name}`;
+export const weightsKey = (env: string, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
 export const auditKey = (name: string): string => `audit:${name}`;
 /** `env` is an environment label, or `pinned` for requests that named their version. */
 export const statsKey = (env: string, name: string, version: string, minute: number): string =>

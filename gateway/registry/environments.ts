@@ -1,0 +1,8 @@
+// The environments a prompt is promoted through, each a label pointing at one version (DESIGN.md "Prompts").
+
+export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export function isEnvironment(value: string): value is Environment {
+  return (ENVIRONMENTS as readonly string[]).includes(value);
+}
