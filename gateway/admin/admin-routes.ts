@@ -2,7 +2,7 @@
 // CLI (both go through prompt-ops and the registry). Errors are thrown; app.onError renders them.
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Deps } from "../deps.ts";
+import type { Settings } from "../config/settings.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { createRegistry } from "../registry/registry.ts";
@@ -16,13 +16,22 @@ import {
 } from "../registry/prompt-ops.ts";
 import { parseWindow, versionStats } from "../stats/stats-ops.ts";
 import { getWeights, setWeights } from "../registry/weights-ops.ts";
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../support/clock.ts";
+import type { Logger } from "../support/logger.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
 
 /** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by setWeights. */
 const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
 
-export type AdminDeps = Pick<Deps, "store" | "clock" | "settings" | "logger">;
+/** What the admin API works on: the store (through the registry), the clock, the log and two settings. */
+export interface AdminDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: Pick<Settings, "adminToken" | "gatewayEnv">;
+}
 
 export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   const registry = createRegistry(deps.store, deps.clock);

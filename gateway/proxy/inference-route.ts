@@ -3,7 +3,8 @@
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Deps } from "../deps.ts";
+import type { GatewayConfig } from "../config/gateway-config.ts";
+import type { Settings } from "../config/settings.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
@@ -25,13 +26,24 @@ import { responseMetaOf } from "../openai/response-meta.ts";
 import { usageFromBody, type Usage } from "../openai/usage.ts";
 import { StreamMeter } from "./stream-meter.ts";
 import type { PriceTable } from "../telemetry/pricing.ts";
+import type { Clock } from "../support/clock.ts";
+import type { PromptSource } from "../catalog/prompt-source.ts";
+
+/** What the inference routes read: limits and model routes, the prompt catalog, prices and the time. */
+export interface InferenceDeps {
+  readonly config: Pick<GatewayConfig, "limits" | "routes">;
+  readonly settings: Pick<Settings, "gatewayEnv" | "captureMessageContent">;
+  readonly prompts: PromptSource;
+  readonly prices: PriceTable;
+  readonly clock: Pick<Clock, "now">;
+}
 
 export interface InferenceServices {
   readonly auth: Authenticator;
   readonly forward: ForwardDeps;
 }
 
-export function inferenceRoute(deps: Deps, services: InferenceServices, endpoint: Endpoint) {
+export function inferenceRoute(deps: InferenceDeps, services: InferenceServices, endpoint: Endpoint) {
   const { limits, routes } = deps.config;
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;

@@ -2,13 +2,12 @@
 // body's model when it has one, else to the catch-all route's provider.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
-import type { Deps } from "../deps.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import { asBytes, type InferenceServices } from "./inference-route.ts";
+import { asBytes, type InferenceDeps, type InferenceServices } from "./inference-route.ts";
 import { defaultProvider, routeModel } from "./model-route.ts";
 import { readAll, relayRaw, startStream } from "./relay.ts";
 import { upstreamFailure } from "../providers/upstream.ts";
@@ -23,7 +22,7 @@ function modelOf(body: Buffer, contentType: string | undefined): string | null {
   }
 }
 
-export function passthroughRoute(deps: Deps, services: InferenceServices) {
+export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: InferenceServices) {
   const { limits, routes } = deps.config;
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
