@@ -1,4 +1,5 @@
-// The gateway's one error type and the one place that renders it in OpenAI's error shape.
+// The gateway's one error type, thrown by the request path's stages, and its OpenAI error shape
+// (http/error-response.ts turns anything else thrown into one).
 // https://platform.openai.com/docs/guides/error-codes
 
 export type ErrorCode =
@@ -79,10 +80,4 @@ export interface ErrorBody {
 
 export function errorBody(err: GatewayError): ErrorBody {
   return { error: { message: err.message, type: TYPE[err.code], param: err.param, code: err.code } };
-}
-
-/** Anything thrown becomes a GatewayError; unknown failures never leak their message (it may hold a key). */
-export function toGatewayError(err: unknown): GatewayError {
-  if (err instanceof GatewayError) return err;
-  return new GatewayError("internal_error", "internal error", { cause: err });
 }

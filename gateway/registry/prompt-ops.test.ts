@@ -16,7 +16,7 @@ import {
 } from "./prompt-ops.ts";
 import { createRegistry } from "./registry.ts";
 import type { Registry } from "./registry.ts";
-import { rejection, sqliteBackend, steppingClock } from "../../test/support/registry-fixtures.ts";
+import { gatewayRejection, rejection, sqliteBackend, steppingClock } from "../../test/support/registry-fixtures.ts";
 import type { Backend } from "../../test/support/registry-fixtures.ts";
 
 const V100 = EARLIER_EXAMPLE;
@@ -44,13 +44,13 @@ describe("prompt operations", () => {
       ["summarization", "1.1.0", "created"],
     ]);
     const refused = first[1];
-    expect(refused?.status === "error" && refused.error.status).toBe(400);
+    expect(refused?.status === "error" && refused.error.kind).toBe("invalid");
     expect(refused?.status === "error" && refused.error.message).toMatch(/broken@1\.0\.0: messages\[0\]\.content/);
     expect(await registry.get("broken", "1.0.0")).toBeNull();
 
     const second = await pushVersions(registry, [changed, designExample()], "bob");
     expect(second.map((o) => o.status)).toEqual(["error", "unchanged"]);
-    expect(second[0]?.status === "error" && second[0].error.status).toBe(409);
+    expect(second[0]?.status === "error" && second[0].error.kind).toBe("conflict");
     expect((await promptHistory(registry, "summarization")).map((e) => [e.action, e.actor, e.version])).toEqual([
       ["register", "alice", "1.0.0"],
       ["register", "alice", "1.1.0"],
@@ -67,7 +67,7 @@ describe("prompt operations", () => {
     expect(summary?.labels.prod?.version).toBe("1.0.0");
     expect(summary?.labels.dev).toBeNull();
     expect((await describePrompt(registry, "summarization")).versions).toEqual(["1.0.0", "1.1.0"]);
-    expect((await rejection(describePrompt(registry, "nope"))).status).toBe(404);
+    expect((await rejection(describePrompt(registry, "nope"))).kind).toBe("not_found");
 
     const bare = await showRef(registry, "summarization", "prod");
     expect([bare.version.version, bare.via, bare.environments]).toEqual(["1.0.0", "prod", ["staging", "prod"]]);
@@ -77,10 +77,10 @@ describe("prompt operations", () => {
     expect((await rejection(showRef(registry, "summarization@dev", "prod"))).message).toMatch(
       /no version on label dev/,
     );
-    expect((await rejection(showRef(registry, "summarization@9.9.9", "prod"))).status).toBe(404);
+    expect((await rejection(showRef(registry, "summarization@9.9.9", "prod"))).kind).toBe("not_found");
     expect((await rejection(showRef(registry, "ghost", "prod"))).message).toMatch(/unknown prompt "ghost"/);
-    expect((await rejection(showRef(registry, "summarization@canary", "prod"))).status).toBe(400);
-    expect((await rejection(showRef(registry, "Bad Name", "prod"))).param).toBe("ref");
+    expect((await rejection(showRef(registry, "summarization@canary", "prod"))).kind).toBe("invalid");
+    expect((await rejection(showRef(registry, "Bad Name", "prod"))).field).toBe("ref");
   });
 
   it("renders what a request would send: templates, defaults, model and params; variables stay data", async () => {
@@ -100,9 +100,11 @@ describe("prompt operations", () => {
     ]);
     expect(JSON.parse(JSON.stringify(out)).variables.text).toBe("{{ 7*7 }}");
 
-    const missing = await rejection(renderRef(registry, "summarization@1.1.0", {}, "prod"));
+    const missing = await gatewayRejection(renderRef(registry, "summarization@1.1.0", {}, "prod"));
     expect([missing.status, missing.param]).toEqual([400, "prompt_variables.text"]);
-    const unknown = await rejection(renderRef(registry, "summarization@1.1.0", { text: "x", tone: "dry" }, "prod"));
+    const unknown = await gatewayRejection(
+      renderRef(registry, "summarization@1.1.0", { text: "x", tone: "dry" }, "prod"),
+    );
     expect(unknown.message).toMatch(/unknown variable "tone"/);
   });
 
@@ -122,7 +124,7 @@ describe("prompt operations", () => {
     expect((await rejection(diffVersions(registry, "summarization", "1.0.0", "3.0.0"))).message).toMatch(
       /no registered version 3\.0\.0/,
     );
-    expect((await rejection(diffVersions(registry, "ghost", "1.0.0", "1.1.0"))).status).toBe(404);
+    expect((await rejection(diffVersions(registry, "ghost", "1.0.0", "1.1.0"))).kind).toBe("not_found");
   });
 
   it("describes a version as sections a person can read", () => {
@@ -148,6 +150,6 @@ describe("prompt operations", () => {
   });
 
   it("answers 404 for the history of a prompt that was never registered", async () => {
-    expect((await rejection(promptHistory(registry, "ghost"))).status).toBe(404);
+    expect((await rejection(promptHistory(registry, "ghost"))).kind).toBe("not_found");
   });
 });

@@ -1,5 +1,6 @@
 // Registry operations shared by the CLI and the admin API (push, list, show, render, diff, history):
-// they return data and throw GatewayError; printing and HTTP stay with the callers.
+// they return data and throw RegistryError; printing and HTTP stay with the callers. Rendering reuses the
+// request path's variable and template rules, whose GatewayErrors pass through as a request would get them.
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { compilePrompt } from "../prompts/compile.ts";
@@ -12,12 +13,13 @@ import { resolveVariables } from "../prompts/variables.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
 import type { AuditEntry, Label } from "./records.ts";
 import type { Registry } from "./registry.ts";
+import { RegistryError } from "./registry-error.ts";
 
 export type Labels = Record<Environment, Label | null>;
 
 export type PushOutcome =
   | { readonly name: string; readonly version: string; readonly status: "created" | "unchanged" }
-  | { readonly name: string; readonly version: string; readonly status: "error"; readonly error: GatewayError };
+  | { readonly name: string; readonly version: string; readonly status: "error"; readonly error: RegistryError };
 
 export interface PromptSummary {
   readonly name: string;
@@ -76,7 +78,7 @@ export async function pushVersions(
     } catch (err) {
       if (err instanceof PromptFileError) {
         outcomes.push({ name: v.name, version: v.version, status: "error", error: refusedPrompt(err) });
-      } else if (err instanceof GatewayError) {
+      } else if (err instanceof RegistryError) {
         outcomes.push({ name: v.name, version: v.version, status: "error", error: err });
       } else throw err;
     }
@@ -84,9 +86,9 @@ export async function pushVersions(
   return outcomes;
 }
 
-/** A prompt file or template that cannot be registered, as the 400 the admin API answers. */
-export function refusedPrompt(err: PromptFileError): GatewayError {
-  return new GatewayError("invalid_request", err.message, { cause: err });
+/** A prompt file or template that cannot be registered. */
+export function refusedPrompt(err: PromptFileError): RegistryError {
+  return new RegistryError("invalid", err.message, { cause: err });
 }
 
 export async function listPrompts(registry: Registry): Promise<PromptSummary[]> {
@@ -111,18 +113,18 @@ export async function showRef(registry: Registry, ref: string, defaultLabel: str
     wanted = parsed.version;
   } else {
     if (!isEnvironment(parsed.label)) {
-      throw new GatewayError(
-        "invalid_request",
+      throw new RegistryError(
+        "invalid",
         `unknown label "${parsed.label}" in "${ref}": use one of ${ENVIRONMENTS.join(", ")} or a version`,
-        { param: "ref" },
+        { field: "ref" },
       );
     }
     via = parsed.label;
     const label = labels[via];
     if (label === null) {
       if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
-      throw new GatewayError("not_found", `prompt ${name} has no version on label ${via}; promote one first`, {
-        param: "ref",
+      throw new RegistryError("not_found", `prompt ${name} has no version on label ${via}; promote one first`, {
+        field: "ref",
       });
     }
     wanted = label.version;
@@ -130,7 +132,7 @@ export async function showRef(registry: Registry, ref: string, defaultLabel: str
   const version = await registry.get(name, wanted);
   if (version === null) {
     if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
-    throw new GatewayError("not_found", `prompt ${name} has no registered version ${wanted}`, { param: "ref" });
+    throw new RegistryError("not_found", `prompt ${name} has no registered version ${wanted}`, { field: "ref" });
   }
   const environments = ENVIRONMENTS.filter((env) => labels[env]?.version === version.version);
   return { version, labels, environments, via };
@@ -172,8 +174,8 @@ export async function diffVersions(registry: Registry, name: string, from: strin
   const [a, b] = await Promise.all([registry.get(name, from), registry.get(name, to)]);
   if (a === null || b === null) {
     if ((await registry.versions(name)).length === 0) throw unknownPrompt(name);
-    throw new GatewayError("not_found", `prompt ${name} has no registered version ${a === null ? from : to}`, {
-      param: "version",
+    throw new RegistryError("not_found", `prompt ${name} has no registered version ${a === null ? from : to}`, {
+      field: "version",
     });
   }
   const left = sections(a);
@@ -256,13 +258,13 @@ function parseRef(ref: string, defaultLabel: string): ReturnType<typeof parsePro
     return parsePromptRef(ref, defaultLabel);
   } catch (err) {
     if (!(err instanceof GatewayError)) throw err;
-    throw new GatewayError("invalid_request", `invalid prompt ref "${ref}": expected name, name@label or name@1.2.0`, {
-      param: "ref",
+    throw new RegistryError("invalid", `invalid prompt ref "${ref}": expected name, name@label or name@1.2.0`, {
+      field: "ref",
       cause: err,
     });
   }
 }
 
-function unknownPrompt(name: string): GatewayError {
-  return new GatewayError("not_found", `unknown prompt "${name}": push it first`, { param: "name" });
+function unknownPrompt(name: string): RegistryError {
+  return new RegistryError("not_found", `unknown prompt "${name}": push it first`, { field: "name" });
 }

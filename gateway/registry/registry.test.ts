@@ -1,7 +1,7 @@
 // The registry on both stores: immutable versions, label moves, the staging gate, rollback, the audit
 // trail, the change signal, and compare-and-set races between concurrent writers.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GatewayError } from "../errors/gateway-error.ts";
+import { RegistryError } from "./registry-error.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit } from "./audit.ts";
 import { CHANGE_CHANNEL, REVISION_KEY } from "../store/keys.ts";
@@ -28,7 +28,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     for (const v of versions) await registry.register(promptVersion(name, v), "author");
   };
 
-  it("registers a version once: same content is a no-op, different content a 409", async () => {
+  it("registers a version once: same content is a no-op, different content a conflict", async () => {
     const v1 = promptVersion("summ", "1.0.0", "hash-a");
     expect(await registry.register(v1, "alice")).toEqual({ created: true });
     expect(await registry.register({ ...v1 }, "bob")).toEqual({ created: false });
@@ -36,7 +36,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect(await registry.get("summ", "9.9.9")).toBeNull();
 
     const err = await rejection(registry.register({ ...v1, description: "changed", hash: "hash-b" }, "bob"));
-    expect(err.status).toBe(409);
+    expect(err.kind).toBe("conflict");
     expect(err.message).toMatch(/immutable/);
     expect(err.message).toMatch(/bump the version/);
     expect((await registry.get("summ", "1.0.0"))?.hash).toBe("hash-a");
@@ -58,7 +58,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     ]);
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
     const lost = outcomes.find((o) => o.status === "rejected");
-    expect(lost?.status === "rejected" && (lost.reason as GatewayError).status).toBe(409);
+    expect(lost?.status === "rejected" && (lost.reason as RegistryError).kind).toBe("conflict");
   });
 
   it("lists versions by semver and names without mixing prompts that share a prefix", async () => {
@@ -83,7 +83,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
       registry.label("ok", "production"),
       registry.rollback("ok", "live", { actor: "a" }),
     ]) {
-      expect((await rejection(bad)).status).toBe(400);
+      expect((await rejection(bad)).kind).toBe("invalid");
     }
   });
 
@@ -109,15 +109,17 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect((await registry.label("summ", "dev"))?.approvedBy).toBe("bob");
 
     const missing = await rejection(registry.promote("summ", "3.0.0", "dev", { approvedBy: "alice" }));
-    expect(missing.status).toBe(404);
-    expect((await rejection(registry.promote("ghost", "1.0.0", "dev", { approvedBy: "alice" }))).status).toBe(404);
+    expect(missing.kind).toBe("not_found");
+    expect((await rejection(registry.promote("ghost", "1.0.0", "dev", { approvedBy: "alice" }))).kind).toBe(
+      "not_found",
+    );
     expect(await registry.labels("summ")).toMatchObject({ dev: { version: "1.1.0" }, staging: null, prod: null });
   });
 
   it("requires a version to have been on staging before prod, unless forced (and audited)", async () => {
     await registerAll("summ", ["1.0.0", "1.1.0", "1.2.0"]);
     const gate = await rejection(registry.promote("summ", "1.0.0", "prod", { approvedBy: "alice" }));
-    expect(gate.status).toBe(409);
+    expect(gate.kind).toBe("conflict");
     expect(gate.message).toMatch(/never been on staging/);
     expect(await registry.label("summ", "prod")).toBeNull();
 
@@ -147,7 +149,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
   it("rolls back through the stack of previous versions, and says when there is nothing left", async () => {
     await registerAll("summ", ["1.0.0", "1.1.0", "1.2.0"]);
     const none = await rejection(registry.rollback("summ", "dev", { actor: "sre" }));
-    expect(none.status).toBe(409);
+    expect(none.kind).toBe("conflict");
     expect(none.message).toMatch(/no dev label: nothing to roll back/);
 
     for (const v of ["1.0.0", "1.1.0", "1.2.0"]) await registry.promote("summ", v, "dev", { approvedBy: "alice" });
@@ -155,7 +157,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect(await registry.rollback("summ", "dev", { actor: "sre" })).toEqual({ from: "1.1.0", to: "1.0.0" });
     expect(await registry.label("summ", "dev")).toMatchObject({ version: "1.0.0", previous: [], approvedBy: "sre" });
     const empty = await rejection(registry.rollback("summ", "dev", { actor: "sre" }));
-    expect(empty.status).toBe(409);
+    expect(empty.kind).toBe("conflict");
     expect(empty.message).toMatch(/nothing to roll back to/);
 
     // a promotion after a rollback stacks on the current version
@@ -205,7 +207,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect(heard).toEqual(["1", "2", "3", "4", "5"]);
   });
 
-  it("lets exactly one of 10 concurrent promotions of a label win; the rest get a 409", async () => {
+  it("lets exactly one of 10 concurrent promotions of a label win; the rest get a conflict", async () => {
     const candidates = Array.from({ length: 10 }, (_, i) => `1.${i + 1}.0`);
     await registerAll("race", ["1.0.0", ...candidates]);
     await registry.promote("race", "1.0.0", "staging", { approvedBy: "setup" });
@@ -218,9 +220,9 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect(winners).toHaveLength(1);
     for (const o of outcomes) {
       if (o.status === "rejected") {
-        expect(o.reason).toBeInstanceOf(GatewayError);
-        expect((o.reason as GatewayError).status).toBe(409);
-        expect((o.reason as GatewayError).message).toMatch(/changed concurrently, retry/);
+        expect(o.reason).toBeInstanceOf(RegistryError);
+        expect((o.reason as RegistryError).kind).toBe("conflict");
+        expect((o.reason as RegistryError).message).toMatch(/changed concurrently, retry/);
       }
     }
     expect(await registry.label("race", "staging")).toMatchObject({ version: winners[0], previous: ["1.0.0"] });
@@ -237,9 +239,9 @@ describe.each(backends)("registry on $name", ({ make }) => {
       candidates.map((v, i) => processes[i % 2]!.promote("race", v, "dev", { approvedBy: `user-${i}` })),
     );
     const won = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
-    const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as GatewayError] : []));
+    const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as RegistryError] : []));
     expect(won.length).toBeGreaterThanOrEqual(1);
-    expect(lost.every((err) => err.status === 409)).toBe(true);
+    expect(lost.every((err) => err.kind === "conflict")).toBe(true);
     // Each winner moved the label from where the previous winner left it: no two from the same state.
     expect(new Set(won.map((w) => w.from)).size).toBe(won.length);
     const label = await registry.label("race", "dev");

@@ -2,13 +2,13 @@
 // rollback under compare-and-set, and an append-only audit of every change. Key layout: keys.ts.
 import semver from "semver";
 import type { Clock } from "../support/clock.ts";
-import { GatewayError } from "../errors/gateway-error.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange, readHistory } from "./audit.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
 import { labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey, versionsPrefix } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
+import { RegistryError } from "./registry-error.ts";
 import type { AuditEntry, Label, LabelRecord } from "./records.ts";
 
 export interface PromoteOptions {
@@ -32,7 +32,7 @@ export interface RollbackResult {
 }
 
 export interface Registry {
-  /** Same name+version+hash again is a no-op; a different hash is a 409 (versions are immutable). */
+  /** Same name+version+hash again is a no-op; a different hash is a conflict (versions are immutable). */
   register(version: PromptVersion, actor: string): Promise<{ created: boolean }>;
   get(name: string, version: string): Promise<PromptVersion | null>;
   /** Registered versions of `name`, ascending by semver. */
@@ -72,12 +72,12 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       const existing = await store.get(key);
       const stored = existing === null ? null : parsePromptVersion(existing);
       if (stored?.hash === version.hash) return { created: false };
-      throw new GatewayError(
-        "invalid_request",
+      throw new RegistryError(
+        "conflict",
         `${name}@${version.version} is already registered with different content ` +
           `(stored hash ${stored?.hash ?? "unreadable"}, new hash ${version.hash}); ` +
           "a registered version is immutable: bump the version",
-        { status: 409, param: "version" },
+        { field: "version" },
       );
     },
 
@@ -133,8 +133,8 @@ export function createRegistry(store: Store, clock: Clock): Registry {
         labelKey("staging", name),
       ]);
       if (versionRaw == null) {
-        throw new GatewayError("not_found", `prompt ${name} has no registered version ${version}`, {
-          param: "version",
+        throw new RegistryError("not_found", `prompt ${name} has no registered version ${version}`, {
+          field: "version",
         });
       }
       // An unreadable stored label (hand-edited) is replaced: the compare-and-set still guards it.
@@ -146,10 +146,10 @@ export function createRegistry(store: Store, clock: Clock): Registry {
         const staging = stagingRaw == null ? null : parseLabelRecord(stagingRaw);
         if (!staging?.everOn.includes(version)) {
           if (opts.force !== true) {
-            throw new GatewayError(
-              "invalid_request",
+            throw new RegistryError(
+              "conflict",
               `${name}@${version} has never been on staging: promote it to staging first, or force the promotion`,
-              { status: 409, param: "version" },
+              { field: "version" },
             );
           }
           forced = true;
@@ -186,14 +186,13 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       const raw = await store.get(key);
       const current = raw === null ? null : parseLabelRecord(raw);
       if (raw === null || current === null) {
-        throw new GatewayError("invalid_request", `${name} has no ${env} label: nothing to roll back`, { status: 409 });
+        throw new RegistryError("conflict", `${name} has no ${env} label: nothing to roll back`);
       }
       const [to, ...rest] = current.previous;
       if (to === undefined) {
-        throw new GatewayError(
-          "invalid_request",
+        throw new RegistryError(
+          "conflict",
           `${name}@${env} points at ${current.version} and has no earlier version: nothing to roll back to`,
-          { status: 409 },
         );
       }
       const next: LabelRecord = {
@@ -214,36 +213,36 @@ export function createRegistry(store: Store, clock: Clock): Registry {
   };
 }
 
-function labelConflict(name: string, env: Environment): GatewayError {
-  return new GatewayError("invalid_request", `label ${env} of ${name} changed concurrently, retry`, { status: 409 });
+function labelConflict(name: string, env: Environment): RegistryError {
+  return new RegistryError("conflict", `label ${env} of ${name} changed concurrently, retry`);
 }
 
 function assertEnvironment(env: string): asserts env is Environment {
   if (!isEnvironment(env)) {
-    throw new GatewayError("invalid_request", `unknown environment "${env}": use one of ${ENVIRONMENTS.join(", ")}`, {
-      param: "env",
+    throw new RegistryError("invalid", `unknown environment "${env}": use one of ${ENVIRONMENTS.join(", ")}`, {
+      field: "env",
     });
   }
 }
 
 function assertName(name: string): void {
   if (!NAME.test(name)) {
-    throw new GatewayError(
-      "invalid_request",
+    throw new RegistryError(
+      "invalid",
       `invalid prompt name "${name}": no whitespace, ':', '@', '/', '\\' or glob characters`,
-      { param: "name" },
+      { field: "name" },
     );
   }
 }
 
 function assertSemver(version: string): void {
   if (semver.valid(version) !== version) {
-    throw new GatewayError("invalid_request", `invalid version "${version}": use semver such as 1.2.0`, {
-      param: "version",
+    throw new RegistryError("invalid", `invalid version "${version}": use semver such as 1.2.0`, {
+      field: "version",
     });
   }
 }
 
 function assertPresent(value: string, param: string): void {
-  if (value.trim() === "") throw new GatewayError("invalid_request", `${param} must not be empty`, { param });
+  if (value.trim() === "") throw new RegistryError("invalid", `${param} must not be empty`, { field: param });
 }

@@ -40,8 +40,8 @@ describe("weights operations", () => {
       notes: [],
     });
     expect((await getWeights(store, registry, "summ", "dev")).stable).toBeNull();
-    expect((await rejection(getWeights(store, registry, "ghost", "prod"))).status).toBe(404);
-    expect((await rejection(getWeights(store, registry, "summ", "qa"))).status).toBe(400);
+    expect((await rejection(getWeights(store, registry, "ghost", "prod"))).kind).toBe("not_found");
+    expect((await rejection(getWeights(store, registry, "summ", "qa"))).kind).toBe("invalid");
   });
 
   it("writes weights, reports the split, records the change and wakes the replicas", async () => {
@@ -80,7 +80,7 @@ describe("weights operations", () => {
 
   it("refuses what the gateway would ignore, with every reason, and writes nothing", async () => {
     const bad = await rejection(set({ "1.0.0": 90, "9.9.9": 5, "1.1.0": -1, "1.2.0": 1.5 }));
-    expect([bad.status, bad.code, bad.param]).toEqual([400, "invalid_request", "weights"]);
+    expect([bad.kind, bad.field]).toEqual(["invalid", "weights"]);
     expect(bad.message).toContain('version "9.9.9" is not registered');
     expect(bad.message).toContain('weight "-1" for 1.1.0 is negative');
     expect(bad.message).toContain('weight "1.5" for 1.2.0 is not an integer');
@@ -91,10 +91,10 @@ describe("weights operations", () => {
   });
 
   it("needs a registered prompt and an existing label", async () => {
-    expect((await rejection(setWeights(store, registry, clock, "ghost", "prod", {}, "sre"))).status).toBe(404);
+    expect((await rejection(setWeights(store, registry, clock, "ghost", "prod", {}, "sre"))).kind).toBe("not_found");
     const noLabel = await rejection(set({ "1.0.0": 1 }, "dev"));
-    expect([noLabel.status, noLabel.message]).toEqual([
-      409,
+    expect([noLabel.kind, noLabel.message]).toEqual([
+      "conflict",
       expect.stringMatching(/no dev label: promote a version to dev/),
     ]);
   });

@@ -1,8 +1,7 @@
 // Canary weights as the CLI and the admin API read and write them: the public `weights:{env}:{name}`
 // hash (keys.ts), checked with the gateway's own rules before it is written, so what is written is
-// exactly what every replica serves. They return data and throw GatewayError; printing stays with callers.
+// exactly what every replica serves. They return data and throw RegistryError; printing stays with callers.
 import type { Clock } from "../support/clock.ts";
-import { GatewayError } from "../errors/gateway-error.ts";
 import { BUCKETS } from "../split/bucket.ts";
 import { buildSplit, compareVersions } from "../split/layout.ts";
 import { parseWeights, validateWeights } from "../split/weights.ts";
@@ -11,6 +10,7 @@ import { appendAudit, notifyChange } from "./audit.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
 import { weightsKey } from "../store/keys.ts";
 import type { Registry } from "./registry.ts";
+import { RegistryError } from "./registry-error.ts";
 
 export interface WeightShare {
   readonly version: string;
@@ -74,14 +74,14 @@ export async function setWeights(
   actor: string,
 ): Promise<WeightsChange> {
   const environment = environmentOf(env);
-  if (actor.trim() === "") throw new GatewayError("invalid_request", "actor must not be empty", { param: "actor" });
+  if (actor.trim() === "") throw new RegistryError("invalid", "actor must not be empty", { field: "actor" });
   const [versions, label] = await Promise.all([registry.versions(name), registry.label(name, environment)]);
   if (versions.length === 0) throw unknownPrompt(name);
   if (label === null) {
-    throw new GatewayError(
-      "invalid_request",
+    throw new RegistryError(
+      "conflict",
       `${name} has no ${environment} label: promote a version to ${environment} before setting its canary weights`,
-      { status: 409, param: "env" },
+      { field: "env" },
     );
   }
   const known = new Set(versions);
@@ -97,8 +97,8 @@ export async function setWeights(
     );
   }
   if (reasons.length > 0) {
-    throw new GatewayError("invalid_request", `refused weights for ${name} on ${environment}: ${reasons.join("; ")}`, {
-      param: "weights",
+    throw new RegistryError("invalid", `refused weights for ${name} on ${environment}: ${reasons.join("; ")}`, {
+      field: "weights",
     });
   }
 
@@ -153,14 +153,14 @@ function view(
 
 function environmentOf(env: string): Environment {
   if (!isEnvironment(env))
-    throw new GatewayError("invalid_request", `env must be one of ${ENVIRONMENTS.join(", ")}, got "${env}"`, {
-      param: "env",
+    throw new RegistryError("invalid", `env must be one of ${ENVIRONMENTS.join(", ")}, got "${env}"`, {
+      field: "env",
     });
   return env;
 }
 
-function unknownPrompt(name: string): GatewayError {
-  return new GatewayError("not_found", `unknown prompt "${name}": push it first`, { param: "name" });
+function unknownPrompt(name: string): RegistryError {
+  return new RegistryError("not_found", `unknown prompt "${name}": push it first`, { field: "name" });
 }
 
 /** The hash with its fields in semver order, so JSON output and audit entries read the same every time. */

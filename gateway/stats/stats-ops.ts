@@ -1,6 +1,5 @@
 // Per-version aggregates as the CLI (`promptgate stats`) and the admin API show them: one row per
 // version that served on an environment in a time window, with rates, exact cost and percentiles.
-import { GatewayError } from "../errors/gateway-error.ts";
 import { compareVersions } from "../split/layout.ts";
 import type { Store } from "../store/store.ts";
 import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "./aggregate-stats.ts";
@@ -9,6 +8,7 @@ import { formatUsd } from "../telemetry/cost.ts";
 import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
 import { weightsKey } from "../store/keys.ts";
 import type { Registry } from "../registry/registry.ts";
+import { RegistryError } from "../registry/registry-error.ts";
 import type { Label } from "../registry/records.ts";
 
 export interface LatencySummary {
@@ -59,15 +59,15 @@ export function parseWindow(text: string): number {
   const match = DURATION.exec(text.trim());
   const unit = match?.[2] as keyof typeof UNIT_MS | undefined;
   if (!match || unit === undefined)
-    throw new GatewayError("invalid_request", `since must be a duration such as 30m, 6h or 7d, got "${text}"`, {
-      param: "since",
+    throw new RegistryError("invalid", `since must be a duration such as 30m, 6h or 7d, got "${text}"`, {
+      field: "since",
     });
   const ms = Number(match[1]) * UNIT_MS[unit];
   if (ms > MAX_WINDOW_MS)
-    throw new GatewayError(
-      "invalid_request",
+    throw new RegistryError(
+      "invalid",
       `since may be at most ${MAX_WINDOW_MS / UNIT_MS.d}d (the aggregates' default retention)`,
-      { param: "since" },
+      { field: "since" },
     );
   return ms;
 }
@@ -82,15 +82,13 @@ export async function versionStats(
 ): Promise<StatsView> {
   const environment = isEnvironment(env) ? env : null;
   if (environment === null && env !== PINNED_ENV) {
-    throw new GatewayError(
-      "invalid_request",
-      `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`,
-      { param: "env" },
-    );
+    throw new RegistryError("invalid", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, {
+      field: "env",
+    });
   }
   const known = await registry.versions(name);
   if (known.length === 0)
-    throw new GatewayError("not_found", `no prompt named ${name} is registered`, { param: "name" });
+    throw new RegistryError("not_found", `no prompt named ${name} is registered`, { field: "name" });
   const [label, weights]: [Label | null, Record<string, string>] =
     environment === null
       ? [null, {}]

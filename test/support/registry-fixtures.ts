@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { redisUrl, uniquePrefix } from "./redis.ts";
 import type { Clock } from "../../gateway/support/clock.ts";
 import type { PromptVersion } from "../../gateway/prompts/types.ts";
+import { RegistryError } from "../../gateway/registry/registry-error.ts";
 import { createRedisStore } from "../../gateway/store/redis-store.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
@@ -130,13 +131,22 @@ export async function eventually<T>(
   }
 }
 
-/** The GatewayError a call rejects with; fails when it succeeds or throws something else. */
-export async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
+/** The RegistryError a call rejects with; fails when it succeeds or throws something else. */
+export function rejection(promise: Promise<unknown>): Promise<RegistryError> {
+  return rejectionOf(promise, RegistryError);
+}
+
+/** The GatewayError a call rejects with: the request path's rules, which registry operations reuse. */
+export function gatewayRejection(promise: Promise<unknown>): Promise<GatewayError> {
+  return rejectionOf(promise, GatewayError);
+}
+
+async function rejectionOf<E extends Error>(promise: Promise<unknown>, type: new (...args: never[]) => E): Promise<E> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof GatewayError) return err;
+    if (err instanceof type) return err;
     throw err;
   }
-  throw new Error("expected a GatewayError, but the call succeeded");
+  throw new Error(`expected a ${type.name}, but the call succeeded`);
 }
