@@ -2,7 +2,8 @@
 #
 # promptgate image. Node 24 runs the TypeScript sources directly (built-in type
 # stripping), so there is no build step: the image is the production
-# dependencies, gateway/ and the default config/.
+# dependencies, gateway/ without its unit tests, and the default config/
+# (.dockerignore keeps tests, test support and benchmarks out).
 #
 #   docker build -t promptgate .
 #   docker run --rm -p 8080:8080 promptgate
