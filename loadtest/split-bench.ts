@@ -1,4 +1,4 @@
-// Cost of the split on the request path (bucket + pick) and of building a split: `node gateway/split/bench.ts`.
+// Cost of the split on the request path (bucket + pick) and of building a split: `node loadtest/split-bench.ts`.
 import { randomUUID } from "node:crypto";
 import { createBucketer } from "../gateway/split/bucket.ts";
 import { buildSplit, pick } from "../gateway/split/layout.ts";
