@@ -1,4 +1,4 @@
-// The environments a prompt is promoted through, each a label pointing at one version (DESIGN.md "Prompts").
+// The environments a prompt is promoted through, dev -> staging -> prod, each a label pointing at one version.
 
 export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];

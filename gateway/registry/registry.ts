@@ -1,5 +1,5 @@
 // The prompt registry: immutable content-hashed versions, environment labels moved by promote and
-// rollback under compare-and-set, and an append-only audit of every change. Key layout: keys.ts.
+// rollback under compare-and-set, and an append-only audit of every change. Key layout: store/keys.ts.
 import semver from "semver";
 import type { Clock } from "../support/clock.ts";
 import type { PromptVersion } from "../prompts/types.ts";

@@ -1,5 +1,5 @@
 // Canary weights as the CLI and the admin API read and write them: the public `weights:{env}:{name}`
-// hash (keys.ts), checked with the gateway's own rules before it is written, so what is written is
+// hash (store/keys.ts), checked with the gateway's own rules before it is written, so what is written is
 // exactly what every replica serves. They return data and throw RegistryError; printing stays with callers.
 import type { Clock } from "../support/clock.ts";
 import { BUCKETS } from "../split/bucket.ts";
