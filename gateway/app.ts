@@ -1,4 +1,4 @@
-// createApp(deps): the HTTP surface. No side effects here; main.ts serves it.
+// createApp(deps): the HTTP surface. No side effects here; server.ts serves it.
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";

@@ -1,5 +1,6 @@
 // The one dependency object: every piece of I/O the gateway touches comes in here, so tests can
-// inject fakes for time and randomness while using a real store and real HTTP.
+// inject fakes for time and randomness while using a real store and real HTTP. compose.ts builds the
+// real one from the environment; routes declare the slice of it they read.
 import type { Tracer } from "@opentelemetry/api";
 import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
