@@ -43,7 +43,7 @@ afterEach(() => {
 });
 
 describe("compilePrompt", () => {
-  it("renders the DESIGN.md example", () => {
+  it("renders the docs/design.md example", () => {
     const v = designExample();
     const compiled = compilePrompt(v);
     const out = compiled.render(
