@@ -141,6 +141,85 @@ describe("per-version aggregates", () => {
     expect(direct.versions.map((v) => v.requests)).toEqual(view.versions.map((v) => v.requests));
   });
 
+  it("shows the exact mean beside percentiles never coarser than what the clients measured", async () => {
+    const prefix = uniquePrefix("agg-latency");
+    await redisStore(prefix);
+    const env = { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix };
+    const yaml = 'routes:\n  - { match: "mock/*", provider: mock }\nprompts: { bootstrap_labels: true }\n';
+    const gw = await startServe({ env, yaml, prompts: true });
+
+    /** One call; the client's ms to its first body bytes and to its end (the gateway's own are no longer). */
+    const timed = async (ref: string, model: string, stream: boolean): Promise<{ first: number; total: number }> => {
+      const t0 = performance.now();
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-prompt-ref": ref, "x-prompt-vars": '{"text":"Ada"}' },
+        body: JSON.stringify({ model, stream }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let first = NaN;
+      while (!(await reader.read()).done) if (Number.isNaN(first)) first = performance.now() - t0;
+      return { first, total: performance.now() - t0 };
+    };
+    // mock/echo answers in about a millisecond; mock/slow-100 waits 100 ms before it streams.
+    const fast: number[] = [];
+    for (let i = 0; i < 60; i++) fast.push((await timed("summarization", "mock/echo", false)).total);
+    const slow = await Promise.all(Array.from({ length: 20 }, () => timed("entity-extraction", "mock/slow-100", true)));
+    gw.child.kill("SIGTERM"); // flushes the aggregates
+    expect(await gw.exited).toBe(0);
+
+    const row = async (name: string): Promise<StatsView["versions"][number]> => {
+      const shown = await cli(["stats", name, "--env", "prod", "--since", "10m", "--json"], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      const served = (JSON.parse(shown.stdout) as StatsView).versions.filter((v) => v.requests > 0);
+      expect(served).toHaveLength(1);
+      return served[0]!;
+    };
+    const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const nearestRank = (xs: readonly number[], q: number): number =>
+      [...xs].sort((a, b) => a - b)[Math.ceil(q * xs.length) - 1]!;
+    // The gateway's clock counts whole ms (+1), and a percentile is read within one bucket (1 ms, or 10%).
+    const atMost = (clientMs: number): number => clientMs + 1 + Math.max(1, (clientMs + 1) / 10) + 0.05;
+
+    const echo = await row("summarization");
+    expect(echo.latency).toMatchObject({ count: 60 });
+    expect(echo.latency_ms).toEqual({ mean: echo.latency.mean_ms, p50: echo.latency.p50_ms, p95: echo.latency.p95_ms });
+    expect(echo.latency_ms.mean).toBeLessThanOrEqual(mean(fast) + 1.05);
+    expect(echo.latency_ms.p50).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.5)));
+    expect(echo.latency_ms.p95).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.95)));
+
+    const waited = await row("entity-extraction");
+    expect(waited.latency.count).toBe(20);
+    expect(waited.ttft.count).toBe(20);
+    // Each waited at least 100 ms (98 by a millisecond clock): percentiles no lower than its bucket, (94, 103].
+    expect(waited.latency_ms.mean).toBeGreaterThanOrEqual(98);
+    expect(waited.latency_ms.mean).toBeLessThanOrEqual(mean(slow.map((s) => s.total)) + 1.05);
+    expect(waited.latency_ms.p50).toBeGreaterThanOrEqual(94.5);
+    expect(waited.latency_ms.p50).toBeLessThanOrEqual(
+      atMost(
+        nearestRank(
+          slow.map((s) => s.total),
+          0.5,
+        ),
+      ),
+    );
+    expect(waited.ttft.p50_ms).toBeGreaterThanOrEqual(94.5);
+    expect(waited.ttft.p50_ms).toBeLessThanOrEqual(
+      atMost(
+        nearestRank(
+          slow.map((s) => s.first),
+          0.5,
+        ),
+      ),
+    );
+
+    const table = await cli(["stats", "summarization", "--env", "prod", "--since", "10m"], env);
+    expect(table.stdout).toMatch(/COST USD\s+MEAN MS\s+P50 MS\s+P95 MS\s+TTFT P50\n/);
+    const { mean: m, p50, p95 } = echo.latency_ms;
+    expect(table.stdout).toMatch(new RegExp(`\\s${m}\\s+${p50}\\s+${p95}\\s+-\\n`));
+  });
+
   it("counts an aborted stream once, as aborted and incomplete, and serves the window at /admin", async () => {
     const prefix = uniquePrefix("agg-abort");
     const store = await redisStore(prefix);
