@@ -1,6 +1,6 @@
 // Per-version aggregates as their users read them: two gateway processes on one Redis add up exactly,
 // an aborted stream is one record, and `promptgate stats` / `/admin/.../stats` show the window.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import { versionStats, type StatsView } from "../gateway/registry/stats-ops.ts";
@@ -74,27 +74,36 @@ describe("per-version aggregates", () => {
     const b = await startServe({ env, yaml, pricing, prompts: true });
     const set = await cli(["weights", "summarization", "--env", "prod", "--set", "1.0.0=50,1.1.0=50"], env);
     expect(set.code, set.stderr).toBe(0);
-    await new Promise((r) => setTimeout(r, 1_200)); // every replica applies a change within 1 s
 
     const expected = new Map<
       string,
       { requests: number; input: number; output: number; pico: bigint; streams: number }
     >();
-    const calls: Promise<void>[] = [];
-    for (let i = 0; i < 120; i++) {
-      const stream = i % 3 === 0;
-      calls.push(
-        call(i % 2 ? a.url : b.url, i, stream).then(({ version, usage }) => {
-          const e = expected.get(version) ?? { requests: 0, input: 0, output: 0, pico: 0n, streams: 0 };
-          e.requests += 1;
-          e.input += usage.prompt_tokens;
-          e.output += usage.completion_tokens;
-          e.pico += BigInt(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000);
-          if (stream) e.streams += 1;
-          expected.set(version, e);
-        }),
+    /** One counted call: what the client saw is what the aggregates must add up to. */
+    const counted = async (url: string, user: number, stream: boolean): Promise<string> => {
+      const { version, usage } = await call(url, user, stream);
+      const e = expected.get(version) ?? { requests: 0, input: 0, output: 0, pico: 0n, streams: 0 };
+      e.requests += 1;
+      e.input += usage.prompt_tokens;
+      e.output += usage.completion_tokens;
+      e.pico += BigInt(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000);
+      if (stream) e.streams += 1;
+      expected.set(version, e);
+      return version;
+    };
+    // Every replica applies the change within 1 s: each serves 1.0.0 (50% now, 0% before) to some user.
+    for (const gw of [a, b]) {
+      await vi.waitFor(
+        async () => {
+          const served = await Promise.all(Array.from({ length: 20 }, (_, user) => counted(gw.url, user, false)));
+          expect(served).toContain("1.0.0");
+        },
+        { timeout: 5_000, interval: 20 },
       );
     }
+
+    const calls: Promise<string>[] = [];
+    for (let i = 0; i < 120; i++) calls.push(counted(i % 2 ? a.url : b.url, i, i % 3 === 0));
     await Promise.all(calls);
     expect([...expected.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
 
@@ -245,7 +254,9 @@ describe("per-version aggregates", () => {
       env: { ADMIN_TOKEN: "adm" },
     });
     cleanups.push(() => gw.close());
-    await new Promise((r) => setTimeout(r, 300)); // the prompt snapshot
+    const onProd = (): string | undefined =>
+      gw.deps.prompts.catalog()?.snapshot.prompts.get("greet")?.labels.get("prod");
+    await vi.waitFor(() => expect(onProd()).toBe("1.0.0"), { timeout: 2_000, interval: 10 }); // the prompt snapshot
 
     const ac = new AbortController();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -257,15 +268,18 @@ describe("per-version aggregates", () => {
     expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
     await res.body!.getReader().read();
     ac.abort();
-    const deadline = Date.now() + 2_000;
-    while (gw.deps.aggregates.pendingKeys() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await gw.deps.aggregates.flush();
-
-    const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, {
-      headers: { authorization: "Bearer adm" },
-    });
-    expect(admin.status).toBe(200);
-    const view = (await admin.json()) as StatsView;
+    /** The window as /admin serves it, after writing what the gateway has counted so far. */
+    const shown = async (): Promise<StatsView> => {
+      await gw.deps.aggregates.flush();
+      const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, {
+        headers: { authorization: "Bearer adm" },
+      });
+      expect(admin.status).toBe(200);
+      return (await admin.json()) as StatsView;
+    };
+    // The gateway counts the request once it has seen the client go.
+    await vi.waitFor(async () => expect((await shown()).versions[0]?.requests).toBe(1), { timeout: 2_000 });
+    const view = await shown();
     expect(view.versions).toHaveLength(1);
     expect(view.versions[0]).toMatchObject({
       version: "1.0.0",
