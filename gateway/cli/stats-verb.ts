@@ -19,11 +19,12 @@ export function describeStats(v: StatsView): string {
     r.input_tokens,
     r.output_tokens,
     r.cost_usd,
-    ms(r.latency.p50_ms),
-    ms(r.latency.p95_ms),
+    ms(r.latency_ms.mean),
+    ms(r.latency_ms.p50),
+    ms(r.latency_ms.p95),
     ms(r.ttft.p50_ms),
   ]);
-  return `${head}\n${table(["version", "weight", "requests", "errors", "aborted", "input tok", "output tok", "cost usd", "p50 ms", "p95 ms", "ttft p50"], rows)}`;
+  return `${head}\n${table(["version", "weight", "requests", "errors", "aborted", "input tok", "output tok", "cost usd", "mean ms", "p50 ms", "p95 ms", "ttft p50"], rows)}`;
 }
 
 export const stats: Verb = {
@@ -33,8 +34,9 @@ export const stats: Verb = {
   details:
     "Sums the per-version aggregates that every gateway replica writes to the store (about once a\n" +
     "second) over the last --since (30m, 6h, 7d; default 1h, whole minutes). <env> is dev, staging or\n" +
-    "prod, or pinned for requests that named their version (name@1.2.0). Percentiles are interpolated\n" +
-    "inside histogram buckets, as Prometheus does; cost is exact, from config/pricing.yaml.",
+    "prod, or pinned for requests that named their version (name@1.2.0). Mean latency is exact (from\n" +
+    "summed durations); percentiles are interpolated inside histogram buckets at most 10% wide (1 ms\n" +
+    "below 10 ms), as Prometheus does; cost is exact, from config/pricing.yaml.",
   positionals: { min: 1, max: 1 },
   options: {
     env: { type: "string", placeholder: "<env>", description: "dev, staging, prod or pinned" },
