@@ -171,6 +171,24 @@ describe("compilePrompt", () => {
     ).toBe("ba");
   });
 
+  it("guards the body of a block {% set %} like the rest of the template", () => {
+    const vars = { o: { type: "object", required: false }, k: STRING } as const;
+    // Request data spelling `constructor` must not reach Function, even inside a captured block.
+    const escape = oneTemplate("{% set s %}{{ o[k][k]('return 42')() }}{% endset %}[{{ s }}]", vars);
+    expect(renderError(escape, { o: {}, k: "constructor" }).message).toContain(
+      'looking up "constructor" is not allowed',
+    );
+    expect(render(oneTemplate("{% set s %}{{ o[k] }}{% endset %}[{{ s }}]", vars), { o: { a: "A" }, k: "a" })).toBe(
+      "[A]",
+    );
+    const loop =
+      "{% set s %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endset %}";
+    expect(renderError(oneTemplate(loop), {}, { timeoutMs: 20 }).message).toContain("ms of CPU time");
+    expect(compileError(oneTemplate("{% set s %}{{ 1 | nosuchfilter }}{% endset %}")).message).toContain(
+      'unknown filter "nosuchfilter"',
+    );
+  });
+
   it("checks templates when compiling (versions may come from the store, not a file)", () => {
     expect(compileError(oneTemplate("{{ x.constructor }}")).message).toContain(
       'prompt t@1.0.0: messages[0].content: line 1, column 6: "constructor" is not allowed',

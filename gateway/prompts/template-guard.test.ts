@@ -57,6 +57,7 @@ describe("checkTemplate", () => {
     ['{% from "macros.njk" import item %}', "{% from ... import %} is not allowed"],
     ['{% extends "base.njk" %}', "{% extends %} is not allowed"],
     ["ok\n  {% if a %}{% include x %}{% endif %}", "{% include %} is not allowed"],
+    ['{% set s %}{% include "x" %}{% endset %}{{ s }}', "{% include %} is not allowed"],
   ])("refuses %j: no file access", (source, expected) => {
     const message = refusal(source);
     expect(message).toContain(expected);
