@@ -34,11 +34,18 @@ export interface Nodes {
   readonly TemplateData: NodeClass;
   readonly Output: NodeClass;
   readonly Symbol: NodeClass;
+  readonly Array: NodeClass;
+  readonly Pair: NodeClass;
+  readonly KeywordArgs: NodeClass;
   readonly LookupVal: NodeClass;
   readonly FunCall: NodeClass;
   readonly Filter: NodeClass;
+  readonly Is: NodeClass;
   readonly For: NodeClass;
+  readonly Set: NodeClass;
   readonly Macro: NodeClass;
+  readonly Caller: NodeClass;
+  readonly Block: NodeClass;
   readonly Include: NodeClass;
   readonly Import: NodeClass;
   readonly FromImport: NodeClass;
