@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ErrorBody } from "../gateway/http/errors.ts";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
+import { syncPromptFiles } from "../gateway/prompts/startup-sync.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import type { StatsView } from "../gateway/registry/stats-ops.ts";
+import { createSqliteStore } from "../gateway/store/sqlite-store.ts";
 import { systemClock } from "../gateway/support/clock.ts";
-import { createLogger } from "../gateway/support/logger.ts";
+import { createLogger, silentLogger } from "../gateway/support/logger.ts";
 import { cli } from "./support/cli.ts";
 import { chatJson, startFakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
@@ -104,6 +106,25 @@ describe("registering a template that reads an undeclared variable", () => {
     expect(results.find((r) => r.name === "fine")?.status).toBe("created");
     expect(results.find((r) => r.name === "greet")?.error).toMatch(
       /^prompt greet@1\.0\.0: messages\[0\]\.content: line 1, column \d+: "usr" is not a declared variable/,
+    );
+  });
+
+  it("is not registered by serve's start-up sync, which logs why and registers the rest", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-undeclared-sync-"));
+    mkdirSync(join(dir, "greet"));
+    writeFileSync(join(dir, "greet", "1.0.0.yaml"), LEGACY);
+    writeFileSync(join(dir, "greet", "1.0.1.yaml"), LEGACY.replace("1.0.0", "1.0.1").replace("usr.title", "who"));
+    const logs: string[] = [];
+    const store = createSqliteStore({ path: join(dir, "state.db"), prefix: "t:", logger: silentLogger });
+    cleanups.push(() => store.close());
+    const options = { register_on_start: true, bootstrap_labels: false };
+    const logger = createLogger("debug", (line) => logs.push(line));
+    await syncPromptFiles(dir, options, store, systemClock, logger);
+    expect(await createRegistry(store, systemClock).versions("greet")).toEqual(["1.0.1"]);
+    const warning = logs.map((l) => JSON.parse(l) as Record<string, string>).find((l) => l.version === "1.0.0");
+    expect(warning).toMatchObject({ level: "warn", msg: "prompt version not registered at start", prompt: "greet" });
+    expect(warning?.error).toMatch(
+      /^prompt greet@1\.0\.0: messages\[0\]\.content: line 1, column \d+: "usr" is not a declared/,
     );
   });
 });
