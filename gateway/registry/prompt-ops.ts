@@ -2,7 +2,7 @@
 // they return data and throw GatewayError; printing and HTTP stay with the callers.
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { GatewayError } from "../http/errors.ts";
-import { compilePrompt } from "../prompts/compile.ts";
+import { compileForRegistration, compilePrompt } from "../prompts/compile.ts";
 import type { CompiledPrompt } from "../prompts/compile.ts";
 import { canonicalJson } from "../prompts/json-value.ts";
 import { PromptFileError } from "../prompts/prompt-file-error.ts";
@@ -71,7 +71,7 @@ export async function pushVersions(
   const outcomes: PushOutcome[] = [];
   for (const v of versions) {
     try {
-      compilePrompt(v);
+      compileForRegistration(v);
       const { created } = await registry.register(v, actor);
       outcomes.push({ name: v.name, version: v.version, status: created ? "created" : "unchanged" });
     } catch (err) {
