@@ -22,7 +22,11 @@ const serveVerb: Verb = {
   details: `Runs the gateway. Configuration comes from the environment:
   PORT (8080), CONFIG_DIR (./config), REDIS_URL (unset: embedded store at STATE_PATH),
   STATE_PATH (./.promptgate/state.db), REDIS_PREFIX (promptgate:), GATEWAY_ENV (prod),
-  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).`,
+  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).
+Exits 1 with one line saying what to fix when it cannot start (port in use, invalid environment,
+gateway.yaml or prompt file, STATE_PATH unusable). A Redis that is down does not stop it: it
+serves the registry snapshot it kept on disk (without one, /readyz fails until Redis answers).
+SIGTERM or SIGINT drains open requests and exits 0.`,
   positionals: { min: 0, max: 0 },
   options: {},
   json: false,
