@@ -1,7 +1,8 @@
 // `promptgate serve` when start-up fails, as a real process: it exits 1 at once with one line saying what
 // to fix, having closed what it opened (store, tracing, refresh timers, aggregate writer); a Redis that is
-// down at start is not such a failure (the gateway serves its snapshot on disk).
-import { spawn } from "node:child_process";
+// down at start is not such a failure (the gateway serves its snapshot on disk); and SIGTERM to the
+// `npm start` process stops the gateway too.
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -143,5 +144,49 @@ describe("promptgate serve start-up failures", () => {
     expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
     expect(second.stderr()).toContain(`"redis":"127.0.0.1:${port}"`);
     expect(second.stderr()).not.toContain("planted-secret");
+  });
+});
+
+describe("promptgate under npm", () => {
+  let npm: ChildProcess | undefined;
+  afterEach(() => {
+    // npm runs in a process group of its own: this also ends a gateway it left behind.
+    if (npm?.pid !== undefined) {
+      try {
+        process.kill(-npm.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it("stops the gateway when the `npm start` process gets SIGTERM", async () => {
+    const dir = configDir();
+    const started = spawn("npm", ["start"], {
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        CONFIG_DIR: dir,
+        STATE_PATH: join(dir, "state.db"),
+        REDIS_URL: "",
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: true,
+    });
+    npm = started;
+    let stderr = "";
+    started.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    // The pipe closes once every process holding it is gone: npm, its shell, and the gateway.
+    let allGone = false;
+    started.stderr.once("close", () => (allGone = true));
+    await vi.waitFor(() => expect(stderr).toMatch(/"url":"http:\/\/127\.0\.0\.1:\d+"/), { timeout: 15_000 });
+    const url = /"url":"(http:\/\/[^"]+)"/.exec(stderr)![1]!;
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    started.kill("SIGTERM");
+    await vi.waitFor(() => expect(allGone).toBe(true), { timeout: 10_000 });
+    expect(stderr).toContain('"msg":"stopped"');
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });

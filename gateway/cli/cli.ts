@@ -26,7 +26,8 @@ const serveVerb: Verb = {
 Exits 1 with one line saying what to fix when it cannot start (port in use, invalid environment,
 gateway.yaml or prompt file, STATE_PATH unusable). A Redis that is down does not stop it: it
 serves the registry snapshot it kept on disk (without one, /readyz fails until Redis answers).
-SIGTERM or SIGINT drains open requests and exits 0.`,
+SIGTERM or SIGINT drains open requests and exits 0; started by npm (npm start, npx promptgate
+serve), it also stops when npm does.`,
   positionals: { min: 0, max: 0 },
   options: {},
   json: false,

@@ -1,5 +1,6 @@
 // What `serve` needs around the wiring: closing what start-up opened when a later step fails (so the
-// process exits instead of idling on its timers), and a listen failure in plain words.
+// process exits instead of idling on its timers), a listen failure in plain words, and stopping with
+// the npm process that started it.
 import type { Logger } from "../support/logger.ts";
 
 /**
@@ -58,4 +59,22 @@ export function listenFailure(err: unknown, host: string, port: number): unknown
   };
   const reason = reasons[(err as NodeJS.ErrnoException | null)?.code ?? ""];
   return reason === undefined ? err : new Error(reason, { cause: err });
+}
+
+/**
+ * Under `npm start` or `npx promptgate serve`, npm forwards SIGTERM to the shell it ran the command in,
+ * and that shell (dash, /bin/sh on Debian and in the node images) exits without passing it on: the
+ * gateway would live on, orphaned. So when npm started it, the gateway stops when its parent goes
+ * (a parent that exits leaves its child re-parented, with a new ppid). Not otherwise: `nohup ... &`,
+ * `setsid` and daemon wrappers leave the gateway running on purpose when their shell exits.
+ */
+export function stopWithParent(env: NodeJS.ProcessEnv, stop: () => void, intervalMs = 500): void {
+  if (env["npm_lifecycle_event"] === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, intervalMs);
+  timer.unref();
 }

@@ -15,7 +15,7 @@ import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
 import { createLogger } from "../support/logger.ts";
-import { listenFailure, OpenedResources } from "./serve-lifecycle.ts";
+import { listenFailure, OpenedResources, stopWithParent } from "./serve-lifecycle.ts";
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadSettings(env);
@@ -92,4 +92,5 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+  stopWithParent(env, () => void shutdown("parent exited"));
 }
