@@ -15,13 +15,18 @@ import { loadPricing } from "../telemetry/pricing.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
 import { createLogger } from "../support/logger.ts";
+import { listenFailure, OpenedResources, stopWithParent } from "./serve-lifecycle.ts";
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const settings = loadSettings(env);
   const logger = createLogger(settings.logLevel);
   const config = await loadGatewayConfig(settings.configDir, env);
   const prices = await loadPricing(settings.configDir);
+  // What start-up opens is closed again, newest first, if a later step throws (a port in use, a
+  // prompt file refused), so that the process exits instead of idling on timers and sockets.
+  await using opened = new OpenedResources(logger);
   const tracing = startTracing(env);
+  opened.defer("tracing", () => tracing.shutdown());
 
   const warning = openGatewayWarning(config);
   if (warning) logger.warn(warning);
@@ -38,6 +43,7 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     prefix: settings.redisPrefix,
     logger,
   });
+  opened.defer("store", () => store.close());
   await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch(
     (err: unknown) => {
       if (err instanceof ConfigError) throw err;
@@ -46,8 +52,11 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     },
   );
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
+  opened.defer("prompt refresh", () => prompts.stop());
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
+  opened.defer("upstream", () => upstream.close());
   const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
+  opened.defer("aggregates", () => aggregates.stop()); // closed first: its last flush needs the store
   const deps: Deps = {
     settings,
     config,
@@ -63,7 +72,10 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
     aggregates,
     lifecycle: { ready: false, draining: false },
   };
-  const gw = await startGateway(deps, settings.port, settings.host);
+  const gw = await startGateway(deps, settings.port, settings.host).catch((err: unknown) => {
+    throw listenFailure(err, settings.host, settings.port);
+  });
+  const running = opened.keep(); // listening: from here on, shutdown closes them
   logger.info("promptgate listening", {
     url: `http://${settings.host}:${gw.port}`,
     store: store.kind,
@@ -74,11 +86,11 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     logger.info("draining", { signal, drain_ms: settings.drainTimeoutMs });
     const clean = await gw.stop(settings.drainTimeoutMs);
-    await Promise.allSettled([prompts.stop(), upstream.close(), tracing.shutdown(), aggregates.stop()]);
-    await store.close();
+    await running.close();
     logger.info("stopped", { drained: clean });
     process.exit(0);
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+  stopWithParent(env, () => void shutdown("parent exited"));
 }

@@ -1,6 +1,8 @@
 // `promptgate stats`: what each version of a prompt served on an environment over a time window,
 // read from the per-version aggregates every gateway replica writes to the store.
+import { ENVIRONMENTS, isEnvironment } from "../registry/keys.ts";
 import type { StatsView } from "../registry/stats-ops.ts";
+import { asUsageError, UsageError } from "./args.ts";
 import { emit, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 
@@ -45,9 +47,15 @@ export const stats: Verb = {
   json: true,
   async run({ args, out, context }) {
     const name = args.positional(0);
+    const [{ parseWindow, versionStats }, { PINNED_ENV }] = await Promise.all([
+      import("../registry/stats-ops.ts"),
+      import("../telemetry/aggregates.ts"),
+    ]);
     const env = args.required("env");
-    const { parseWindow, versionStats } = await import("../registry/stats-ops.ts");
-    const windowMs = parseWindow(args.string("since") ?? "1h");
+    if (!isEnvironment(env) && env !== PINNED_ENV)
+      throw new UsageError(`--env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`);
+    // parseWindow says "since must be a duration such as 30m, ...": on the command line, that is --since.
+    const windowMs = asUsageError(() => parseWindow(args.string("since") ?? "1h"), "--");
     const ctx = await context();
     const view = await versionStats(ctx.store, ctx.registry, name, env, windowMs, ctx.clock.now());
     emit(out, view, () => describeStats(view));
