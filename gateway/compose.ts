@@ -1,7 +1,9 @@
 // The composition root: builds the gateway's Deps from the environment, and closes what it opened.
 // Settings and config are read and checked first (a mistake fails here, before anything is opened),
 // then tracing, the store, the prompt files synced into it, the prompt catalog, the upstream client
-// and the aggregate writer. `promptgate serve` calls it; what it wires takes its inputs as arguments.
+// and the aggregate writer. When a step fails, what the earlier ones opened is closed again, so the
+// process exits instead of idling on timers and sockets. `promptgate serve` calls it; what it wires
+// takes its inputs as arguments.
 import { join } from "node:path";
 import { startPromptSource } from "./catalog/prompt-source.ts";
 import { ConfigError, loadGatewayConfig } from "./config/gateway-config.ts";
@@ -14,6 +16,7 @@ import { syncPromptFiles } from "./registry/startup-sync.ts";
 import { openStore } from "./store/open-store.ts";
 import { systemClock } from "./support/clock.ts";
 import { createLogger } from "./support/logger.ts";
+import { OpenedResources } from "./support/opened-resources.ts";
 import { createAggregateWriter } from "./telemetry/aggregates.ts";
 import { startTracing, tracingWarnings } from "./telemetry/otel.ts";
 import { loadPricing } from "./telemetry/pricing.ts";
@@ -22,7 +25,10 @@ export interface ComposedGateway {
   readonly deps: Deps;
   /** Whether spans are exported (OTEL_* names a collector). */
   readonly tracing: boolean;
-  /** Stops the background work, flushes spans and aggregates, closes the upstream pool, then the store. */
+  /**
+   * Closes what compose opened, newest first: the aggregate writer (its last flush), the upstream pool,
+   * the prompt refresh, the store, tracing. Once: a second call waits for the first.
+   */
   readonly close: () => Promise<void>;
 }
 
@@ -31,7 +37,9 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
   const logger = createLogger(settings.logLevel);
   const config = await loadGatewayConfig(settings.configDir, env);
   const prices = await loadPricing(settings.configDir);
+  await using opened = new OpenedResources(logger);
   const tracing = startTracing(env);
+  opened.defer("tracing", () => tracing.shutdown());
 
   const warning = openGatewayWarning(config);
   if (warning) logger.warn(warning);
@@ -48,6 +56,7 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     prefix: settings.redisPrefix,
     logger,
   });
+  opened.defer("store", () => store.close());
   await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch(
     (err: unknown) => {
       if (err instanceof ConfigError) throw err;
@@ -56,8 +65,11 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     },
   );
   const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
+  opened.defer("prompt refresh", () => prompts.stop());
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
+  opened.defer("upstream", () => upstream.close());
   const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
+  opened.defer("aggregates", () => aggregates.stop()); // closed first: its last flush needs the store
   const deps: Deps = {
     settings,
     config,
@@ -73,12 +85,6 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     aggregates,
     lifecycle: { ready: false, draining: false },
   };
-  return {
-    deps,
-    tracing: tracing.exporting,
-    close: async () => {
-      await Promise.allSettled([prompts.stop(), upstream.close(), tracing.shutdown(), aggregates.stop()]);
-      await store.close();
-    },
-  };
+  const composed = opened.keep(); // everything opened: from here on, the caller closes it
+  return { deps, tracing: tracing.exporting, close: () => composed.close() };
 }

@@ -1,6 +1,6 @@
 // A client that goes away aborts its upstream call at once: before headers, mid-stream, non-streaming.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hang, stallAfterFirstChunk, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 
@@ -27,19 +27,15 @@ function send(stream: boolean, onResponse?: (res: IncomingMessage) => void): Cli
   return req;
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Resolves once the provider has the request. */
+const received = (): Promise<void> =>
+  vi.waitFor(() => expect(provider.received).toHaveLength(1), { timeout: 3_000, interval: 10 });
 
 describe("client aborts", () => {
   it("before response headers: the upstream socket closes within 1 s", async () => {
     provider.handle(hang);
     const req = send(true);
-    await until(() => provider.received.length === 1);
+    await received();
     const closed = provider.nextSocketClose();
     const t0 = Date.now();
     req.destroy();
@@ -61,7 +57,7 @@ describe("client aborts", () => {
   it("on a non-streaming call: the upstream socket closes within 1 s", async () => {
     provider.handle(hang);
     const req = send(false);
-    await until(() => provider.received.length === 1);
+    await received();
     const closed = provider.nextSocketClose();
     const t0 = Date.now();
     req.destroy();
@@ -71,7 +67,7 @@ describe("client aborts", () => {
   it("keeps serving after aborted calls", async () => {
     provider.handle(hang);
     const req = send(false);
-    await until(() => provider.received.length === 1);
+    await received();
     req.destroy();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",

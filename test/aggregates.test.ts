@@ -1,6 +1,6 @@
 // Per-version aggregates as their users read them: two gateway processes on one Redis add up exactly,
 // an aborted stream is one record, and `promptgate stats` / `/admin/.../stats` show the window.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import { versionStats, type StatsView } from "../gateway/stats/stats-ops.ts";
@@ -74,27 +74,36 @@ describe("per-version aggregates", () => {
     const b = await startServe({ env, yaml, pricing, prompts: true });
     const set = await cli(["weights", "summarization", "--env", "prod", "--set", "1.0.0=50,1.1.0=50"], env);
     expect(set.code, set.stderr).toBe(0);
-    await new Promise((r) => setTimeout(r, 1_200)); // every replica applies a change within 1 s
 
     const expected = new Map<
       string,
       { requests: number; input: number; output: number; pico: bigint; streams: number }
     >();
-    const calls: Promise<void>[] = [];
-    for (let i = 0; i < 120; i++) {
-      const stream = i % 3 === 0;
-      calls.push(
-        call(i % 2 ? a.url : b.url, i, stream).then(({ version, usage }) => {
-          const e = expected.get(version) ?? { requests: 0, input: 0, output: 0, pico: 0n, streams: 0 };
-          e.requests += 1;
-          e.input += usage.prompt_tokens;
-          e.output += usage.completion_tokens;
-          e.pico += BigInt(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000);
-          if (stream) e.streams += 1;
-          expected.set(version, e);
-        }),
+    /** One counted call: what the client saw is what the aggregates must add up to. */
+    const counted = async (url: string, user: number, stream: boolean): Promise<string> => {
+      const { version, usage } = await call(url, user, stream);
+      const e = expected.get(version) ?? { requests: 0, input: 0, output: 0, pico: 0n, streams: 0 };
+      e.requests += 1;
+      e.input += usage.prompt_tokens;
+      e.output += usage.completion_tokens;
+      e.pico += BigInt(usage.prompt_tokens * 100_000 + usage.completion_tokens * 200_000);
+      if (stream) e.streams += 1;
+      expected.set(version, e);
+      return version;
+    };
+    // Every replica applies the change within 1 s: each serves 1.0.0 (50% now, 0% before) to some user.
+    for (const gw of [a, b]) {
+      await vi.waitFor(
+        async () => {
+          const served = await Promise.all(Array.from({ length: 20 }, (_, user) => counted(gw.url, user, false)));
+          expect(served).toContain("1.0.0");
+        },
+        { timeout: 5_000, interval: 20 },
       );
     }
+
+    const calls: Promise<string>[] = [];
+    for (let i = 0; i < 120; i++) calls.push(counted(i % 2 ? a.url : b.url, i, i % 3 === 0));
     await Promise.all(calls);
     expect([...expected.keys()].sort()).toEqual(["1.0.0", "1.1.0"]);
 
@@ -141,6 +150,85 @@ describe("per-version aggregates", () => {
     expect(direct.versions.map((v) => v.requests)).toEqual(view.versions.map((v) => v.requests));
   });
 
+  it("shows the exact mean beside percentiles never coarser than what the clients measured", async () => {
+    const prefix = uniquePrefix("agg-latency");
+    await redisStore(prefix);
+    const env = { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix };
+    const yaml = 'routes:\n  - { match: "mock/*", provider: mock }\nprompts: { bootstrap_labels: true }\n';
+    const gw = await startServe({ env, yaml, prompts: true });
+
+    /** One call; the client's ms to its first body bytes and to its end (the gateway's own are no longer). */
+    const timed = async (ref: string, model: string, stream: boolean): Promise<{ first: number; total: number }> => {
+      const t0 = performance.now();
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-prompt-ref": ref, "x-prompt-vars": '{"text":"Ada"}' },
+        body: JSON.stringify({ model, stream }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let first = NaN;
+      while (!(await reader.read()).done) if (Number.isNaN(first)) first = performance.now() - t0;
+      return { first, total: performance.now() - t0 };
+    };
+    // mock/echo answers in about a millisecond; mock/slow-100 waits 100 ms before it streams.
+    const fast: number[] = [];
+    for (let i = 0; i < 60; i++) fast.push((await timed("summarization", "mock/echo", false)).total);
+    const slow = await Promise.all(Array.from({ length: 20 }, () => timed("entity-extraction", "mock/slow-100", true)));
+    gw.child.kill("SIGTERM"); // flushes the aggregates
+    expect(await gw.exited).toBe(0);
+
+    const row = async (name: string): Promise<StatsView["versions"][number]> => {
+      const shown = await cli(["stats", name, "--env", "prod", "--since", "10m", "--json"], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      const served = (JSON.parse(shown.stdout) as StatsView).versions.filter((v) => v.requests > 0);
+      expect(served).toHaveLength(1);
+      return served[0]!;
+    };
+    const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const nearestRank = (xs: readonly number[], q: number): number =>
+      [...xs].sort((a, b) => a - b)[Math.ceil(q * xs.length) - 1]!;
+    // The gateway's clock counts whole ms (+1), and a percentile is read within one bucket (1 ms, or 10%).
+    const atMost = (clientMs: number): number => clientMs + 1 + Math.max(1, (clientMs + 1) / 10) + 0.05;
+
+    const echo = await row("summarization");
+    expect(echo.latency).toMatchObject({ count: 60 });
+    expect(echo.latency_ms).toEqual({ mean: echo.latency.mean_ms, p50: echo.latency.p50_ms, p95: echo.latency.p95_ms });
+    expect(echo.latency_ms.mean).toBeLessThanOrEqual(mean(fast) + 1.05);
+    expect(echo.latency_ms.p50).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.5)));
+    expect(echo.latency_ms.p95).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.95)));
+
+    const waited = await row("entity-extraction");
+    expect(waited.latency.count).toBe(20);
+    expect(waited.ttft.count).toBe(20);
+    // Each waited at least 100 ms (98 by a millisecond clock): percentiles no lower than its bucket, (94, 103].
+    expect(waited.latency_ms.mean).toBeGreaterThanOrEqual(98);
+    expect(waited.latency_ms.mean).toBeLessThanOrEqual(mean(slow.map((s) => s.total)) + 1.05);
+    expect(waited.latency_ms.p50).toBeGreaterThanOrEqual(94.5);
+    expect(waited.latency_ms.p50).toBeLessThanOrEqual(
+      atMost(
+        nearestRank(
+          slow.map((s) => s.total),
+          0.5,
+        ),
+      ),
+    );
+    expect(waited.ttft.p50_ms).toBeGreaterThanOrEqual(94.5);
+    expect(waited.ttft.p50_ms).toBeLessThanOrEqual(
+      atMost(
+        nearestRank(
+          slow.map((s) => s.first),
+          0.5,
+        ),
+      ),
+    );
+
+    const table = await cli(["stats", "summarization", "--env", "prod", "--since", "10m"], env);
+    expect(table.stdout).toMatch(/COST USD\s+MEAN MS\s+P50 MS\s+P95 MS\s+TTFT P50\n/);
+    const { mean: m, p50, p95 } = echo.latency_ms;
+    expect(table.stdout).toMatch(new RegExp(`\\s${m}\\s+${p50}\\s+${p95}\\s+-\\n`));
+  });
+
   it("counts an aborted stream once, as aborted and incomplete, and serves the window at /admin", async () => {
     const prefix = uniquePrefix("agg-abort");
     const store = await redisStore(prefix);
@@ -166,7 +254,9 @@ describe("per-version aggregates", () => {
       env: { ADMIN_TOKEN: "adm" },
     });
     cleanups.push(() => gw.close());
-    await new Promise((r) => setTimeout(r, 300)); // the prompt snapshot
+    const onProd = (): string | undefined =>
+      gw.deps.prompts.catalog()?.snapshot.prompts.get("greet")?.labels.get("prod");
+    await vi.waitFor(() => expect(onProd()).toBe("1.0.0"), { timeout: 2_000, interval: 10 }); // the prompt snapshot
 
     const ac = new AbortController();
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -178,15 +268,18 @@ describe("per-version aggregates", () => {
     expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
     await res.body!.getReader().read();
     ac.abort();
-    const deadline = Date.now() + 2_000;
-    while (gw.deps.aggregates.pendingKeys() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await gw.deps.aggregates.flush();
-
-    const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, {
-      headers: { authorization: "Bearer adm" },
-    });
-    expect(admin.status).toBe(200);
-    const view = (await admin.json()) as StatsView;
+    /** The window as /admin serves it, after writing what the gateway has counted so far. */
+    const shown = async (): Promise<StatsView> => {
+      await gw.deps.aggregates.flush();
+      const admin = await fetch(`${gw.url}/admin/prompts/greet/stats/prod?since=5m`, {
+        headers: { authorization: "Bearer adm" },
+      });
+      expect(admin.status).toBe(200);
+      return (await admin.json()) as StatsView;
+    };
+    // The gateway counts the request once it has seen the client go.
+    await vi.waitFor(async () => expect((await shown()).versions[0]?.requests).toBe(1), { timeout: 2_000 });
+    const view = await shown();
     expect(view.versions).toHaveLength(1);
     expect(view.versions[0]).toMatchObject({
       version: "1.0.0",

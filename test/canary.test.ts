@@ -1,6 +1,6 @@
 // Canary weights as an SRE moves them: a raw HSET on the public key, seen by every replica within 1 s.
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import { createRedisStore } from "../gateway/store/redis-store.ts";
@@ -141,22 +141,28 @@ describe("canary weights from Redis", () => {
     await cli.hset(key, "1.0.0", "80", "1.1.0", "20");
     await eventually(1000, async () => [...(await canaryShare(gw)).values()].includes("1.1.0"));
     const before = await canaryShare(gw);
+    const stats = gw.deps.prompts.splitStats;
+    /** Resolves once the gateway has seen one more refused hash than `seen`. */
+    const refused = (seen: number): Promise<void> =>
+      vi.waitFor(() => expect(stats.invalidChanges).toBeGreaterThan(seen), { timeout: 2_000, interval: 10 });
     for (const bad of [
       ["1.1.0", "lots"],
       ["1.1.0", "-5"],
       ["9.9.9", "50"],
     ] as const) {
+      const seen = stats.invalidChanges;
       await cli.hset(key, ...bad);
-      await new Promise((r) => setTimeout(r, 600));
+      await refused(seen);
       expect(await canaryShare(gw)).toEqual(before);
       // Back to the good hash in one step: a refresh between an HDEL and an HSET would see a valid
       // {"1.0.0": 80} (all traffic to 1.0.0) and rightly apply it.
       await cli.multi().hdel(key, bad[0]).hset(key, "1.0.0", "80", "1.1.0", "20").exec();
     }
+    const seen = stats.invalidChanges;
     await cli.hset(key, "1.0.0", "0", "1.1.0", "0");
-    await new Promise((r) => setTimeout(r, 600));
+    await refused(seen);
     expect(await canaryShare(gw)).toEqual(before);
-    expect(gw.deps.prompts.splitStats.invalidChanges).toBeGreaterThanOrEqual(4);
+    expect(stats.invalidChanges).toBeGreaterThanOrEqual(4);
   });
 
   it("keeps the split, with no failed request, while Redis is down", async () => {

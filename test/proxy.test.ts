@@ -1,7 +1,15 @@
 // The spine end to end: the official openai SDK (baseURL swap only) -> gateway -> a real fake provider.
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chatJson, chatStream, chunk, json, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
+import {
+  chatJson,
+  chatStream,
+  chunk,
+  json,
+  startFakeProvider,
+  type FakeProvider,
+  type Handler,
+} from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 import { formatUsd } from "../gateway/telemetry/cost.ts";
 
@@ -115,35 +123,44 @@ describe("chat completions through the openai SDK", () => {
   it("holds back a fast provider while the client reads slowly, then relays every byte", async () => {
     const EVENT = `data: {"choices":[{"index":0,"delta":{"content":"${"x".repeat(64 * 1024)}"}}]}\n\n`;
     const EVENTS = 1_000; // about 64 MB on offer
-    let sent = 0;
-    provider.handle((_req, res) => {
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const pump = (): void => {
-        while (sent < EVENTS) {
-          sent += 1;
-          if (!res.write(EVENT)) return void res.once("drain", pump);
-        }
-        res.end("data: [DONE]\n\n");
+    /** Writes `events` events as fast as the socket takes them, counting those written in `sent`. */
+    const pumping =
+      (events: number, progress: { sent: number }): Handler =>
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const pump = (): void => {
+          while (progress.sent < events) {
+            progress.sent += 1;
+            if (!res.write(EVENT)) return void res.once("drain", pump);
+          }
+          res.end("data: [DONE]\n\n");
+        };
+        pump();
       };
-      pump();
-    });
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
-    });
+    const slow = { sent: 0 };
+    const other = { sent: 0 };
+    provider.handle(pumping(EVENTS, slow), pumping(EVENTS / 2, other));
+    const stream = (): Promise<Response> =>
+      fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
+      });
+    const res = await stream();
     const reader = res.body!.getReader();
     await reader.read();
-    await new Promise((r) => setTimeout(r, 500));
+    // Meanwhile the gateway relays a whole stream half as long to a client that reads: time enough for
+    // the slow reader's stream to have gone far past a quarter, had the gateway not held it back.
+    expect((await (await stream()).arrayBuffer()).byteLength).toBeGreaterThan((EVENTS / 2) * EVENT.length);
     // The gateway stopped reading: the provider got only as far as the socket buffers let it.
-    expect(sent).toBeLessThan(EVENTS / 4);
+    expect(slow.sent).toBeLessThan(EVENTS / 4);
     let bytes = 0;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       bytes += value.length;
     }
-    expect(sent).toBe(EVENTS);
+    expect(slow.sent).toBe(EVENTS);
     expect(bytes).toBeGreaterThan(EVENTS * EVENT.length * 0.99);
   });
 });

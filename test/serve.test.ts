@@ -5,24 +5,38 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
-import { describe, expect, it } from "vitest";
-import { killAfterTest, startServe } from "./support/serve-process.ts";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { chatStream, stallAfterFirstChunk, startFakeProvider, type Handler } from "./support/fake-provider.ts";
+import { killAfterTest, startServe, type ServeProcess } from "./support/serve-process.ts";
 
-const slowChat = (url: string, ms: number): Promise<Response> =>
+/** `serve` in front of a fake provider that answers as `handler` says. */
+async function serveInFrontOf(handler: Handler, env: Record<string, string> = {}): Promise<ServeProcess> {
+  const provider = await startFakeProvider();
+  onTestFinished(() => provider.close());
+  provider.handle(handler);
+  const yaml = `providers:\n  fake: { base_url: "${provider.url}" }\nroutes:\n  - { match: "*", provider: fake }\n`;
+  return startServe({ yaml, env });
+}
+
+/** Resolves once the gateway relays the answer's headers: the stream is open in the gateway. */
+const openStream = (url: string): Promise<Response> =>
   fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: `mock/slow-${ms}`, messages: [{ role: "user", content: "drain me" }], stream: true }),
+    body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "drain me" }], stream: true }),
   });
 
 describe("promptgate serve", () => {
   it("is ready, then on SIGTERM finishes open streams and exits 0", async () => {
-    const gw = await startServe();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const gw = await serveInFrontOf(chatStream(["held", "back"], { between: () => released }));
     expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
-    const inFlight = slowChat(gw.url, 600);
-    await new Promise((r) => setTimeout(r, 150));
+    const res = await openStream(gw.url);
     gw.child.kill("SIGTERM");
-    const res = await inFlight;
+    // The rest of the stream comes only once the gateway is draining.
+    await vi.waitFor(() => expect(gw.stderr()).toContain('"msg":"draining"'), { timeout: 5_000, interval: 10 });
+    release();
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("data: [DONE]");
     expect(await gw.exited).toBe(0);
@@ -30,11 +44,8 @@ describe("promptgate serve", () => {
   });
 
   it("closes what is still open at the drain deadline and exits 0", async () => {
-    const gw = await startServe({ env: { DRAIN_TIMEOUT_MS: "200" } });
-    const inFlight = slowChat(gw.url, 30_000)
-      .then((r) => r.text())
-      .catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 150));
+    const gw = await serveInFrontOf(stallAfterFirstChunk, { DRAIN_TIMEOUT_MS: "200" });
+    const inFlight = (await openStream(gw.url)).text().catch((e: unknown) => e);
     const t0 = Date.now();
     gw.child.kill("SIGTERM");
     expect(await gw.exited).toBe(0);
@@ -104,8 +115,7 @@ describe("promptgate serve", () => {
         body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "trace me" }] }),
       });
       expect(res.status).toBe(200);
-      const deadline = Date.now() + 5000;
-      while (bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await vi.waitFor(() => expect(bodies).not.toHaveLength(0), { timeout: 5_000 });
       const exported = Buffer.concat(bodies).toString("latin1");
       expect(exported).toContain("chat mock/echo");
       expect(exported).toContain("gen_ai.usage.input_tokens");

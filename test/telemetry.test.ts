@@ -2,7 +2,7 @@
 // and no secret anywhere in what is exported.
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import OpenAI from "openai";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parsePromptFile } from "../gateway/prompts/prompt-file.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import { systemClock } from "../gateway/support/clock.ts";
@@ -33,6 +33,12 @@ afterEach(async () => {
 });
 
 const SECRET = "sk-planted-secret-4242";
+
+/** The finished spans, once there are `count` of them (a span ends after its answer has gone out). */
+async function spans(count: number): Promise<ReturnType<InMemorySpanExporter["getFinishedSpans"]>> {
+  await vi.waitFor(() => expect(exporter.getFinishedSpans()).toHaveLength(count), { timeout: 2_000, interval: 10 });
+  return exporter.getFinishedSpans();
+}
 
 describe("request spans", () => {
   it("carries model, tokens, exact cost and status for a buffered call, and continues the caller's trace", async () => {
@@ -84,8 +90,7 @@ describe("request spans", () => {
       stream: true,
     });
     for await (const c of stream) void c;
-    await new Promise((r) => setTimeout(r, 50));
-    const [span] = exporter.getFinishedSpans();
+    const [span] = await spans(1);
     expect(span!.attributes).toMatchObject({
       "gen_ai.usage.output_tokens": 2,
       "gen_ai.response.id": "chatcmpl-fake",
@@ -107,9 +112,7 @@ describe("request spans", () => {
     });
     await res.body!.getReader().read();
     ac.abort();
-    const deadline = Date.now() + 2000;
-    while (exporter.getFinishedSpans().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const aborted = exporter.getFinishedSpans()[1]!;
+    const aborted = (await spans(2))[1]!;
     expect(aborted.attributes).toMatchObject({
       "http.response.status_code": 499,
       "error.type": "client_closed",
@@ -121,12 +124,13 @@ describe("request spans", () => {
 
 describe("a stream the provider cuts", () => {
   it("is an error on the span, with what was known, though the client got a 200", async () => {
+    let cut!: () => void;
     provider.handle((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(
         'data: {"id":"c-cut","model":"gpt-test","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n',
       );
-      setTimeout(() => res.destroy(), 20);
+      cut = () => res.destroy();
     });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
@@ -134,9 +138,15 @@ describe("a stream the provider cuts", () => {
       body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('"code":"upstream_unreachable"');
-    await new Promise((r) => setTimeout(r, 50));
-    const [span] = exporter.getFinishedSpans();
+    // The provider cuts its stream once the client has its first event.
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      text += r.value;
+      if (text.includes("c-cut")) cut();
+    }
+    expect(text).toContain('"code":"upstream_unreachable"');
+    const [span] = await spans(1);
     expect(span!.attributes).toMatchObject({
       "http.response.status_code": 200,
       "error.type": "upstream_unreachable",
@@ -159,7 +169,9 @@ describe("prompt attributes", () => {
     );
     await registry.promote("greet", "1.0.0", "staging", { approvedBy: "t" });
     await registry.promote("greet", "1.0.0", "prod", { approvedBy: "t" });
-    await new Promise((r) => setTimeout(r, 300)); // the snapshot refresh
+    const onProd = (): string | undefined =>
+      gw.deps.prompts.catalog()?.snapshot.prompts.get("greet")?.labels.get("prod");
+    await vi.waitFor(() => expect(onProd()).toBe("1.0.0"), { timeout: 2_000, interval: 10 }); // the snapshot refresh
     for (const stream of [false, true]) {
       provider.handle(stream ? chatStream(["a"]) : chatJson("a"));
       const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -170,10 +182,7 @@ describe("prompt attributes", () => {
       expect(res.headers.get("x-prompt-version")).toBe("1.0.0");
       await res.text();
     }
-    await new Promise((r) => setTimeout(r, 50));
-    const spans = exporter.getFinishedSpans();
-    expect(spans).toHaveLength(2);
-    for (const span of spans) {
+    for (const span of await spans(2)) {
       expect(span.attributes).toMatchObject({
         "promptgate.prompt.name": "greet",
         "promptgate.prompt.version": "1.0.0",
@@ -198,7 +207,7 @@ describe("message contents", () => {
   it("are never on spans by default", async () => {
     provider.handle(chatJson("the answer"));
     await chat(gw.url, false);
-    const exported = JSON.stringify(exporter.getFinishedSpans().map((s) => s.attributes));
+    const exported = JSON.stringify((await spans(1)).map((s) => s.attributes));
     expect(exported).not.toContain("secret plan");
     expect(exported).not.toContain("the answer");
     expect(exported).not.toContain("gen_ai.input.messages");
@@ -216,8 +225,7 @@ describe("message contents", () => {
       await chat(capturing.url, false);
       provider.handle(chatStream(["the ", "streamed ", "answer"]));
       await chat(capturing.url, true);
-      await new Promise((r) => setTimeout(r, 50));
-      const [buffered, streamed] = exporter.getFinishedSpans().map((s) => s.attributes);
+      const [buffered, streamed] = (await spans(2)).map((s) => s.attributes);
       expect(JSON.parse(String(buffered!["gen_ai.input.messages"]))).toEqual([
         { role: "user", content: "the secret plan" },
       ]);

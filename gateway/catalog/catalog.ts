@@ -4,7 +4,7 @@ import { GatewayError } from "../errors/gateway-error.ts";
 import type { Environment } from "../registry/environments.ts";
 import type { PromptEntry, RegistrySnapshot } from "../registry/snapshot.ts";
 import type { Logger } from "../support/logger.ts";
-import { compilePrompt, type CompiledPrompt } from "../prompts/compile.ts";
+import { compilePrompt, describeUndeclared, uncompilablePrompt, type CompiledPrompt } from "../prompts/compile.ts";
 import type { PromptRef } from "../prompts/ref.ts";
 import type { Bucketer } from "../split/bucket.ts";
 import { pick } from "../split/layout.ts";
@@ -25,7 +25,7 @@ export interface ServedPrompt {
 
 export interface PromptCatalog {
   readonly snapshot: RegistrySnapshot;
-  /** By content hash; a version that failed to compile is absent (and was logged). */
+  /** By content hash; a version that failed to compile (logged) renders as its 500. */
   readonly compiled: ReadonlyMap<string, CompiledPrompt>;
   readonly splits: Splits;
 }
@@ -45,8 +45,18 @@ export function buildCatalog(
         continue;
       }
       try {
-        compiled.set(v.hash, compilePrompt(v));
+        const c = compilePrompt(v);
+        compiled.set(v.hash, c);
+        // Registered before registration refused undeclared names: it serves, and a render that
+        // reaches one of them is the version's 500.
+        for (const u of c.undeclared)
+          logger.warn("prompt version reads a variable it does not declare; renders that reach it fail", {
+            prompt: v.name,
+            version: v.version,
+            error: describeUndeclared(v, u),
+          });
       } catch (err) {
+        compiled.set(v.hash, uncompilablePrompt(v));
         logger.error("prompt version does not compile; requests for it fail", {
           prompt: v.name,
           version: v.version,

@@ -2,6 +2,7 @@
 // missing values and wrong argument counts are usage errors (exit 2), reported before any I/O.
 import { parseArgs } from "node:util";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "../registry/environments.ts";
+import { defaultActor } from "./context.ts";
 import type { Verb } from "./verb.ts";
 
 /** A mistake in how the command was typed: exit 2, with a pointer to --help. */
@@ -63,6 +64,26 @@ export function parseVerbArgs(verb: Verb, argv: readonly string[]): Args {
     },
     flag: (name) => values[name] === true,
   };
+}
+
+/**
+ * Runs a check of an option's value that lives with the operation (a duration, say), reporting its
+ * refusal as a usage error: `prefix` + its message. The value is wrong whatever the store holds.
+ */
+export function asUsageError<T>(check: () => T, prefix = ""): T {
+  try {
+    return check();
+  } catch (err) {
+    throw new UsageError(prefix + (err instanceof Error ? err.message : String(err)));
+  }
+}
+
+/** `--actor <who>`, recorded in the history: $USER (else "cli") when not given, never empty. */
+export function actorArg(args: Args, env: NodeJS.ProcessEnv): string {
+  const actor = args.string("actor");
+  if (actor === undefined) return defaultActor(env);
+  if (actor.trim() === "") throw new UsageError("--actor must not be empty");
+  return actor;
 }
 
 /** An environment named on the command line; anything else is a usage error. */

@@ -1,5 +1,7 @@
 // The `promptgate` command line: a table of verbs, --help from their specs, tables or --json on
-// stdout, one line on stderr and a non-zero exit on failure (1: the operation failed, 2: usage).
+// stdout, one line on stderr and a non-zero exit on failure: 2 when the command line is wrong (unknown
+// verb or option, missing or extra arguments, a malformed option value), found before any I/O; 1 when
+// the operation failed (store unreachable, not found, conflict, invalid prompt file, bad config).
 import { parseVerbArgs, UsageError, wantsHelp } from "./args.ts";
 import { openContext } from "./context.ts";
 import type { CliContext } from "./context.ts";
@@ -9,6 +11,7 @@ import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
 import { stats } from "./stats-verb.ts";
 import { helpText } from "./verb.ts";
+import { packageVersion } from "./version.ts";
 import { weights } from "./weights-verb.ts";
 import type { Verb } from "./verb.ts";
 
@@ -19,7 +22,12 @@ const serveVerb: Verb = {
   details: `Runs the gateway. Configuration comes from the environment:
   PORT (8080), CONFIG_DIR (./config), REDIS_URL (unset: embedded store at STATE_PATH),
   STATE_PATH (./.promptgate/state.db), REDIS_PREFIX (promptgate:), GATEWAY_ENV (prod),
-  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).`,
+  ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).
+Exits 1 with one line saying what to fix when it cannot start (port in use, invalid environment,
+gateway.yaml or prompt file, STATE_PATH unusable). A Redis that is down does not stop it: it
+serves the registry snapshot it kept on disk (without one, /readyz fails until Redis answers).
+SIGTERM or SIGINT drains open requests and exits 0; started by npm (npm start, npx promptgate
+serve), it also stops when npm does.`,
   positionals: { min: 0, max: 0 },
   options: {},
   json: false,
@@ -50,33 +58,61 @@ function usage(): string {
   return `promptgate: an LLM gateway that versions, rolls out and measures prompts
 
 Usage: promptgate <verb> [options]
+       promptgate --version (or -V)
 
 Verbs:
 ${verbs}
 
 The registry verbs use the same store as the gateway: Redis when REDIS_URL is set, else the
 embedded file at STATE_PATH. Run 'promptgate <verb> --help' for a verb's options.
+
+Exit status: 0 done, 1 the operation failed (store unreachable, not found, refused, invalid
+prompt file, bad configuration), 2 the command line is wrong (see the verb's --help).
 `;
 }
 
-export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** Where the CLI writes: the process's stdout and stderr, or a test's buffers. */
+export interface CliStreams {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const processStreams: CliStreams = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+};
+
+/** Runs one command line; resolves to the exit code (0, 1: the operation failed, 2: usage). */
+export async function runCli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CliStreams = processStreams,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
-    process.stdout.write(usage());
+    io.stdout(usage());
+    return 0;
+  }
+  if (name === "--version" || name === "-V") {
+    io.stdout(`${await packageVersion()}\n`);
     return 0;
   }
   if (name === undefined) {
-    process.stderr.write(usage());
+    io.stderr(usage());
     return 2;
   }
   const topic = name === "help" ? rest[0] : undefined;
   const verb = VERBS.find((v) => v.name === (topic ?? name));
   if (verb === undefined) {
-    process.stderr.write(`promptgate: unknown verb "${topic ?? name}" (run 'promptgate --help' for the list)\n`);
+    io.stderr(
+      name.startsWith("-")
+        ? `promptgate: unknown option "${name}" (options go after the verb; run 'promptgate --help')\n`
+        : `promptgate: unknown verb "${topic ?? name}" (run 'promptgate --help' for the list)\n`,
+    );
     return 2;
   }
   if (topic !== undefined || wantsHelp(rest)) {
-    process.stdout.write(helpText(verb));
+    io.stdout(helpText(verb));
     return 0;
   }
 
@@ -86,17 +122,20 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): P
     await verb.run({
       args,
       env,
-      out: { json: args.json, write: (text) => process.stdout.write(text) },
+      out: { json: args.json, write: io.stdout },
       context: () => (opened.context ??= openContext(env)),
     });
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof UsageError) {
-      process.stderr.write(`promptgate ${verb.name}: ${message} (see 'promptgate ${verb.name} --help')\n`);
+      io.stderr(`promptgate ${verb.name}: ${message} (see 'promptgate ${verb.name} --help')\n`);
       return 2;
     }
-    process.stderr.write(`promptgate ${verb.name}: ${oneLine(message)}\n`);
+    // When the store went away mid-command, ioredis' words ("Connection is closed.", "Reached the max
+    // retries per request limit") say less than naming the store does.
+    const lost = await opened.context?.then((c) => c.lostStore()).catch(() => null);
+    io.stderr(`promptgate ${verb.name}: ${lost ?? oneLine(message)}\n`);
     return 1;
   } finally {
     // Closing the store (Redis sockets, the SQLite handle) is what lets the process exit at once.

@@ -10,18 +10,21 @@ export interface CliContext {
   readonly store: Store;
   readonly clock: Clock;
   readonly registry: Registry;
+  /** After a failure: which store stopped answering during the command, in plain words; else null. */
+  lostStore(): Promise<string | null>;
   close(): Promise<void>;
 }
 
 export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
   // Loaded here rather than on import, so --help and usage errors answer without loading the store.
-  const [{ loadSettings }, { openStore }, { createRegistry }, { systemClock }, { createLogger }] = await Promise.all([
-    import("../config/settings.ts"),
-    import("../store/open-store.ts"),
-    import("../registry/registry.ts"),
-    import("../support/clock.ts"),
-    import("../support/logger.ts"),
-  ]);
+  const [{ loadSettings }, { openStore, redisTarget }, { createRegistry }, { systemClock }, { createLogger }] =
+    await Promise.all([
+      import("../config/settings.ts"),
+      import("../store/open-store.ts"),
+      import("../registry/registry.ts"),
+      import("../support/clock.ts"),
+      import("../support/logger.ts"),
+    ]);
   const settings = loadSettings(env);
   // A command prints its own one-line failure; store chatter only when LOG_LEVEL=debug.
   const logger = createLogger(settings.logLevel === "debug" ? "debug" : "error");
@@ -30,12 +33,24 @@ export async function openContext(env: NodeJS.ProcessEnv): Promise<CliContext> {
     statePath: settings.statePath,
     prefix: settings.redisPrefix,
     logger,
+    // A command against a store that is down fails at once, naming it, rather than on its first read.
+    requireConnection: true,
   });
   return {
     settings,
     store,
     clock: systemClock,
     registry: createRegistry(store, systemClock),
+    async lostStore() {
+      // The embedded store is a local file: its own errors already say what went wrong.
+      if (store.kind !== "redis") return null;
+      const answers = await store.ping().then(
+        () => true,
+        () => false,
+      );
+      const where = redisTarget(settings.redisUrl ?? "");
+      return answers ? null : `lost the connection to Redis at ${where} (REDIS_URL) during the command`;
+    },
     close: () => store.close(),
   };
 }

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { ENVIRONMENTS } from "../registry/environments.ts";
 import type { AuditEntry } from "../registry/records.ts";
-import { defaultActor } from "./context.ts";
+import { actorArg } from "./args.ts";
 import { emit, oneLine, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 
@@ -25,7 +25,7 @@ export const push: Verb = {
   },
   json: true,
   async run({ args, env, out, context }) {
-    const actor = args.string("actor") ?? defaultActor(env);
+    const actor = actorArg(args, env);
     const { settings, registry } = await context();
     const dir = args.positionals[0] ?? join(settings.configDir, "prompts");
     const [{ loadPromptDir }, { pushVersions }] = await Promise.all([import("../prompts/prompt-file.ts"), ops()]);

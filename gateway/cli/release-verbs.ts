@@ -1,6 +1,5 @@
 // CLI verbs that move environment labels: promote and rollback (the registry enforces the rules).
-import { environmentArg } from "./args.ts";
-import { defaultActor } from "./context.ts";
+import { actorArg, environmentArg } from "./args.ts";
 import { emit } from "./output.ts";
 import type { Verb } from "./verb.ts";
 
@@ -50,7 +49,7 @@ export const rollback: Verb = {
   async run({ args, env: processEnv, out, context }) {
     const name = args.positional(0);
     const env = environmentArg(args.required("env"), "env");
-    const actor = args.string("actor") ?? defaultActor(processEnv);
+    const actor = actorArg(args, processEnv);
     const { registry } = await context();
     const result = await registry.rollback(name, env, { actor });
     emit(

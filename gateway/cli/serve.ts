@@ -1,11 +1,16 @@
 // `promptgate serve`: composes the gateway from the environment (compose.ts), serves, and drains on SIGTERM.
 import { composeGateway } from "../compose.ts";
 import { startGateway } from "../server.ts";
+import { listenFailure, stopWithParent } from "./serve-lifecycle.ts";
 
 export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   const { deps, tracing, close } = await composeGateway(env);
   const { settings, logger } = deps;
-  const gw = await startGateway(deps, settings.port, settings.host);
+  const gw = await startGateway(deps, settings.port, settings.host).catch(async (err: unknown) => {
+    // A port in use: close what composing opened, so the process exits instead of idling on its timers.
+    await close();
+    throw listenFailure(err, settings.host, settings.port);
+  });
   logger.info("promptgate listening", {
     url: `http://${settings.host}:${gw.port}`,
     store: deps.store.kind,
@@ -22,4 +27,5 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<void> {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+  stopWithParent(env, () => void shutdown("parent exited"));
 }

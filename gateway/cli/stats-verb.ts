@@ -1,6 +1,8 @@
 // `promptgate stats`: what each version of a prompt served on an environment over a time window,
 // read from the per-version aggregates every gateway replica writes to the store.
+import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
 import type { StatsView } from "../stats/stats-ops.ts";
+import { asUsageError, UsageError } from "./args.ts";
 import { emit, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 
@@ -19,11 +21,12 @@ export function describeStats(v: StatsView): string {
     r.input_tokens,
     r.output_tokens,
     r.cost_usd,
-    ms(r.latency.p50_ms),
-    ms(r.latency.p95_ms),
+    ms(r.latency_ms.mean),
+    ms(r.latency_ms.p50),
+    ms(r.latency_ms.p95),
     ms(r.ttft.p50_ms),
   ]);
-  return `${head}\n${table(["version", "weight", "requests", "errors", "aborted", "input tok", "output tok", "cost usd", "p50 ms", "p95 ms", "ttft p50"], rows)}`;
+  return `${head}\n${table(["version", "weight", "requests", "errors", "aborted", "input tok", "output tok", "cost usd", "mean ms", "p50 ms", "p95 ms", "ttft p50"], rows)}`;
 }
 
 export const stats: Verb = {
@@ -33,8 +36,9 @@ export const stats: Verb = {
   details:
     "Sums the per-version aggregates that every gateway replica writes to the store (about once a\n" +
     "second) over the last --since (30m, 6h, 7d; default 1h, whole minutes). <env> is dev, staging or\n" +
-    "prod, or pinned for requests that named their version (name@1.2.0). Percentiles are interpolated\n" +
-    "inside histogram buckets, as Prometheus does; cost is exact, from config/pricing.yaml.",
+    "prod, or pinned for requests that named their version (name@1.2.0). Mean latency is exact (from\n" +
+    "summed durations); percentiles are interpolated inside histogram buckets at most 10% wide (1 ms\n" +
+    "below 10 ms), as Prometheus does; cost is exact, from config/pricing.yaml.",
   positionals: { min: 1, max: 1 },
   options: {
     env: { type: "string", placeholder: "<env>", description: "dev, staging, prod or pinned" },
@@ -43,9 +47,15 @@ export const stats: Verb = {
   json: true,
   async run({ args, out, context }) {
     const name = args.positional(0);
+    const [{ parseWindow, versionStats }, { PINNED_ENV }] = await Promise.all([
+      import("../stats/stats-ops.ts"),
+      import("../telemetry/aggregates.ts"),
+    ]);
     const env = args.required("env");
-    const { parseWindow, versionStats } = await import("../stats/stats-ops.ts");
-    const windowMs = parseWindow(args.string("since") ?? "1h");
+    if (!isEnvironment(env) && env !== PINNED_ENV)
+      throw new UsageError(`--env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`);
+    // parseWindow says "since must be a duration such as 30m, ...": on the command line, that is --since.
+    const windowMs = asUsageError(() => parseWindow(args.string("since") ?? "1h"), "--");
     const ctx = await context();
     const view = await versionStats(ctx.store, ctx.registry, name, env, windowMs, ctx.clock.now());
     emit(out, view, () => describeStats(view));

@@ -1,8 +1,7 @@
 // `promptgate weights`: shows and sets a label's canary weights (the public `weights:{env}:{name}` hash),
 // refusing whatever the gateway would ignore, so what is written is what every replica serves.
-import { environmentArg, UsageError } from "./args.ts";
+import { actorArg, environmentArg, UsageError } from "./args.ts";
 import type { Args } from "./args.ts";
-import { defaultActor } from "./context.ts";
 import { emit, table } from "./output.ts";
 import type { Verb } from "./verb.ts";
 import type { WeightsView } from "../registry/weights-ops.ts";
@@ -99,7 +98,7 @@ export const weights: Verb = {
     const name = args.positional(0);
     const env = environmentArg(args.required("env"), "env");
     const next = change(args);
-    const actor = args.string("actor") ?? defaultActor(processEnv);
+    const actor = actorArg(args, processEnv);
     const { getWeights, setWeights } = await import("../registry/weights-ops.ts");
     const ctx = await context();
     if (next === null) {

@@ -1,4 +1,4 @@
-// Process settings from environment variables (DESIGN.md "Configuration"), read once by the entry point.
+// Process settings from environment variables (docs/design.md, "Configuration"), read once by the entry point.
 import { dirname, join } from "node:path";
 import { z } from "zod";
 

@@ -14,7 +14,8 @@ export type ErrorCode =
   | "upstream_timeout"
   | "unavailable"
   | "client_closed"
-  | "internal_error";
+  | "internal_error"
+  | "template_error";
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
@@ -30,6 +31,8 @@ const STATUS: Record<ErrorCode, number> = {
   // nginx's convention for "the client closed the request"; only ever logged, the client is gone.
   client_closed: 499,
   internal_error: 500,
+  // A registered prompt version failed to render: the prompt is at fault, not the request.
+  template_error: 500,
 };
 
 const TYPE: Record<ErrorCode, string> = {
@@ -45,6 +48,7 @@ const TYPE: Record<ErrorCode, string> = {
   unavailable: "api_error",
   client_closed: "invalid_request_error",
   internal_error: "api_error",
+  template_error: "api_error",
 };
 
 export interface GatewayErrorOptions {

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GatewayError } from "../errors/gateway-error.ts";
-import { compileAll, compilePrompt, type RenderLimits } from "./compile.ts";
+import { compileAll, compileForRegistration, compilePrompt, uncompilablePrompt, type RenderLimits } from "./compile.ts";
 import { nunjucks } from "./nunjucks-internals.ts";
 import { PromptFileError } from "./prompt-file-error.ts";
 import { designExample, oneTemplate } from "../../test/support/prompt-fixtures.ts";
@@ -43,7 +43,7 @@ afterEach(() => {
 });
 
 describe("compilePrompt", () => {
-  it("renders the DESIGN.md example", () => {
+  it("renders the docs/design.md example", () => {
     const v = designExample();
     const compiled = compilePrompt(v);
     const out = compiled.render(
@@ -122,12 +122,12 @@ describe("compilePrompt", () => {
     );
   });
 
-  it("makes an undefined value a 400 naming the prompt, the template, the position and the variable", () => {
+  it("makes a render failure the prompt's 500, naming prompt, version, template, position and variable", () => {
     const v = oneTemplate("Focus:\n  {{ focus.title }}", { focus: { type: "object", required: false } });
     const err = renderError(v, {});
-    expect(err).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables.focus" });
+    expect(err).toMatchObject({ code: "template_error", status: 500, param: null });
     expect(err.message).toBe(
-      'prompt t@1.0.0: messages[0].content: line 2, column 3: "focus.title" is undefined or null (attempted to output null or undefined value)',
+      'prompt t@1.0.0: messages[0].content: line 2, column 3: the template failed to render: "focus.title" is undefined or null',
     );
     expect(render(v, { focus: { title: "T" } })).toBe("Focus:\n  T");
     expect(
@@ -135,11 +135,41 @@ describe("compilePrompt", () => {
     ).toBe("|none");
   });
 
-  it("makes other render errors a 400 naming the prompt", () => {
-    const err = renderError(oneTemplate("{{ nothing() }}"), {});
-    expect(err).toMatchObject({ code: "invalid_request", status: 400 });
-    expect(err.message).toContain("prompt t@1.0.0: messages[0].content");
-    expect(err.message).toContain("Unable to call `nothing`");
+  it("keeps template text and variable values out of a render failure's message", () => {
+    const secret = "(sk-planted-4242";
+    const where = "prompt t@1.0.0: messages[0].content:";
+    const failures: [string, string][] = [
+      // nunjucks: 'Unable to call `helper`, ...': a plain name is named, at the call.
+      [
+        "Private wording: {{ helper(text) }}",
+        `${where} line 1, column 27: the template failed to render: "helper" is not a function`,
+      ],
+      // nunjucks: 'Unable to call `text["nope"]`, ...': template text, left out.
+      [
+        "Private wording: {{ text.nope() }}",
+        `${where} line 1, column 30: the template failed to render: it calls something that is not a function`,
+      ],
+      // V8: 'Invalid regular expression: /(sk-planted-4242/: ...': the value, left out.
+      ["Private wording: {{ text.match(text) }}", `${where} the template failed to render: SyntaxError thrown`],
+      // V8: 'Invalid count value: -1': a RangeError that is no render limit.
+      ["Private wording: {{ text.repeat(n) }}", `${where} the template failed to render: RangeError thrown`],
+    ];
+    for (const [source, message] of failures) {
+      const v = oneTemplate(source, { text: STRING, n: { type: "integer", required: false } });
+      const err = renderError(v, { text: secret, n: -1 });
+      expect(err).toMatchObject({ code: "template_error", status: 500, message });
+      expect(err.message).not.toContain("sk-planted");
+      expect(err.message).not.toContain("Private wording");
+    }
+  });
+
+  it("names a legacy version's undeclared variable when a render reaches it", () => {
+    const v = oneTemplate("Hi {{ usr.name }}", { user: { type: "object", required: false } });
+    const compiled = compilePrompt(v);
+    expect(compiled.undeclared).toEqual([{ field: "messages[0].content", name: "usr", line: 1, column: 7 }]);
+    expect(renderError(v, { user: { name: "A" } }).message).toBe(
+      'prompt t@1.0.0: messages[0].content: line 1, column 4: the template failed to render: "usr.name" is undefined or null ("usr" is not a declared variable)',
+    );
   });
 
   it("refuses computed lookups of JavaScript internals at render time", () => {
@@ -169,6 +199,24 @@ describe("compilePrompt", () => {
         { xs: ["a", "b"], i: 0 },
       ),
     ).toBe("ba");
+  });
+
+  it("guards the body of a block {% set %} like the rest of the template", () => {
+    const vars = { o: { type: "object", required: false }, k: STRING } as const;
+    // Request data spelling `constructor` must not reach Function, even inside a captured block.
+    const escape = oneTemplate("{% set s %}{{ o[k][k]('return 42')() }}{% endset %}[{{ s }}]", vars);
+    expect(renderError(escape, { o: {}, k: "constructor" }).message).toContain(
+      'looking up "constructor" is not allowed',
+    );
+    expect(render(oneTemplate("{% set s %}{{ o[k] }}{% endset %}[{{ s }}]", vars), { o: { a: "A" }, k: "a" })).toBe(
+      "[A]",
+    );
+    const loop =
+      "{% set s %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endset %}";
+    expect(renderError(oneTemplate(loop), {}, { timeoutMs: 20 }).message).toContain("ms of CPU time");
+    expect(compileError(oneTemplate("{% set s %}{{ 1 | nosuchfilter }}{% endset %}")).message).toContain(
+      'unknown filter "nosuchfilter"',
+    );
   });
 
   it("checks templates when compiling (versions may come from the store, not a file)", () => {
@@ -207,10 +255,68 @@ describe("compilePrompt", () => {
   });
 });
 
+describe("compileForRegistration", () => {
+  const registrationError = (v: PromptVersion): string => {
+    try {
+      compileForRegistration(v);
+    } catch (err) {
+      expect(err).toBeInstanceOf(PromptFileError);
+      return (err as Error).message;
+    }
+    throw new Error("expected registration to refuse the version");
+  };
+
+  it("refuses a template that reads an undeclared variable, naming prompt, version, template and variable", () => {
+    const v: PromptVersion = {
+      ...designExample(),
+      messages: [
+        { role: "system", content: "Summarize {{ text }}." },
+        { role: "user", content: "Focus on:\n{% for p in focus_points %}{{ p }} for {{ user.name }}{% endfor %}" },
+      ],
+      instructions: "{{ tone | default('plain') }}",
+    };
+    expect(registrationError(v).split("\n")).toEqual([
+      'prompt summarization@1.1.0: messages[1].content: line 2, column 43: "user" is not a declared variable (declared: text, target_sentences, focus_points): declare it under variables, or bind it in the template with {% set %}, a for loop or a macro argument',
+      'prompt summarization@1.1.0: instructions: line 1, column 4: "tone" is not a declared variable (declared: text, target_sentences, focus_points): declare it under variables, or bind it in the template with {% set %}, a for loop or a macro argument',
+    ]);
+    expect(registrationError(oneTemplate("{{ x }}"))).toContain('"x" is not a declared variable (declared: none)');
+  });
+
+  it("registers what the template declares or binds itself, and refuses nothing compilePrompt accepts otherwise", () => {
+    const v = designExample();
+    expect(compileForRegistration(v).undeclared).toEqual([]);
+    const bound = oneTemplate(
+      "{% set n = xs | length %}{% for x in xs %}{{ loop.index }}/{{ n }}: {{ x }}{% endfor %}{{ range(2) | join }}",
+      { xs: { type: "array", required: false, default: ["a"] } },
+    );
+    expect(render(bound, {})).toBe("1/1: a01");
+    expect(() => compileForRegistration(bound)).not.toThrow();
+  });
+});
+
+describe("uncompilablePrompt", () => {
+  it("renders as the version's 500", () => {
+    const err = (() => {
+      try {
+        uncompilablePrompt(oneTemplate("x")).render({});
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({
+      code: "template_error",
+      status: 500,
+      message: "prompt t@1.0.0: its templates do not compile; see the gateway log",
+    });
+  });
+});
+
 describe("render budget", () => {
   const limitError = (v: PromptVersion, given: unknown, limits: Partial<RenderLimits> = {}): GatewayError => {
     const err = renderError(v, given, limits);
-    expect(err).toMatchObject({ code: "internal_error", status: 500 });
+    expect(err).toMatchObject({ code: "template_error", status: 500 });
     expect(err.message).toMatch(
       /^prompt t@1\.0\.0: messages\[0\]\.content(: line \d+, column \d+)?: rendering stopped because /,
     );

@@ -25,7 +25,7 @@ describe("config/prompts", () => {
     }
   });
 
-  it("summarization 1.1.0 renders as the DESIGN.md example, with no pinned model so the demo runs on mock/echo", async () => {
+  it("summarization 1.1.0 renders as the docs/design.md example, with no pinned model so the demo runs on mock/echo", async () => {
     const v = (await loadPromptDir(PROMPTS)).find((p) => p.version === "1.1.0")!;
     const out = compileAll([v])
       .get("summarization@1.1.0")!

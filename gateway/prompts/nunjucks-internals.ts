@@ -34,11 +34,18 @@ export interface Nodes {
   readonly TemplateData: NodeClass;
   readonly Output: NodeClass;
   readonly Symbol: NodeClass;
+  readonly Array: NodeClass;
+  readonly Pair: NodeClass;
+  readonly KeywordArgs: NodeClass;
   readonly LookupVal: NodeClass;
   readonly FunCall: NodeClass;
   readonly Filter: NodeClass;
+  readonly Is: NodeClass;
   readonly For: NodeClass;
+  readonly Set: NodeClass;
   readonly Macro: NodeClass;
+  readonly Caller: NodeClass;
+  readonly Block: NodeClass;
   readonly Include: NodeClass;
   readonly Import: NodeClass;
   readonly FromImport: NodeClass;
@@ -111,15 +118,26 @@ export function isAstNode(value: unknown): value is AstNode {
   return value instanceof nunjucks.nodes.Node;
 }
 
-/** Depth-first walk over every node, children in field order. */
-export function walkAst(node: AstNode, visit: (node: AstNode) => void): void {
-  visit(node);
+/**
+ * The children of `node`, in field order. A block `{% set x %}...{% endset %}` keeps its body on
+ * `body`, which Set does not list among its fields (parser.js parseSet), so it is added here.
+ */
+export function childrenOf(node: AstNode): AstNode[] {
+  const out: AstNode[] = [];
   for (const field of node.fields) {
     const value = node[field];
     if (Array.isArray(value)) {
-      for (const child of value) if (isAstNode(child)) walkAst(child, visit);
+      for (const child of value) if (isAstNode(child)) out.push(child);
     } else if (isAstNode(value)) {
-      walkAst(value, visit);
+      out.push(value);
     }
   }
+  if (node.typename === "Set" && isAstNode(node["body"])) out.push(node["body"]);
+  return out;
+}
+
+/** Depth-first walk over every node, children in field order (a block set's body last). */
+export function walkAst(node: AstNode, visit: (node: AstNode) => void): void {
+  visit(node);
+  for (const child of childrenOf(node)) walkAst(child, visit);
 }

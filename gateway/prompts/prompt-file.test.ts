@@ -1,4 +1,4 @@
-// Prompt files: the DESIGN.md format, every validation rule with file + field in the message, the
+// Prompt files: the docs/design.md format, every validation rule with file + field in the message, the
 // content hash, and loading a prompt folder.
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,7 +23,7 @@ const minimal = (extra: string): string => `name: p\nversion: 1.0.0\nprompt: "Hi
 const withVar = (spec: string): string => minimal(`variables:\n  x: ${spec}\n`);
 
 describe("parsePromptFile", () => {
-  it("parses the DESIGN.md example into a normalised, frozen version", () => {
+  it("parses the docs/design.md example into a normalised, frozen version", () => {
     const v = parsePromptFile(DESIGN_EXAMPLE, FILE);
     expect(v).toMatchObject({
       name: "summarization",

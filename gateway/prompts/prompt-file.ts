@@ -1,4 +1,4 @@
-// Prompt files (`config/prompts/<name>/<version>.yaml`, format in DESIGN.md "Prompts") parsed into
+// Prompt files (`config/prompts/<name>/<version>.yaml`, format in docs/design.md, "Prompts") parsed into
 // validated, frozen, content-hashed PromptVersions; every error names the file, the field and the fix.
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";

@@ -1,4 +1,4 @@
-// Caller authentication and the Authorization the provider receives (DESIGN.md "Keys").
+// Caller authentication and the Authorization the provider receives (docs/design.md, "Keys").
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { GatewayConfig, ProviderConfig } from "../config/gateway-config.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
@@ -52,7 +52,7 @@ export function createAuthenticator(config: Pick<GatewayConfig, "gatewayKeys">):
   };
 }
 
-/** The start-up warning DESIGN.md asks for: provider keys held, but anyone may call. */
+/** The start-up warning docs/design.md asks for: provider keys held, but anyone may call. */
 export function openGatewayWarning(config: GatewayConfig): string | null {
   if (config.gatewayKeys.length > 0) return null;
   const keyed = [...config.providers.values()].filter((p) => p.apiKey !== null).map((p) => p.name);

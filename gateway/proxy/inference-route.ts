@@ -60,11 +60,12 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     //    canary split picks by the user's bucket
     const userId = userIdOf(header(incoming, "x-user-id"), req.body);
     const served = promptFor(deps.prompts, header(incoming, "x-prompt-ref"), deps.settings.gatewayEnv, userId);
-
-    // 4. render the version's templates with the request's variables
-    const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
+    // Known before rendering, so a request whose render fails is counted under the version that failed.
     if (served) setPromptHeaders(outgoing, served);
-    noteRequest(record, OPERATION_NAMES[endpoint], body.model, served, userId);
+    noteRequest(record, OPERATION_NAMES[endpoint], served?.version.model ?? req.body.model, served, userId);
+
+    // 4. render the version's templates with the request's variables (the version's model wins)
+    const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
     const capture = deps.settings.captureMessageContent;
     if (capture) record.inputMessages = inputMessages(body);
 

@@ -3,7 +3,7 @@
 // request path's variable and template rules, whose GatewayErrors pass through as a request would get them.
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { GatewayError } from "../errors/gateway-error.ts";
-import { compilePrompt } from "../prompts/compile.ts";
+import { compileForRegistration, compilePrompt } from "../prompts/compile.ts";
 import type { CompiledPrompt } from "../prompts/compile.ts";
 import { canonicalJson } from "../support/json-value.ts";
 import { PromptFileError } from "../prompts/prompt-file-error.ts";
@@ -72,7 +72,7 @@ export async function pushVersions(
   const outcomes: PushOutcome[] = [];
   for (const v of versions) {
     try {
-      compilePrompt(v);
+      compileForRegistration(v);
       const { created } = await registry.register(v, actor);
       outcomes.push({ name: v.name, version: v.version, status: created ? "created" : "unchanged" });
     } catch (err) {

@@ -4,12 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { freePort, redisUrl, startRedisServer } from "../../test/support/redis.ts";
 import type { RedisServer } from "../../test/support/redis.ts";
 import type { Store } from "../store/store.ts";
 import { systemClock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
+import { REVISION_KEY } from "../store/keys.ts";
 import { createRegistry } from "./registry.ts";
 import { backends, eventually, promptVersion, redisBackend } from "../../test/support/registry-fixtures.ts";
 import type { Backend } from "../../test/support/registry-fixtures.ts";
@@ -47,6 +48,28 @@ function refresher(store: Store, opts: { logger?: Logger; diskPath?: string; int
   });
   refreshers.push(r);
   return { r, seen };
+}
+
+/**
+ * The store as a refresher sees it, counting its polls: each reads the revision first, and the next
+ * one starts only after the last has ended, so `passed(n)` resolves once n more polls are over.
+ */
+function countingPolls(store: Store): { store: Store; passed(n: number): Promise<void> } {
+  let started = 0;
+  const counted: Store = {
+    ...store,
+    get: (key) => {
+      if (key === REVISION_KEY) started++;
+      return store.get(key);
+    },
+  };
+  return {
+    store: counted,
+    passed: async (n) => {
+      const until = started + n + 1;
+      await vi.waitFor(() => expect(started).toBeGreaterThanOrEqual(until), { timeout: 5_000, interval: 10 });
+    },
+  };
 }
 
 async function seed(store: Store): Promise<void> {
@@ -145,8 +168,9 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     await seed(store);
     const logger = recordingLogger();
     let calls = 0;
+    const polls = countingPolls(store);
     const r = createSnapshotRefresher({
-      store,
+      store: polls.store,
       clock: systemClock,
       logger,
       diskPath: join(dir, "snapshot.json"),
@@ -158,7 +182,7 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     });
     refreshers.push(r);
     await r.start();
-    await new Promise((resolve) => setTimeout(resolve, 200)); // ten polls with nothing to see
+    await polls.passed(10); // ten polls with nothing to see
     expect(calls).toBe(1);
     await createRegistry(store, systemClock).promote("summ", "1.1.0", "dev", { approvedBy: "a" });
     await eventually(() => calls === 2 || undefined, 1_000, "second snapshot");
@@ -192,7 +216,8 @@ describe("snapshot refresher through Redis outages", () => {
     const writerStore = await backend.open();
     await seed(writerStore);
     const logger = recordingLogger();
-    const { r } = refresher(await backend.open(), { logger, intervalMs: 50 });
+    const polls = countingPolls(await backend.open());
+    const { r } = refresher(polls.store, { logger, intervalMs: 50 });
     await r.start();
     const before = r.current();
     expect(before?.prompts.get("summ")?.labels.get("staging")).toBe("1.0.0");
@@ -203,7 +228,7 @@ describe("snapshot refresher through Redis outages", () => {
       2_000,
       "outage noticed",
     );
-    await new Promise((resolve) => setTimeout(resolve, 400)); // eight more failing polls
+    await polls.passed(8); // eight more failing polls
     expect(r.current()).toBe(before);
     expect(r.ready()).toBe(true);
     expect(logger.lines.filter((l) => l.startsWith("registry store unreachable"))).toHaveLength(1);

@@ -40,8 +40,8 @@ const anyPositive = (weights: ReadonlyMap<string, number>): boolean => [...weigh
 
 /**
  * Weights are shares of their sum, so a hash that leaves the stable version out gives it nothing:
- * `HSET ... 1.1.0 5` alone sends 100% to 1.1.0. The gateway serves that as written (it is how the
- * design normalises), but it is far more often a mistake than a full rollout, which can say so with
+ * `HSET ... 1.1.0 5` alone sends 100% to 1.1.0. The gateway serves that as written (it is how docs/design.md
+ * normalises weights), but it is far more often a mistake than a full rollout, which can say so with
  * `1.0.0 0`: a note for the gateway's log, a refusal in the CLI.
  */
 function missingStable(weights: ReadonlyMap<string, number>, stable: string): string[] {

@@ -2,15 +2,24 @@
 // `promptgate stats`, `/admin/prompts/:name/stats/:env`, A/B statistics and the rollout controller.
 import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
-import { FIELD, LATENCY_BOUNDS_MS, MINUTE_MS, TTFT_BOUNDS_MS } from "../telemetry/aggregates.ts";
+import {
+  DURATION_BOUNDS_MS,
+  FIELD,
+  LATENCY_BUCKET_FIELDS,
+  MINUTE_MS,
+  TTFT_BUCKET_FIELDS,
+} from "../telemetry/aggregates.ts";
 
 /** The longest window read at once (the default retention). */
 export const MAX_WINDOW_MS = 14 * 24 * 60 * MINUTE_MS;
 
 export interface Histogram {
-  /** Upper bounds in ms; `counts` has one more entry, for everything above the last bound. */
+  /** Upper bounds in whole ms; `counts` has one more entry, for everything above the last bound. */
   readonly bounds: readonly number[];
   readonly counts: number[];
+  /** Observations in `counts`: minutes written before this bucket layout add none. */
+  bucketed: number;
+  /** Every observation in the window and their exact sum, whatever the bucket layout. */
   count: number;
   sumMs: number;
 }
@@ -45,9 +54,10 @@ export interface StatsWindow {
   readonly to: number;
 }
 
-const emptyHistogram = (bounds: readonly number[]): Histogram => ({
-  bounds,
-  counts: new Array<number>(bounds.length + 1).fill(0),
+const emptyHistogram = (): Histogram => ({
+  bounds: DURATION_BOUNDS_MS,
+  counts: new Array<number>(DURATION_BOUNDS_MS.length + 1).fill(0),
+  bucketed: 0,
   count: 0,
   sumMs: 0,
 });
@@ -64,8 +74,8 @@ export const emptyStats = (version: string): VersionStats => ({
   cachedInputTokens: 0,
   priced: 0,
   costPico: 0n,
-  latency: emptyHistogram(LATENCY_BOUNDS_MS),
-  ttft: emptyHistogram(TTFT_BOUNDS_MS),
+  latency: emptyHistogram(),
+  ttft: emptyHistogram(),
 });
 
 /** Adds one stored minute (a stats hash) into `into`. */
@@ -84,38 +94,42 @@ function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): 
   into.cachedInputTokens += n(FIELD.cachedInputTokens);
   into.priced += n(FIELD.priced);
   into.costPico += BigInt(hash[FIELD.costPico] ?? "0");
+  // Every request adds its latency to the sum; only streams add a time to first token.
+  into.latency.count += n(FIELD.requests);
   into.latency.sumMs += n(FIELD.latencySumMs);
+  into.ttft.count += n(FIELD.ttftCount);
   into.ttft.sumMs += n(FIELD.ttftSumMs);
-  addBuckets(into.latency, "latency", hash);
-  addBuckets(into.ttft, "ttft", hash);
+  addBuckets(into.latency, LATENCY_BUCKET_FIELDS, hash);
+  addBuckets(into.ttft, TTFT_BUCKET_FIELDS, hash);
 }
 
-function addBuckets(h: Histogram, name: string, hash: Readonly<Record<string, string>>): void {
-  h.bounds.forEach((bound, i) => {
-    const v = Number(hash[`${name}_le_${bound}`] ?? 0);
-    h.counts[i] = (h.counts[i] ?? 0) + v;
-    h.count += v;
+function addBuckets(h: Histogram, fields: readonly string[], hash: Readonly<Record<string, string>>): void {
+  fields.forEach((field, i) => {
+    const v = hash[field];
+    if (v === undefined) return;
+    h.counts[i] = (h.counts[i] ?? 0) + Number(v);
+    h.bucketed += Number(v);
   });
-  const inf = Number(hash[`${name}_le_inf`] ?? 0);
-  h.counts[h.bounds.length] = (h.counts[h.bounds.length] ?? 0) + inf;
-  h.count += inf;
 }
 
 /**
  * The q-quantile (0..1) in ms, interpolated linearly inside its bucket as Prometheus'
- * histogram_quantile does; the open top bucket answers with the last bound. Null when empty.
+ * histogram_quantile does, with one difference: durations are whole ms, so the bucket up to N holds
+ * the whole numbers above the previous bound P up to N and is read as the span (P + 0.5, N + 0.5],
+ * which puts a bucket holding one value right on it. The open top bucket answers with the last
+ * bound. Null when no observation is in the buckets.
  */
 export function quantileMs(h: Histogram, q: number): number | null {
-  if (h.count === 0) return null;
-  const rank = q * h.count;
+  if (h.bucketed === 0) return null;
+  const rank = q * h.bucketed;
   let seen = 0;
   for (let i = 0; i < h.counts.length; i++) {
     const c = h.counts[i] ?? 0;
     if (c > 0 && seen + c >= rank) {
-      const upper = h.bounds[i];
-      if (upper === undefined) return h.bounds[h.bounds.length - 1] ?? null;
-      const lower = i === 0 ? 0 : (h.bounds[i - 1] ?? 0);
-      return lower + ((upper - lower) * (rank - seen)) / c;
+      const bound = h.bounds[i];
+      if (bound === undefined) return h.bounds[h.bounds.length - 1] ?? null;
+      const lower = i === 0 ? 0 : (h.bounds[i - 1] ?? 0) + 0.5;
+      return lower + ((bound + 0.5 - lower) * (rank - seen)) / c;
     }
     seen += c;
   }

@@ -19,6 +19,13 @@ export interface LatencySummary {
   readonly p99_ms: number | null;
 }
 
+/** The request latency in ms as `stats --json` leads with it: the exact mean, and percentiles. */
+export interface LatencyMs {
+  readonly mean: number | null;
+  readonly p50: number | null;
+  readonly p95: number | null;
+}
+
 export interface VersionRow {
   readonly version: string;
   /** Whether the environment's label points at this version now. */
@@ -37,6 +44,7 @@ export interface VersionRow {
   readonly priced_requests: number;
   /** Exact decimal USD of the priced requests. */
   readonly cost_usd: string;
+  readonly latency_ms: LatencyMs;
   readonly latency: LatencySummary;
   readonly ttft: LatencySummary;
 }
@@ -108,6 +116,7 @@ export async function versionStats(
 
 function row(s: VersionStats, label: boolean, weight: string | undefined): VersionRow {
   const weightNumber = weight === undefined ? NaN : Number(weight);
+  const latency = summary(s.latency);
   return {
     version: s.version,
     label,
@@ -123,7 +132,8 @@ function row(s: VersionStats, label: boolean, weight: string | undefined): Versi
     cached_input_tokens: s.cachedInputTokens,
     priced_requests: s.priced,
     cost_usd: formatUsd(s.costPico),
-    latency: summary(s.latency),
+    latency_ms: { mean: latency.mean_ms, p50: latency.p50_ms, p95: latency.p95_ms },
+    latency,
     ttft: summary(s.ttft),
   };
 }

@@ -13,6 +13,11 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
   /** How long creation waits for the first connection before returning anyway (default 2000 ms). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Reject creation when that first connection fails, instead of returning a store that fails each
+   * command until Redis is back: the CLI wants one clear error, the gateway serves its snapshot meanwhile.
+   */
+  readonly requireConnection?: boolean;
 }
 
 // GET and SET in one script so that no other client can write between the comparison and the write.
@@ -59,14 +64,27 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     enableOfflineQueue: false,
     commandTimeout: opts.commandTimeoutMs ?? 1_000,
     connectTimeout: 2_000,
+    // After QUIT, a server that never closes its end must not hold the process for ioredis' default 2 s.
+    disconnectTimeout: QUIT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     retryStrategy: reconnectDelay,
   });
   watchConnection(client, "commands", logger);
   client.defineCommand("promptgateCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
 
-  const connected = await waitUntilReady(client, opts.readyTimeoutMs ?? 2_000);
-  if (!connected) logger.warn("redis not reachable at start; commands fail until it is back");
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 2_000;
+  const outcome = await waitUntilReady(client, readyTimeoutMs);
+  if (outcome !== "ready") {
+    const reason = outcome === "timeout" ? `no answer within ${readyTimeoutMs} ms` : connectionFailure(outcome);
+    if (opts.requireConnection) {
+      client.disconnect();
+      throw new Error(`cannot reach Redis at ${redisTarget(opts.url)} (REDIS_URL): ${reason}`, { cause: outcome });
+    }
+    logger.warn("redis not reachable at start; commands fail until it is back", {
+      redis: redisTarget(opts.url),
+      error: reason,
+    });
+  }
 
   const k = (key: string): string => prefix + key;
   const pubsub = createPubSub(client, prefix, logger);
@@ -267,24 +285,49 @@ function watchConnection(conn: Redis, role: string, logger: Logger): void {
   });
 }
 
-/** True once the connection is ready; false after the first failure or the timeout, whichever is first. */
-function waitUntilReady(conn: Redis, timeoutMs: number): Promise<boolean> {
-  if (conn.status === "ready") return Promise.resolve(true);
+/** "ready" once the connection is; else the first error, "closed" or "timeout", whichever comes first. */
+function waitUntilReady(conn: Redis, timeoutMs: number): Promise<"ready" | "timeout" | "closed" | Error> {
+  if (conn.status === "ready") return Promise.resolve("ready");
   return new Promise((resolve) => {
-    const done = (ready: boolean): void => {
+    const done = (outcome: "ready" | "timeout" | "closed" | Error): void => {
       clearTimeout(timer);
       conn.off("ready", onReady);
-      conn.off("error", onFail);
-      conn.off("end", onFail);
-      resolve(ready);
+      conn.off("error", onError);
+      conn.off("end", onEnd);
+      resolve(outcome);
     };
-    const onReady = (): void => done(true);
-    const onFail = (): void => done(false);
-    const timer = setTimeout(onFail, timeoutMs);
+    const onReady = (): void => done("ready");
+    const onError = (err: unknown): void => done(err instanceof Error ? err : new Error(String(err)));
+    const onEnd = (): void => done("closed");
+    const timer = setTimeout(() => done("timeout"), timeoutMs);
     conn.once("ready", onReady);
-    conn.once("error", onFail);
-    conn.once("end", onFail);
+    conn.once("error", onError);
+    conn.once("end", onEnd);
   });
+}
+
+/** Where a Redis URL points, as `host:port`, without the user name or password it may carry. */
+export function redisTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || "localhost"}:${parsed.port || "6379"}`;
+  } catch {
+    return "the REDIS_URL given"; // not a URL: never echo it, it may hold a password
+  }
+}
+
+/** A failed first connection in plain words; socket errors name the address, never the password. */
+function connectionFailure(outcome: "closed" | Error): string {
+  if (outcome === "closed") return "the connection was closed";
+  const plain: Partial<Record<string, string>> = {
+    ECONNREFUSED: "connection refused (is Redis running, and on that port?)",
+    ENOTFOUND: "unknown host",
+    EAI_AGAIN: "unknown host",
+    ETIMEDOUT: "connection timed out",
+  };
+  // The ready check (INFO) ran into commandTimeout: something listens there, but does not answer.
+  if (outcome.message === "Command timed out") return "connected, but no answer (is that Redis?)";
+  return plain[(outcome as NodeJS.ErrnoException).code ?? ""] ?? outcome.message;
 }
 
 /** QUIT lets pending replies arrive; when Redis does not answer, disconnect() so close never hangs. */

@@ -5,8 +5,25 @@ import { statsKey } from "../store/keys.ts";
 import { createRedisStore } from "../store/redis-store.ts";
 import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";
-import { emptyStats, minutesOf, quantileMs, readVersionStats, MAX_WINDOW_MS } from "../stats/aggregate-stats.ts";
-import { MINUTE_MS, createAggregateWriter, requestIncrements, type AggregateWriter } from "./aggregates.ts";
+import fc from "fast-check";
+import {
+  emptyStats,
+  minutesOf,
+  quantileMs,
+  readVersionStats,
+  MAX_WINDOW_MS,
+  type Histogram,
+  type VersionStats,
+} from "../stats/aggregate-stats.ts";
+import {
+  DURATION_BOUNDS_MS,
+  LATENCY_BUCKET_FIELDS,
+  MINUTE_MS,
+  bucketIndex,
+  createAggregateWriter,
+  requestIncrements,
+  type AggregateWriter,
+} from "./aggregates.ts";
 import { newRecord, type RequestRecord } from "./request-record.ts";
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -64,10 +81,10 @@ describe("per-version aggregate increments", () => {
       priced: 1,
       cost_pico: 27_000_000,
       latency_ms_sum: 180,
-      latency_le_250: 1,
+      latency_v2_le_196: 1,
       ttft_count: 1,
       ttft_ms_sum: 40,
-      ttft_le_50: 1,
+      ttft_v2_le_42: 1,
     });
   });
 
@@ -81,12 +98,12 @@ describe("per-version aggregate increments", () => {
       aborted: 1,
       incomplete: 1,
       latency_ms_sum: 70_000,
-      latency_le_120000: 1,
+      latency_v2_le_70528: 1,
       ttft_count: 1,
       ttft_ms_sum: 5,
-      ttft_le_25: 1,
+      ttft_v2_le_5: 1,
     });
-    expect(fields(served(), 200, T0 + 200_000)).toMatchObject({ latency_le_inf: 1 });
+    expect(fields(served(), 200, T0 + 700_000)).toMatchObject({ latency_v2_le_inf: 1 });
     // A stream the provider cut after its 200: an error, and incomplete.
     expect(fields(served({ usage: null, costPico: null, errorType: "upstream_error" }), 200, T0 + 10)).toMatchObject({
       errors: 1,
@@ -95,17 +112,82 @@ describe("per-version aggregate increments", () => {
   });
 });
 
+describe("latency buckets", () => {
+  it("are every millisecond up to 10, then at most 10% wide, up to ten minutes", () => {
+    expect(DURATION_BOUNDS_MS.slice(0, 12)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    for (let i = 11; i < DURATION_BOUNDS_MS.length; i++) {
+      const [lower, upper] = [DURATION_BOUNDS_MS[i - 1]!, DURATION_BOUNDS_MS[i]!];
+      expect(Number.isInteger(upper) && upper > lower && upper - lower <= lower / 10).toBe(true);
+    }
+    expect(DURATION_BOUNDS_MS.at(-1)).toBeGreaterThanOrEqual(600_000);
+    // The stored layout: changing a bound changes what old minutes mean, so it takes a new field name.
+    expect(DURATION_BOUNDS_MS).toHaveLength(132);
+    expect(LATENCY_BUCKET_FIELDS.slice(30, 33)).toEqual(["latency_v2_le_46", "latency_v2_le_50", "latency_v2_le_55"]);
+    expect(LATENCY_BUCKET_FIELDS.at(-1)).toBe("latency_v2_le_inf");
+  });
+
+  it("count each whole millisecond in the first bucket whose bound holds it", () => {
+    for (let ms = 0; ms <= 700_000; ms++) {
+      const i = bucketIndex(ms);
+      const above = i === 0 || ms > DURATION_BOUNDS_MS[i - 1]!;
+      const within = i === DURATION_BOUNDS_MS.length || ms <= DURATION_BOUNDS_MS[i]!;
+      if (!above || !within) expect({ ms, i }).toBe("in its bucket");
+    }
+  });
+});
+
+/** A histogram of whole-ms samples, as the aggregates count them. */
+function histogramOf(samples: readonly number[]): Histogram {
+  const h = emptyStats("x").latency;
+  for (const ms of samples) {
+    h.counts[bucketIndex(ms)]! += 1;
+    h.bucketed += 1;
+    h.count += 1;
+    h.sumMs += ms;
+  }
+  return h;
+}
+
+/** The sample at rank ceil(q * n), as a nearest-rank percentile. */
+const exactQuantile = (samples: readonly number[], q: number): number =>
+  [...samples].sort((a, b) => a - b)[Math.max(0, Math.ceil(q * samples.length) - 1)]!;
+
 describe("reading aggregates", () => {
-  it("interpolates quantiles inside buckets like histogram_quantile", () => {
-    const s = emptyStats("1.0.0");
-    // 10 requests: 4 in (0, 50], 6 in (50, 100].
-    s.latency.counts[0] = 4;
-    s.latency.counts[1] = 6;
-    s.latency.count = 10;
-    expect(quantileMs(s.latency, 0.2)).toBe(25);
-    expect(quantileMs(s.latency, 0.7)).toBe(75);
-    expect(quantileMs(s.latency, 1)).toBe(100);
+  it("reads a bucket holding one value right on it: 2 ms answers are p50 2 ms", () => {
+    expect(quantileMs(histogramOf(Array<number>(100).fill(2)), 0.5)).toBe(2);
+    expect(quantileMs(histogramOf(Array<number>(100).fill(2)), 0.95)).toBeCloseTo(2.45);
+    // A clock that ticks each millisecond reads a 2 ms answer as 1, 2 or 3 ms.
+    const jittered = Array.from({ length: 300 }, (_, i) => 1 + (i % 3));
+    expect(quantileMs(histogramOf(jittered), 0.5)).toBeCloseTo(2);
+    expect(quantileMs(histogramOf([0, 0]), 0.5)).toBe(0.25);
     expect(quantileMs(emptyStats("x").ttft, 0.5)).toBeNull();
+  });
+
+  it("interpolates inside a bucket like histogram_quantile, across its whole-ms span", () => {
+    // 10 answers from 185 to 215 ms: 4 in (179, 196], 6 in (196, 215].
+    const h = histogramOf([185, 190, 195, 196, 200, 205, 210, 212, 214, 215]);
+    expect(quantileMs(h, 0.2)).toBeCloseTo(179.5 + (17 * 2) / 4);
+    expect(quantileMs(h, 0.7)).toBeCloseTo(196.5 + (19 * 3) / 6);
+    expect(quantileMs(h, 1)).toBe(215.5);
+    // Past the last bound, the last bound is all that is known.
+    expect(quantileMs(histogramOf([700_000]), 0.5)).toBe(DURATION_BOUNDS_MS.at(-1));
+  });
+
+  it("puts every percentile within one bucket of the exact one: 1 ms, or 10% above 10 ms", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 600_000 })), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        fc.constantFrom(0.5, 0.9, 0.95, 0.99),
+        (samples, q) => {
+          const exact = exactQuantile(samples, q);
+          const estimate = quantileMs(histogramOf(samples), q)!;
+          expect(Math.abs(estimate - exact)).toBeLessThanOrEqual(Math.max(1, exact / 10));
+        },
+      ),
+    );
   });
 
   it("covers every minute a window touches, and refuses windows it cannot read", () => {
@@ -170,6 +252,40 @@ describe("aggregate writer", () => {
     const ttl = await raw.pttl(`${store.prefix}${statsKey("prod", "summarization", "1.1.0", T0 / MINUTE_MS)}`);
     await raw.quit();
     expect(ttl).toBeGreaterThan(MINUTE_MS * 60 * 23);
+  });
+
+  it("reads back the exact mean and fine percentiles; minutes of the old bucket layout add counts and sums", async () => {
+    const store = await redis();
+    const w = writer(store);
+    // 300 streams of 2 ms, read by a millisecond clock as 1, 2 or 3 ms.
+    for (let i = 0; i < 300; i++) w.record(served({ ttftMs: 1 + (i % 3) }), 200, T0 + 1 + (i % 3));
+    await w.flush();
+    // The minute before, written with the first layout: 10 requests of 50 ms, counted in `latency_le_50`.
+    const old = {
+      requests: 10,
+      latency_ms_sum: 500,
+      latency_le_50: 10,
+      ttft_count: 10,
+      ttft_ms_sum: 200,
+      ttft_le_25: 10,
+    };
+    const key = statsKey("prod", "summarization", "1.1.0", T0 / MINUTE_MS - 1);
+    await store.hincrbyBatch(Object.entries(old).map(([field, by]) => ({ key, field, by })));
+
+    const read = async (from: number, to: number): Promise<VersionStats> =>
+      (await readVersionStats(store, { env: "prod", name: "summarization", from, to }))[0]!;
+    const both = await read(T0 - MINUTE_MS, T0 + MINUTE_MS);
+    expect(both.latency).toMatchObject({ count: 310, bucketed: 300, sumMs: 600 + 500 });
+    expect(both.ttft).toMatchObject({ count: 310, bucketed: 300, sumMs: 600 + 200 });
+    expect(quantileMs(both.latency, 0.5)).toBeCloseTo(2);
+    expect(quantileMs(both.ttft, 0.5)).toBeCloseTo(2);
+    const now = await read(T0, T0 + MINUTE_MS);
+    expect(now.latency.sumMs / now.latency.count).toBe(2);
+    expect(quantileMs(now.latency, 0.95)).toBeLessThan(3.5);
+    // The old minute alone: its counts and mean, but no percentile from buckets that cannot be split.
+    const before = await read(T0 - MINUTE_MS, T0);
+    expect(before.latency).toMatchObject({ count: 10, bucketed: 0, sumMs: 500 });
+    expect(quantileMs(before.latency, 0.5)).toBeNull();
   });
 
   it("keeps what a failed write held and writes it with the next flush, nothing twice", async () => {

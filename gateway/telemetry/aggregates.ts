@@ -8,9 +8,43 @@ import type { Logger } from "../support/logger.ts";
 import type { RequestRecord } from "./request-record.ts";
 
 export const MINUTE_MS = 60_000;
-/** Upper bounds (ms) of the latency and TTFT histogram buckets; a last bucket `inf` takes the rest. */
-export const LATENCY_BOUNDS_MS = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000] as const;
-export const TTFT_BOUNDS_MS = [25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000] as const;
+
+/**
+ * Upper bounds (whole ms) of the latency and TTFT histogram buckets: every millisecond up to 10, then
+ * each bound 10% above the last (rounded down), up to about ten minutes; a last bucket `inf` takes the
+ * rest. So a bucket is never wider than 10% of its lower bound, and a 2 ms answer is counted as 2 ms.
+ */
+export const DURATION_BOUNDS_MS: readonly number[] = (() => {
+  const bounds = Array.from({ length: 11 }, (_, ms) => ms);
+  for (let b = 10; b < 600_000;) bounds.push((b = Math.floor((b * 11) / 10)));
+  return bounds;
+})();
+
+/**
+ * Bucket fields are named `{histogram}_v2_le_{bound}` (and `_v2_le_inf`). The `v2` names this bucket
+ * layout: minutes written with the first one (`latency_le_50` ... `latency_le_inf`, coarse buckets
+ * from 50 ms) keep their counts, sums and means, but their buckets are not read (they cannot be split
+ * finer); they expire with the retention period. A new layout takes a new name.
+ */
+const bucketFields = (histogram: "latency" | "ttft"): readonly string[] => [
+  ...DURATION_BOUNDS_MS.map((bound) => `${histogram}_v2_le_${bound}`),
+  `${histogram}_v2_le_inf`,
+];
+export const LATENCY_BUCKET_FIELDS = bucketFields("latency");
+export const TTFT_BUCKET_FIELDS = bucketFields("ttft");
+
+/** The index of the bucket that counts `ms` (whole ms): the first bound at or above it. */
+export function bucketIndex(ms: number): number {
+  let lo = 0;
+  let hi = DURATION_BOUNDS_MS.length; // the open top bucket
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ms <= DURATION_BOUNDS_MS[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Requests that named their version (`name@1.2.0`) are counted under this environment. */
 export const PINNED_ENV = "pinned";
 
@@ -30,11 +64,6 @@ export const FIELD = {
   ttftCount: "ttft_count",
   ttftSumMs: "ttft_ms_sum",
 } as const;
-
-const bucketField = (histogram: "latency" | "ttft", bounds: readonly number[], ms: number): string => {
-  for (const bound of bounds) if (ms <= bound) return `${histogram}_le_${bound}`;
-  return `${histogram}_le_inf`;
-};
 
 /** Adds `by` to `field` of one key's pending counts. */
 function bump(fields: Map<string, number>, field: string, by: number): void {
@@ -67,12 +96,12 @@ export function requestIncrements(
   }
   const latency = Math.max(0, Math.round(endedAt - rec.startedAt));
   bump(into, FIELD.latencySumMs, latency);
-  bump(into, bucketField("latency", LATENCY_BOUNDS_MS, latency), 1);
+  bump(into, LATENCY_BUCKET_FIELDS[bucketIndex(latency)]!, 1);
   if (rec.ttftMs !== null) {
     const ttft = Math.max(0, Math.round(rec.ttftMs));
     bump(into, FIELD.ttftCount, 1);
     bump(into, FIELD.ttftSumMs, ttft);
-    bump(into, bucketField("ttft", TTFT_BOUNDS_MS, ttft), 1);
+    bump(into, TTFT_BUCKET_FIELDS[bucketIndex(ttft)]!, 1);
   }
 }
 

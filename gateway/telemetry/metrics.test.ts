@@ -35,6 +35,35 @@ describe("metrics", () => {
     expect(text).toContain("promptgate_process_cpu_user_seconds_total");
   });
 
+  it("buckets durations and times to first token alike, up to two minutes", async () => {
+    const m = createMetrics();
+    m.record({ ...newRecord(0), model: "thinker", ttftMs: 45_000 }, 200, 50_000);
+    const text = await m.registry.metrics();
+    const labels = 'prompt="none",version="none",variant="none",model="thinker",status="2xx"';
+    for (const name of ["promptgate_request_duration_seconds", "promptgate_time_to_first_token_seconds"]) {
+      const les = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)",${labels}\\} (\\d+)$`, "gm"))];
+      expect(les.map(([, le]) => le)).toEqual([
+        "0.005",
+        "0.01",
+        "0.025",
+        "0.05",
+        "0.1",
+        "0.25",
+        "0.5",
+        "1",
+        "2.5",
+        "5",
+        "10",
+        "30",
+        "60",
+        "120",
+        "+Inf",
+      ]);
+      // 45 s and 50 s: above le="30", within le="60".
+      expect(les.map(([, , count]) => Number(count)).slice(-4)).toEqual([0, 1, 1, 1]);
+    }
+  });
+
   it("keeps one series for everything past the label limit: bounded memory, no duplicate lines", async () => {
     const m = createMetrics({ maxModels: 2 });
     for (let i = 0; i < 300; i++) m.record({ ...newRecord(0), model: `random-${i}` }, 200, 1);

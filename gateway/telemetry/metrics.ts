@@ -9,8 +9,11 @@ import { ScrapedCounter, ScrapedHistogram, newCells, observeCells, type Histogra
 const LABELS = ["prompt", "version", "variant", "model", "status"] as const;
 type Labels = Record<(typeof LABELS)[number], string>;
 
+// Standard `le` buckets (seconds) for dashboards, the same for both histograms so that their panels
+// line up; a first token may take minutes too (reasoning models think before they answer). Each bucket
+// is a series per label set, so they stay coarse: `promptgate stats` has the fine per-version ones.
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
-const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+const TTFT_BUCKETS = DURATION_BUCKETS;
 const STATUS_CLASSES = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {

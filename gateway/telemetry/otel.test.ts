@@ -1,6 +1,6 @@
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { batchSettings, newSpanExportStats, spanStatsMeterProvider, tracingEnabled, tracingWarnings } from "./otel.ts";
 
 /** An exporter that answers each export as `answer` says; "hang" never answers, like a stuck collector. */
@@ -16,6 +16,7 @@ function exporter(answer: "ok" | "fail" | "hang"): SpanExporter & { calls: numbe
   };
 }
 
+/** Ends `count` spans; resolves once each is exported, failed or dropped, or the collector hangs. */
 async function endSpans(answer: "ok" | "fail" | "hang", count: number) {
   const stats = newSpanExportStats();
   const exp = exporter(answer);
@@ -29,7 +30,9 @@ async function endSpans(answer: "ok" | "fail" | "hang", count: number) {
   });
   const tracer = new TracerProvider({ spanProcessors: [processor] }).getTracer("t");
   for (let i = 0; i < count; i++) tracer.startSpan(`s${i}`).end();
-  await new Promise((r) => setTimeout(r, 50));
+  // A hanging export never ends: once it started, what the full queue dropped is all there is to see.
+  if (answer === "hang") await vi.waitFor(() => expect(exp.calls).toBe(1), { interval: 5 });
+  else await vi.waitFor(() => expect(stats.exported + stats.failed + stats.dropped).toBe(count), { interval: 5 });
   return { stats, exp };
 }
 

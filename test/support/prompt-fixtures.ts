@@ -22,7 +22,7 @@ messages:                   # Nunjucks templates; rendered, then the request's o
     content: "{{ text }}"
 `;
 
-/** An earlier summarization version, to push, promote and diff against the DESIGN.md one. */
+/** An earlier summarization version, to push, promote and diff against the docs/design.md one. */
 export const EARLIER_EXAMPLE = `name: summarization
 version: 1.0.0
 description: Two-sentence summaries for the inbox
