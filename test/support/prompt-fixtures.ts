@@ -1,4 +1,4 @@
-// Test fixtures for the prompt modules: the DESIGN.md example file and a one-template version builder.
+// Test fixtures for the prompt modules: the example file of docs/design.md and a one-template version builder.
 import { parsePromptFile } from "../../gateway/prompts/prompt-file.ts";
 import type { PromptVersion } from "../../gateway/prompts/types.ts";
 
