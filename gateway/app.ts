@@ -34,6 +34,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     invalidWeights: () => deps.prompts.splitStats.invalidChanges,
     aggregates: deps.aggregates,
     spans: deps.spanExport,
+    registry: () => {
+      const health = deps.prompts.health();
+      return { behind: health.behind !== null, regressions: health.regressions };
+    },
   });
   app.use(async (c, next) => {
     const id = randomUUID();
@@ -85,8 +89,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   );
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
-    if (ready && !draining && deps.prompts.ready()) return c.json({ status: "ready" });
-    return c.json({ status: draining ? "draining" : ready ? "no prompt snapshot yet" : "starting" }, 503);
+    // A store that is down or behind keeps a replica ready: it serves its last good snapshot.
+    const registry = deps.prompts.health();
+    if (ready && !draining && deps.prompts.ready()) return c.json({ status: "ready", registry });
+    return c.json({ status: draining ? "draining" : ready ? "no prompt snapshot yet" : "starting", registry }, 503);
   });
 
   app.post("/v1/chat/completions", inferenceRoute(deps, services, "chat"));

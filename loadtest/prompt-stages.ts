@@ -42,6 +42,7 @@ const source: PromptSource = {
   splitStats: { invalidChanges: 0 },
   catalog: () => catalog,
   ready: () => true,
+  health: () => ({ revision: 1, store: "current", behind: null, regressions: 0 }),
   stop: async () => {},
 };
 

@@ -2,6 +2,7 @@
 // each new snapshot is compiled in the background. Requests only ever read `catalog()`.
 import type { Clock } from "../support/clock.ts";
 import { createSnapshotRefresher } from "../registry/snapshot.ts";
+import type { RegistryHealth } from "../registry/store-regression.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
 import { createBucketer, type Bucketer } from "../split/bucket.ts";
@@ -17,6 +18,8 @@ export interface PromptSource {
   catalog(): PromptCatalog | null;
   /** True once a snapshot is held (from the store, or from disk while the store is down). */
   ready(): boolean;
+  /** Whether the store is current, unreachable, or behind the snapshot served (/readyz, metrics). */
+  health(): RegistryHealth;
   stop(): Promise<void>;
 }
 
@@ -49,6 +52,7 @@ export async function startPromptSource(opts: PromptSourceOptions): Promise<Prom
     splitStats,
     catalog: () => catalog,
     ready: () => refresher.ready() && catalog !== null,
+    health: () => refresher.health(),
     stop: () => refresher.stop(),
   };
 }

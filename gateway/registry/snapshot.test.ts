@@ -236,12 +236,13 @@ describe("snapshot refresher through Redis outages", () => {
     await privateRedis(server.port); // a fresh, empty server on the same port
     const writer = createRegistry(writerStore, systemClock);
     await eventually(() => logger.lines.includes("registry store reachable again") || undefined, 8_000, "recovery");
-    await eventually(
-      () => writer.register(promptVersion("after", "1.0.0"), "author"),
-      8_000,
-      "the writer reconnecting",
-    );
+    // The empty store is behind the snapshot served: it is not taken as the truth.
+    expect(logger.lines).toContain("registry store is behind the snapshot served; keeping the last good snapshot");
+    expect(r.current()).toBe(before);
+    await eventually(() => seed(writerStore).then(() => true), 8_000, "the writer reconnecting");
+    await writer.register(promptVersion("after", "1.0.0"), "author");
     await eventually(() => r.current()?.prompts.get("after"), 1_000, "a change after recovery");
+    expect(r.health()).toMatchObject({ store: "current", behind: null, regressions: 1 });
     expect(logger.lines.filter((l) => l.startsWith("registry store unreachable"))).toHaveLength(1);
   });
 

@@ -18,6 +18,7 @@ import {
 } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
+import { createStoreGuard, type RegistryHealth } from "./store-regression.ts";
 
 export interface PromptEntry {
   readonly versions: ReadonlyMap<string, PromptVersion>;
@@ -155,6 +156,8 @@ export interface SnapshotRefresher {
   current(): RegistrySnapshot | null;
   /** True once a snapshot is held (from the store or from disk): what /readyz reports. */
   ready(): boolean;
+  /** The store as this replica last saw it: current, unreachable, or behind the snapshot served. */
+  health(): RegistryHealth;
 }
 
 export function createSnapshotRefresher(opts: SnapshotRefresherOptions): SnapshotRefresher {
@@ -173,6 +176,8 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
   let again = false;
   let diskPending: RegistrySnapshot | null = null;
   let diskWriting: Promise<void> | null = null;
+  // A store that went backwards (emptied, keys lost) never replaces the snapshot served, nor its disk copy.
+  const guard = createStoreGuard({ store, clock, logger, diskPath });
 
   const persist = (next: RegistrySnapshot): void => {
     diskPending = next;
@@ -194,12 +199,6 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
 
   const publish = (next: RegistrySnapshot, save: boolean): void => {
     if (stopped || (snapshot && sameSnapshot(snapshot, next))) return;
-    if (snapshot && next.revision < snapshot.revision) {
-      logger.warn("registry revision went backwards: was the store reset?", {
-        from: snapshot.revision,
-        to: next.revision,
-      });
-    }
     snapshot = next;
     try {
       opts.onSnapshot(next);
@@ -231,8 +230,10 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     try {
       const held = snapshot;
       const revision = parseRevision(await store.get(REVISION_KEY));
-      if (!held || !fresh || revision !== held.revision) publish(await loadSnapshot(store, logger), true);
-      else publish(withWeights(held, await readWeights(store, [...held.prompts.keys()])), true);
+      if (!held || !fresh || guard.behind() || revision !== held.revision) {
+        const loaded = await loadSnapshot(store, logger);
+        if (await guard.admits(snapshot, loaded)) publish(loaded, true);
+      } else publish(withWeights(held, await readWeights(store, [...held.prompts.keys()])), true);
       fresh = true;
       if (down) logger.info("registry store reachable again", { revision: snapshot?.revision ?? null });
       down = false;
@@ -290,8 +291,12 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     const outcome = await Promise.race([load, timer]);
     timeout.abort();
     if ("loaded" in outcome) {
-      publish(outcome.loaded, true);
-      fresh = true;
+      // The disk copy is the last good snapshot: a store that lost part of it is not taken as the truth.
+      const saved = await readSnapshotFile(diskPath, logger);
+      const admitted = saved === null || (await guard.admits(saved, outcome.loaded).catch(() => null));
+      if (admitted === true) publish(outcome.loaded, true);
+      else if (saved) publish(saved, false);
+      fresh = admitted !== null; // when the comparison itself failed, the first poll makes it again
       return;
     }
     down = true;
@@ -323,5 +328,14 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     },
     current: () => snapshot,
     ready: () => snapshot !== null,
+    health: () => {
+      const behind = guard.behind();
+      return {
+        revision: snapshot?.revision ?? null,
+        store: behind ? "behind" : down ? "unreachable" : "current",
+        behind,
+        regressions: guard.regressions(),
+      };
+    },
   };
 }

@@ -51,6 +51,8 @@ export interface MetricsOptions {
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
+  /** Read at scrape time: whether the store is behind the registry snapshot served, and how often it fell behind. */
+  registry?: () => { readonly behind: boolean; readonly regressions: number };
 }
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
@@ -185,7 +187,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       },
     });
   };
-  const { invalidWeights, aggregates, spans } = opts;
+  const { invalidWeights, aggregates, spans, registry: registryHealth } = opts;
   if (invalidWeights)
     observed(
       "promptgate_weights_invalid_total",
@@ -215,6 +217,22 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       () => spans.dropped,
     );
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
+  }
+
+  if (registryHealth) {
+    new Gauge({
+      name: "promptgate_registry_store_behind",
+      help: "1 while the store has lost registry data this replica serves (it keeps its last good snapshot): run promptgate restore",
+      registers: [registry],
+      collect() {
+        this.set(registryHealth().behind ? 1 : 0);
+      },
+    });
+    observed(
+      "promptgate_registry_regressions_total",
+      "Times the store went backwards (lower revision, or versions or labels gone) behind the snapshot served",
+      () => registryHealth().regressions,
+    );
   }
 
   return {
