@@ -92,6 +92,14 @@ export function parseLabelRecord(text: string): LabelRecord | null {
   return result.success ? result.data : null;
 }
 
+export function isLabelRecord(value: unknown): value is LabelRecord {
+  return labelRecordSchema.safeParse(value).success;
+}
+
+export function isAuditEntry(value: unknown): value is AuditEntry {
+  return auditEntrySchema.safeParse(value).success;
+}
+
 export function parseAuditEntry(text: string): AuditEntry | null {
   const result = auditEntrySchema.safeParse(parseJson(text));
   return result.success ? result.data : null;

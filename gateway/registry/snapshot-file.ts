@@ -1,5 +1,7 @@
 // The last registry snapshot on local disk, so a replica that starts while the store is down can serve
-// what it served before. Written atomically (temp file, fsync, rename): a reader sees old or new, never half.
+// what it served before, and `promptgate restore` can re-seed a store that lost it (with the label
+// records and audit tails saved beside it, see snapshot-records.ts). Written atomically (temp file,
+// fsync, rename): a reader sees old or new, never half.
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -7,7 +9,8 @@ import { z } from "zod";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Logger } from "../support/logger.ts";
 import { ENVIRONMENTS, type Environment } from "./environments.ts";
-import { isPromptVersion } from "./records.ts";
+import { isAuditEntry, isLabelRecord, isPromptVersion, type AuditEntry, type LabelRecord } from "./records.ts";
+import type { PromptRecords, SnapshotRecords } from "./snapshot-records.ts";
 import type { PromptEntry, RegistrySnapshot } from "./snapshot.ts";
 
 const FORMAT = 1;
@@ -24,9 +27,31 @@ const fileSchema = z.object({
       weights: z.partialRecord(z.enum(ENVIRONMENTS), z.record(z.string(), z.string())),
     }),
   ),
+  // Optional: files written before restore existed lack it, and readers that predate it ignore it.
+  records: z
+    .record(
+      z.string(),
+      z.object({
+        labels: z.partialRecord(z.enum(ENVIRONMENTS), z.custom<LabelRecord>(isLabelRecord)),
+        audit: z.array(z.custom<AuditEntry>(isAuditEntry)),
+      }),
+    )
+    .optional(),
 });
 
-export function serializeSnapshot(snapshot: RegistrySnapshot, savedAt: Date): string {
+/** A snapshot file as `promptgate restore` reads it. */
+export interface SnapshotFile {
+  readonly snapshot: RegistrySnapshot;
+  readonly savedAt: string;
+  /** Empty when the file was written without them. */
+  readonly records: SnapshotRecords;
+}
+
+export function serializeSnapshot(
+  snapshot: RegistrySnapshot,
+  savedAt: Date,
+  records: SnapshotRecords = new Map(),
+): string {
   const prompts: Record<string, unknown> = {};
   for (const [name, entry] of snapshot.prompts) {
     prompts[name] = {
@@ -35,11 +60,22 @@ export function serializeSnapshot(snapshot: RegistrySnapshot, savedAt: Date): st
       weights: Object.fromEntries(entry.weights),
     };
   }
-  return JSON.stringify({ format: FORMAT, savedAt: savedAt.toISOString(), revision: snapshot.revision, prompts });
+  return JSON.stringify({
+    format: FORMAT,
+    savedAt: savedAt.toISOString(),
+    revision: snapshot.revision,
+    prompts,
+    records: Object.fromEntries(records),
+  });
 }
 
 /** Null when the text is not a snapshot this version wrote (the caller then treats it as absent). */
 export function deserializeSnapshot(text: string): RegistrySnapshot | null {
+  return deserializeSnapshotFile(text)?.snapshot ?? null;
+}
+
+/** The snapshot with what else the file holds; null when the text is not a snapshot file. */
+export function deserializeSnapshotFile(text: string): SnapshotFile | null {
   let json: unknown;
   try {
     json = JSON.parse(text) as unknown;
@@ -56,7 +92,8 @@ export function deserializeSnapshot(text: string): RegistrySnapshot | null {
       weights: envMap(entry.weights),
     });
   }
-  return { revision: parsed.data.revision, prompts };
+  const records = new Map<string, PromptRecords>(Object.entries(parsed.data.records ?? {}));
+  return { snapshot: { revision: parsed.data.revision, prompts }, savedAt: parsed.data.savedAt, records };
 }
 
 function envMap<T>(record: Partial<Record<Environment, T>>): Map<Environment, T> {
@@ -68,13 +105,18 @@ function envMap<T>(record: Partial<Record<Environment, T>>): Map<Environment, T>
   return out;
 }
 
-export async function writeSnapshotFile(path: string, snapshot: RegistrySnapshot, savedAt: Date): Promise<void> {
+export async function writeSnapshotFile(
+  path: string,
+  snapshot: RegistrySnapshot,
+  savedAt: Date,
+  records?: SnapshotRecords,
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   try {
     const file = await open(temp, "w");
     try {
-      await file.writeFile(serializeSnapshot(snapshot, savedAt));
+      await file.writeFile(serializeSnapshot(snapshot, savedAt, records));
       await file.sync(); // the rename must never expose a file whose data is not on disk yet
     } finally {
       await file.close();

@@ -16,7 +16,7 @@ import { backends, eventually, promptVersion, redisBackend } from "../../test/su
 import type { Backend } from "../../test/support/registry-fixtures.ts";
 import { createSnapshotRefresher, loadSnapshot } from "./snapshot.ts";
 import type { RegistrySnapshot, SnapshotRefresher } from "./snapshot.ts";
-import { deserializeSnapshot, serializeSnapshot } from "./snapshot-file.ts";
+import { deserializeSnapshot, deserializeSnapshotFile, serializeSnapshot } from "./snapshot-file.ts";
 
 function recordingLogger(): Logger & { readonly lines: string[] } {
   const lines: string[] = [];
@@ -161,6 +161,24 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
       "disk snapshot",
     );
     expect(readdirSync(dir)).toEqual(["snapshot.json"]);
+  });
+
+  it("saves each label's record and the audit history beside the snapshot on disk", async () => {
+    const store = await backend.open();
+    await seed(store);
+    const { r } = refresher(store);
+    await r.start();
+    const path = join(dir, "snapshot.json");
+    const saved = await eventually(
+      () => (existsSync(path) ? deserializeSnapshotFile(readFileSync(path, "utf8")) : null) ?? undefined,
+      1_000,
+      "disk snapshot",
+    );
+    expect(saved.snapshot).toEqual(r.current());
+    const summ = saved.records.get("summ");
+    expect(summ?.labels.staging).toMatchObject({ version: "1.0.0", approvedBy: "alice", everOn: ["1.0.0"] });
+    expect(summ?.audit.map((e) => e.action)).toEqual(["register", "register", "promote", "promote"]);
+    expect(saved.records.get("other")).toMatchObject({ labels: {}, audit: [{ action: "register" }] });
   });
 
   it("does not republish unchanged state, and survives a listener that throws", async () => {

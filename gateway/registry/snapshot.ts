@@ -18,6 +18,7 @@ import {
 } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
+import { createRecordsReader } from "./snapshot-records.ts";
 import { createStoreGuard, type RegistryHealth } from "./store-regression.ts";
 
 export interface PromptEntry {
@@ -178,6 +179,7 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
   let diskWriting: Promise<void> | null = null;
   // A store that went backwards (emptied, keys lost) never replaces the snapshot served, nor its disk copy.
   const guard = createStoreGuard({ store, clock, logger, diskPath });
+  const records = createRecordsReader(store, logger);
 
   const persist = (next: RegistrySnapshot): void => {
     diskPending = next;
@@ -186,7 +188,7 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
         const s = diskPending;
         diskPending = null;
         try {
-          await writeSnapshotFile(diskPath, s, new Date(clock.now()));
+          await writeSnapshotFile(diskPath, s, new Date(clock.now()), await records(s));
         } catch (err) {
           logger.warn("registry snapshot not saved to disk", { path: diskPath, error: errorText(err) });
         }
