@@ -118,6 +118,13 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
     ["stats", P, "--env", "prod", "--since", "400d"],
     ["stats", P, "--env", "prod", "--by", "segment"],
   ],
+  restore: [
+    ["restore"],
+    ["restore", "extra", "--from-files", "config/prompts"],
+    ["restore", "--from-snapshot", "a.json", "--from-files", "config/prompts"],
+    ["restore", "--from-files", "config/prompts", "--force"],
+    ["restore", "--from-snapshot"],
+  ],
 };
 
 /** For each verb, an operation that fails on a store holding greeter 1.0.0 and 1.1.0, and the error. */
@@ -146,6 +153,10 @@ const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, str
     error: /^promptgate weights: .*7\.7\.7/,
   },
   stats: { argv: ["stats", "nosuch", "--env", "prod"], error: /^promptgate stats: no prompt named nosuch/ },
+  restore: {
+    argv: ["restore", "--from-snapshot", "{dir}/nowhere.json"],
+    error: /^promptgate restore: cannot read the snapshot file .*nowhere\.json: ENOENT/,
+  },
 };
 
 /** A valid command line per verb that opens the store (serve opens it too, but only after its config). */
@@ -160,6 +171,7 @@ const VALID: Record<string, readonly string[]> = {
   history: ["history", P],
   weights: ["weights", P, "--env", "prod"],
   stats: ["stats", P, "--env", "prod"],
+  restore: ["restore", "--from-files", "config/prompts"],
 };
 
 describe("promptgate exit codes", () => {

@@ -9,6 +9,7 @@ import { diff, render } from "./inspect-verbs.ts";
 import { oneLine } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
+import { restore } from "./restore-verb.ts";
 import { stats } from "./stats-verb.ts";
 import { helpText } from "./verb.ts";
 import { packageVersion } from "./version.ts";
@@ -50,6 +51,7 @@ export const VERBS: readonly Verb[] = [
   history,
   weights,
   stats,
+  restore,
 ];
 
 function usage(): string {

@@ -19,7 +19,8 @@ export interface LabelRecord extends Label {
   readonly everOn: readonly string[];
 }
 
-export type AuditAction = "register" | "promote" | "rollback" | "weights";
+/** `restore`: `promptgate restore` re-seeded the prompt after the store lost data. */
+export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore";
 
 export interface AuditEntry {
   readonly at: string;
@@ -44,7 +45,7 @@ const labelRecordSchema = z.object({
 const auditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(["register", "promote", "rollback", "weights"]),
+  action: z.enum(["register", "promote", "rollback", "weights", "restore"]),
   name: z.string(),
   env: z.enum(ENVIRONMENTS).exactOptional(),
   from: z.string().exactOptional(),
