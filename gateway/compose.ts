@@ -1,7 +1,7 @@
 // The composition root: builds the gateway's Deps from the environment, and closes what it opened.
 // Settings and config are read and checked first (a mistake fails here, before anything is opened),
-// then tracing, the store, the prompt files synced into it, the prompt catalog, the upstream client
-// and the aggregate writer. When a step fails, what the earlier ones opened is closed again, so the
+// then tracing, the store, the prompt files synced into it (retried in the background when the store
+// is down or behind), the prompt catalog, the upstream client and the aggregate writer. When a step fails, what the earlier ones opened is closed again, so the
 // process exits instead of idling on timers and sockets. `promptgate serve` calls it; what it wires
 // takes its inputs as arguments.
 import { join } from "node:path";
@@ -12,7 +12,9 @@ import type { Deps } from "./deps.ts";
 import { createMockProvider } from "./providers/mock.ts";
 import { createUpstream } from "./providers/upstream.ts";
 import { openGatewayWarning } from "./proxy/auth.ts";
-import { syncPromptFiles } from "./registry/startup-sync.ts";
+import { readSnapshotFile } from "./registry/snapshot-file.ts";
+import type { RegistrySnapshot } from "./registry/snapshot.ts";
+import { loadStartupPrompts, retryStartupSync, syncUnlessBehind } from "./registry/startup-sync.ts";
 import { openStore } from "./store/open-store.ts";
 import { systemClock } from "./support/clock.ts";
 import { createLogger } from "./support/logger.ts";
@@ -57,15 +59,33 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     logger,
   });
   opened.defer("store", () => store.close());
-  await syncPromptFiles(join(settings.configDir, "prompts"), config.prompts, store, systemClock, logger).catch(
-    (err: unknown) => {
-      if (err instanceof ConfigError) throw err;
-      // The store may be down: the gateway still serves the snapshot it kept on disk.
-      logger.warn("prompt files not synced at start", { error: err instanceof Error ? err.message : String(err) });
-    },
-  );
-  const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: snapshotPath(settings) });
+  const diskSnapshot = snapshotPath(settings);
+  const files = await loadStartupPrompts(join(settings.configDir, "prompts"), config.prompts).catch((err: unknown) => {
+    if (err instanceof ConfigError) throw err;
+    logger.warn("prompt files not read at start", { error: err instanceof Error ? err.message : String(err) });
+    return null;
+  });
+  const sync = (held: RegistrySnapshot | null) =>
+    syncUnlessBehind(files ?? [], held, config.prompts, store, systemClock, logger);
+  // Checked against the disk copy: a store that lost data is restored, not re-seeded from files alone.
+  const synced =
+    files === null ||
+    (await sync(await readSnapshotFile(diskSnapshot, logger)).then(
+      (regression) => regression === null,
+      (err: unknown) => {
+        // The store may be down: the gateway still serves the snapshot it kept on disk.
+        logger.warn("prompt files not synced at start; retrying in the background", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return false;
+      },
+    ));
+  const prompts = await startPromptSource({ store, clock: systemClock, logger, snapshotPath: diskSnapshot });
   opened.defer("prompt refresh", () => prompts.stop());
+  if (!synced) {
+    const retry = retryStartupSync(() => sync(prompts.catalog()?.snapshot ?? null), { clock: systemClock, logger });
+    opened.defer("prompt file sync", () => retry.stop());
+  }
   const upstream = createUpstream(config.limits, createMockProvider(Math.random));
   opened.defer("upstream", () => upstream.close());
   const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
