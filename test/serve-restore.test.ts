@@ -7,11 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createRegistry } from "../gateway/registry/registry.ts";
+import { syncPromptFiles } from "../gateway/registry/startup-sync.ts";
 import { deserializeSnapshotFile } from "../gateway/registry/snapshot-file.ts";
 import { createRedisStore } from "../gateway/store/redis-store.ts";
 import { systemClock } from "../gateway/support/clock.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { cli } from "./support/cli.ts";
+import { startTestGateway } from "./support/gateway.ts";
 import { freePort, startRedisServer, uniquePrefix, type RedisServer } from "./support/redis.ts";
 import { promptVersion } from "./support/registry-fixtures.ts";
 import { startServe, type ServeProcess } from "./support/serve-process.ts";
@@ -78,17 +80,19 @@ describe("promptgate serve when Redis is down at start", () => {
     const prefix = uniquePrefix("serve-restore");
     const env = workspace(server.url, prefix);
     const snapshotPath = join(env["CONFIG_DIR"]!, "registry-snapshot.json");
-    const first = await startServe({ env });
-    // A version pushed after start (not in the prompt files): only the snapshot and Redis know it.
+    // What a gateway left behind before Redis went away: the prompt files synced, a version pushed since
+    // (only Redis and the snapshot know it), and its disk copy of the registry.
     const store = await createRedisStore({ url: server.url, prefix, logger: silentLogger });
     cleanups.push(() => store.close());
+    const config = { register_on_start: true, bootstrap_labels: true };
+    await syncPromptFiles(join(env["CONFIG_DIR"]!, "prompts"), config, store, systemClock, silentLogger);
     await createRegistry(store, systemClock).register(promptVersion("extra", "1.0.0"), "author");
+    const first = await startTestGateway({ store, snapshotPath });
     await vi.waitFor(() => {
       const saved = existsSync(snapshotPath) ? deserializeSnapshotFile(readFileSync(snapshotPath, "utf8")) : null;
       expect(saved?.snapshot.prompts.has("extra")).toBe(true);
     }, WAIT);
-    first.child.kill("SIGTERM");
-    expect(await first.exited).toBe(0);
+    await first.close();
     await server.stop();
 
     const gw = await startServe({ env });
@@ -106,7 +110,8 @@ describe("promptgate serve when Redis is down at start", () => {
         ),
       WAIT,
     );
-    expect(await store.keys("prompts:")).toEqual([]); // the files were not synced into it
+    // The files were not synced into it (waiting only for the test's own client to reconnect).
+    await vi.waitFor(async () => expect(await store.keys("prompts:")).toEqual([]), WAIT);
     expect(await status(gw, "greeter", '{"who": "Ada"}')).toBe(200);
     const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { registry: { store: string } };
     expect(ready.registry.store).toBe("behind");
@@ -124,5 +129,5 @@ describe("promptgate serve when Redis is down at start", () => {
     );
     expect(await status(gw, "extra@1.0.0", '{"text": "x"}')).toBe(200);
     expect(await status(gw, "greeter", '{"who": "Ada"}')).toBe(200);
-  }, 45_000); // three processes and two Redis starts, on a machine other tests share
+  }, 40_000); // two processes and two Redis starts, on a machine other tests share
 });
