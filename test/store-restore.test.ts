@@ -51,8 +51,13 @@ async function redisStore(url: string, prefix: string): Promise<Store> {
   return store;
 }
 
-async function gateway(store: Store, snapshotPath: string, logger: Logger): Promise<TestGateway> {
-  const gw = await startTestGateway({ store, snapshotPath, logger });
+async function gateway(
+  store: Store,
+  snapshotPath: string,
+  logger: Logger,
+  env?: Record<string, string>,
+): Promise<TestGateway> {
+  const gw = await startTestGateway({ store, snapshotPath, logger, ...(env === undefined ? {} : { env }) });
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => (closed ??= gw.close());
   cleanups.push(close);
@@ -237,5 +242,44 @@ describe("a store that lost its data", () => {
     expect(await served(gw, "greeter@staging")).toBe("1.1.0");
     expect(readFileSync(snapshotPath, "utf8")).toBe(saved);
     expect(await metric(gw, "promptgate_registry_store_behind")).toBe(1);
+  });
+
+  it("is restored by POST /admin/registry/restore from the disk copy of the replica that answers", async () => {
+    const server = await privateRedis();
+    const prefix = uniquePrefix("restore");
+    const store = await redisStore(server.url, prefix);
+    await seed(store);
+    const dir = mkdtempSync(join(tmpdir(), "pg-restore-"));
+    const snapshotPath = join(dir, "registry-snapshot.json"); // beside STATE_PATH, where the route looks
+    const env = { STATE_PATH: join(dir, "state.db"), ADMIN_TOKEN: "admin-secret" };
+    const gw = await gateway(store, snapshotPath, recordingLogger(), env);
+    await savedAt(snapshotPath, 6);
+    const raw = new Redis(server.url);
+    cleanups.push(async () => void raw.disconnect());
+    await raw.flushall();
+    await vi.waitFor(() => expect(gw.deps.prompts.health().store).toBe("behind"), WAIT);
+
+    const restore = (body: string, token = "admin-secret") =>
+      fetch(`${gw.url}/admin/registry/restore`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-actor": "sre" },
+        body,
+      });
+    expect((await restore("{}", "wrong")).status).toBe(401);
+    const bad = await restore('{"force": "yes"}');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { param: "force" } });
+    expect(await store.keys("")).toEqual([]);
+
+    const res = await restore("{}");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ source: "snapshot", restored: true, sourceRevision: 6, revisionAfter: 7 });
+    await vi.waitFor(() => expect(gw.deps.prompts.health().store).toBe("current"), WAIT);
+    expect((await createRegistry(store, systemClock).history("greeter")).at(-1)).toMatchObject({
+      action: "restore",
+      actor: "sre",
+    });
+    const again = await restore("{}");
+    expect(await again.json()).toMatchObject({ restored: false });
   });
 });

@@ -21,16 +21,17 @@ import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
+import { restoreRoute } from "./restore-route.ts";
 
 /** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by setWeights. */
 const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
 
-/** What the admin API works on: the store (through the registry), the clock, the log and two settings. */
+/** What the admin API works on: the store (through the registry), the clock, the log and three settings. */
 export interface AdminDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly settings: Pick<Settings, "adminToken" | "gatewayEnv">;
+  readonly settings: Pick<Settings, "adminToken" | "gatewayEnv" | "statePath">;
 }
 
 export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
@@ -125,6 +126,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
       });
     return c.json(await diffVersions(registry, c.req.param("name"), from, to));
   });
+
+  admin.post("/registry/restore", restoreRoute(deps));
 
   admin.post("/render", async (c) => {
     const body = await jsonBody(c, renderBody);

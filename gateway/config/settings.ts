@@ -55,4 +55,4 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
 }
 
 /** The last registry snapshot, kept beside the embedded store so a replica can boot while Redis is down. */
-export const snapshotPath = (s: Settings): string => join(dirname(s.statePath), "registry-snapshot.json");
+export const snapshotPath = (s: Pick<Settings, "statePath">): string => join(dirname(s.statePath), "registry-snapshot.json");
