@@ -26,7 +26,9 @@ const serveVerb: Verb = {
   ADMIN_TOKEN, LOG_LEVEL (info), DRAIN_TIMEOUT_MS (30000), OTEL_* (OpenTelemetry).
 Exits 1 with one line saying what to fix when it cannot start (port in use, invalid environment,
 gateway.yaml or prompt file, STATE_PATH unusable). A Redis that is down does not stop it: it
-serves the registry snapshot it kept on disk (without one, /readyz fails until Redis answers).
+serves the registry snapshot it kept on disk (without one, /readyz fails until Redis answers),
+and retries registering the prompt files until Redis answers. Nor does a Redis that lost data
+replace what it serves: it keeps its snapshot and says so (see 'promptgate restore --help').
 SIGTERM or SIGINT drains open requests and exits 0; started by npm (npm start, npx promptgate
 serve), it also stops when npm does.`,
   positionals: { min: 0, max: 0 },
