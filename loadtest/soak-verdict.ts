@@ -155,7 +155,7 @@ export function decide(facts: SoakFacts): Verdict {
     {
       what: "the gateway's sockets came back to the idle baseline",
       ok: facts.settled,
-      detail: facts.settled ? "within --settle-seconds" : "not within --settle-seconds (see the sockets below)",
+      detail: facts.settled ? "within --settle-seconds" : "not within --settle-seconds (see the sockets in the table)",
     },
     ...streams.map((s): Check => ({
       what: `${s.kind} streams ended as they should`,
