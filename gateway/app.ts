@@ -18,6 +18,11 @@ import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
 
 export function createApp(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const metrics = createMetrics({
+    invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    aggregates: deps.aggregates,
+    spans: deps.spanExport,
+  });
   const services: InferenceServices = {
     auth: createAuthenticator(deps.config),
     forward: {
@@ -27,14 +32,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       random: deps.random,
       limits: deps.config.limits,
       logger: deps.logger,
+      retried: metrics.retried,
     },
   };
-
-  const metrics = createMetrics({
-    invalidWeights: () => deps.prompts.splitStats.invalidChanges,
-    aggregates: deps.aggregates,
-    spans: deps.spanExport,
-  });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);

@@ -39,6 +39,8 @@ export function boundedLabel(limit: number): (value: string | null) => string {
 export interface Metrics {
   readonly registry: Registry;
   record(rec: RequestRecord, status: number, now: number): void;
+  /** Counts an upstream call sent again, and why ("connection", "429", "503"). */
+  readonly retried: (provider: string, reason: string) => void;
   readonly contentType: string;
 }
 
@@ -166,6 +168,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ["prompt", "version", "model", "error_type"],
     registers: [registry],
   });
+  const retries = new Counter({
+    name: "promptgate_upstream_retries_total",
+    help: "Upstream calls sent again: the connection was never made (or a GET was cut), or the provider answered 429/503",
+    labelNames: ["provider", "reason"],
+    registers: [registry],
+  });
   const anonymous = new Counter({
     name: "promptgate_split_anonymous_total",
     help: "Prompt requests without a user id, served the label's version",
@@ -220,6 +228,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   return {
     registry,
     contentType: registry.contentType,
+    retried: (provider, reason) => retries.inc({ provider, reason }),
     record(rec, status, now) {
       const s = seriesFor(rec, status);
       s.requests += 1;
