@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
+import { OpenStreams } from "./http/open-streams.ts";
 import { toGatewayError } from "./http/error-response.ts";
 import { GatewayError, errorBody } from "./errors/gateway-error.ts";
 import { MOCK_MODELS } from "./providers/mock.ts";
@@ -16,8 +17,14 @@ import { createMetrics } from "./telemetry/metrics.ts";
 import { newRecord } from "./telemetry/request-record.ts";
 import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
 
-export function createApp(deps: Deps): Hono<AppEnv> {
+/** `streams`: the streams being relayed, for the server's drain deadline to end (server.ts). */
+export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const metrics = createMetrics({
+    invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    aggregates: deps.aggregates,
+    spans: deps.spanExport,
+  });
   const services: InferenceServices = {
     auth: createAuthenticator(deps.config),
     forward: {
@@ -27,14 +34,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       random: deps.random,
       limits: deps.config.limits,
       logger: deps.logger,
+      retried: metrics.retried,
     },
+    streams,
   };
-
-  const metrics = createMetrics({
-    invalidWeights: () => deps.prompts.splitStats.invalidChanges,
-    aggregates: deps.aggregates,
-    spans: deps.spanExport,
-  });
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);

@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { expandEnv } from "./expand-env.ts";
 import { compileGlob } from "./glob.ts";
+import { compilePassthrough, passthroughSchema, type PassthroughPolicy } from "./passthrough.ts";
 
 const providerSchema = z.strictObject({
   base_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://api.openai.com/v1" }),
@@ -58,6 +59,7 @@ const fileSchema = z.strictObject({
   limits: limitsSchema.default(limitsSchema.parse({})),
   prompts: promptsSchema.default(promptsSchema.parse({})),
   aggregates: aggregatesSchema.default(aggregatesSchema.parse({})),
+  passthrough: passthroughSchema.default(passthroughSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
@@ -95,6 +97,8 @@ export interface GatewayConfig {
   readonly limits: Limits;
   readonly prompts: PromptsOptions;
   readonly aggregates: AggregatesOptions;
+  /** Other /v1 calls allowed through to a provider the gateway calls with its own key. */
+  readonly passthrough: PassthroughPolicy;
 }
 
 export class ConfigError extends Error {
@@ -175,5 +179,6 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
     }
   }
 
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates };
+  const passthrough = compilePassthrough(raw.passthrough);
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, passthrough };
 }

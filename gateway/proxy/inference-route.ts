@@ -7,6 +7,7 @@ import type { GatewayConfig } from "../config/gateway-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
+import type { OpenStreams } from "../http/open-streams.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
 import { promptFor, renderInto, userIdOf } from "../catalog/request-prompt.ts";
 import type { Authenticator } from "./auth.ts";
@@ -41,6 +42,8 @@ export interface InferenceDeps {
 export interface InferenceServices {
   readonly auth: Authenticator;
   readonly forward: ForwardDeps;
+  /** The streams being relayed, which the server's drain deadline ends with a last error event. */
+  readonly streams: OpenStreams;
 }
 
 export function inferenceRoute(deps: InferenceDeps, services: InferenceServices, endpoint: Endpoint) {
@@ -98,8 +101,14 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
         costUsd(deps.prices, body.model, usage),
       );
       startStream(outgoing, res.status, headers);
-      const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now, (err) =>
-        upstreamFailure(err, provider, limits),
+      const outcome = await relaySse(
+        outgoing,
+        res.body,
+        meter,
+        signal,
+        deps.clock.now,
+        (err) => upstreamFailure(err, provider, limits),
+        services.streams,
       );
       noteUsage(record, deps.prices, body.model, meter.usage);
       record.response = meter.response;

@@ -1,5 +1,6 @@
-// Any other /v1/* call goes to the provider unchanged (files, batches, moderations, ...): routed by the
-// body's model when it has one, else to the catch-all route's provider.
+// Any other /v1/* call (files, batches, moderations, ...) goes to the provider: routed by the body's
+// model when it has one, else to the catch-all route's provider. Its target is normalised first; a
+// provider the gateway calls with its own key gets only the calls gateway.yaml's passthrough.allow lists.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
@@ -7,8 +8,10 @@ import { clientGone, type AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import { asBytes, type InferenceDeps, type InferenceServices } from "./inference-route.ts";
+import type { GatewayConfig } from "../config/gateway-config.ts";
+import { asBytes, type InferenceServices } from "./inference-route.ts";
 import { defaultProvider, routeModel } from "./model-route.ts";
+import { checkPassthrough, passthroughTarget } from "./passthrough-target.ts";
 import { readAll, relayRaw, startStream } from "./relay.ts";
 import { upstreamFailure } from "../providers/upstream.ts";
 
@@ -22,12 +25,18 @@ function modelOf(body: Buffer, contentType: string | undefined): string | null {
   }
 }
 
-export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: InferenceServices) {
+export interface PassthroughDeps {
+  readonly config: Pick<GatewayConfig, "limits" | "routes" | "passthrough" | "gatewayKeys">;
+}
+
+export function passthroughRoute(deps: PassthroughDeps, services: InferenceServices) {
   const { limits, routes } = deps.config;
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     services.auth.check(incoming.headers.authorization);
     const method = incoming.method ?? "GET";
+    // The raw target, not Hono's parsed path: it is what would go upstream.
+    const target = passthroughTarget(incoming.url ?? "/");
     const raw = method === "GET" || method === "HEAD" ? Buffer.alloc(0) : await readBody(incoming, limits.body_bytes);
 
     const model = modelOf(raw, incoming.headers["content-type"]);
@@ -35,15 +44,15 @@ export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: 
     if (!provider)
       throw new GatewayError(
         "not_found",
-        `No provider serves ${method} ${c.req.path}: add a catch-all route ({ match: "*", provider: ... })`,
+        `No provider serves ${method} ${target.path}: add a catch-all route ({ match: "*", provider: ... })`,
       );
+    checkPassthrough(deps.config, provider, method, target.path);
 
-    const url = incoming.url ?? "/";
     const signal = clientGone(outgoing);
     const res = await forward(services.forward, {
       provider,
       method,
-      path: url.replace(/^\/v1/, ""),
+      path: target.upstreamPath,
       headers: upstreamRequestHeaders(
         incoming.headers,
         provider.headers,

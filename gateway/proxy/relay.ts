@@ -4,6 +4,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GatewayError, errorBody } from "../errors/gateway-error.ts";
+import type { OpenStreams } from "../http/open-streams.ts";
 import { SseParser, type SseEvent } from "../openai/sse.ts";
 
 /**
@@ -75,7 +76,8 @@ export interface StreamOutcome {
  * Relays an SSE body event by event. `meter` takes the whole events at the start of a chunk as they
  * came (parsing only a usage object), and sees every other event, parsed, and says what the client
  * gets of it (the event as it came, the usage event with its cost added, or nothing).
- * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
+ * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end; so does
+ * the server's drain deadline, through `streams`.
  */
 export function relaySse(
   out: ServerResponse,
@@ -88,6 +90,7 @@ export function relaySse(
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
+  streams?: OpenStreams,
 ): Promise<StreamOutcome> {
   const parser = new SseParser();
   // Only events the meter cannot take as raw bytes need decoding, so the decoder is made on first use.
@@ -133,7 +136,10 @@ export function relaySse(
   return new Promise<StreamOutcome>((resolve) => {
     // Raw bytes may skip the decoder only while it holds no part of a multi-byte character.
     let decoderClean = true;
+    // Registered first, so that every way the relay ends unregisters it.
+    const untrack = streams?.add(out, () => onShutdown());
     const finish = (outcome: StreamOutcome): void => {
+      untrack?.();
       body.off("data", onData);
       body.off("end", onEnd);
       body.off("error", onError);
@@ -165,6 +171,12 @@ export function relaySse(
       finish({ error: failure, firstEventAt });
     };
     const onAbort = (): void => finish({ error: null, firstEventAt });
+    // Whole events only ever wait in `pending`, so the last event starts on an event boundary.
+    const onShutdown = (): void => {
+      const failure = new GatewayError("unavailable", "The gateway is shutting down and ended this stream; retry");
+      pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
+      finish({ error: failure, firstEventAt });
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     body.once("end", onEnd);
