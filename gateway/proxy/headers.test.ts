@@ -2,21 +2,59 @@ import { describe, expect, it } from "vitest";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 
 describe("upstreamRequestHeaders", () => {
-  it("drops hop-by-hop, credentials, gateway headers and Connection-listed names", () => {
-    const out = upstreamRequestHeaders({
-      host: "gw",
-      connection: "keep-alive, x-secret-hop",
-      "keep-alive": "timeout=5",
-      "x-secret-hop": "1",
-      authorization: "Bearer caller",
-      "content-length": "12",
-      "transfer-encoding": "chunked",
-      "x-prompt-ref": "summarization",
-      "x-user-id": "u1",
-      "openai-organization": "org-1",
+  it("forwards only the allowlisted headers a client sends, then the provider's and the overrides", () => {
+    const out = upstreamRequestHeaders(
+      {
+        host: "gw",
+        connection: "keep-alive, x-secret-hop",
+        "keep-alive": "timeout=5",
+        "x-secret-hop": "1",
+        authorization: "Bearer caller",
+        "content-length": "12",
+        "transfer-encoding": "chunked",
+        "x-prompt-ref": "summarization",
+        "x-user-id": "u1",
+        accept: "application/json",
+        "content-type": "application/json",
+        "user-agent": "OpenAI/JS 6.0.0",
+        "openai-beta": "assistants=v2",
+        "x-stainless-lang": "js",
+        "x-stainless-retry-count": "0",
+        // Credentials for other APIs, the account to bill, forwarding and id headers: never.
+        "x-api-key": "sk-ant-caller",
+        "x-goog-api-key": "goog-caller",
+        "api-key": "azure-caller",
+        "openai-organization": "org-caller",
+        "openai-project": "proj-caller",
+        "x-forwarded-for": "10.0.0.1",
+        "x-real-ip": "10.0.0.1",
+        forwarded: "for=10.0.0.1",
+        "x-request-id": "caller-id",
+        cookie: "session=1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        baggage: "user=alice",
+      },
+      { "openai-organization": "org-gateway" },
+      { authorization: "Bearer sk-gateway" },
+    );
+    expect(out).toEqual({
       accept: "application/json",
+      "content-type": "application/json",
+      "user-agent": "OpenAI/JS 6.0.0",
+      "openai-beta": "assistants=v2",
+      "x-stainless-lang": "js",
+      "x-stainless-retry-count": "0",
+      "accept-encoding": "identity",
+      "openai-organization": "org-gateway",
+      authorization: "Bearer sk-gateway",
     });
-    expect(out).toEqual({ "openai-organization": "org-1", accept: "application/json", "accept-encoding": "identity" });
+  });
+
+  it("drops an allowlisted header the Connection header names as hop-by-hop", () => {
+    expect(upstreamRequestHeaders({ connection: "user-agent", "user-agent": "x", accept: "a" })).toEqual({
+      accept: "a",
+      "accept-encoding": "identity",
+    });
   });
 });
 

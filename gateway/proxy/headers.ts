@@ -1,7 +1,19 @@
-// Which headers cross the gateway: hop-by-hop headers (RFC 9110 §7.6.1) never do, credentials are
-// replaced, and the gateway's own request headers stay here.
+// Which headers cross the gateway. A caller's headers reach the provider only from an allowlist (no
+// credentials for other APIs, no organization to bill, no forwarding or request-id headers); of the
+// provider's, hop-by-hop headers (RFC 9110 §7.6.1) and the gateway's own are not relayed. Names a
+// `Connection` header lists never cross either way.
 import type { IncomingHttpHeaders } from "node:http";
 import type { HeaderValue } from "../providers/upstream.ts";
+
+/**
+ * Request headers a provider receives from the caller. `content-type`, `accept` and `user-agent`
+ * describe the call; `openai-beta` opts into beta APIs (Assistants v2); the official SDKs'
+ * `x-stainless-*` headers (language, runtime, retry count, timeout) are accepted by OpenAI as they are.
+ * The credential and the account it bills come from the gateway (auth.ts), `traceparent` from the
+ * request's span, `accept-encoding` from the relay.
+ */
+const FORWARDED = new Set(["content-type", "accept", "user-agent", "openai-beta"]);
+const FORWARDED_PREFIX = "x-stainless-";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -13,21 +25,6 @@ const HOP_BY_HOP = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
-]);
-
-/** Request headers that never go upstream as sent by the client. */
-const NOT_FORWARDED = new Set([
-  ...HOP_BY_HOP,
-  "host",
-  "authorization",
-  "api-key",
-  "content-length",
-  "accept-encoding",
-  "expect",
-  "x-prompt-ref",
-  "x-prompt-vars",
-  "x-user-id",
-  "cookie",
 ]);
 
 /** Response headers the gateway sets itself. */
@@ -60,7 +57,8 @@ export function upstreamRequestHeaders(
   const out: Record<string, string> = {};
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined || NOT_FORWARDED.has(name) || extra.has(name)) continue;
+    if (value === undefined || extra.has(name)) continue;
+    if (!FORWARDED.has(name) && !name.startsWith(FORWARDED_PREFIX)) continue;
     out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   // The relay parses what comes back, so ask for it uncompressed.

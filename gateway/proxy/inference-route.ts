@@ -81,7 +81,7 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
       method: "POST",
       path: ENDPOINT_PATHS[endpoint],
       headers: upstreamRequestHeaders(incoming.headers, provider.headers, {
-        ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        ...services.auth.upstreamAuth(provider, incoming.headers),
         ...traceHeaders(c.get("span")),
         "content-type": "application/json",
       }),

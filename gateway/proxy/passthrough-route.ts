@@ -47,7 +47,7 @@ export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: 
       headers: upstreamRequestHeaders(
         incoming.headers,
         provider.headers,
-        services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        services.auth.upstreamAuth(provider, incoming.headers),
       ),
       body: raw.length > 0 ? raw : null,
       signal,
