@@ -59,19 +59,52 @@ describe("upstreamRequestHeaders", () => {
 });
 
 describe("relayedResponseHeaders", () => {
-  it("keeps provider headers, renames its request id, drops framing headers", () => {
-    const out = relayedResponseHeaders({
-      "content-type": "text/event-stream",
-      "content-length": "10",
-      "transfer-encoding": "chunked",
-      "x-request-id": "req_abc",
-      "x-ratelimit-remaining-requests": "99",
-      "content-encoding": "gzip",
-    });
+  const none = (v: string): string => v;
+
+  it("relays only the allowlisted provider headers and renames its request id", () => {
+    const out = relayedResponseHeaders(
+      {
+        "content-type": "text/event-stream",
+        "content-length": "10",
+        "transfer-encoding": "chunked",
+        "content-encoding": "gzip",
+        connection: "keep-alive",
+        "x-request-id": "req_abc",
+        "x-ratelimit-remaining-requests": "99",
+        "x-ratelimit-reset-tokens": "6m0s",
+        "retry-after": "2",
+        "retry-after-ms": "2000",
+        "x-should-retry": "true",
+        "openai-processing-ms": "120",
+        "openai-version": "2020-10-01",
+        "openai-organization": "org-of-the-gateway",
+        "set-cookie": ["__cf_bm=abc; path=/"],
+        "cf-ray": "8a1b",
+        "x-echo-authorization": "Bearer sk-gateway",
+        server: "cloudflare",
+        date: "Mon, 01 Jan 2024 00:00:00 GMT",
+      },
+      none,
+    );
     expect(out).toEqual({
       "content-type": "text/event-stream",
       "x-upstream-request-id": "req_abc",
       "x-ratelimit-remaining-requests": "99",
+      "x-ratelimit-reset-tokens": "6m0s",
+      "retry-after": "2",
+      "retry-after-ms": "2000",
+      "x-should-retry": "true",
+      "openai-processing-ms": "120",
+      "openai-version": "2020-10-01",
     });
+  });
+
+  it("passes every relayed value through the scrubber, the provider's request id included", () => {
+    const scrub = (v: string): string => v.replaceAll("sk-gateway", "[redacted]");
+    const out = relayedResponseHeaders(
+      { "x-request-id": "Bearer sk-gateway", "x-ratelimit-limit-requests": "sk-gateway" },
+      scrub,
+    );
+    expect(out).toEqual({ "x-upstream-request-id": "Bearer [redacted]", "x-ratelimit-limit-requests": "[redacted]" });
   });
 });

@@ -1,7 +1,8 @@
-// Which headers cross the gateway. A caller's headers reach the provider only from an allowlist (no
-// credentials for other APIs, no organization to bill, no forwarding or request-id headers); of the
-// provider's, hop-by-hop headers (RFC 9110 §7.6.1) and the gateway's own are not relayed. Names a
-// `Connection` header lists never cross either way.
+// Which headers cross the gateway: allowlists both ways. A caller's other headers (credentials for
+// other APIs, an organization to bill, forwarding and request-id headers) never reach the provider,
+// and a provider's other headers (cookies, echoes of what it was sent, its infrastructure's) never
+// reach the caller. Hop-by-hop headers (RFC 9110 §7.6.1) and names a `Connection` header lists never
+// cross either way. docs/design.md lists both allowlists (HTTP interface, request and response headers).
 import type { IncomingHttpHeaders } from "node:http";
 import type { HeaderValue } from "../providers/upstream.ts";
 
@@ -15,20 +16,23 @@ import type { HeaderValue } from "../providers/upstream.ts";
 const FORWARDED = new Set(["content-type", "accept", "user-agent", "openai-beta"]);
 const FORWARDED_PREFIX = "x-stainless-";
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
+/**
+ * Response headers a caller receives from the provider: the content's type (and a download's file
+ * name), what the OpenAI SDKs read to decide on retries (`retry-after`, `retry-after-ms`,
+ * `x-should-retry`), and OpenAI's `openai-processing-ms`, `openai-version` and `x-ratelimit-*`.
+ * The provider's `x-request-id` comes back as `x-upstream-request-id` (`x-request-id` is the
+ * gateway's own); `openai-organization` is not relayed (it names the account behind the gateway's key).
+ */
+const RELAYED = new Set([
+  "content-type",
+  "content-disposition",
+  "retry-after",
+  "retry-after-ms",
+  "x-should-retry",
+  "openai-processing-ms",
+  "openai-version",
 ]);
-
-/** Response headers the gateway sets itself. */
-const NOT_RELAYED = new Set([...HOP_BY_HOP, "content-length", "content-encoding", "x-request-id", "date", "server"]);
+const RELAYED_PREFIX = "x-ratelimit-";
 
 const NO_TOKENS: ReadonlySet<string> = new Set();
 
@@ -70,15 +74,20 @@ export function upstreamRequestHeaders(
 
 export type ResponseHeaders = Record<string, string | string[]>;
 
-export function relayedResponseHeaders(upstream: Readonly<Record<string, HeaderValue>>): ResponseHeaders {
+/** The provider's response headers the caller gets, each value passed through `scrub`. */
+export function relayedResponseHeaders(
+  upstream: Readonly<Record<string, HeaderValue>>,
+  scrub: (value: string) => string,
+): ResponseHeaders {
   const extra = connectionTokens(upstream["connection"]);
   const out: ResponseHeaders = {};
   for (const name in upstream) {
     const value = upstream[name];
-    if (value === undefined || NOT_RELAYED.has(name) || extra.has(name)) continue;
-    out[name] = value;
+    if (value === undefined || extra.has(name)) continue;
+    if (!RELAYED.has(name) && !name.startsWith(RELAYED_PREFIX)) continue;
+    out[name] = Array.isArray(value) ? value.map(scrub) : scrub(value);
   }
   const providerId = upstream["x-request-id"];
-  if (typeof providerId === "string") out["x-upstream-request-id"] = providerId;
+  if (typeof providerId === "string") out["x-upstream-request-id"] = scrub(providerId);
   return out;
 }
