@@ -82,7 +82,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.json(scrubbedErrorBody(e, deps.scrubber), e.status as 400);
   });
   app.notFound((c) =>
-    c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404),
+    c.json(
+      scrubbedErrorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`), deps.scrubber),
+      404,
+    ),
   );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));

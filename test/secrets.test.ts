@@ -321,6 +321,9 @@ describe("no configured secret leaves the gateway", () => {
     });
     expect(badRef.status).toBe(400);
     expect(badRef.body).toContain(REDACTED);
+    const badRoute = await send("bad route", `/v2/${all}`, { headers: asCaller() });
+    expect(badRoute.status).toBe(404);
+    expect(badRoute.body).toContain(REDACTED);
     const badModel = await send("bad model", "/v1/chat/completions", {
       method: "POST",
       headers: asCaller(),
