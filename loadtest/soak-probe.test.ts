@@ -53,7 +53,7 @@ const METRICS = `# HELP promptgate_nodejs_active_handles_total Total number of a
 promptgate_nodejs_active_handles_total 4
 promptgate_nodejs_heap_size_used_bytes 29254376
 promptgate_requests_total{prompt="none",version="none",variant="none",model="paced/10x5/done",status="2xx"} 1200
-promptgate_requests_total{prompt="none",version="none",variant="none",model="paced/10x5/hold",status="4xx"} 600
+promptgate_requests_total{prompt="none",version="none",variant="none",model="paced/10x5/hold",status="499"} 600
 promptgate_requests_total{prompt="none",version="none",variant="none",model="paced/10x5/reset-0",status="2xx"} 20
 promptgate_requests_total{prompt="none",version="none",variant="none",model="paced/10x5/reset-7",status="2xx"} 21
 promptgate_requests_total{prompt="none",version="none",variant="none",model="gpt-test",status="2xx"} 5
@@ -92,7 +92,7 @@ describe("outcomeCounters and counterDelta", () => {
   it("sum the soak's models by stream kind and leave other models out", () => {
     expect(outcomeCounters(parseMetrics(METRICS))).toEqual({
       complete: { byStatus: { "2xx": 1200 }, interrupted: 0 },
-      abort: { byStatus: { "4xx": 600 }, interrupted: 0 },
+      abort: { byStatus: { "499": 600 }, interrupted: 0 },
       reset: { byStatus: { "2xx": 41 }, interrupted: 41 },
     });
   });

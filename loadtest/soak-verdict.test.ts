@@ -19,7 +19,7 @@ const results = (kind: StreamKind, observed: Observed, n: number): StreamResult[
 
 const COUNTED: OutcomeCounters = {
   complete: { byStatus: { "2xx": 6 }, interrupted: 0 },
-  abort: { byStatus: { "4xx": 3 }, interrupted: 0 },
+  abort: { byStatus: { "499": 3 }, interrupted: 0 },
   reset: { byStatus: { "2xx": 1 }, interrupted: 1 },
 };
 
@@ -107,11 +107,13 @@ describe("decide", () => {
     expect(withCounters({ complete: { byStatus: { "2xx": 6 }, interrupted: 1 } })).toEqual([
       "complete streams ended as they should",
     ]);
-    expect(withCounters({ abort: { byStatus: { "4xx": 3, "2xx": 1 }, interrupted: 0 } })).toEqual([
+    expect(withCounters({ abort: { byStatus: { "499": 3, "2xx": 1 }, interrupted: 0 } })).toEqual([
       "abort streams ended as they should",
     ]);
-    // Once client aborts are labelled 499 (issue 13, item 10), they count just the same.
-    expect(withCounters({ abort: { byStatus: { "499": 3 }, interrupted: 0 } })).toEqual([]);
+    // A client abort counted as an ordinary 4xx is not what the gateway should report.
+    expect(withCounters({ abort: { byStatus: { "4xx": 3 }, interrupted: 0 } })).toEqual([
+      "abort streams ended as they should",
+    ]);
   });
 });
 
@@ -119,7 +121,7 @@ describe("gatewayAsExpected", () => {
   it("counts interrupted resets only as far as they are also counted as requests", () => {
     expect(gatewayAsExpected("reset", { byStatus: { "2xx": 2, "5xx": 1 }, interrupted: 5 })).toBe(3);
     expect(gatewayAsExpected("complete", { byStatus: { "2xx": 2, "5xx": 1 }, interrupted: 0 })).toBe(2);
-    expect(gatewayAsExpected("abort", { byStatus: { "4xx": 2, "499": 1, "5xx": 1 }, interrupted: 0 })).toBe(3);
+    expect(gatewayAsExpected("abort", { byStatus: { "4xx": 2, "499": 1, "5xx": 1 }, interrupted: 0 })).toBe(1);
   });
 });
 
@@ -131,7 +133,7 @@ describe("renderVerdict", () => {
     expect(text).toContain(
       "| heap used after a full GC (nodejs_heap_size_used_bytes) | 28.0 MiB | 29.0 MiB | 30.8 MiB | yes |",
     );
-    expect(text).toContain("| abort | 3 | 3 | aborted 3 | 4xx 3; interrupted 0 | 60 / 60 | yes |");
+    expect(text).toContain("| abort | 3 | 3 | aborted 3 | 499 3; interrupted 0 | 60 / 60 | yes |");
     expect(text).toContain("soak 5.0 s (2 streams/s); settle 3.4 s");
     expect(text.endsWith("PASS")).toBe(true);
     const bad = { ...facts, after: { ...BASE, upstreamSockets: 2 } };

@@ -5,11 +5,8 @@ import type { Observed, StreamResult } from "./soak-client.ts";
 import { STREAM_KINDS, type StreamKind } from "./soak-plan.ts";
 import type { Figures, KindCounters, OutcomeCounters } from "./soak-probe.ts";
 
-/**
- * The status labels a client abort may carry in promptgate_requests_total: the status class `4xx` the
- * gateway uses today, and `499` once client aborts get their own label (issue 13, item 10).
- */
-export const CLIENT_CLOSED_STATUSES: readonly string[] = ["499", "4xx"];
+/** The status label a client abort carries in promptgate_requests_total (never the `4xx` class). */
+export const CLIENT_CLOSED_STATUSES: readonly string[] = ["499"];
 
 /** What the client should have seen, by kind: a provider reset is a cut stream (or a 502 before any byte). */
 export const EXPECTED: Readonly<Record<StreamKind, readonly Observed[]>> = {

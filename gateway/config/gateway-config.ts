@@ -14,6 +14,9 @@ const providerSchema = z.strictObject({
   /** How the provider's key is sent: OpenAI-style bearer, or Azure's `api-key` header. */
   auth: z.enum(["bearer", "api-key"]).default("bearer"),
   headers: z.record(z.string(), z.string()).default({}),
+  /** Sent as OpenAI-Organization / OpenAI-Project: which account the provider's key bills (callers cannot choose). */
+  organization: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
 });
 
 const routeSchema = z.strictObject({
@@ -112,6 +115,19 @@ export const MOCK_PROVIDER: ProviderConfig = {
   name: "mock", origin: "", basePath: "", builtin: "mock", apiKey: null, apiKeyEnv: null, auth: "bearer", headers: {},
 };
 
+/** A provider's fixed headers, names lowercased, with its organization and project. */
+function providerHeaders(p: z.infer<typeof providerSchema>, where: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(p.headers)) headers[name.toLowerCase()] = value;
+  for (const [field, header] of [["organization", "openai-organization"], ["project", "openai-project"]] as const) {
+    const value = p[field];
+    if (value === undefined) continue;
+    if (header in headers) throw new ConfigError(`${where}: set ${field} or headers.${header}, not both`);
+    headers[header] = value;
+  }
+  return headers;
+}
+
 export async function loadGatewayConfig(configDir: string, env: NodeJS.ProcessEnv): Promise<GatewayConfig> {
   const file = join(configDir, "gateway.yaml");
   let text: string;
@@ -150,7 +166,7 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
       apiKey: key !== undefined && key !== "" ? key : null,
       apiKeyEnv: p.api_key_env ?? null,
       auth: p.auth,
-      headers: p.headers,
+      headers: providerHeaders(p, `${file}: providers.${name}`),
     });
   }
 

@@ -56,20 +56,24 @@ export function passthroughRoute(deps: PassthroughDeps, services: InferenceServi
       headers: upstreamRequestHeaders(
         incoming.headers,
         provider.headers,
-        services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        services.auth.upstreamAuth(provider, incoming.headers),
       ),
       body: raw.length > 0 ? raw : null,
       signal,
     });
-    const headers = relayedResponseHeaders(res.headers);
+    const scrub = services.scrub.of(provider);
+    const headers = relayedResponseHeaders(res.headers, scrub.header);
     if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
       startStream(outgoing, res.status, headers);
       outgoing.flushHeaders();
-      await relayRaw(outgoing, res.body);
+      await relayRaw(outgoing, res.body, scrub.stream());
       return RESPONSE_ALREADY_SENT;
     }
     try {
-      return c.body(asBytes(await readAll(res.body, limits.response_bytes)), res.status as 200, headers);
+      const answer = scrub.body(await readAll(res.body, limits.response_bytes));
+      // An error answer may echo the request: every configured secret is scrubbed from it.
+      const relayed = res.status >= 400 ? services.scrub.all.bytes(answer, "response") : answer;
+      return c.body(asBytes(relayed), res.status as 200, headers);
     } catch (err) {
       throw upstreamFailure(err, provider, limits);
     }
