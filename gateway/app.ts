@@ -4,32 +4,25 @@ import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
+import { OpenStreams } from "./http/open-streams.ts";
 import { toGatewayError } from "./http/error-response.ts";
-import { GatewayError, errorBody } from "./errors/gateway-error.ts";
+import { GatewayError, errorBody, type ErrorBody } from "./errors/gateway-error.ts";
 import { MOCK_MODELS } from "./providers/mock.ts";
 import { createAuthenticator } from "./proxy/auth.ts";
 import { inferenceRoute, type InferenceServices } from "./proxy/inference-route.ts";
 import { advertisedModels } from "./proxy/model-route.ts";
 import { passthroughRoute } from "./proxy/passthrough-route.ts";
+import { createRelayScrubs } from "./proxy/relay-scrub.ts";
 import { RetryBudget } from "./proxy/retry.ts";
+import type { Scrubber } from "./support/scrubber.ts";
 import { createMetrics } from "./telemetry/metrics.ts";
+import { countRedactions } from "./telemetry/redaction-metric.ts";
 import { newRecord } from "./telemetry/request-record.ts";
 import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
 
-export function createApp(deps: Deps): Hono<AppEnv> {
+/** `streams`: the streams being relayed, for the server's drain deadline to end (server.ts). */
+export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const services: InferenceServices = {
-    auth: createAuthenticator(deps.config),
-    forward: {
-      upstream: deps.upstream,
-      budget: new RetryBudget(deps.config.limits.retry_budget_ratio),
-      clock: deps.clock,
-      random: deps.random,
-      limits: deps.config.limits,
-      logger: deps.logger,
-    },
-  };
-
   const metrics = createMetrics({
     invalidWeights: () => deps.prompts.splitStats.invalidChanges,
     aggregates: deps.aggregates,
@@ -39,6 +32,21 @@ export function createApp(deps: Deps): Hono<AppEnv> {
       return { behind: health.behind !== null, regressions: health.regressions };
     },
   });
+  const services: InferenceServices = {
+    auth: createAuthenticator(deps.config),
+    scrub: createRelayScrubs(deps.scrubber),
+    forward: {
+      upstream: deps.upstream,
+      budget: new RetryBudget(deps.config.limits.retry_budget_ratio),
+      clock: deps.clock,
+      random: deps.random,
+      limits: deps.config.limits,
+      logger: deps.logger,
+      retried: metrics.retried,
+    },
+    streams,
+  };
+  countRedactions(metrics.registry, deps.scrubber);
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);
@@ -58,7 +66,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     const now = deps.clock.now();
     metrics.record(record, status, now);
     deps.aggregates.record(record, status, now);
-    finishRequestSpan(span, record, status, now);
+    finishRequestSpan(span, record, status, now, deps.scrubber);
   });
 
   app.onError((err, c) => {
@@ -77,15 +85,21 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     if (c.env.outgoing.headersSent) return new Response(null);
     // A body we stopped reading must not be read as the next request on this connection.
     if (e.code === "body_too_large") c.header("connection", "close");
-    return c.json(errorBody(e), e.status as 400);
+    // The message may quote the request (a model, a prompt name), and so whatever secret it held.
+    return c.json(scrubbedErrorBody(e, deps.scrubber), e.status as 400);
   });
   app.notFound((c) =>
-    c.json(errorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`)), 404),
+    c.json(
+      scrubbedErrorBody(new GatewayError("not_found", `Unknown route ${c.req.method} ${c.req.path}`), deps.scrubber),
+      404,
+    ),
   );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/metrics", async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.contentType }),
+    c.body(deps.scrubber.text(await metrics.registry.metrics(), "metrics"), 200, {
+      "content-type": metrics.contentType,
+    }),
   );
   app.get("/readyz", (c) => {
     const { ready, draining } = deps.lifecycle;
@@ -112,6 +126,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.all("/v1/*", passthroughRoute(deps, services));
   app.route("/admin", createAdminRoutes(deps));
   return app;
+}
+
+function scrubbedErrorBody(e: GatewayError, scrubber: Scrubber): ErrorBody {
+  const body = errorBody(e);
+  body.error.message = scrubber.text(body.error.message, "response");
+  return body;
 }
 
 /** The code of a low-level cause (ECONNRESET, UND_ERR_...), never its message, which may hold a URL. */

@@ -37,6 +37,45 @@ describe("composeGateway", () => {
     await expect(deps.store.get("anything")).rejects.toThrow();
   });
 
+  it("builds the scrubber from every configured secret, writes the log through it, and warns of short ones", async () => {
+    const configDir = join(dir, "config");
+    mkdirSync(configDir);
+    writeFileSync(
+      join(configDir, "gateway.yaml"),
+      "providers: { p: { base_url: 'http://127.0.0.1:9/v1', api_key_env: P_KEY } }\n" +
+        "routes: [{ match: '*', provider: p }]\ngateway_keys_env: G_KEYS\n",
+    );
+    const env = {
+      CONFIG_DIR: configDir,
+      STATE_PATH: join(dir, "state.db"),
+      LOG_LEVEL: "warn",
+      P_KEY: "sk-provider-0123456789",
+      G_KEYS: "gk-caller-0123456789,short",
+      ADMIN_TOKEN: "admin-token-0123456789",
+    };
+    const lines: string[] = [];
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { deps, close } = await composeGateway(env);
+      try {
+        const all = "sk-provider-0123456789 gk-caller-0123456789 admin-token-0123456789";
+        expect(deps.scrubber.text(all, "log")).toBe("[redacted] [redacted] [redacted]");
+        deps.logger.warn("careless", { detail: all });
+      } finally {
+        await close();
+      }
+    } finally {
+      stderr.mockRestore();
+    }
+    const log = lines.join("");
+    expect(log).toContain('"detail":"[redacted] [redacted] [redacted]"');
+    expect(log).not.toContain("0123456789");
+    expect(log).toContain("G_KEYS holds a secret shorter than 8 characters");
+  });
+
   it("fails on a config mistake before it opens anything", async () => {
     const configDir = join(dir, "config");
     mkdirSync(configDir);

@@ -1,12 +1,14 @@
 // The composition root: builds the gateway's Deps from the environment, and closes what it opened.
 // Settings and config are read and checked first (a mistake fails here, before anything is opened),
-// then tracing, the store, the prompt files synced into it (retried in the background when the store
-// is down or behind), the prompt catalog, the upstream client and the aggregate writer. When a step fails, what the earlier ones opened is closed again, so the
-// process exits instead of idling on timers and sockets. `promptgate serve` calls it; what it wires
-// takes its inputs as arguments.
+// and the scrubber is built from the secrets they hold (the logger writes through it); then tracing,
+// the store, the prompt files synced into it (retried in the background while the store is down or
+// behind), the prompt catalog, the upstream client and the aggregate writer. When a step fails, what
+// the earlier ones opened is closed again, so the process exits instead of idling on timers and
+// sockets. `promptgate serve` calls it; what it wires takes its inputs as arguments.
 import { join } from "node:path";
 import { startPromptSource } from "./catalog/prompt-source.ts";
 import { ConfigError, loadGatewayConfig } from "./config/gateway-config.ts";
+import { configuredSecrets } from "./config/secrets.ts";
 import { loadSettings, snapshotPath } from "./config/settings.ts";
 import type { Deps } from "./deps.ts";
 import { createMockProvider } from "./providers/mock.ts";
@@ -19,6 +21,7 @@ import { openStore } from "./store/open-store.ts";
 import { systemClock } from "./support/clock.ts";
 import { createLogger } from "./support/logger.ts";
 import { OpenedResources } from "./support/opened-resources.ts";
+import { Scrubber, unscrubbedSecrets } from "./support/scrubber.ts";
 import { createAggregateWriter } from "./telemetry/aggregates.ts";
 import { startTracing, tracingWarnings } from "./telemetry/otel.ts";
 import { loadPricing } from "./telemetry/pricing.ts";
@@ -36,8 +39,11 @@ export interface ComposedGateway {
 
 export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGateway> {
   const settings = loadSettings(env);
-  const logger = createLogger(settings.logLevel);
   const config = await loadGatewayConfig(settings.configDir, env);
+  const secrets = configuredSecrets(settings, config);
+  const scrubber = new Scrubber(secrets);
+  const logger = createLogger(settings.logLevel, undefined, undefined, (line) => scrubber.text(line, "log"));
+  for (const w of unscrubbedSecrets(secrets)) logger.warn(w);
   const prices = await loadPricing(settings.configDir);
   await using opened = new OpenedResources(logger);
   const tracing = startTracing(env);
@@ -100,6 +106,7 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     prompts,
     upstream,
     logger,
+    scrubber,
     tracer: tracing.tracer,
     spanExport: tracing.stats,
     aggregates,

@@ -12,6 +12,7 @@ import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
 import type { Clock } from "./support/clock.ts";
 import type { Logger } from "./support/logger.ts";
+import type { Scrubber } from "./support/scrubber.ts";
 
 /** Readiness as the process sees it: ready once loaded, not ready while draining. */
 export interface Lifecycle {
@@ -31,6 +32,8 @@ export interface Deps {
   readonly prompts: PromptSource;
   readonly upstream: Upstream;
   readonly logger: Logger;
+  /** Every configured secret, kept out of every output (config/secrets.ts lists them). */
+  readonly scrubber: Scrubber;
   readonly tracer: Tracer;
   /** What became of exported spans (dropped when the collector cannot keep up). */
   readonly spanExport: SpanExportStats;

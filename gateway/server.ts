@@ -1,10 +1,15 @@
 // Serving an app over HTTP, and stopping it gracefully: readiness fails first, no new connections are
-// taken, open requests and streams finish within the drain deadline, then everything closes.
+// taken, open requests and streams finish within the drain deadline; past it, each stream still open
+// ends with a last error event, then everything closes.
 import { createAdaptorServer } from "@hono/node-server";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
+import { OpenStreams } from "./http/open-streams.ts";
+
+/** How long streams ended at the drain deadline get to write their last event out. */
+const STREAM_END_GRACE_MS = 1_000;
 
 export interface RunningGateway {
   readonly server: Server;
@@ -15,7 +20,8 @@ export interface RunningGateway {
 }
 
 export async function startGateway(deps: Deps, port: number, host = "127.0.0.1"): Promise<RunningGateway> {
-  const app = createApp(deps);
+  const streams = new OpenStreams();
+  const app = createApp(deps, streams);
   const server = createAdaptorServer({
     fetch: app.fetch,
     // Cheap Request objects: the routes read Node's request directly.
@@ -63,7 +69,12 @@ export async function startGateway(deps: Deps, port: number, host = "127.0.0.1")
       clearInterval(sweep);
       clearTimeout(timer);
       if (!drained) {
-        deps.logger.warn("drain deadline passed; closing open connections", { drain_ms: drainMs });
+        deps.logger.warn("drain deadline passed; ending open streams with an error event, closing open connections", {
+          drain_ms: drainMs,
+          streams: streams.size,
+        });
+        // Clients read a last `unavailable` error event rather than a cut they may take for the end.
+        await streams.endAll(STREAM_END_GRACE_MS);
         server.closeAllConnections();
         await closed;
       }

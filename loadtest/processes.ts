@@ -98,7 +98,8 @@ export async function waitReady(child: Child, url: string, timeoutMs: number): P
     if (exitCode !== undefined)
       throw new Error(`${child.name} exited (${String(exitCode)}) before it was ready:\n${child.tail()}`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      // No keep-alive: an idle connection left open here would count as one of the server's sockets.
+      const res = await fetch(url, { headers: { connection: "close" }, signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
       if (res.status === 200) return;
     } catch {

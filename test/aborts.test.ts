@@ -3,6 +3,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hang, stallAfterFirstChunk, startFakeProvider, type FakeProvider } from "./support/fake-provider.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+import { metricSum, scrapeMetrics } from "./support/metrics.ts";
 
 let provider: FakeProvider;
 let gw: TestGateway;
@@ -62,6 +63,29 @@ describe("client aborts", () => {
     const t0 = Date.now();
     req.destroy();
     expect((await closed) - t0).toBeLessThan(1000);
+  });
+
+  it("counts every aborted call as 499 in the metrics, not as a client error", async () => {
+    provider.handle(hang, stallAfterFirstChunk, hang);
+    const before = send(true);
+    await received();
+    before.destroy();
+    let firstChunk!: () => void;
+    const gotChunk = new Promise<void>((r) => (firstChunk = r));
+    const midStream = send(true, (res) => res.once("data", () => firstChunk()));
+    await gotChunk;
+    midStream.destroy();
+    const buffered = send(false);
+    await vi.waitFor(() => expect(provider.received).toHaveLength(3), { timeout: 3_000, interval: 10 });
+    buffered.destroy();
+    await vi.waitFor(
+      async () =>
+        expect(metricSum(await scrapeMetrics(gw.url), "promptgate_requests_total", { status: "499" })).toBe(3),
+      { timeout: 3_000, interval: 20 },
+    );
+    const m = await scrapeMetrics(gw.url);
+    expect(metricSum(m, "promptgate_requests_total", { model: "gpt-test" })).toBe(3);
+    expect(metricSum(m, "promptgate_requests_total", { status: "4xx" })).toBe(0);
   });
 
   it("keeps serving after aborted calls", async () => {

@@ -1,13 +1,12 @@
 // The CLI's exit codes, verb by verb: 2 for every usage error (found before any I/O), 1 for every failed
 // operation (store unreachable, not found, conflict, invalid input to the registry), one line on stderr.
 // Runs runCli in-process (what main.ts runs) for speed; cli.test.ts covers the same through real processes.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, createConnection, type AddressInfo, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, VERBS } from "../gateway/cli/cli.ts";
-import { cli } from "./support/cli.ts";
+import { cli, cliWorkspace } from "./support/cli.ts";
 import { freePort, redisUrl } from "./support/redis.ts";
 
 interface Outcome {
@@ -33,23 +32,13 @@ const GREETER = (version: string, greeting: string): string =>
 
 /** A CONFIG_DIR with greeter 1.0.0 and 1.1.0, and a store of its own. */
 function workspace(): Record<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), "pg-exit-"));
-  mkdirSync(join(dir, "config", "prompts", "greeter"), { recursive: true });
-  writeFileSync(join(dir, "config", "gateway.yaml"), 'routes:\n  - { match: "mock/*", provider: mock }\n');
-  writeFileSync(join(dir, "config", "prompts", "greeter", "1.0.0.yaml"), GREETER("1.0.0", "Hello"));
-  writeFileSync(join(dir, "config", "prompts", "greeter", "1.1.0.yaml"), GREETER("1.1.0", "Hi"));
-  mkdirSync(join(dir, "broken", "typo"), { recursive: true });
-  writeFileSync(join(dir, "broken", "typo", "1.0.0.yaml"), "name: typo\nversion: 1.0.0\nmessages: 7\n");
-  return {
-    CONFIG_DIR: join(dir, "config"),
-    STATE_PATH: join(dir, "state.db"),
-    REDIS_URL: "",
-    REDIS_PREFIX: "",
-    GATEWAY_ENV: "prod",
-    LOG_LEVEL: "",
-    USER: "tester",
-    BROKEN_DIR: join(dir, "broken"),
-  };
+  const { dir, env } = cliWorkspace({
+    "config/gateway.yaml": 'routes:\n  - { match: "mock/*", provider: mock }\n',
+    "config/prompts/greeter/1.0.0.yaml": GREETER("1.0.0", "Hello"),
+    "config/prompts/greeter/1.1.0.yaml": GREETER("1.1.0", "Hi"),
+    "broken/typo/1.0.0.yaml": "name: typo\nversion: 1.0.0\nmessages: 7\n",
+  });
+  return { ...env, BROKEN_DIR: join(dir, "broken") };
 }
 
 const P = "greeter";

@@ -8,7 +8,7 @@ import { createRedisStore } from "../gateway/store/redis-store.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { VERBS } from "../gateway/cli/cli.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
-import { cli, type Run } from "./support/cli.ts";
+import { cli, cliWorkspace, type Run } from "./support/cli.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
 
 /** Runs every command concurrently (two at a time: each process is mostly start-up work). */
@@ -31,20 +31,7 @@ const FILES: Record<string, string> = {
 };
 
 function workspace(): Record<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), "pg-cli-"));
-  for (const [file, text] of Object.entries(FILES)) {
-    mkdirSync(join(dir, "config", "prompts", file.split("/")[0]!), { recursive: true });
-    writeFileSync(join(dir, "config", "prompts", file), text);
-  }
-  return {
-    CONFIG_DIR: join(dir, "config"),
-    STATE_PATH: join(dir, "state.db"),
-    REDIS_URL: "",
-    REDIS_PREFIX: "",
-    GATEWAY_ENV: "prod",
-    LOG_LEVEL: "",
-    USER: "tester",
-  };
+  return cliWorkspace(Object.fromEntries(Object.entries(FILES).map(([f, text]) => [`config/prompts/${f}`, text]))).env;
 }
 
 describe("promptgate registry verbs on the embedded store", () => {

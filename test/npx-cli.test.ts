@@ -2,12 +2,13 @@
 // older than the project's (no node_modules/.bin on PATH, no npm_* variables), scripts reading the JSON
 // on stdout. npx and `npm run -s` must leave stdout to promptgate alone; npm's warnings (EBADENGINE on
 // an older Node.js) belong on stderr.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { runProcess, type Run } from "./support/cli.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STATE_DIR = mkdtempSync(join(tmpdir(), "promptgate-npx-"));
@@ -30,22 +31,8 @@ function userShellEnv(): Record<string, string> {
   return env;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function run(command: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: userShellEnv(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(command, args, { cwd: ROOT, env: userShellEnv() });
 }
 
 afterAll(() => rmSync(STATE_DIR, { recursive: true, force: true }));

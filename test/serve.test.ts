@@ -43,14 +43,29 @@ describe("promptgate serve", () => {
     expect(gw.stderr()).toContain('"drained":true');
   });
 
-  it("closes what is still open at the drain deadline and exits 0", async () => {
+  it("ends each stream still open at the drain deadline with an error event, then exits 0", async () => {
     const gw = await serveInFrontOf(stallAfterFirstChunk, { DRAIN_TIMEOUT_MS: "200" });
-    const inFlight = (await openStream(gw.url)).text().catch((e: unknown) => e);
+    const streams = await Promise.all([openStream(gw.url), openStream(gw.url)]);
+    // A stream cut without its last event rejects: its error shows in the assertions below.
+    const texts = streams.map((res) => res.text().catch((e: unknown) => String(e)));
     const t0 = Date.now();
     gw.child.kill("SIGTERM");
     expect(await gw.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(3000);
-    expect(await inFlight).toBeInstanceOf(Error);
+    for (const text of await Promise.all(texts)) {
+      // The event relayed so far, then a last one in OpenAI's error shape, then a clean end.
+      const events = text.split("\n\n").filter((e) => e !== "");
+      expect(events[0]).toContain('"content":"first"');
+      expect(JSON.parse(events.at(-1)!.replace(/^data: /, ""))).toEqual({
+        error: {
+          message: expect.stringContaining("shutting down") as string,
+          type: "api_error",
+          param: null,
+          code: "unavailable",
+        },
+      });
+    }
+    expect(gw.stderr()).toMatch(/"msg":"drain deadline passed[^"]*","drain_ms":200,"streams":2/);
     expect(gw.stderr()).toContain('"drained":false');
   });
 

@@ -1,27 +1,15 @@
 // `promptgate weights` as a real process on the embedded store: shows the split, sets and clears it,
 // refuses what the gateway would ignore (exit 1), rejects malformed --set (exit 2), records history.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
-import { cli } from "./support/cli.ts";
+import { cli, cliWorkspace } from "./support/cli.ts";
 import type { WeightsView } from "../gateway/registry/weights-ops.ts";
 
 function workspace(): Record<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), "pg-weights-"));
-  mkdirSync(join(dir, "config", "prompts", "summarization"), { recursive: true });
-  writeFileSync(join(dir, "config", "prompts", "summarization", "1.0.0.yaml"), EARLIER_EXAMPLE);
-  writeFileSync(join(dir, "config", "prompts", "summarization", "1.1.0.yaml"), DESIGN_EXAMPLE);
-  return {
-    CONFIG_DIR: join(dir, "config"),
-    STATE_PATH: join(dir, "state.db"),
-    REDIS_URL: "",
-    REDIS_PREFIX: "",
-    GATEWAY_ENV: "prod",
-    LOG_LEVEL: "",
-    USER: "tester",
-  };
+  return cliWorkspace({
+    "config/prompts/summarization/1.0.0.yaml": EARLIER_EXAMPLE,
+    "config/prompts/summarization/1.1.0.yaml": DESIGN_EXAMPLE,
+  }).env;
 }
 
 describe("promptgate weights", () => {

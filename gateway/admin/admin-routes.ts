@@ -19,6 +19,7 @@ import { getWeights, setWeights } from "../registry/weights-ops.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
+import type { Scrubber } from "../support/scrubber.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
 import { restoreRoute } from "./restore-route.ts";
@@ -31,12 +32,16 @@ export interface AdminDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Names a write is recorded under are scrubbed: the audit history is kept forever and read back. */
+  readonly scrubber: Scrubber;
   readonly settings: Pick<Settings, "adminToken" | "gatewayEnv" | "statePath">;
 }
 
 export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   const registry = createRegistry(deps.store, deps.clock);
   const { logger } = deps;
+  /** Who a write is recorded as (the `X-Actor` header, a body's `actor` or `approved_by`), scrubbed. */
+  const who = (name: string): string => deps.scrubber.text(name, "admin");
   const admin = new Hono<AppEnv>();
   admin.use(adminAuth(deps.settings.adminToken));
 
@@ -54,7 +59,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
 
   admin.post("/prompts", async (c) => {
     const version = await promptFileBody(c);
-    const actor = actorOf(c);
+    const actor = who(actorOf(c));
     const [outcome] = await pushVersions(registry, [version], actor);
     if (outcome === undefined) throw new GatewayError("internal_error", "registration produced no outcome");
     if (outcome.status === "error") throw outcome.error;
@@ -66,8 +71,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.post("/prompts/:name/promote", async (c) => {
     const name = c.req.param("name");
     const body = await jsonBody(c, promoteBody);
+    const approvedBy = who(body.approved_by);
     const result = await registry.promote(name, body.version, body.env, {
-      approvedBy: body.approved_by,
+      approvedBy,
       ...(body.force === undefined ? {} : { force: body.force }),
     });
     if (result.changed)
@@ -77,15 +83,15 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
         from: result.from,
         to: result.to,
         forced: result.forced,
-        approved_by: body.approved_by,
+        approved_by: approvedBy,
       });
-    return c.json({ name, env: body.env, approved_by: body.approved_by, ...result });
+    return c.json({ name, env: body.env, approved_by: approvedBy, ...result });
   });
 
   admin.post("/prompts/:name/rollback", async (c) => {
     const name = c.req.param("name");
     const body = await jsonBody(c, rollbackBody);
-    const actor = body.actor ?? actorOf(c);
+    const actor = who(body.actor ?? actorOf(c));
     const result = await registry.rollback(name, body.env, { actor });
     logger.info("admin: label rolled back", { prompt: name, env: body.env, from: result.from, to: result.to, actor });
     return c.json({ name, env: body.env, actor, ...result });
@@ -105,7 +111,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.put("/prompts/:name/weights/:env", async (c) => {
     const { name, env } = c.req.param();
     const body = await jsonBody(c, weightsBody);
-    const actor = actorOf(c);
+    const actor = who(actorOf(c));
     const result = await setWeights(deps.store, registry, deps.clock, name, env, body.weights, actor);
     if (result.changed)
       logger.info("admin: canary weights set", { prompt: name, env, from: result.previous, to: result.raw, actor });

@@ -10,6 +10,7 @@ import { restoreRegistry } from "../registry/restore.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
+import type { Scrubber } from "../support/scrubber.ts";
 import { actorOf, jsonBody } from "./admin-body.ts";
 
 const restoreBody = z.strictObject({ force: z.boolean().optional() });
@@ -18,6 +19,8 @@ export interface RestoreRouteDeps {
   readonly store: Store;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The actor is recorded in the audit history: scrubbed like every admin write's. */
+  readonly scrubber: Scrubber;
   readonly settings: Pick<Settings, "statePath">;
 }
 
@@ -25,7 +28,7 @@ export interface RestoreRouteDeps {
 export function restoreRoute(deps: RestoreRouteDeps): Handler<AppEnv> {
   return async (c) => {
     const body = await jsonBody(c, restoreBody);
-    const actor = actorOf(c);
+    const actor = deps.scrubber.text(actorOf(c), "admin");
     const path = snapshotPath(deps.settings);
     const source = await readSnapshotSource(path);
     const report = await restoreRegistry(deps.store, deps.clock, source, { actor, force: body.force === true });

@@ -52,6 +52,30 @@ describe("gateway.yaml", () => {
   });
 });
 
+describe("a provider's organization and project", () => {
+  it("become its OpenAI-Organization and OpenAI-Project headers, beside its own headers (names lowercased)", () => {
+    const cfg = parseGatewayConfig(
+      `providers:
+  openai: { base_url: https://api.openai.com/v1, organization: org-1, project: proj-1, headers: { X-Team: blue } }
+routes: [{ match: "*", provider: openai }]`,
+      {},
+    );
+    expect(cfg.providers.get("openai")!.headers).toEqual({ "x-team": "blue", "openai-organization": "org-1", "openai-project": "proj-1" });
+  });
+
+  it("cannot also be set as a header", () => {
+    expect(() =>
+      parseGatewayConfig(
+        `providers:
+  openai: { base_url: https://api.openai.com/v1, organization: org-1, headers: { OpenAI-Organization: org-2 } }
+routes: [{ match: "*", provider: openai }]`,
+        {},
+        "g.yaml",
+      ),
+    ).toThrow("g.yaml: providers.openai: set organization or headers.openai-organization, not both");
+  });
+});
+
 describe("compileGlob", () => {
   it("matches * across slashes and ? as one character, literally otherwise", () => {
     expect(compileGlob("mock/*")("mock/slow-100")).toBe(true);

@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { expandEnv } from "./expand-env.ts";
 import { compileGlob } from "./glob.ts";
+import { compilePassthrough, passthroughSchema, type PassthroughPolicy } from "./passthrough.ts";
 
 const providerSchema = z.strictObject({
   base_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://api.openai.com/v1" }),
@@ -13,6 +14,9 @@ const providerSchema = z.strictObject({
   /** How the provider's key is sent: OpenAI-style bearer, or Azure's `api-key` header. */
   auth: z.enum(["bearer", "api-key"]).default("bearer"),
   headers: z.record(z.string(), z.string()).default({}),
+  /** Sent as OpenAI-Organization / OpenAI-Project: which account the provider's key bills (callers cannot choose). */
+  organization: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
 });
 
 const routeSchema = z.strictObject({
@@ -58,6 +62,7 @@ const fileSchema = z.strictObject({
   limits: limitsSchema.default(limitsSchema.parse({})),
   prompts: promptsSchema.default(promptsSchema.parse({})),
   aggregates: aggregatesSchema.default(aggregatesSchema.parse({})),
+  passthrough: passthroughSchema.default(passthroughSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
@@ -95,6 +100,8 @@ export interface GatewayConfig {
   readonly limits: Limits;
   readonly prompts: PromptsOptions;
   readonly aggregates: AggregatesOptions;
+  /** Other /v1 calls allowed through to a provider the gateway calls with its own key. */
+  readonly passthrough: PassthroughPolicy;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +114,19 @@ export class ConfigError extends Error {
 export const MOCK_PROVIDER: ProviderConfig = {
   name: "mock", origin: "", basePath: "", builtin: "mock", apiKey: null, apiKeyEnv: null, auth: "bearer", headers: {},
 };
+
+/** A provider's fixed headers, names lowercased, with its organization and project. */
+function providerHeaders(p: z.infer<typeof providerSchema>, where: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(p.headers)) headers[name.toLowerCase()] = value;
+  for (const [field, header] of [["organization", "openai-organization"], ["project", "openai-project"]] as const) {
+    const value = p[field];
+    if (value === undefined) continue;
+    if (header in headers) throw new ConfigError(`${where}: set ${field} or headers.${header}, not both`);
+    headers[header] = value;
+  }
+  return headers;
+}
 
 export async function loadGatewayConfig(configDir: string, env: NodeJS.ProcessEnv): Promise<GatewayConfig> {
   const file = join(configDir, "gateway.yaml");
@@ -146,7 +166,7 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
       apiKey: key !== undefined && key !== "" ? key : null,
       apiKeyEnv: p.api_key_env ?? null,
       auth: p.auth,
-      headers: p.headers,
+      headers: providerHeaders(p, `${file}: providers.${name}`),
     });
   }
 
@@ -175,5 +195,6 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
     }
   }
 
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates };
+  const passthrough = compilePassthrough(raw.passthrough);
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, passthrough };
 }

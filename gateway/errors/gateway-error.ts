@@ -6,6 +6,7 @@ export type ErrorCode =
   | "invalid_json"
   | "invalid_request"
   | "invalid_api_key"
+  | "permission_denied"
   | "not_found"
   | "model_not_found"
   | "body_too_large"
@@ -21,6 +22,8 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   invalid_request: 400,
   invalid_api_key: 401,
+  // A call the gateway's configuration does not let through (pass-through allowlist).
+  permission_denied: 403,
   not_found: 404,
   model_not_found: 404,
   body_too_large: 413,
@@ -39,6 +42,7 @@ const TYPE: Record<ErrorCode, string> = {
   invalid_json: "invalid_request_error",
   invalid_request: "invalid_request_error",
   invalid_api_key: "authentication_error",
+  permission_denied: "invalid_request_error",
   not_found: "invalid_request_error",
   model_not_found: "invalid_request_error",
   body_too_large: "invalid_request_error",

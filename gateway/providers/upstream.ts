@@ -1,5 +1,5 @@
 // The upstream client: pooled keep-alive connections through one undici Agent (never the global
-// fetch), phase timeouts, and provider failures mapped to 502/504.
+// fetch), phase timeouts, provider failures mapped to 502/504, and which of those may be sent again.
 import type { Readable } from "node:stream";
 import { Agent } from "undici";
 import type { Limits, ProviderConfig } from "../config/gateway-config.ts";
@@ -31,6 +31,9 @@ export interface Upstream {
 /** Sends to the built-in mock provider; everything else goes over HTTP. */
 export type LocalProvider = (req: UpstreamRequest) => Promise<UpstreamResponse>;
 
+/** Failures raised before a connection existed: the request was never written. */
+const neverSent = new WeakSet<GatewayError>();
+
 export function createUpstream(limits: Limits, mock: LocalProvider): Upstream {
   const agent = new Agent({
     connect: { timeout: limits.connect_timeout_ms },
@@ -39,6 +42,11 @@ export function createUpstream(limits: Limits, mock: LocalProvider): Upstream {
     headersTimeout: limits.first_byte_timeout_ms,
     bodyTimeout: limits.stream_idle_timeout_ms,
   });
+  // undici fails the requests waiting for a connection with the very error it reports here: the
+  // connection was never made (refused, DNS, connect timeout, TLS handshake), so nothing was written.
+  // https://github.com/nodejs/undici/blob/main/docs/docs/api/Agent.md#event-connectionerror
+  const connectFailures = new WeakSet<Error>();
+  agent.on("connectionError", (_origin, _targets, err) => connectFailures.add(err));
   return {
     async send(req) {
       if (req.provider.builtin === "mock") return mock(req);
@@ -53,7 +61,9 @@ export function createUpstream(limits: Limits, mock: LocalProvider): Upstream {
         });
         return { status: res.statusCode, headers: res.headers, body: res.body };
       } catch (err) {
-        throw upstreamFailure(err, req.provider, limits);
+        const failure = upstreamFailure(err, req.provider, limits);
+        if (err instanceof Error && connectFailures.has(err)) neverSent.add(failure);
+        throw failure;
       }
     },
     close: () => agent.close(),
@@ -93,16 +103,19 @@ export function upstreamFailure(err: unknown, provider: ProviderConfig, limits: 
   }
 }
 
-/** Failures where the provider cannot have started on the request, so a retry is safe. */
-export function isConnectionFailure(err: GatewayError): boolean {
-  const code = errorCode(err.cause);
-  return [
-    "ECONNREFUSED",
-    "ENOTFOUND",
-    "EAI_AGAIN",
-    "EHOSTUNREACH",
-    "UND_ERR_CONNECT_TIMEOUT",
-    "UND_ERR_SOCKET",
-    "ECONNRESET",
-  ].includes(code);
+/** A reused keep-alive connection the provider closed as the request went out, or a reset before any answer. */
+const BROKEN_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/** Methods that change nothing at the provider (RFC 9110 §9.2.1), so sending them twice is harmless. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Whether a failed call may be sent again. Only when it provably never reached the provider (the
+ * connection was never made), or when it changes nothing there (GET, HEAD) and the connection broke
+ * before any answer came. A POST whose connection broke after it was written may be generating, and
+ * billed, at the provider already: it is never sent twice (RFC 9110 §9.2.2, RFC 9112 §9.3.1).
+ */
+export function isRetryableFailure(err: GatewayError, method: string): boolean {
+  if (neverSent.has(err)) return true;
+  return SAFE_METHODS.has(method) && BROKEN_CONNECTION.has(errorCode(err.cause));
 }

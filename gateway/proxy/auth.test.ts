@@ -14,11 +14,26 @@ describe("authenticator", () => {
   it("admits anyone without gateway keys and forwards the caller's key to key-less providers", () => {
     const auth = createAuthenticator({ gatewayKeys: [] });
     expect(() => auth.check(undefined)).not.toThrow();
-    expect(auth.upstreamAuth(provider(), "Bearer sk-caller")).toEqual({ authorization: "Bearer sk-caller" });
-    expect(auth.upstreamAuth(provider({ apiKey: "sk-own" }), "Bearer sk-caller")).toEqual({
+    const caller = { authorization: "Bearer sk-caller" };
+    expect(auth.upstreamAuth(provider(), caller)).toEqual({ authorization: "Bearer sk-caller" });
+    expect(auth.upstreamAuth(provider({ apiKey: "sk-own" }), caller)).toEqual({
       authorization: "Bearer sk-own",
     });
-    expect(auth.upstreamAuth(provider({ auth: "api-key" }), "Bearer sk-caller")).toEqual({ "api-key": "sk-caller" });
+    expect(auth.upstreamAuth(provider({ auth: "api-key" }), caller)).toEqual({ "api-key": "sk-caller" });
+  });
+
+  it("sends the caller's organization and project with the caller's own key, never with the provider's", () => {
+    const auth = createAuthenticator({ gatewayKeys: [] });
+    const caller = { authorization: "Bearer sk-caller", "openai-organization": "org-c", "openai-project": "proj-c" };
+    expect(auth.upstreamAuth(provider(), caller)).toEqual(caller);
+    // The provider's own setting wins over the caller's.
+    expect(auth.upstreamAuth(provider({ headers: { "openai-organization": "org-p" } }), caller)).toEqual({
+      authorization: "Bearer sk-caller",
+      "openai-project": "proj-c",
+    });
+    expect(auth.upstreamAuth(provider({ apiKey: "sk-own" }), caller)).toEqual({ authorization: "Bearer sk-own" });
+    const keyed = createAuthenticator({ gatewayKeys: ["gk-1"] });
+    expect(keyed.upstreamAuth(provider(), { ...caller, authorization: "Bearer gk-1" })).toEqual({});
   });
 
   it("requires one of the gateway keys and then never forwards the caller's header", () => {
@@ -27,8 +42,10 @@ describe("authenticator", () => {
     for (const bad of [undefined, "Bearer gk-3", "Basic Z2s=", "Bearer gk-1x"]) {
       expect(() => auth.check(bad)).toThrow(GatewayError);
     }
-    expect(auth.upstreamAuth(provider(), "Bearer gk-2")).toEqual({});
-    expect(auth.upstreamAuth(provider({ apiKey: "sk-own", auth: "api-key" }), "Bearer gk-2")).toEqual({
+    expect(auth.upstreamAuth(provider(), { authorization: "Bearer gk-2" })).toEqual({});
+    expect(
+      auth.upstreamAuth(provider({ apiKey: "sk-own", auth: "api-key" }), { authorization: "Bearer gk-2" }),
+    ).toEqual({
       "api-key": "sk-own",
     });
   });

@@ -1,14 +1,22 @@
 // Caller authentication and the Authorization the provider receives (docs/design.md, "Keys").
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
 import type { GatewayConfig, ProviderConfig } from "../config/gateway-config.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 
 export interface Authenticator {
   /** Throws 401 unless the caller may use the gateway. */
   check(authorization: string | undefined): void;
-  /** The headers that carry credentials to `provider` for this caller. */
-  upstreamAuth(provider: ProviderConfig, callerAuthorization: string | undefined): Record<string, string>;
+  /**
+   * The headers that carry credentials to `provider` for this caller: the provider's own key, or the
+   * caller's, and then with it the caller's `OpenAI-Organization` / `OpenAI-Project` (their key, their
+   * account to choose) unless the provider sets them.
+   */
+  upstreamAuth(provider: ProviderConfig, caller: IncomingHttpHeaders): Record<string, string>;
 }
+
+/** Which account a caller's own key bills: theirs to say, and only with their own key. */
+const CALLER_ACCOUNT_HEADERS = ["openai-organization", "openai-project"] as const;
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 
@@ -34,7 +42,7 @@ export function createAuthenticator(config: Pick<GatewayConfig, "gatewayKeys">):
       for (const k of keys) ok = timingSafeEqual(k, presented) || ok;
       if (!ok) throw new GatewayError("invalid_api_key", "Incorrect gateway key provided");
     },
-    upstreamAuth(provider, callerAuthorization) {
+    upstreamAuth(provider, caller) {
       if (provider.apiKey !== null) {
         return provider.auth === "api-key"
           ? { "api-key": provider.apiKey }
@@ -42,12 +50,19 @@ export function createAuthenticator(config: Pick<GatewayConfig, "gatewayKeys">):
       }
       // A caller's own key goes only to a provider without a key of its own, and never when the
       // caller's header carried a gateway key.
+      const callerAuthorization = caller.authorization;
       if (enforced || !callerAuthorization) return {};
+      const out: Record<string, string> = {};
       if (provider.auth === "api-key") {
         const token = bearerToken(callerAuthorization);
-        return token ? { "api-key": token } : {};
+        if (!token) return {};
+        out["api-key"] = token;
+      } else out["authorization"] = callerAuthorization;
+      for (const name of CALLER_ACCOUNT_HEADERS) {
+        const value = caller[name];
+        if (typeof value === "string" && !(name in provider.headers)) out[name] = value;
       }
-      return { authorization: callerAuthorization };
+      return out;
     },
   };
 }

@@ -1,5 +1,6 @@
-// Sends a request upstream, retrying only before anything reached the client: on connection
-// failures and 429/503 (honouring Retry-After), within the retry budget.
+// Sends a request upstream, retrying only before anything reached the client, within the retry budget:
+// when the request provably never reached the provider (its connection was never made), or the
+// provider answered 429/503 (honouring Retry-After). A POST is never sent twice once it may have arrived.
 import type { Limits } from "../config/gateway-config.ts";
 import type { Clock } from "../support/clock.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
@@ -7,7 +8,7 @@ import type { Logger } from "../support/logger.ts";
 import { discard } from "./relay.ts";
 import { RETRYABLE_STATUS, type RetryBudget, backoffMs, retryAfterMs } from "./retry.ts";
 import {
-  isConnectionFailure,
+  isRetryableFailure,
   type Upstream,
   type UpstreamRequest,
   type UpstreamResponse,
@@ -20,6 +21,8 @@ export interface ForwardDeps {
   readonly random: () => number;
   readonly limits: Limits;
   readonly logger: Logger;
+  /** Counts a retry: "connection" (never connected, or a safe method cut), or the status ("429", "503"). */
+  readonly retried: (provider: string, reason: string) => void;
 }
 
 type Attempt = { res: UpstreamResponse; failure: null } | { res: null; failure: GatewayError };
@@ -35,7 +38,7 @@ export async function forward(deps: ForwardDeps, req: UpstreamRequest): Promise<
       try {
         outcome = { res: await deps.upstream.send(req), failure: null };
       } catch (err) {
-        if (!(err instanceof GatewayError) || !isConnectionFailure(err)) throw err;
+        if (!(err instanceof GatewayError) || !isRetryableFailure(err, req.method)) throw err;
         outcome = { res: null, failure: err };
       } finally {
         if (holding) budget.release();
@@ -53,6 +56,7 @@ export async function forward(deps: ForwardDeps, req: UpstreamRequest): Promise<
       }
       holding = true;
       if (res) discard(res.body);
+      deps.retried(req.provider.name, res ? String(res.status) : "connection");
       const ms = wait ?? backoffMs(attempt, deps.random);
       deps.logger.debug("retrying upstream call", { provider: req.provider.name, attempt: attempt + 1, wait_ms: ms });
       await deps.clock.sleep(ms, req.signal);

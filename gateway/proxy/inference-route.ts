@@ -7,6 +7,7 @@ import type { GatewayConfig } from "../config/gateway-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
+import type { OpenStreams } from "../http/open-streams.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
 import { promptFor, renderInto, userIdOf } from "../catalog/request-prompt.ts";
 import type { Authenticator } from "./auth.ts";
@@ -27,6 +28,7 @@ import { usageFromBody, type Usage } from "../openai/usage.ts";
 import { StreamMeter } from "./stream-meter.ts";
 import type { PriceTable } from "../telemetry/pricing.ts";
 import type { Clock } from "../support/clock.ts";
+import type { RelayScrubs } from "./relay-scrub.ts";
 import type { PromptSource } from "../catalog/prompt-source.ts";
 
 /** What the inference routes read: limits and model routes, the prompt catalog, prices and the time. */
@@ -41,6 +43,10 @@ export interface InferenceDeps {
 export interface InferenceServices {
   readonly auth: Authenticator;
   readonly forward: ForwardDeps;
+  /** The streams being relayed, which the server's drain deadline ends with a last error event. */
+  readonly streams: OpenStreams;
+  /** How each provider's answers are scrubbed of secrets. */
+  readonly scrub: RelayScrubs;
 }
 
 export function inferenceRoute(deps: InferenceDeps, services: InferenceServices, endpoint: Endpoint) {
@@ -81,16 +87,17 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
       method: "POST",
       path: ENDPOINT_PATHS[endpoint],
       headers: upstreamRequestHeaders(incoming.headers, provider.headers, {
-        ...services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        ...services.auth.upstreamAuth(provider, incoming.headers),
         ...traceHeaders(c.get("span")),
         "content-type": "application/json",
       }),
       body: upstreamBody(req, raw, body, target.upstreamModel),
       signal,
     });
-    const headers = relayedResponseHeaders(res.headers);
+    const scrub = services.scrub.of(provider);
+    const headers = relayedResponseHeaders(res.headers, scrub.header);
 
-    // 7. relay: streams event by event, everything else as one buffer
+    // 7. relay: streams event by event, everything else as one buffer (scrubbed of the provider's key)
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
       const transcript = capture ? new StreamTranscript() : null;
@@ -98,8 +105,15 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
         costUsd(deps.prices, body.model, usage),
       );
       startStream(outgoing, res.status, headers);
-      const outcome = await relaySse(outgoing, res.body, meter, signal, deps.clock.now, (err) =>
-        upstreamFailure(err, provider, limits),
+      const outcome = await relaySse(
+        outgoing,
+        res.body,
+        meter,
+        signal,
+        deps.clock.now,
+        (err) => upstreamFailure(err, provider, limits),
+        scrub.stream(),
+        services.streams,
       );
       noteUsage(record, deps.prices, body.model, meter.usage);
       record.response = meter.response;
@@ -111,15 +125,14 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     }
     let answer: Buffer;
     try {
-      answer = await readAll(res.body, limits.response_bytes);
+      answer = scrub.body(await readAll(res.body, limits.response_bytes));
     } catch (err) {
       throw upstreamFailure(err, provider, limits);
     }
-    if (res.status >= 400)
-      return c.body(asBytes(providerErrorBody(res.status, answer, provider.name)), res.status as 400, {
-        ...headers,
-        "content-type": "application/json",
-      });
+    if (res.status >= 400) {
+      const error = providerErrorBody(res.status, answer, provider.name, services.scrub.all);
+      return c.body(asBytes(error), res.status as 400, { ...headers, "content-type": "application/json" });
+    }
 
     // 8. read usage and price it
     noteUsage(record, deps.prices, body.model, usageFromBody(answer));

@@ -1,5 +1,6 @@
-// Any other /v1/* call goes to the provider unchanged (files, batches, moderations, ...): routed by the
-// body's model when it has one, else to the catch-all route's provider.
+// Any other /v1/* call (files, batches, moderations, ...) goes to the provider: routed by the body's
+// model when it has one, else to the catch-all route's provider. Its target is normalised first; a
+// provider the gateway calls with its own key gets only the calls gateway.yaml's passthrough.allow lists.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
@@ -7,8 +8,10 @@ import { clientGone, type AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import { asBytes, type InferenceDeps, type InferenceServices } from "./inference-route.ts";
+import type { GatewayConfig } from "../config/gateway-config.ts";
+import { asBytes, type InferenceServices } from "./inference-route.ts";
 import { defaultProvider, routeModel } from "./model-route.ts";
+import { checkPassthrough, passthroughTarget } from "./passthrough-target.ts";
 import { readAll, relayRaw, startStream } from "./relay.ts";
 import { upstreamFailure } from "../providers/upstream.ts";
 
@@ -22,12 +25,18 @@ function modelOf(body: Buffer, contentType: string | undefined): string | null {
   }
 }
 
-export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: InferenceServices) {
+export interface PassthroughDeps {
+  readonly config: Pick<GatewayConfig, "limits" | "routes" | "passthrough" | "gatewayKeys">;
+}
+
+export function passthroughRoute(deps: PassthroughDeps, services: InferenceServices) {
   const { limits, routes } = deps.config;
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     services.auth.check(incoming.headers.authorization);
     const method = incoming.method ?? "GET";
+    // The raw target, not Hono's parsed path: it is what would go upstream.
+    const target = passthroughTarget(incoming.url ?? "/");
     const raw = method === "GET" || method === "HEAD" ? Buffer.alloc(0) : await readBody(incoming, limits.body_bytes);
 
     const model = modelOf(raw, incoming.headers["content-type"]);
@@ -35,32 +44,36 @@ export function passthroughRoute(deps: Pick<InferenceDeps, "config">, services: 
     if (!provider)
       throw new GatewayError(
         "not_found",
-        `No provider serves ${method} ${c.req.path}: add a catch-all route ({ match: "*", provider: ... })`,
+        `No provider serves ${method} ${target.path}: add a catch-all route ({ match: "*", provider: ... })`,
       );
+    checkPassthrough(deps.config, provider, method, target.path);
 
-    const url = incoming.url ?? "/";
     const signal = clientGone(outgoing);
     const res = await forward(services.forward, {
       provider,
       method,
-      path: url.replace(/^\/v1/, ""),
+      path: target.upstreamPath,
       headers: upstreamRequestHeaders(
         incoming.headers,
         provider.headers,
-        services.auth.upstreamAuth(provider, incoming.headers.authorization),
+        services.auth.upstreamAuth(provider, incoming.headers),
       ),
       body: raw.length > 0 ? raw : null,
       signal,
     });
-    const headers = relayedResponseHeaders(res.headers);
+    const scrub = services.scrub.of(provider);
+    const headers = relayedResponseHeaders(res.headers, scrub.header);
     if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
       startStream(outgoing, res.status, headers);
       outgoing.flushHeaders();
-      await relayRaw(outgoing, res.body);
+      await relayRaw(outgoing, res.body, scrub.stream());
       return RESPONSE_ALREADY_SENT;
     }
     try {
-      return c.body(asBytes(await readAll(res.body, limits.response_bytes)), res.status as 200, headers);
+      const answer = scrub.body(await readAll(res.body, limits.response_bytes));
+      // An error answer may echo the request: every configured secret is scrubbed from it.
+      const relayed = res.status >= 400 ? services.scrub.all.bytes(answer, "response") : answer;
+      return c.body(asBytes(relayed), res.status as 200, headers);
     } catch (err) {
       throw upstreamFailure(err, provider, limits);
     }

@@ -1,10 +1,12 @@
 // Relays the provider's answer: buffered answers are read whole (usage is in them, and a buffer is
 // the cheapest thing to hand back), streams are written to the socket event by event as they arrive.
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GatewayError, errorBody } from "../errors/gateway-error.ts";
+import type { OpenStreams } from "../http/open-streams.ts";
 import { SseParser, type SseEvent } from "../openai/sse.ts";
+import type { StreamScrub } from "../support/scrubber.ts";
 
 /**
  * Closes an upstream body we no longer want. undici's body emits an AbortError when destroyed
@@ -75,7 +77,9 @@ export interface StreamOutcome {
  * Relays an SSE body event by event. `meter` takes the whole events at the start of a chunk as they
  * came (parsing only a usage object), and sees every other event, parsed, and says what the client
  * gets of it (the event as it came, the usage event with its cost added, or nothing).
- * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end.
+ * A provider failure mid-stream becomes a final `error` event in OpenAI's shape, then the end; so does
+ * the server's drain deadline, through `streams`.
+ * `scrub` (the provider's key, when the gateway sent one) sees every byte before anything else does.
  */
 export function relaySse(
   out: ServerResponse,
@@ -88,6 +92,8 @@ export function relaySse(
   signal: AbortSignal,
   now: () => number,
   toError: (err: unknown) => GatewayError,
+  scrub: StreamScrub | null = null,
+  streams?: OpenStreams,
 ): Promise<StreamOutcome> {
   const parser = new SseParser();
   // Only events the meter cannot take as raw bytes need decoding, so the decoder is made on first use.
@@ -133,7 +139,12 @@ export function relaySse(
   return new Promise<StreamOutcome>((resolve) => {
     // Raw bytes may skip the decoder only while it holds no part of a multi-byte character.
     let decoderClean = true;
+    // Registered first, so that every way the relay ends unregisters it.
+    const untrack = streams?.add(out, () => onShutdown());
+    let finished = false;
     const finish = (outcome: StreamOutcome): void => {
+      finished = true;
+      untrack?.();
       body.off("data", onData);
       body.off("end", onEnd);
       body.off("error", onError);
@@ -143,7 +154,9 @@ export function relaySse(
       if (!out.destroyed) out.end(rest ?? undefined);
       resolve(outcome);
     };
-    const onData = (chunk: Buffer): void => {
+    /** Relays one chunk of the (scrubbed) stream. */
+    const relay = (chunk: Buffer): void => {
+      if (chunk.length === 0) return;
       try {
         meter.note(chunk);
         const n = parser.idle && decoderClean ? meter.consume(chunk, pending) : 0;
@@ -154,7 +167,11 @@ export function relaySse(
         onError(err);
       }
     };
+    const onData = (chunk: Buffer): void => relay(scrub === null ? chunk : scrub.push(chunk));
     const onEnd = (): void => {
+      // Bytes held back as the possible start of a secret were not one: they end the stream.
+      if (scrub !== null) relay(scrub.end());
+      if (finished) return; // relaying them failed, and finished the relay
       queue(decoder === null ? parser.flush() : [...parser.push(decoder.decode()), ...parser.flush()]);
       finish({ error: null, firstEventAt });
     };
@@ -165,6 +182,12 @@ export function relaySse(
       finish({ error: failure, firstEventAt });
     };
     const onAbort = (): void => finish({ error: null, firstEventAt });
+    // Whole events only ever wait in `pending`, so the last event starts on an event boundary.
+    const onShutdown = (): void => {
+      const failure = new GatewayError("unavailable", "The gateway is shutting down and ended this stream; retry");
+      pending.push(Buffer.from(`data: ${JSON.stringify(errorBody(failure))}\n\n`));
+      finish({ error: failure, firstEventAt });
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     body.once("end", onEnd);
@@ -182,10 +205,19 @@ export function relaySse(
   });
 }
 
-/** Relays a body byte for byte (pass-through routes, non-SSE streams). */
-export async function relayRaw(out: ServerResponse, body: Readable): Promise<void> {
+/** Relays a body byte for byte (pass-through routes, non-SSE streams), through `scrub` when given. */
+export async function relayRaw(out: ServerResponse, body: Readable, scrub: StreamScrub | null = null): Promise<void> {
   try {
-    await pipeline(body, out);
+    if (scrub === null) await pipeline(body, out);
+    else
+      await pipeline(
+        body,
+        new Transform({
+          transform: (chunk: Buffer, _encoding, done) => done(null, scrub.push(chunk)),
+          flush: (done) => done(null, scrub.end()),
+        }),
+        out,
+      );
   } catch {
     // Either side closed early; pipeline has already destroyed both.
   }

@@ -1,5 +1,6 @@
-// Retries before the first byte reaches the client: only connection failures and 429/503, honouring
-// Retry-After (RFC 9110 §10.2.3), and only while retries stay within a share of in-flight requests.
+// Retries before the first byte reaches the client: only calls that never reached the provider
+// (providers/upstream.ts says which) and 429/503 answers, honouring Retry-After (RFC 9110 §10.2.3), and
+// only while retries stay within a share of in-flight requests.
 
 export class RetryBudget {
   #inFlight = 0;

@@ -1,5 +1,6 @@
-// Structured JSON-lines logger. Secrets never reach it: callers pass fields, and `redact` drops
-// anything that looks like a credential before a line is written.
+// Structured JSON-lines logger. Secrets never reach it: callers pass fields, `redact` drops anything
+// that looks like a credential, and `scrub` (the configured secrets, scrubber.ts) takes whatever
+// secret is left out of the line before it is written.
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Readonly<Record<string, unknown>>;
@@ -24,12 +25,13 @@ export function createLogger(
   level: LogLevel = "info",
   write: (line: string) => void = (line) => process.stderr.write(line + "\n"),
   now: () => number = Date.now,
+  scrub: (line: string) => string = (line) => line,
 ): Logger {
   const min = ORDER[level];
   const log = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (ORDER[lvl] < min) return;
     const base = { time: new Date(now()).toISOString(), level: lvl, msg };
-    write(JSON.stringify(fields ? { ...base, ...redact(fields) } : base));
+    write(scrub(JSON.stringify(fields ? { ...base, ...redact(fields) } : base)));
   };
   return {
     debug: (m, f) => log("debug", m, f),

@@ -4,7 +4,7 @@ import { redisUrl, uniquePrefix } from "../../test/support/redis.ts";
 import { statsKey } from "../store/keys.ts";
 import { createRedisStore } from "../store/redis-store.ts";
 import type { Store } from "../store/store.ts";
-import { silentLogger } from "../support/logger.ts";
+import { silentLogger, type LogFields, type Logger } from "../support/logger.ts";
 import fc from "fast-check";
 import {
   emptyStats,
@@ -318,6 +318,60 @@ describe("aggregate writer", () => {
     await w.flush();
     expect(w.pendingKeys()).toBe(3);
     expect(w.droppedRequests()).toBe(3);
+  });
+
+  describe("at shutdown", () => {
+    /** A logger that keeps warnings and errors. */
+    const recording = (): { logger: Logger; lines: { level: string; msg: string; fields?: LogFields }[] } => {
+      const lines: { level: string; msg: string; fields?: LogFields }[] = [];
+      const keep =
+        (level: string) =>
+        (msg: string, fields?: LogFields): void =>
+          void lines.push(fields === undefined ? { level, msg } : { level, msg, fields });
+      return { logger: { ...silentLogger, warn: keep("warn"), error: keep("error") }, lines };
+    };
+
+    it("writes what is pending in a last flush", async () => {
+      const real = await redis();
+      const { logger, lines } = recording();
+      const w = createAggregateWriter({ store: real, logger, options: OPTIONS });
+      w.record(served(), 200, T0);
+      w.record(served(), 499, T0);
+      await w.stop();
+      const [s] = await readVersionStats(real, { env: "prod", name: "summarization", from: T0, to: T0 + 1 });
+      expect(s).toMatchObject({ requests: 2, aborted: 1 });
+      expect(lines).toEqual([]);
+    });
+
+    it("logs as lost, with their count, the counts a store that is down refuses: no next flush is promised", async () => {
+      const real = await redis();
+      const down: Store = { ...real, hincrbyBatch: () => Promise.reject(new Error("redis down")) };
+      const { logger, lines } = recording();
+      const w = createAggregateWriter({ store: down, logger, options: OPTIONS });
+      for (let i = 0; i < 3; i++) w.record(served(), 200, T0);
+      w.record(served(), 200, T0 + MINUTE_MS);
+      await w.stop();
+      // Two minutes of one version: two stats keys and the version index.
+      expect(lines).toEqual([
+        {
+          level: "error",
+          msg: "aggregates lost at shutdown: the store did not take the last write",
+          fields: { requests: 4, keys: 3, increments: expect.any(Number) as number, error: "redis down" },
+        },
+      ]);
+    });
+
+    it("waits a bounded time for a store that never answers, then logs what is lost", async () => {
+      const real = await redis();
+      const frozen: Store = { ...real, hincrbyBatch: () => new Promise<void>(() => undefined) };
+      const { logger, lines } = recording();
+      const w = createAggregateWriter({ store: frozen, logger, options: OPTIONS });
+      w.record(served(), 200, T0);
+      await w.stop(50);
+      expect(lines).toMatchObject([
+        { level: "error", fields: { requests: 1, keys: 2, error: "no answer within 50 ms" } },
+      ]);
+    });
   });
 
   it("sums exactly when several writers flush concurrently into one store", async () => {

@@ -9,6 +9,9 @@ import type { RequestRecord } from "./request-record.ts";
 
 export const MINUTE_MS = 60_000;
 
+/** How long shutdown waits for the last write of the aggregates (the store answers in milliseconds). */
+export const FINAL_FLUSH_TIMEOUT_MS = 2_000;
+
 /**
  * Upper bounds (whole ms) of the latency and TTFT histogram buckets: every millisecond up to 10, then
  * each bound 10% above the last (rounded down), up to about ten minutes; a last bucket `inf` takes the
@@ -142,8 +145,26 @@ export interface AggregateWriter {
   pendingKeys(): number;
   /** Counts dropped because the store stayed unreachable past `max_pending_keys`. */
   droppedRequests(): number;
-  /** Stops the timer and makes a last flush. */
-  stop(): Promise<void>;
+  /**
+   * Stops the timer and makes a last flush, waiting at most `timeoutMs` for the store: there is no
+   * next flush, so counts it did not take are logged as lost (an error naming how many).
+   */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Requests, keys and field increments held in batches the store never took. */
+function lostCounts(batches: readonly Pending[]): { requests: number; keys: number; increments: number } {
+  let requests = 0;
+  let keys = 0;
+  let increments = 0;
+  for (const batch of batches) {
+    keys += batch.size;
+    for (const fields of batch.values()) {
+      increments += fields.size;
+      requests += fields.get(FIELD.requests) ?? 0;
+    }
+  }
+  return { requests, keys, increments };
 }
 
 export interface AggregateWriterDeps {
@@ -160,7 +181,11 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
   let pending: Pending = new Map();
   let dropped = 0;
   let inFlight: Promise<void> | null = null;
+  /** The batch being written, until the store has taken or refused it. */
+  let writing: Pending | null = null;
   let failing = false;
+  let lastError = "";
+  let stopping = false;
 
   const keys = new KeyCache();
 
@@ -186,22 +211,27 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
     if (pending.size === 0) return;
     const batch = pending;
     pending = new Map();
+    writing = batch;
     const increments: HashIncrement[] = [];
     for (const [key, fields] of batch) for (const [field, by] of fields) increments.push({ key, field, by });
     try {
       await store.hincrbyBatch(increments, { expireMs });
+      writing = null;
       if (failing) logger.info("aggregates written again", { keys: batch.size });
       failing = false;
     } catch (err) {
+      writing = null;
       // A MULTI that failed applied nothing: put the batch back (newer counts merge into it). Only a
       // reply lost after Redis applied it (a command timeout) makes the retry count twice; that rare
       // over-count is preferred to losing counts.
+      lastError = err instanceof Error ? err.message : String(err);
       const newer = pending;
       pending = batch;
       for (const [key, fields] of newer) add(pending, key, fields);
-      if (!failing)
+      // At shutdown there is no next flush: stop() reports what is lost.
+      if (!failing && !stopping)
         logger.warn("aggregates not written; kept for the next flush", {
-          error: err instanceof Error ? err.message : String(err),
+          error: lastError,
           pending_keys: pending.size,
         });
       failing = true;
@@ -239,9 +269,20 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
     flush,
     pendingKeys: () => pending.size,
     droppedRequests: () => dropped,
-    async stop() {
+    async stop(timeoutMs = FINAL_FLUSH_TIMEOUT_MS) {
       clearInterval(timer);
-      await flush();
+      stopping = true;
+      let timeout: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => (timeout = setTimeout(resolve, timeoutMs)));
+      await Promise.race([flush(), gaveUp]);
+      clearTimeout(timeout);
+      // What the store has not taken: refused (back in `pending`) or still unanswered (`writing`).
+      const lost = lostCounts(writing === null ? [pending] : [writing, pending]);
+      if (lost.keys === 0) return;
+      logger.error("aggregates lost at shutdown: the store did not take the last write", {
+        ...lost,
+        error: writing === null ? lastError : `no answer within ${timeoutMs} ms`,
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
-// Prometheus metrics (prom-client) labelled by prompt, version, variant, model and status class, with
-// a guard against label explosion: past a limit, new prompts and models are counted as "other".
+// Prometheus metrics (prom-client) labelled by prompt, version, variant, model and status class (and
+// 499, a client that went away, apart from 4xx), with a guard against label explosion: past a limit,
+// new prompts and models are counted as "other".
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { AggregateWriter } from "./aggregates.ts";
 import type { SpanExportStats } from "./otel.ts";
@@ -15,6 +16,10 @@ type Labels = Record<(typeof LABELS)[number], string>;
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = DURATION_BUCKETS;
 const STATUS_CLASSES = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/** The status label: the status class, but 499 (the client went away, as nginx counts it) on its own. */
+const statusLabel = (status: number): string =>
+  status === 499 ? "499" : (STATUS_CLASSES[Math.floor(status / 100)] ?? "other");
 
 function* map<T, U>(items: Iterable<T>, f: (item: T) => U): Iterable<U> {
   for (const item of items) yield f(item);
@@ -39,6 +44,8 @@ export function boundedLabel(limit: number): (value: string | null) => string {
 export interface Metrics {
   readonly registry: Registry;
   record(rec: RequestRecord, status: number, now: number): void;
+  /** Counts an upstream call sent again, and why ("connection", "429", "503"). */
+  readonly retried: (provider: string, reason: string) => void;
   readonly contentType: string;
 }
 
@@ -84,7 +91,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       version: rec.version === null ? "none" : version(rec.version),
       variant: rec.variant ?? "none",
       model: model(rec.model),
-      status: STATUS_CLASSES[Math.floor(status / 100)] ?? "other",
+      status: statusLabel(status),
     };
     const key = `${labels.prompt}\u0000${labels.version}\u0000${labels.variant}\u0000${labels.model}\u0000${labels.status}`;
     let s = series.get(key);
@@ -107,7 +114,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   new ScrapedCounter(
     {
       name: "promptgate_requests_total",
-      help: "Requests by prompt, version, variant, model and status class",
+      help: "Requests by prompt, version, variant, model and status class (499: the client went away)",
       labelNames: LABELS,
       read: () => map(all(), (s) => ({ labels: s.labels, value: s.requests })),
     },
@@ -166,6 +173,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     name: "promptgate_streams_interrupted_total",
     help: "Streams the provider cut after its 200 (counted as 2xx in promptgate_requests_total)",
     labelNames: ["prompt", "version", "model", "error_type"],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: "promptgate_upstream_retries_total",
+    help: "Upstream calls sent again: the connection was never made (or a GET was cut), or the provider answered 429/503",
+    labelNames: ["provider", "reason"],
     registers: [registry],
   });
   const anonymous = new Counter({
@@ -238,6 +251,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   return {
     registry,
     contentType: registry.contentType,
+    retried: (provider, reason) => retries.inc({ provider, reason }),
     record(rec, status, now) {
       const s = seriesFor(rec, status);
       s.requests += 1;

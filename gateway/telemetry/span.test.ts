@@ -2,11 +2,14 @@ import { ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, trace, type S
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { describe, expect, it } from "vitest";
-import { startRequestSpan, traceHeaders } from "./span.ts";
+import { REDACTED, Scrubber } from "../support/scrubber.ts";
+import { newRecord } from "./request-record.ts";
+import { finishRequestSpan, startRequestSpan, traceHeaders } from "./span.ts";
 
 const propagator = new W3CTraceContextPropagator();
+const exporter = new InMemorySpanExporter();
 const sdkTracer = new TracerProvider({
-  spanProcessors: [new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() })],
+  spanProcessors: [new SimpleSpanProcessor({ exporter })],
 }).getTracer("t");
 const noopTracer = trace.getTracer("noop"); // no global provider registered here: the API's no-op tracer
 
@@ -51,5 +54,27 @@ describe("traceHeaders", () => {
     );
     const span = noopTracer.startSpan("x", {}, parent);
     expect(traceHeaders(span)["traceparent"]).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff");
+  });
+});
+
+describe("finishRequestSpan", () => {
+  it("scrubs every configured secret from the span's name and string attributes", () => {
+    const key = "gk-caller-0123456789abcdef";
+    const span = startRequestSpan(sdkTracer, {}, Date.now());
+    const rec = newRecord(Date.now());
+    rec.operation = "chat";
+    rec.model = `model-${key}`;
+    rec.response = { id: `chatcmpl-${key}`, model: key, finishReasons: [key] };
+    rec.inputMessages = JSON.stringify([{ role: "user", content: `my key is ${key}` }]);
+    finishRequestSpan(span, rec, 200, Date.now(), new Scrubber([{ value: key }]));
+    const done = exporter.getFinishedSpans().at(-1)!;
+    expect(done.name).toBe(`chat model-${REDACTED}`);
+    expect(done.attributes).toMatchObject({
+      "gen_ai.request.model": `model-${REDACTED}`,
+      "gen_ai.response.id": `chatcmpl-${REDACTED}`,
+      "gen_ai.response.model": REDACTED,
+      "gen_ai.response.finish_reasons": [REDACTED],
+    });
+    expect(JSON.stringify(done.attributes)).not.toContain(key);
   });
 });

@@ -1,6 +1,8 @@
 // One SERVER span per request: the inbound `traceparent` is its parent, a `traceparent` goes upstream,
-// and the attributes come from the request's record when it ends. Never a key or a header, and no
-// message unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (see message-content.ts).
+// and the attributes come from the request's record when it ends. Never a key or a header (every
+// string is scrubbed of the configured secrets: a model name, an answer's id or a captured message
+// may carry one), and no message unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (see
+// message-content.ts).
 import {
   INVALID_SPANID,
   INVALID_TRACEID,
@@ -13,6 +15,7 @@ import {
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { IncomingHttpHeaders } from "node:http";
+import type { Scrubber } from "../support/scrubber.ts";
 import { formatUsd } from "./cost.ts";
 import type { RequestRecord } from "./request-record.ts";
 import { ATTR } from "./semconv.ts";
@@ -40,11 +43,18 @@ export function traceHeaders(span: Span): Record<string, string> {
   return out;
 }
 
-export function finishRequestSpan(span: Span, rec: RequestRecord, status: number, endedAt: number): void {
+export function finishRequestSpan(
+  span: Span,
+  rec: RequestRecord,
+  status: number,
+  endedAt: number,
+  scrubber: Scrubber,
+): void {
   if (!span.isRecording()) return; // tracing is off (a no-op span): no attributes to build
-  if (rec.operation !== null) span.updateName(`${rec.operation} ${rec.model ?? "unknown"}`);
+  const scrub = (text: string): string => (scrubber.active ? scrubber.text(text, "span") : text);
+  if (rec.operation !== null) span.updateName(scrub(`${rec.operation} ${rec.model ?? "unknown"}`));
   const set = (key: string, value: string | number | boolean | null): void => {
-    if (value !== null) span.setAttribute(key, value);
+    if (value !== null) span.setAttribute(key, typeof value === "string" ? scrub(value) : value);
   };
   set(ATTR.operationName, rec.operation);
   set(ATTR.providerName, rec.provider);
@@ -58,7 +68,8 @@ export function finishRequestSpan(span: Span, rec: RequestRecord, status: number
   if (rec.response) {
     set(ATTR.responseId, rec.response.id);
     set(ATTR.responseModel, rec.response.model);
-    if (rec.response.finishReasons.length > 0) span.setAttribute(ATTR.finishReasons, rec.response.finishReasons);
+    if (rec.response.finishReasons.length > 0)
+      span.setAttribute(ATTR.finishReasons, rec.response.finishReasons.map(scrub));
   }
   set(ATTR.inputMessages, rec.inputMessages);
   set(ATTR.outputMessages, rec.outputMessages);

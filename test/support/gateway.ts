@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseGatewayConfig } from "../../gateway/config/gateway-config.ts";
+import { configuredSecrets } from "../../gateway/config/secrets.ts";
 import { loadSettings } from "../../gateway/config/settings.ts";
 import type { Deps } from "../../gateway/deps.ts";
 import { startPromptSource } from "../../gateway/catalog/prompt-source.ts";
@@ -17,6 +18,7 @@ import { createAggregateWriter } from "../../gateway/telemetry/aggregates.ts";
 import { newSpanExportStats } from "../../gateway/telemetry/otel.ts";
 import { parsePricing } from "../../gateway/telemetry/pricing.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
+import { Scrubber } from "../../gateway/support/scrubber.ts";
 
 export interface TestGatewayOptions {
   /** gateway.yaml text; `${PROVIDER_URL}` is the fake provider's base URL. */
@@ -34,6 +36,8 @@ export interface TestGatewayOptions {
   pricing?: string;
   /** Where spans go; default: the global (no-op) tracer. */
   tracer?: Tracer;
+  /** The secrets scrubber; default: built from the settings and config, as compose.ts does. */
+  scrubber?: Scrubber;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -52,6 +56,7 @@ routes:
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const env = { PROVIDER_URL: opts.providerUrl ?? "http://127.0.0.1:9/v1", ...opts.env };
   const config = parseGatewayConfig(opts.yaml ?? DEFAULT_YAML, env);
+  const settings = loadSettings(opts.env ?? {});
   const logger = opts.logger ?? silentLogger;
   const ownStore = opts.store === undefined;
   const dir = mkdtempSync(join(tmpdir(), "pg-gw-"));
@@ -67,7 +72,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   const random = opts.random ?? Math.random;
   const upstream = createUpstream(config.limits, createMockProvider(random));
   const deps: Deps = {
-    settings: loadSettings(opts.env ?? {}),
+    settings,
     config,
     prices: parsePricing(opts.pricing ?? ""),
     clock,
@@ -76,6 +81,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     prompts,
     upstream,
     logger,
+    scrubber: opts.scrubber ?? new Scrubber(configuredSecrets(settings, config)),
     tracer: opts.tracer ?? trace.getTracer("promptgate-test"),
     spanExport: newSpanExportStats(),
     aggregates: createAggregateWriter({ store, logger, options: config.aggregates }),

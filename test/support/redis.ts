@@ -57,12 +57,15 @@ export async function pingRedis(url: string, timeoutMs = 1_000): Promise<boolean
 
 /**
  * Spawns a private, non-persistent `redis-server` on `port` (a free one by default) and resolves once
- * it answers. Restarting on the same port after stop() simulates an outage and a recovery.
+ * it answers. Restarting on the same port after stop() simulates an outage and a recovery. With a
+ * `password`, the server requires it and `url` carries it.
  */
-export async function startRedisServer(port?: number): Promise<RedisServer> {
+export async function startRedisServer(port?: number, opts: { password?: string } = {}): Promise<RedisServer> {
   const listenPort = port ?? (await freePort());
-  const url = `redis://127.0.0.1:${listenPort}`;
+  const auth = opts.password === undefined ? "" : `:${encodeURIComponent(opts.password)}@`;
+  const url = `redis://${auth}127.0.0.1:${listenPort}`;
   const args = ["--port", String(listenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  if (opts.password !== undefined) args.push("--requirepass", opts.password);
   const child = spawn("redis-server", [...args, "--dir", tmpdir()], { stdio: "ignore" });
   let exited = false;
   const exit = new Promise<void>((resolve) => {
