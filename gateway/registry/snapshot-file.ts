@@ -47,11 +47,7 @@ export interface SnapshotFile {
   readonly records: SnapshotRecords;
 }
 
-export function serializeSnapshot(
-  snapshot: RegistrySnapshot,
-  savedAt: Date,
-  records: SnapshotRecords = new Map(),
-): string {
+export function serializeSnapshot(snapshot: RegistrySnapshot, savedAt: Date, records: SnapshotRecords = NONE): string {
   const prompts: Record<string, unknown> = {};
   for (const [name, entry] of snapshot.prompts) {
     prompts[name] = {
@@ -60,13 +56,34 @@ export function serializeSnapshot(
       weights: Object.fromEntries(entry.weights),
     };
   }
-  return JSON.stringify({
-    format: FORMAT,
-    savedAt: savedAt.toISOString(),
-    revision: snapshot.revision,
-    prompts,
-    records: Object.fromEntries(records),
-  });
+  const head = JSON.stringify({ format: FORMAT, savedAt: savedAt.toISOString(), revision: snapshot.revision, prompts });
+  return `${head.slice(0, -1)},"records":${recordsJson(records)}}`;
+}
+
+const NONE: SnapshotRecords = new Map();
+
+// The records change once per revision, the snapshot also with every weights edit: their JSON (the
+// bulk of the file, with the audit tails) is written once per records object, not on every save.
+const recordsText = new WeakMap<SnapshotRecords, string>();
+
+/** Builds the records' JSON ahead of the saves that use it, ten prompts per turn of the event loop. */
+export async function prepareRecordsJson(records: SnapshotRecords): Promise<void> {
+  if (recordsText.has(records)) return;
+  const parts: string[] = [];
+  for (const [name, r] of records) {
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify(r)}`);
+    if (parts.length % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  recordsText.set(records, `{${parts.join(",")}}`);
+}
+
+function recordsJson(records: SnapshotRecords): string {
+  let text = recordsText.get(records);
+  if (text === undefined) {
+    text = JSON.stringify(Object.fromEntries(records));
+    recordsText.set(records, text);
+  }
+  return text;
 }
 
 /** Null when the text is not a snapshot this version wrote (the caller then treats it as absent). */

@@ -6,7 +6,7 @@ import type { Logger } from "../support/logger.ts";
 import { auditKey, labelKey } from "../store/keys.ts";
 import { ENVIRONMENTS, type Environment } from "./environments.ts";
 import { parseAuditEntry, parseLabelRecord, type AuditEntry, type LabelRecord } from "./records.ts";
-import { errorText } from "./snapshot-file.ts";
+import { errorText, prepareRecordsJson } from "./snapshot-file.ts";
 import type { RegistrySnapshot } from "./snapshot.ts";
 
 export interface PromptRecords {
@@ -18,20 +18,26 @@ export interface PromptRecords {
 export type SnapshotRecords = ReadonlyMap<string, PromptRecords>;
 
 /** Audit entries kept per prompt in the disk snapshot; older ones are not restored from it. */
-export const AUDIT_KEPT = 1_000;
+export const AUDIT_KEPT = 200;
 
-/** The label records and audit tails of every prompt in `names`: one MGET, one LRANGE per prompt. */
+/** Prompts whose audit tails are read and parsed at a time: each batch is a short turn of the event loop. */
+const BATCH = 10;
+
+/**
+ * The label records and audit tails of every prompt in `names`: one MGET, then LRANGEs in batches, so
+ * that parsing a long history never holds up the requests being served for more than a moment.
+ */
 export async function readSnapshotRecords(store: Store, names: readonly string[]): Promise<SnapshotRecords> {
   const pairs = names.flatMap((name) => ENVIRONMENTS.map((env) => [name, env] as const));
-  const [labels, audits] = await Promise.all([
-    store.mget(pairs.map(([name, env]) => labelKey(env, name))),
-    Promise.all(names.map((name) => store.range(auditKey(name), -AUDIT_KEPT, -1))),
-  ]);
+  const labels = await store.mget(pairs.map(([name, env]) => labelKey(env, name)));
   const out = new Map<string, { labels: Partial<Record<Environment, LabelRecord>>; audit: AuditEntry[] }>();
-  names.forEach((name, i) => {
-    const audit = (audits[i] ?? []).map(parseAuditEntry).filter((e) => e !== null);
-    out.set(name, { labels: {}, audit });
-  });
+  for (let i = 0; i < names.length; i += BATCH) {
+    const batch = names.slice(i, i + BATCH);
+    const audits = await Promise.all(batch.map((name) => store.range(auditKey(name), -AUDIT_KEPT, -1)));
+    batch.forEach((name, j) => {
+      out.set(name, { labels: {}, audit: (audits[j] ?? []).map(parseAuditEntry).filter((e) => e !== null) });
+    });
+  }
   pairs.forEach(([name, env], i) => {
     const raw = labels[i];
     const record = raw == null ? null : parseLabelRecord(raw);
@@ -53,7 +59,9 @@ export function createRecordsReader(store: Store, logger: Logger): (s: RegistryS
     const key = names.join("\n");
     if (last?.revision === snapshot.revision && last.names === key) return last.records;
     try {
-      last = { revision: snapshot.revision, names: key, records: await readSnapshotRecords(store, names) };
+      const records = await readSnapshotRecords(store, names);
+      await prepareRecordsJson(records);
+      last = { revision: snapshot.revision, names: key, records };
     } catch (err) {
       logger.warn("registry snapshot saved without fresh label records and audit", { error: errorText(err) });
     }
