@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Logger } from "../support/logger.ts";
 import { ENVIRONMENTS, type Environment } from "./environments.ts";
-import { isAuditEntry, isLabelRecord, isPromptVersion, type AuditEntry, type LabelRecord } from "./records.ts";
+import { isAuditEntry, isLabelRecord, isPromptVersion, type LabelRecord } from "./records.ts";
 import type { PromptRecords, SnapshotRecords } from "./snapshot-records.ts";
 import type { PromptEntry, RegistrySnapshot } from "./snapshot.ts";
 
@@ -28,15 +28,12 @@ const fileSchema = z.object({
     }),
   ),
   // Optional: files written before restore existed lack it, and readers that predate it ignore it.
+  // Checked entry by entry below: what does not read (an audit action from a newer version) is left
+  // out, and never costs the replica its snapshot.
   records: z
-    .record(
-      z.string(),
-      z.object({
-        labels: z.partialRecord(z.enum(ENVIRONMENTS), z.custom<LabelRecord>(isLabelRecord)),
-        audit: z.array(z.custom<AuditEntry>(isAuditEntry)),
-      }),
-    )
-    .optional(),
+    .record(z.string(), z.object({ labels: z.record(z.string(), z.unknown()), audit: z.array(z.unknown()) }))
+    .optional()
+    .catch(undefined),
 });
 
 /** A snapshot file as `promptgate restore` reads it. */
@@ -109,7 +106,15 @@ export function deserializeSnapshotFile(text: string): SnapshotFile | null {
       weights: envMap(entry.weights),
     });
   }
-  const records = new Map<string, PromptRecords>(Object.entries(parsed.data.records ?? {}));
+  const records = new Map<string, PromptRecords>();
+  for (const [name, saved] of Object.entries(parsed.data.records ?? {})) {
+    const labels: Partial<Record<Environment, LabelRecord>> = {};
+    for (const env of ENVIRONMENTS) {
+      const record = saved.labels[env];
+      if (isLabelRecord(record)) labels[env] = record;
+    }
+    records.set(name, { labels, audit: saved.audit.filter(isAuditEntry) });
+  }
   return { snapshot: { revision: parsed.data.revision, prompts }, savedAt: parsed.data.savedAt, records };
 }
 

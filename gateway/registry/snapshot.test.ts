@@ -209,6 +209,34 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
   });
 });
 
+describe("the disk snapshot's records", () => {
+  it("leave out what does not read, and never cost the replica its snapshot", () => {
+    const snapshot: RegistrySnapshot = {
+      revision: 3,
+      prompts: new Map([
+        [
+          "summ",
+          { versions: new Map([["1.0.0", promptVersion("summ", "1.0.0")]]), labels: new Map(), weights: new Map() },
+        ],
+      ]),
+    };
+    const record = { version: "1.0.0", previous: [], approvedBy: "alice", at: "t", everOn: ["1.0.0"] };
+    const audit = { at: "t", actor: "alice", action: "register", name: "summ", version: "1.0.0" };
+    const file = JSON.parse(serializeSnapshot(snapshot, new Date(0))) as Record<string, unknown>;
+    file["records"] = {
+      summ: {
+        labels: { dev: record, prod: { version: 7 } },
+        audit: [audit, { ...audit, action: "from-a-newer-version" }],
+      },
+    };
+    const read = deserializeSnapshotFile(JSON.stringify(file));
+    expect(read?.snapshot).toEqual(snapshot);
+    expect(read?.records.get("summ")).toEqual({ labels: { dev: record }, audit: [audit] });
+    file["records"] = "not an object";
+    expect(deserializeSnapshotFile(JSON.stringify(file))?.snapshot).toEqual(snapshot);
+  });
+});
+
 describe("snapshot refresher through Redis outages", () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
