@@ -74,10 +74,10 @@ export const restore: Verb = {
 function describe(r: RestoreReport): string {
   const from = `${r.source === "snapshot" ? "snapshot" : "prompt files"} ${r.from}`;
   if (!r.restored)
-    return (
-      `the store already holds everything in ${from} (store revision ${r.revisionBefore}, ` +
-      `snapshot revision ${r.sourceRevision}): nothing restored (--force restores it anyway)\n`
-    );
+    return r.source === "snapshot"
+      ? `the store already holds everything in ${from} (store revision ${r.revisionBefore}, ` +
+          `snapshot revision ${r.sourceRevision}): nothing restored (--force restores it anyway)\n`
+      : `the store already holds every version in ${from} and every label its history leads to: nothing restored\n`;
   const rows = r.prompts.map((p) => [
     p.name,
     [

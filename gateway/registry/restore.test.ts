@@ -190,6 +190,14 @@ describe.each(backends)("restore on $name", ({ make }) => {
       weights: [],
     });
     expect(await labelRecords(store, "summ")).toEqual([records[0], records[1], byHand]);
+
+    // Again: nothing is missing any more, so nothing is written, recorded or announced.
+    const entries = (await registry.history("summ")).length;
+    const again = await restoreRegistry(store, fixedClock, filesSource("config/prompts", versions, history), {
+      actor: "sre",
+    });
+    expect(again).toMatchObject({ restored: false, revisionAfter: report.revisionAfter });
+    expect(await registry.history("summ")).toHaveLength(entries);
   });
 });
 

@@ -38,7 +38,7 @@ export interface RestoreReport {
   readonly sourceRevision: number;
   readonly revisionBefore: number;
   readonly revisionAfter: number;
-  /** False when the store already held everything the snapshot holds (nothing was written). */
+  /** False when the store already held everything the source holds (nothing was written). */
   readonly restored: boolean;
   readonly prompts: readonly RestoredPrompt[];
 }
@@ -74,9 +74,13 @@ export async function restoreRegistry(
     const labels = await writeLabels(store, name, prompt, source.kind === "snapshot");
     const weights = prompt.weights === null ? [] : await writeWeights(store, name, prompt.weights);
     const audit = await mergeAudit(store, name, prompt.audit);
-    await appendAudit(store, clock, { actor: opts.actor, action: "restore", name });
+    const changed = versions.restored.length > 0 || labels.some(wrote) || weights.length > 0 || audit > 0;
+    if (changed) await appendAudit(store, clock, { actor: opts.actor, action: "restore", name });
     prompts.push({ name, ...versions, labels, weights, audit });
   }
+  // Prompt files the store already holds, labels it already has: nothing to tell the replicas.
+  const restored = source.kind === "snapshot" || prompts.some((p) => p.restored.length > 0 || p.labels.some(wrote));
+  if (!restored) return { ...base, revisionAfter: before, restored: false, prompts };
   // One bump past both the store's and the source's revision; INCRBY keeps concurrent bumps counted.
   const current = parseRevision(await store.get(REVISION_KEY));
   const after = await store.incrby(REVISION_KEY, Math.max(current, source.revision) + 1 - current);
@@ -85,6 +89,8 @@ export async function restoreRegistry(
 }
 
 type VersionOutcomes = Pick<RestoredPrompt, "restored" | "present" | "conflicts">;
+
+const wrote = (l: RestoredPrompt["labels"][number]): boolean => l.outcome === "restored" || l.outcome === "replaced";
 
 /** Each version exactly as the snapshot holds it (content hash included), never over another. */
 async function writeVersions(store: Store, prompt: RestorePrompt): Promise<VersionOutcomes> {
