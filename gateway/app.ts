@@ -32,6 +32,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 
   const metrics = createMetrics({
     invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    invalidKeys: () => deps.prompts.invalidKeys(),
     aggregates: deps.aggregates,
     spans: deps.spanExport,
   });
