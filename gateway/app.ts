@@ -25,6 +25,7 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
   const app = new Hono<AppEnv>();
   const metrics = createMetrics({
     invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    invalidKeys: () => deps.prompts.invalidKeys(),
     aggregates: deps.aggregates,
     spans: deps.spanExport,
   });

@@ -42,6 +42,7 @@ const source: PromptSource = {
   splitStats: { invalidChanges: 0 },
   catalog: () => catalog,
   ready: () => true,
+  invalidKeys: () => [],
   stop: async () => {},
 };
 

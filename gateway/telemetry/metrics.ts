@@ -58,6 +58,8 @@ export interface MetricsOptions {
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
+  /** Read at scrape time: the registry keys skipped now, by key family and reason. */
+  invalidKeys?: () => Iterable<{ readonly family: string; readonly reason: string }>;
 }
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
@@ -198,7 +200,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       },
     });
   };
-  const { invalidWeights, aggregates, spans } = opts;
+  const { invalidWeights, aggregates, spans, invalidKeys } = opts;
+  if (invalidKeys) registryInvalidKeys(registry, invalidKeys);
   if (invalidWeights)
     observed(
       "promptgate_weights_invalid_total",
@@ -257,4 +260,31 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         });
     },
   };
+}
+
+/**
+ * `promptgate_registry_invalid_keys{family,reason}`: keys the registry refresh skips now. A combination
+ * seen once stays at 0 after the key is fixed, so a dashboard shows the fix rather than no data.
+ */
+function registryInvalidKeys(
+  registry: Registry,
+  read: () => Iterable<{ readonly family: string; readonly reason: string }>,
+): void {
+  const seen = new Map<string, { family: string; reason: string }>();
+  new Gauge({
+    name: "promptgate_registry_invalid_keys",
+    help: "Registry keys the background refresh skips now (wrong type, too large, unparsable, does not compile)",
+    labelNames: ["family", "reason"],
+    registers: [registry],
+    collect() {
+      const counts = new Map<string, number>();
+      for (const { family, reason } of read()) {
+        const id = `${family}\u0000${reason}`;
+        seen.set(id, { family, reason });
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      this.reset();
+      for (const [id, labels] of seen) this.set(labels, counts.get(id) ?? 0);
+    },
+  });
 }
