@@ -29,6 +29,10 @@ const routeSchema = z.strictObject({
 
 const limitsSchema = z.strictObject({
   body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  /** After a 413, the rest of the upload is read and thrown away for this long (or this many bytes) before
+   * the connection closes, so that a client still sending reads the answer instead of a reset. */
+  linger_ms: z.number().int().min(0).default(5_000),
+  linger_bytes: z.number().int().min(0).default(64 * 1024 * 1024),
   header_bytes: z.number().int().positive().default(32 * 1024),
   response_bytes: z.number().int().positive().default(64 * 1024 * 1024),
   connect_timeout_ms: z.number().int().positive().default(5_000),

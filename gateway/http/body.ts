@@ -25,7 +25,7 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        // Stop buffering; the 413 is sent with `Connection: close` so the rest is never read.
+        // Stop buffering: the 413's lingering close reads the rest away (lingering-close.ts).
         incoming.pause();
         reject(tooLarge(limit));
         return;

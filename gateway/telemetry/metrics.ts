@@ -58,7 +58,12 @@ export interface MetricsOptions {
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
+  /** Read at scrape time: how refused uploads ended after their 413 (http/lingering-close.ts). */
+  lingering?: Readonly<Record<LingerOutcome, number> & { discardedBytes: number }>;
 }
+
+const LINGER_OUTCOMES = ["complete", "client_closed", "cut"] as const;
+type LingerOutcome = (typeof LINGER_OUTCOMES)[number];
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -228,6 +233,24 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       () => spans.dropped,
     );
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
+  }
+  const lingering = opts.lingering;
+  if (lingering) {
+    new Counter({
+      name: "promptgate_lingering_closes_total",
+      help: "Uploads refused with a 413, by how the connection ended: the client finished sending (complete), closed first (client_closed), or was cut at limits.linger_ms or linger_bytes (cut)",
+      labelNames: ["outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const outcome of LINGER_OUTCOMES) this.inc({ outcome }, lingering[outcome]);
+      },
+    });
+    observed(
+      "promptgate_lingering_discarded_bytes_total",
+      "Bytes of refused uploads read and thrown away after their 413",
+      () => lingering.discardedBytes,
+    );
   }
 
   return {
