@@ -86,8 +86,9 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
     if (c.env.outgoing.headersSent) return new Response(null);
     // The message may quote the request (a model, a prompt name), and so whatever secret it held.
     const body = scrubbedErrorBody(e, deps.scrubber);
-    // The client may still be sending its body: answer, read the rest away for a while, then close.
-    if (e.code === "body_too_large") {
+    // Refused before the whole body arrived (too large, past a JSON limit, a bad key): the client may
+    // still be sending, so answer, read the rest away for a while, then close.
+    if (e.code === "body_too_large" || !c.env.incoming.complete) {
       const bounds = { ms: limits.linger_ms, bytes: limits.linger_bytes };
       answerAndLinger(c.env.incoming, c.env.outgoing, e.status, JSON.stringify(body), bounds, lingering);
       return RESPONSE_ALREADY_SENT;
