@@ -1,9 +1,10 @@
-// The answer to a request whose body is refused while the client is still sending it (413). Closing at
-// once would leave unread bytes in the socket, which the kernel answers with a reset: undici, fetch and
-// the openai SDK then report ECONNRESET/EPIPE instead of the 413, and the SDK sends the upload again.
-// So, like nginx's lingering close (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close),
-// the whole answer goes out first, the rest of the upload is read and thrown away for a bounded time and
-// size, and only then does the connection close.
+// The answer to a request refused while the client is still sending its body (413, a JSON limit, any
+// error before the body was read). Closing at once would leave unread bytes in the socket, which the
+// kernel answers with a reset: undici, fetch and the openai SDK then report ECONNRESET/EPIPE instead of
+// the answer, and the SDK sends the upload again. So, like nginx's lingering close
+// (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close), the whole answer goes out
+// first, the rest of the body is read and thrown away for a bounded time and size, and only then does
+// the connection close.
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 export interface LingerLimits {

@@ -58,7 +58,7 @@ export interface MetricsOptions {
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
-  /** Read at scrape time: how refused uploads ended after their 413 (http/lingering-close.ts). */
+  /** Read at scrape time: how bodies refused before they all arrived ended (http/lingering-close.ts). */
   lingering?: Readonly<Record<LingerOutcome, number> & { discardedBytes: number }>;
 }
 
@@ -238,7 +238,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   if (lingering) {
     new Counter({
       name: "promptgate_lingering_closes_total",
-      help: "Uploads refused with a 413, by how the connection ended: the client finished sending (complete), closed first (client_closed), or was cut at limits.linger_ms or linger_bytes (cut)",
+      help: "Answers sent before the whole request body arrived (413, a JSON limit), by how the connection ended: the client sent the rest (complete), closed first (client_closed), or was cut at limits.linger_ms or linger_bytes (cut)",
       labelNames: ["outcome"],
       registers: [registry],
       collect() {
@@ -248,7 +248,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     });
     observed(
       "promptgate_lingering_discarded_bytes_total",
-      "Bytes of refused uploads read and thrown away after their 413",
+      "Bytes of request bodies read and thrown away after an answer sent before they all arrived",
       () => lingering.discardedBytes,
     );
   }
