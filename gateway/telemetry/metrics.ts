@@ -60,7 +60,12 @@ export interface MetricsOptions {
   spans?: SpanExportStats;
   /** Read at scrape time: the registry keys skipped now, by key family and reason. */
   invalidKeys?: () => Iterable<{ readonly family: string; readonly reason: string }>;
+  /** Read at scrape time: how bodies refused before they all arrived ended (http/lingering-close.ts). */
+  lingering?: Readonly<Record<LingerOutcome, number> & { discardedBytes: number }>;
 }
+
+const LINGER_OUTCOMES = ["complete", "client_closed", "cut"] as const;
+type LingerOutcome = (typeof LINGER_OUTCOMES)[number];
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -231,6 +236,24 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       () => spans.dropped,
     );
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
+  }
+  const lingering = opts.lingering;
+  if (lingering) {
+    new Counter({
+      name: "promptgate_lingering_closes_total",
+      help: "Answers sent before the whole request body arrived (413, a JSON limit), by how the connection ended: the client sent the rest (complete), closed first (client_closed), or was cut at limits.linger_ms or linger_bytes (cut)",
+      labelNames: ["outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const outcome of LINGER_OUTCOMES) this.inc({ outcome }, lingering[outcome]);
+      },
+    });
+    observed(
+      "promptgate_lingering_discarded_bytes_total",
+      "Bytes of request bodies read and thrown away after an answer sent before they all arrived",
+      () => lingering.discardedBytes,
+    );
   }
 
   return {
