@@ -1,11 +1,13 @@
 // createApp(deps): the HTTP surface. No side effects here; server.ts serves it.
 import { randomUUID } from "node:crypto";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
 import { OpenStreams } from "./http/open-streams.ts";
 import { toGatewayError } from "./http/error-response.ts";
+import { answerAndLinger, newLingerStats } from "./http/lingering-close.ts";
 import { GatewayError, errorBody, type ErrorBody } from "./errors/gateway-error.ts";
 import { MOCK_MODELS } from "./providers/mock.ts";
 import { createAuthenticator } from "./proxy/auth.ts";
@@ -23,8 +25,12 @@ import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
 /** `streams`: the streams being relayed, for the server's drain deadline to end (server.ts). */
 export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const { limits } = deps.config;
+  const lingering = newLingerStats();
   const metrics = createMetrics({
+    lingering,
     invalidWeights: () => deps.prompts.splitStats.invalidChanges,
+    invalidKeys: () => deps.prompts.invalidKeys(),
     aggregates: deps.aggregates,
     spans: deps.spanExport,
     registry: () => {
@@ -83,10 +89,16 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
       cause: causeOf(e),
     });
     if (c.env.outgoing.headersSent) return new Response(null);
-    // A body we stopped reading must not be read as the next request on this connection.
-    if (e.code === "body_too_large") c.header("connection", "close");
     // The message may quote the request (a model, a prompt name), and so whatever secret it held.
-    return c.json(scrubbedErrorBody(e, deps.scrubber), e.status as 400);
+    const body = scrubbedErrorBody(e, deps.scrubber);
+    // Refused before the whole body arrived (too large, past a JSON limit, a bad key): the client may
+    // still be sending, so answer, read the rest away for a while, then close.
+    if (e.code === "body_too_large" || !c.env.incoming.complete) {
+      const bounds = { ms: limits.linger_ms, bytes: limits.linger_bytes };
+      answerAndLinger(c.env.incoming, c.env.outgoing, e.status, JSON.stringify(body), bounds, lingering);
+      return RESPONSE_ALREADY_SENT;
+    }
+    return c.json(body, e.status as 400);
   });
   app.notFound((c) =>
     c.json(

@@ -19,6 +19,8 @@ import { applyPrompt } from "../gateway/prompts/render-request.ts";
 import { resolveVariables } from "../gateway/prompts/variables.ts";
 
 const CALLS = 100_000;
+/** The defaults of `limits.json_depth` and `limits.json_members`. */
+const JSON_LIMITS = { depth: 128, members: 100_000 };
 const ROUNDS = 9;
 
 const versions = await loadPromptDir(join(import.meta.dirname, "../config/prompts"));
@@ -42,6 +44,7 @@ const source: PromptSource = {
   splitStats: { invalidChanges: 0 },
   catalog: () => catalog,
   ready: () => true,
+  invalidKeys: () => [],
   health: () => ({ revision: 1, store: "current", behind: null, regressions: 0 }),
   stop: async () => {},
 };
@@ -78,14 +81,14 @@ for (const ref of ["summarization@1.0.0", "summarization@1.1.0", "entity-extract
     `${ref} (${served.version.name}@${served.version.version}, ${Buffer.byteLength(JSON.stringify(merged))}-byte upstream body)`,
   );
   median("resolve the ref (snapshot, bucket)", () => promptFor(source, ref, "prod", "loadtest-user"));
-  median("parse X-Prompt-Vars", () => requestVariables(header, body));
+  median("parse X-Prompt-Vars", () => requestVariables(header, body, JSON_LIMITS));
   median("validate variables, apply defaults", () => resolveVariables(served.version.variables, JSON.parse(header)));
   median("render the templates", () => served.compiled.render(vars));
   median("merge into the request body", () => applyPrompt("chat", body, served.version, rendered));
   median("serialise the upstream body", () => upstreamBody(req, raw, merged, merged.model));
   median("all of the above", () => {
     const s = promptFor(source, ref, "prod", "loadtest-user")!;
-    const out = renderInto("chat", body, s, header);
+    const out = renderInto("chat", body, s, header, JSON_LIMITS);
     return upstreamBody(req, raw, out, out.model);
   });
 }

@@ -1,8 +1,10 @@
-// Admin request bodies: read with a 1 MB cap (413 beyond), parsed as JSON (or a prompt file as YAML)
-// and validated with zod once, here; handlers get typed values or a 400 naming the field.
+// Admin request bodies: read with a 1 MB cap (413 beyond), bounded in depth and object members (400
+// beyond, checked before any parser runs), parsed as JSON (or a prompt file as YAML) and validated with
+// zod once, here; handlers get typed values or a 400 naming the field.
 import type { Context } from "hono";
 import { z } from "zod";
-import { readBody } from "../http/body.ts";
+import { readJsonBody } from "../http/body.ts";
+import type { JsonLimits } from "../http/json-limits.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { isPlainObject } from "../support/json-value.ts";
@@ -12,6 +14,8 @@ import { ENVIRONMENTS } from "../registry/environments.ts";
 import { refusedPrompt } from "../registry/prompt-ops.ts";
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
+/** Admin bodies are small and shallow (a prompt file nests about 5 deep); YAML flow collections count. */
+export const ADMIN_JSON_LIMITS: JsonLimits = { depth: 64, members: 10_000 };
 
 const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]);
 const who = z.string().trim().min(1, "must not be empty").max(200);
@@ -35,7 +39,7 @@ export const renderBody = z.strictObject({
 });
 
 async function readText(c: Context<AppEnv>): Promise<string> {
-  return (await readBody(c.env.incoming, ADMIN_BODY_LIMIT)).toString("utf8");
+  return (await readJsonBody(c.env.incoming, ADMIN_BODY_LIMIT, ADMIN_JSON_LIMITS)).toString("utf8");
 }
 
 function parseJson(text: string): unknown {

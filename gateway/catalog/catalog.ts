@@ -27,6 +27,8 @@ export interface PromptCatalog {
   readonly snapshot: RegistrySnapshot;
   /** By content hash; a version that failed to compile (logged) renders as its 500. */
   readonly compiled: ReadonlyMap<string, CompiledPrompt>;
+  /** The content hashes among `compiled` that failed to compile. */
+  readonly uncompilable: ReadonlySet<string>;
   readonly splits: Splits;
 }
 
@@ -37,11 +39,13 @@ export function buildCatalog(
   stats: SplitStats = { invalidChanges: 0 },
 ): PromptCatalog {
   const compiled = new Map<string, CompiledPrompt>();
+  const uncompilable = new Set<string>();
   for (const entry of snapshot.prompts.values()) {
     for (const v of entry.versions.values()) {
       const known = previous?.compiled.get(v.hash);
       if (known) {
         compiled.set(v.hash, known);
+        if (previous?.uncompilable.has(v.hash)) uncompilable.add(v.hash);
         continue;
       }
       try {
@@ -57,6 +61,7 @@ export function buildCatalog(
           });
       } catch (err) {
         compiled.set(v.hash, uncompilablePrompt(v));
+        uncompilable.add(v.hash);
         logger.error("prompt version does not compile; requests for it fail", {
           prompt: v.name,
           version: v.version,
@@ -65,7 +70,8 @@ export function buildCatalog(
       }
     }
   }
-  return { snapshot, compiled, splits: buildSplits(snapshot, previous?.splits ?? new Map(), logger, stats) };
+  const splits = buildSplits(snapshot, previous?.splits ?? new Map(), logger, stats);
+  return { snapshot, compiled, uncompilable, splits };
 }
 
 function entryOf(catalog: PromptCatalog, name: string): PromptEntry {

@@ -8,6 +8,8 @@ import type { Logger } from "../support/logger.ts";
 import { createBucketer, type Bucketer } from "../split/bucket.ts";
 import { buildCatalog, type PromptCatalog } from "./catalog.ts";
 import type { SplitStats } from "../split/label-splits.ts";
+import type { InvalidKey } from "../registry/refresh-reads.ts";
+import { versionKey } from "../store/keys.ts";
 
 export interface PromptSource {
   /** Hashes (prompt, user) to a bucket for the canary split. */
@@ -18,6 +20,8 @@ export interface PromptSource {
   catalog(): PromptCatalog | null;
   /** True once a snapshot is held (from the store, or from disk while the store is down). */
   ready(): boolean;
+  /** Registry keys skipped now: those the refresh could not read, and versions that do not compile. */
+  invalidKeys(): readonly InvalidKey[];
   /** Whether the store is current, unreachable, or behind the snapshot served (/readyz, metrics). */
   health(): RegistryHealth;
   stop(): Promise<void>;
@@ -45,6 +49,9 @@ export async function startPromptSource(opts: PromptSourceOptions): Promise<Prom
     onSnapshot: (snapshot) => {
       catalog = buildCatalog(snapshot, catalog, opts.logger, splitStats);
     },
+    onWeightsRefused: () => {
+      splitStats.invalidChanges++;
+    },
   });
   await refresher.start();
   return {
@@ -52,7 +59,22 @@ export async function startPromptSource(opts: PromptSourceOptions): Promise<Prom
     splitStats,
     catalog: () => catalog,
     ready: () => refresher.ready() && catalog !== null,
+    invalidKeys: () => [...refresher.invalidKeys(), ...(catalog ? uncompilableKeys(catalog) : [])],
     health: () => refresher.health(),
     stop: () => refresher.stop(),
   };
+}
+
+/** The versions of the catalog's snapshot whose templates do not compile (each logged once, when compiled). */
+function uncompilableKeys(catalog: PromptCatalog): InvalidKey[] {
+  const out: InvalidKey[] = [];
+  if (catalog.uncompilable.size === 0) return out;
+  for (const [name, entry] of catalog.snapshot.prompts) {
+    for (const [version, v] of entry.versions) {
+      if (!catalog.uncompilable.has(v.hash)) continue;
+      const detail = "its templates do not compile; requests for it fail";
+      out.push({ key: versionKey(name, version), family: "version", reason: "does_not_compile", detail, kept: false });
+    }
+  }
+  return out;
 }

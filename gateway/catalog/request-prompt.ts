@@ -1,6 +1,7 @@
 // The request path's two prompt stages: resolve X-Prompt-Ref from the in-memory catalog, then render
 // the version with the request's variables into the body the provider receives.
 import { GatewayError } from "../errors/gateway-error.ts";
+import { boundedJson, LIMIT_SETTINGS, type JsonLimits } from "../http/json-limits.ts";
 import { resolvePrompt, type ServedPrompt } from "./catalog.ts";
 import type { PromptSource } from "./prompt-source.ts";
 import { parsePromptRef } from "../prompts/ref.ts";
@@ -33,8 +34,11 @@ export function userIdOf(header: string | undefined, body: Body): string | null 
   return typeof user === "string" && user !== "" ? user : null;
 }
 
-/** Variables from X-Prompt-Vars (JSON) or the body's prompt_variables, never both. */
-export function requestVariables(varsHeader: string | undefined, body: Body): unknown {
+/**
+ * Variables from X-Prompt-Vars (JSON, within the body's `json` limits) or the body's prompt_variables,
+ * never both.
+ */
+export function requestVariables(varsHeader: string | undefined, body: Body, json: JsonLimits): unknown {
   const inBody = body["prompt_variables"];
   if (varsHeader === undefined) return inBody;
   if (inBody !== undefined) {
@@ -44,6 +48,7 @@ export function requestVariables(varsHeader: string | undefined, body: Body): un
       { param: "prompt_variables" },
     );
   }
+  boundedJson(Buffer.from(varsHeader, "latin1"), json, "X-Prompt-Vars", { ...LIMIT_SETTINGS, param: "X-Prompt-Vars" });
   try {
     return JSON.parse(varsHeader) as unknown;
   } catch {
@@ -57,8 +62,9 @@ export function renderInto(
   body: Body,
   served: ServedPrompt,
   varsHeader: string | undefined,
+  json: JsonLimits,
 ): Body {
-  const vars = resolveVariables(served.version.variables, requestVariables(varsHeader, body));
+  const vars = resolveVariables(served.version.variables, requestVariables(varsHeader, body, json));
   const rendered = served.compiled.render(vars);
   return applyPrompt(endpoint, body, served.version, rendered) as Body;
 }

@@ -29,6 +29,15 @@ const routeSchema = z.strictObject({
 
 const limitsSchema = z.strictObject({
   body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  /** Arrays and objects nested in a JSON body or X-Prompt-Vars, counted by a byte scan before parsing. */
+  json_depth: z.number().int().min(8).max(1_000).default(128),
+  /** `"name": value` pairs in all the objects of a JSON body, counted by the same scan. */
+  json_members: z.number().int().positive().default(100_000),
+  /** After an answer sent before the whole body arrived (a 413, a JSON limit), the rest is read and thrown
+   * away for this long (or this many bytes) before the connection closes, so a client still sending reads
+   * the answer instead of a reset. */
+  linger_ms: z.number().int().min(0).default(5_000),
+  linger_bytes: z.number().int().min(0).default(64 * 1024 * 1024),
   header_bytes: z.number().int().positive().default(32 * 1024),
   response_bytes: z.number().int().positive().default(64 * 1024 * 1024),
   connect_timeout_ms: z.number().int().positive().default(5_000),

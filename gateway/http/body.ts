@@ -1,8 +1,20 @@
-// Reads a request body with the size limit enforced before parsing, chunked or not.
+// Reads a request body with the size limit enforced before parsing, chunked or not; a JSON body is
+// also held to its shape limits (json-limits.ts) chunk by chunk, so that a hostile one is refused at
+// its first bytes past a limit instead of after all 10 MB have been buffered.
 import type { IncomingMessage } from "node:http";
 import { GatewayError } from "../errors/gateway-error.ts";
+import {
+  JsonShapeScanner,
+  jsonLimitError,
+  type BoundedJson,
+  type JsonLimitNames,
+  type JsonLimits,
+} from "./json-limits.ts";
 
-export function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+/** Looks at each chunk as it arrives; an error it returns refuses the body at once. */
+type Inspect = (chunk: Buffer) => GatewayError | null;
+
+export function readBody(incoming: IncomingMessage, limit: number, inspect?: Inspect): Promise<Buffer> {
   const declared = Number(incoming.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(tooLarge(limit));
@@ -10,7 +22,9 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
   // Usually the whole body arrived with the headers: take it now instead of a tick later.
   if (incoming.complete && incoming.readableLength <= limit) {
     const chunk: unknown = incoming.readableLength === 0 ? null : incoming.read();
-    return Promise.resolve(Buffer.isBuffer(chunk) ? chunk : EMPTY);
+    const body = Buffer.isBuffer(chunk) ? chunk : EMPTY;
+    const refused = inspect?.(body) ?? null;
+    return refused === null ? Promise.resolve(body) : Promise.reject(refused);
   }
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -21,16 +35,17 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
       incoming.off("error", onError);
       incoming.off("close", onClose);
     };
+    // Stop buffering: the error's answer reads the rest away in a lingering close (lingering-close.ts).
+    const refuse = (err: GatewayError): void => {
+      cleanup();
+      incoming.pause();
+      reject(err);
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        // Stop buffering; the 413 is sent with `Connection: close` so the rest is never read.
-        incoming.pause();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
+      const refused = size > limit ? tooLarge(limit) : (inspect?.(chunk) ?? null);
+      if (refused === null) chunks.push(chunk);
+      else refuse(refused);
     };
     const onEnd = (): void => {
       cleanup();
@@ -50,6 +65,21 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<Buff
     incoming.on("error", onError);
     incoming.on("close", onClose);
   });
+}
+
+/** A JSON body: size-limited as readBody, and refused (400 naming the limit) past a shape limit. */
+export async function readJsonBody(
+  incoming: IncomingMessage,
+  limit: number,
+  json: JsonLimits,
+  names: JsonLimitNames = {},
+): Promise<BoundedJson> {
+  const scanner = new JsonShapeScanner(json);
+  const inspect: Inspect = (chunk) => {
+    const exceeded = scanner.feed(chunk);
+    return exceeded === null ? null : jsonLimitError(exceeded, json, "The request body", names);
+  };
+  return (await readBody(incoming, limit, inspect)) as BoundedJson;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -4,7 +4,14 @@ import { describe, expect, it } from "vitest";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { designExample } from "../../test/support/prompt-fixtures.ts";
 import type { VariableSpec } from "./types.ts";
-import { describeMismatch, MAX_VARIABLE_DEPTH, resolveVariables } from "./variables.ts";
+import {
+  DEFAULT_MAX_ARRAY_ITEMS,
+  DEFAULT_MAX_STRING_LENGTH,
+  describeMismatch,
+  MAX_VARIABLE_DEPTH,
+  MAX_VARIABLE_VALUES,
+  resolveVariables,
+} from "./variables.ts";
 
 const spec = designExample().variables;
 
@@ -149,5 +156,52 @@ describe("resolveVariables", () => {
     let ok: unknown = 1;
     for (let i = 0; i < MAX_VARIABLE_DEPTH - 1; i++) ok = [ok];
     expect(resolveVariables(v({ type: "array" }), { x: ok }).x).toBe(ok);
+  });
+
+  it("caps a string or array that declares no max_length, and names the variable", () => {
+    const text = refusal({ x: "a".repeat(DEFAULT_MAX_STRING_LENGTH + 1) }, v({ type: "string" }));
+    expect(text).toMatchObject({ code: "invalid_request", status: 400, param: "prompt_variables.x" });
+    expect(text.message).toBe(
+      `prompt_variables.x: expected at most ${DEFAULT_MAX_STRING_LENGTH} characters (the cap for a variable that declares no max_length), got ${DEFAULT_MAX_STRING_LENGTH + 1}`,
+    );
+    const items = refusal({ x: Array.from({ length: 100_000 }, () => "a") }, v({ type: "array", items: "string" }));
+    expect(items).toMatchObject({ status: 400, param: "prompt_variables.x" });
+    expect(items.message).toContain(`expected at most ${DEFAULT_MAX_ARRAY_ITEMS} items (the cap for a variable`);
+    const atCap = Array.from({ length: DEFAULT_MAX_ARRAY_ITEMS }, () => 1);
+    expect(resolveVariables(v({ type: "array" }), { x: atCap }).x).toBe(atCap);
+  });
+
+  it("lets a declared max_length go past the default cap", () => {
+    const many = Array.from({ length: 20_000 }, () => "a");
+    expect(resolveVariables(v({ type: "array", items: "string", max_length: 20_000 }), { x: many }).x).toBe(many);
+    const long = "a".repeat(DEFAULT_MAX_STRING_LENGTH + 1);
+    expect(resolveVariables(v({ type: "string", max_length: 2_000_000 }), { x: long }).x).toBe(long);
+  });
+
+  it("caps the values an array or object holds at any depth", () => {
+    const wide = Object.fromEntries(Array.from({ length: MAX_VARIABLE_VALUES + 1 }, (_, i) => [`k${i}`, i]));
+    const err = refusal({ x: wide }, v({ type: "object" }));
+    expect(err).toMatchObject({ status: 400, param: "prompt_variables.x" });
+    expect(err.message).toBe(
+      `prompt_variables.x: holds more than ${MAX_VARIABLE_VALUES} values (array items and object members, at any depth)`,
+    );
+    // 100 items of 100 members each: small at the top, too large in all.
+    const nested = Array.from({ length: 100 }, () =>
+      Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])),
+    );
+    expect(refusal({ x: nested }, v({ type: "array" })).message).toContain(
+      `holds more than ${MAX_VARIABLE_VALUES} values`,
+    );
+    const fits = nested.slice(0, 90);
+    expect(resolveVariables(v({ type: "array" }), { x: fits }).x).toBe(fits);
+  });
+
+  it("applies the caps to defaults as to request values", () => {
+    expect(
+      describeMismatch(
+        { type: "array", required: false },
+        Array.from({ length: 1_001 }, () => 1),
+      ),
+    ).toContain("the cap for a variable that declares no max_length");
   });
 });

@@ -5,7 +5,8 @@ import type { Context } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/gateway-config.ts";
 import type { Settings } from "../config/settings.ts";
-import { readBody } from "../http/body.ts";
+import { readJsonBody } from "../http/body.ts";
+import { LIMIT_SETTINGS } from "../http/json-limits.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import type { OpenStreams } from "../http/open-streams.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
@@ -51,6 +52,7 @@ export interface InferenceServices {
 
 export function inferenceRoute(deps: InferenceDeps, services: InferenceServices, endpoint: Endpoint) {
   const { limits, routes } = deps.config;
+  const json = { depth: limits.json_depth, members: limits.json_members };
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     const record = c.get("record");
@@ -58,8 +60,8 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     // 1. authenticate
     services.auth.check(incoming.headers.authorization);
 
-    // 2. read the body (size-limited) and validate it
-    const raw = await readBody(incoming, limits.body_bytes);
+    // 2. read the body (size- and shape-limited as it arrives) and validate it
+    const raw = await readJsonBody(incoming, limits.body_bytes, json, LIMIT_SETTINGS);
     const req = parseRequest(endpoint, raw, incoming.headers["x-prompt-ref"] !== undefined);
 
     // 3. resolve X-Prompt-Ref to a version, from the in-memory snapshot (no store round trip); the
@@ -71,7 +73,8 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     noteRequest(record, OPERATION_NAMES[endpoint], served?.version.model ?? req.body.model, served, userId);
 
     // 4. render the version's templates with the request's variables (the version's model wins)
-    const body = served ? renderInto(endpoint, req.body, served, header(incoming, "x-prompt-vars")) : req.body;
+    const vars = header(incoming, "x-prompt-vars");
+    const body = served ? renderInto(endpoint, req.body, served, vars, json) : req.body;
     const capture = deps.settings.captureMessageContent;
     if (capture) record.inputMessages = inputMessages(body);
 

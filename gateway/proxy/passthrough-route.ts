@@ -5,6 +5,7 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
+import { boundedJson, LIMIT_SETTINGS, type JsonLimits } from "../http/json-limits.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -15,10 +16,11 @@ import { checkPassthrough, passthroughTarget } from "./passthrough-target.ts";
 import { readAll, relayRaw, startStream } from "./relay.ts";
 import { upstreamFailure } from "../providers/upstream.ts";
 
-function modelOf(body: Buffer, contentType: string | undefined): string | null {
+function modelOf(body: Buffer, contentType: string | undefined, json: JsonLimits): string | null {
   if (body.length === 0 || !contentType?.includes("json")) return null;
+  const text = boundedJson(body, json, "The request body", LIMIT_SETTINGS);
   try {
-    const v = JSON.parse(body.toString("utf8")) as unknown;
+    const v = JSON.parse(text.toString("utf8")) as unknown;
     return v !== null && typeof v === "object" && "model" in v && typeof v.model === "string" ? v.model : null;
   } catch {
     return null;
@@ -31,6 +33,7 @@ export interface PassthroughDeps {
 
 export function passthroughRoute(deps: PassthroughDeps, services: InferenceServices) {
   const { limits, routes } = deps.config;
+  const json = { depth: limits.json_depth, members: limits.json_members };
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     services.auth.check(incoming.headers.authorization);
@@ -39,7 +42,7 @@ export function passthroughRoute(deps: PassthroughDeps, services: InferenceServi
     const target = passthroughTarget(incoming.url ?? "/");
     const raw = method === "GET" || method === "HEAD" ? Buffer.alloc(0) : await readBody(incoming, limits.body_bytes);
 
-    const model = modelOf(raw, incoming.headers["content-type"]);
+    const model = modelOf(raw, incoming.headers["content-type"], json);
     const provider = model !== null ? routeModel(routes, model).provider : defaultProvider(routes);
     if (!provider)
       throw new GatewayError(

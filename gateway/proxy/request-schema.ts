@@ -1,6 +1,8 @@
 // The OpenAI-compatible request bodies, validated once where they enter; unknown fields pass through.
 import { z } from "zod";
 import { GatewayError } from "../errors/gateway-error.ts";
+import type { BoundedJson } from "../http/json-limits.ts";
+import { isPlainObject } from "../support/json-value.ts";
 
 export type Endpoint = "chat" | "completions" | "embeddings" | "responses";
 
@@ -21,16 +23,25 @@ export const OPERATION_NAMES: Record<Endpoint, string> = {
 
 const model = z.string({ error: "model is required and must be a string" }).min(1, "model must not be empty");
 const streamFlag = z.boolean().optional();
-const streamOptions = z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional();
-const variables = z.record(z.string(), z.unknown()).optional();
+const streamOptions = z.object({ include_usage: z.boolean().optional() }).nullable().optional();
+// Checked, not copied: a copy would drop an own `__proto__` key (JSON.parse makes one) before the
+// variable rules could refuse it, and would cost a walk of the whole value.
+const variables = z
+  .unknown()
+  .refine((v) => v === undefined || isPlainObject(v), "must be a JSON object of template variables")
+  .optional();
+// Arrays whose items are the provider's business (content parts, token ids, batches): never walked.
+const anyArray = z.custom<unknown[]>((v) => Array.isArray(v), { error: "expected an array" });
 
-const message = z.looseObject({
+const message = z.object({
   role: z.string().min(1),
-  content: z.union([z.string(), z.array(z.unknown()), z.null()]).optional(),
+  content: z.union([z.string(), anyArray, z.null()]).optional(),
 });
 
+// The fields the gateway reads, checked where the body enters. The schemas only check: the body itself
+// is the parsed JSON, unknown fields and all, so that a 10 MB body is never copied field by field.
 const schemas = {
-  chat: z.looseObject({
+  chat: z.object({
     model,
     // Optional here: a prompt's rendered messages may be all there is (checked in parseRequest).
     messages: z.array(message).optional(),
@@ -39,22 +50,22 @@ const schemas = {
     user: z.string().optional(),
     prompt_variables: variables,
   }),
-  completions: z.looseObject({
+  completions: z.object({
     model,
-    prompt: z.union([z.string(), z.array(z.unknown())]).optional(),
+    prompt: z.union([z.string(), anyArray]).optional(),
     stream: streamFlag,
     stream_options: streamOptions,
     user: z.string().optional(),
     prompt_variables: variables,
   }),
-  embeddings: z.looseObject({
+  embeddings: z.object({
     model,
-    input: z.union([z.string(), z.array(z.unknown())]),
+    input: z.union([z.string(), anyArray]),
     user: z.string().optional(),
   }),
-  responses: z.looseObject({
+  responses: z.object({
     model,
-    input: z.union([z.string(), z.array(z.unknown())]).optional(),
+    input: z.union([z.string(), anyArray]).optional(),
     instructions: z.string().nullable().optional(),
     stream: streamFlag,
     user: z.string().optional(),
@@ -71,8 +82,11 @@ export interface ParsedRequest {
   readonly clientWantsUsage: boolean;
 }
 
-/** `prompted`: the request names a prompt (X-Prompt-Ref), whose templates may supply the messages. */
-export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false): ParsedRequest {
+/**
+ * `raw` has been held to the JSON limits as it was read (readJsonBody). `prompted`: the request names a
+ * prompt (X-Prompt-Ref), whose templates may supply the messages.
+ */
+export function parseRequest(endpoint: Endpoint, raw: BoundedJson, prompted = false): ParsedRequest {
   let json: unknown;
   try {
     json = JSON.parse(raw.toString("utf8"));
@@ -83,7 +97,7 @@ export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false):
       { cause: err },
     );
   }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+  if (!isPlainObject(json)) {
     throw new GatewayError("invalid_request", "The request body must be a JSON object");
   }
   const result = schemas[endpoint].safeParse(json);
@@ -96,7 +110,8 @@ export function parseRequest(endpoint: Endpoint, raw: Buffer, prompted = false):
       param ? { param } : {},
     );
   }
-  const body = result.data as ParsedRequest["body"];
+  // The checked fields hold what the schema says (it transforms nothing); the rest is the client's.
+  const body = json as ParsedRequest["body"];
   if (endpoint === "chat" && !prompted && body["messages"] === undefined) {
     throw new GatewayError("invalid_request", "Invalid body: messages: Required (or name a prompt with X-Prompt-Ref)", {
       param: "messages",

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { boundedJson } from "../http/json-limits.ts";
 import { parseRequest } from "./request-schema.ts";
 import { upstreamBody } from "./upstream-body.ts";
 
 const send = (text: string, upstreamModel?: string, prompted = false): { raw: Buffer; out: Buffer } => {
   const raw = Buffer.from(text);
-  const req = parseRequest("chat", raw, prompted);
+  const req = parseRequest("chat", boundedJson(raw, { depth: 128, members: 100_000 }, "body"), prompted);
   return { raw, out: upstreamBody(req, raw, req.body, upstreamModel ?? req.body.model) };
 };
 const json = (b: Buffer): unknown => JSON.parse(b.toString("utf8"));

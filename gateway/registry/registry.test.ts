@@ -4,8 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RegistryError } from "./registry-error.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit } from "./audit.ts";
-import { CHANGE_CHANNEL, REVISION_KEY } from "../store/keys.ts";
-import { createRegistry } from "./registry.ts";
+import { CHANGE_CHANNEL, labelKey, REVISION_KEY } from "../store/keys.ts";
+import { createRegistry, MAX_PREVIOUS } from "./registry.ts";
+import { MAX_RECORD_BYTES } from "./refresh-reads.ts";
 import type { Registry } from "./registry.ts";
 import { rejection, backends, eventually, promptVersion, steppingClock } from "../../test/support/registry-fixtures.ts";
 import type { Backend } from "../../test/support/registry-fixtures.ts";
@@ -163,6 +164,41 @@ describe.each(backends)("registry on $name", ({ make }) => {
     // a promotion after a rollback stacks on the current version
     await registry.promote("summ", "1.2.0", "dev", { approvedBy: "alice" });
     expect(await registry.rollback("summ", "dev", { actor: "sre" })).toEqual({ from: "1.2.0", to: "1.0.0" });
+  });
+
+  it("remembers only the last MAX_PREVIOUS versions: a label moved many times stays one small key", async () => {
+    await registerAll("summ", ["1.0.0", "1.1.0"]);
+    const moves = MAX_PREVIOUS + 25;
+    for (let i = 0; i < moves; i++) {
+      await registry.promote("summ", i % 2 === 0 ? "1.0.0" : "1.1.0", "dev", { approvedBy: "alice" });
+    }
+    const label = await registry.label("summ", "dev");
+    expect(label?.previous).toHaveLength(MAX_PREVIOUS);
+    expect((await store.get(labelKey("dev", "summ")))!.length).toBeLessThan(1_000);
+
+    // rollback walks the whole remembered stack, then says it reached the bottom
+    for (let i = 0; i < MAX_PREVIOUS; i++) await registry.rollback("summ", "dev", { actor: "sre" });
+    const bottom = await rejection(registry.rollback("summ", "dev", { actor: "sre" }));
+    expect(bottom.kind).toBe("conflict");
+    expect(bottom.message).toMatch(/remembers its last 50\): nothing to roll back to; promote the version you want/);
+
+    // a stack written before the bound (or by hand) is cut back on the next move, whichever way it goes
+    const long = Array.from({ length: 5_000 }, (_, i) => (i % 2 === 0 ? "1.1.0" : "1.0.0"));
+    const record = { version: "1.0.0", previous: long, approvedBy: "x", at: "2030-01-01T00:00:00.000Z" };
+    await store.set(labelKey("staging", "summ"), JSON.stringify({ ...record, everOn: ["1.0.0", "1.1.0"] }));
+    await store.set(labelKey("prod", "summ"), JSON.stringify({ ...record, everOn: ["1.0.0"] }));
+    await registry.rollback("summ", "staging", { actor: "sre" });
+    await registry.promote("summ", "1.1.0", "prod", { approvedBy: "alice" });
+    expect((await registry.label("summ", "staging"))?.previous).toHaveLength(MAX_PREVIOUS);
+    expect((await registry.label("summ", "prod"))?.previous).toHaveLength(MAX_PREVIOUS);
+  });
+
+  it("refuses a version larger than the refresh reads", async () => {
+    const huge = { ...promptVersion("big", "1.0.0"), description: "x".repeat(MAX_RECORD_BYTES) };
+    const err = await rejection(registry.register(huge, "author"));
+    expect(err.kind).toBe("invalid");
+    expect(err.message).toMatch(/big@1\.0\.0 is \d+ bytes as stored, more than the 4194304/);
+    expect(await registry.versions("big")).toEqual([]);
   });
 
   it("audits every change with who, when, from and to, oldest first", async () => {

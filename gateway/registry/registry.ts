@@ -8,6 +8,7 @@ import { appendAudit, notifyChange, readHistory } from "./audit.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
 import { labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey, versionsPrefix } from "../store/keys.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
+import { MAX_RECORD_BYTES } from "./refresh-reads.ts";
 import { RegistryError } from "./registry-error.ts";
 import type { AuditEntry, Label, LabelRecord } from "./records.ts";
 
@@ -64,7 +65,17 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       assertPresent(version.hash, "hash");
       const { name } = version;
       const key = versionKey(name, version.version);
-      if (await store.setIfAbsent(key, JSON.stringify(version))) {
+      const record = JSON.stringify(version);
+      const bytes = Buffer.byteLength(record);
+      if (bytes > MAX_RECORD_BYTES) {
+        // The gateway's refresh skips larger records: refuse what it would never serve.
+        throw new RegistryError(
+          "invalid",
+          `${name}@${version.version} is ${bytes} bytes as stored, more than the ${MAX_RECORD_BYTES} a version may be`,
+          { field: "version" },
+        );
+      }
+      if (await store.setIfAbsent(key, record)) {
         await appendAudit(store, clock, { actor, action: "register", name, version: version.version });
         await notifyChange(store);
         return { created: true };
@@ -190,14 +201,16 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       }
       const [to, ...rest] = current.previous;
       if (to === undefined) {
+        // Also the bottom of a full stack: what came before the last MAX_PREVIOUS moves is forgotten.
         throw new RegistryError(
           "conflict",
-          `${name}@${env} points at ${current.version} and has no earlier version: nothing to roll back to`,
+          `${name}@${env} points at ${current.version} and has no earlier version ` +
+            `(a label remembers its last ${MAX_PREVIOUS}): nothing to roll back to; promote the version you want instead`,
         );
       }
       const next: LabelRecord = {
         version: to,
-        previous: rest,
+        previous: rest.slice(0, MAX_PREVIOUS), // a stack written before the bound (or by hand) shrinks here too
         approvedBy: opts.actor,
         at: now(),
         everOn: current.everOn,

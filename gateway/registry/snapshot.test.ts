@@ -58,9 +58,9 @@ function countingPolls(store: Store): { store: Store; passed(n: number): Promise
   let started = 0;
   const counted: Store = {
     ...store,
-    get: (key) => {
-      if (key === REVISION_KEY) started++;
-      return store.get(key);
+    readStrings: (keys, maxBytes) => {
+      if (keys.includes(REVISION_KEY)) started++;
+      return store.readStrings(keys, maxBytes);
     },
   };
   return {

@@ -7,16 +7,19 @@ import type { Store } from "../store/store.ts";
 import { silentLogger } from "../support/logger.ts";
 import type { Logger } from "../support/logger.ts";
 import { ENVIRONMENTS, type Environment } from "./environments.ts";
-import {
-  CHANGE_CHANNEL,
-  labelKey,
-  parseVersionKey,
-  PROMPTS_PREFIX,
-  REVISION_KEY,
-  versionKey,
-  weightsKey,
-} from "../store/keys.ts";
+import { CHANGE_CHANNEL, labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey } from "../store/keys.ts";
+import type { Bounded } from "../store/store.ts";
+import { createInvalidKeyReport } from "./invalid-keys.ts";
 import { parseLabelRecord, parsePromptVersion } from "./records.ts";
+import {
+  KEY_FAMILIES,
+  MAX_RECORD_BYTES,
+  readRevision,
+  readWeights,
+  type InvalidKey,
+  type KeyFamily,
+  type WeightsByName,
+} from "./refresh-reads.ts";
 import { errorText, readSnapshotFile, writeSnapshotFile } from "./snapshot-file.ts";
 import { createRecordsReader } from "./snapshot-records.ts";
 import { createStoreGuard, type RegistryHealth } from "./store-regression.ts";
@@ -35,15 +38,27 @@ export interface RegistrySnapshot {
   readonly prompts: ReadonlyMap<string, PromptEntry>;
 }
 
-type WeightsByName = Map<string, Map<Environment, WeightsHash>>;
+export interface LoadOptions {
+  /** What the last refresh read: a key that cannot be read now keeps its value from there. */
+  readonly previous?: RegistrySnapshot | null;
+  /** Receives every key skipped; without it, each one is logged as it is found. */
+  readonly invalid?: InvalidKey[];
+}
 
 /**
  * Reads the whole registry: the revision first (so a change racing this load bumps it past what we
- * report and the next poll reloads), one key scan, one mget for versions and labels, and the weights
- * hashes in parallel (pipelined on one Redis connection). Unparsable values are skipped and logged.
+ * report and the next poll reloads), one key scan, one bounded read of versions and labels, and the
+ * weights hashes (refresh-reads.ts). A key that cannot be read (another type, too large, unparsable) is
+ * skipped and reported, keeping its value from `previous` when there is one; the others load as usual.
  */
-export async function loadSnapshot(store: Store, logger: Logger = silentLogger): Promise<RegistrySnapshot> {
-  const revision = parseRevision(await store.get(REVISION_KEY));
+export async function loadSnapshot(
+  store: Store,
+  logger: Logger = silentLogger,
+  options: LoadOptions = {},
+): Promise<RegistrySnapshot> {
+  const previous = options.previous ?? null;
+  const invalid: InvalidKey[] = [];
+  const revision = (await readRevision(store, invalid)) ?? previous?.revision ?? 0;
   const byName = new Map<string, string[]>();
   for (const key of await store.keys(PROMPTS_PREFIX)) {
     const parsed = parseVersionKey(key);
@@ -52,43 +67,64 @@ export async function loadSnapshot(store: Store, logger: Logger = silentLogger):
   const names = [...byName.keys()].sort();
   const versionKeys = names.flatMap((name) => (byName.get(name) ?? []).map((v) => versionKey(name, v)));
   const labelKeys = names.flatMap((name) => ENVIRONMENTS.map((env) => labelKey(env, name)));
-  const [values, weights] = await Promise.all([store.mget([...versionKeys, ...labelKeys]), readWeights(store, names)]);
+  const heldWeights = (name: string, env: Environment): WeightsHash | undefined =>
+    previous?.prompts.get(name)?.weights.get(env);
+  const [values, weights] = await Promise.all([
+    store.readStrings([...versionKeys, ...labelKeys], MAX_RECORD_BYTES),
+    readWeights(store, names, heldWeights, invalid),
+  ]);
 
   const prompts = new Map<string, PromptEntry>();
   let v = 0; // versions come first in `values`, then three labels per name
   let l = versionKeys.length;
   for (const name of names) {
+    const held = previous?.prompts.get(name);
     const versions = new Map<string, PromptVersion>();
     for (const version of byName.get(name) ?? []) {
-      const raw = values[v++];
-      const parsed = raw == null ? null : parsePromptVersion(raw);
-      if (parsed) versions.set(version, parsed);
-      else if (raw != null) logger.warn("registry: skipping unreadable prompt version", { name, version });
+      const key = versionKey(name, version);
+      const parsed = readRecord(values[v++], key, "version", parsePromptVersion, held?.versions.get(version), invalid);
+      if (parsed !== null) versions.set(version, parsed);
     }
     const labels = new Map<Environment, string>();
     for (const env of ENVIRONMENTS) {
-      const raw = values[l++];
-      const record = raw == null ? null : parseLabelRecord(raw);
-      if (record) labels.set(env, record.version);
-      else if (raw != null) logger.warn("registry: skipping unreadable label", { name, env });
+      const label = readRecord(values[l++], labelKey(env, name), "label", labelVersion, held?.labels.get(env), invalid);
+      if (label !== null) labels.set(env, label);
     }
     prompts.set(name, { versions, labels, weights: weights.get(name) ?? new Map() });
   }
+  if (options.invalid) options.invalid.push(...invalid);
+  else for (const { key, reason, detail } of invalid) logger.warn("registry key skipped", { key, reason, detail });
   return { revision, prompts };
 }
 
-/** The non-empty weights hashes of `names` in every environment; one parallel batch of HGETALLs. */
-async function readWeights(store: Store, names: readonly string[]): Promise<WeightsByName> {
-  const pairs = names.flatMap((name) => ENVIRONMENTS.map((env) => [name, env] as const));
-  const hashes = await Promise.all(pairs.map(([name, env]) => store.hgetall(weightsKey(env, name))));
-  const out: WeightsByName = new Map();
-  pairs.forEach(([name, env], i) => {
-    const hash = hashes[i];
-    const forName = out.get(name) ?? new Map<Environment, WeightsHash>();
-    out.set(name, forName);
-    if (hash && Object.keys(hash).length > 0) forName.set(env, hash);
-  });
-  return out;
+function unparsable(text: string | null, family: KeyFamily): string {
+  try {
+    JSON.parse(text ?? "");
+    return `JSON, but not a ${family} record`;
+  } catch {
+    return `${text?.length ?? 0} characters that are not JSON`;
+  }
+}
+
+const labelVersion = (text: string): string | null => parseLabelRecord(text)?.version ?? null;
+
+/** A record's value: parsed, or (when it cannot be read) reported and replaced by the one held, if any. */
+function readRecord<T>(
+  read: Bounded<string | null> | undefined,
+  key: string,
+  family: KeyFamily,
+  parse: (text: string) => T | null,
+  held: T | undefined,
+  invalid: InvalidKey[],
+): T | null {
+  if (!read) throw new Error("the store answered fewer reads than asked");
+  if (read.ok && read.value === null) return null; // absent: a label not set, a version deleted since the scan
+  const parsed = read.ok && read.value !== null ? parse(read.value) : null;
+  if (parsed !== null) return parsed;
+  const kept = held !== undefined;
+  if (read.ok) invalid.push({ key, family, reason: "unparsable", detail: unparsable(read.value, family), kept });
+  else invalid.push({ key, family, reason: read.problem, detail: read.detail, kept });
+  return held ?? null;
 }
 
 /** `snapshot` with the given weights; the same object when nothing changed (entries are shared). */
@@ -131,11 +167,6 @@ function sameWeights(a: ReadonlyMap<Environment, WeightsHash>, b: ReadonlyMap<En
   return true;
 }
 
-function parseRevision(raw: string | null): number {
-  const n = raw === null ? 0 : Number(raw);
-  return Number.isSafeInteger(n) ? n : 0;
-}
-
 export interface SnapshotRefresherOptions {
   readonly store: Store;
   readonly clock: Clock;
@@ -148,6 +179,8 @@ export interface SnapshotRefresherOptions {
   readonly intervalMs?: number;
   /** How long start() waits for the store before falling back to disk (default 1500 ms). */
   readonly startTimeoutMs?: number;
+  /** Called once per weights hash refused at read (another type, too large): an invalid canary change. */
+  readonly onWeightsRefused?: () => void;
 }
 
 export interface SnapshotRefresher {
@@ -157,6 +190,8 @@ export interface SnapshotRefresher {
   current(): RegistrySnapshot | null;
   /** True once a snapshot is held (from the store or from disk): what /readyz reports. */
   ready(): boolean;
+  /** The keys the refresh skips now (another type, too large, unparsable); each was logged once. */
+  invalidKeys(): readonly InvalidKey[];
   /** The store as this replica last saw it: current, unreachable, or behind the snapshot served. */
   health(): RegistryHealth;
 }
@@ -177,6 +212,10 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
   let again = false;
   let diskPending: RegistrySnapshot | null = null;
   let diskWriting: Promise<void> | null = null;
+  const invalidKeys = createInvalidKeyReport({
+    logger,
+    ...(opts.onWeightsRefused ? { onWeightsRefused: opts.onWeightsRefused } : {}),
+  });
   // A store that went backwards (emptied, keys lost) never replaces the snapshot served, nor its disk copy.
   const guard = createStoreGuard({ store, clock, logger, diskPath });
   const records = createRecordsReader(store, logger);
@@ -231,11 +270,19 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     subscribe();
     try {
       const held = snapshot;
-      const revision = parseRevision(await store.get(REVISION_KEY));
-      if (!held || !fresh || guard.behind() || revision !== held.revision) {
-        const loaded = await loadSnapshot(store, logger);
+      const found: InvalidKey[] = [];
+      // An unreadable revision (null, reported) cannot say the registry changed: the weights still flow.
+      const revision = await readRevision(store, found);
+      if (!held || !fresh || guard.behind() || (revision !== null && revision !== held.revision)) {
+        const loaded = await loadSnapshot(store, logger, { previous: held, invalid: found });
         if (await guard.admits(snapshot, loaded)) publish(loaded, true);
-      } else publish(withWeights(held, await readWeights(store, [...held.prompts.keys()])), true);
+        invalidKeys.update(KEY_FAMILIES, found);
+      } else {
+        const heldWeights = (name: string, env: Environment): WeightsHash | undefined =>
+          held.prompts.get(name)?.weights.get(env);
+        publish(withWeights(held, await readWeights(store, [...held.prompts.keys()], heldWeights, found)), true);
+        invalidKeys.update(["revision", "weights"], found);
+      }
       fresh = true;
       if (down) logger.info("registry store reachable again", { revision: snapshot?.revision ?? null });
       down = false;
@@ -282,7 +329,8 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
 
   const firstLoad = async (): Promise<void> => {
     const timeout = new AbortController();
-    const load = loadSnapshot(store, logger).then(
+    const found: InvalidKey[] = [];
+    const load = loadSnapshot(store, logger, { invalid: found }).then(
       (loaded) => ({ loaded }),
       (err: unknown) => ({ err }),
     );
@@ -293,6 +341,7 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     const outcome = await Promise.race([load, timer]);
     timeout.abort();
     if ("loaded" in outcome) {
+      invalidKeys.update(KEY_FAMILIES, found);
       // The disk copy is the last good snapshot: a store that lost part of it is not taken as the truth.
       const saved = await readSnapshotFile(diskPath, logger);
       const admitted = saved === null || (await guard.admits(saved, outcome.loaded).catch(() => null));
@@ -330,6 +379,7 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
     },
     current: () => snapshot,
     ready: () => snapshot !== null,
+    invalidKeys: () => invalidKeys.current(),
     health: () => {
       const behind = guard.behind();
       return {

@@ -1,7 +1,7 @@
 // parseWeights drops each bad entry with a problem and keeps the rest; validateWeights refuses exactly those.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_WEIGHT, parseWeights, validateWeights } from "./weights.ts";
+import { MAX_WEIGHT, MAX_WEIGHTS_ENTRY_BYTES, MAX_WEIGHTS_FIELDS, parseWeights, validateWeights } from "./weights.ts";
 
 const known = new Set(["1.0.0", "1.1.0", "1.2.0", "2.0.0"]);
 
@@ -66,6 +66,29 @@ describe("parseWeights", () => {
     expect(parsed.problems).toEqual([]);
     expect(parsed.notes).toEqual([expect.stringMatching(/stable version 1\.0\.0 is not in the hash.*"1\.0\.0 0"/)]);
     expect(parseWeights({ "1.0.0": "0", "1.1.0": "5" }, known, "1.0.0").notes).toEqual([]);
+  });
+
+  it("refuses a hash of more than MAX_WEIGHTS_FIELDS versions whole, with one problem, without reading its entries", () => {
+    const many = new Set(Array.from({ length: MAX_WEIGHTS_FIELDS + 1 }, (_, i) => `1.0.${i}`));
+    const raw = Object.fromEntries([...many].map((v) => [v, "1"]));
+    expect(parseWeights(raw, many, "1.0.0")).toEqual({
+      weights: null,
+      problems: [`the hash has ${MAX_WEIGHTS_FIELDS + 1} versions, more than the ${MAX_WEIGHTS_FIELDS} allowed`],
+      notes: [],
+    });
+    delete raw["1.0.1"];
+    expect(parseWeights(raw, many, "1.0.0").weights?.size).toBe(MAX_WEIGHTS_FIELDS);
+    expect(validateWeights({ ...raw, "1.0.1": "1" }, many, "1.0.0").ok).toBe(false);
+  });
+
+  it("refuses a weight text longer than MAX_WEIGHTS_ENTRY_BYTES, even one that is a number once trimmed", () => {
+    const padded = "5".padStart(MAX_WEIGHTS_ENTRY_BYTES + 1, " ");
+    const parsed = parseWeights({ "1.0.0": "95", "1.1.0": padded }, known, "1.0.0");
+    expect(parsed.weights).toEqual(new Map([["1.0.0", 95]]));
+    expect(parsed.problems).toEqual([
+      `the weight for 1.1.0 is ${MAX_WEIGHTS_ENTRY_BYTES + 1} bytes long, more than the ${MAX_WEIGHTS_ENTRY_BYTES} allowed`,
+    ]);
+    expect(parseWeights({ "1.0.0": "95", "1.1.0": padded.slice(1) }, known, "1.0.0").problems).toEqual([]);
   });
 
   it("keeps exactly the valid entries of any hash, with one problem per other entry", () => {

@@ -6,6 +6,21 @@ export type WeightsHash = Readonly<Record<string, string>>;
 /** Keeps every total a safe integer (buildSplit requires it); 10,000 buckets need no finer ratio. */
 export const MAX_WEIGHT = 1_000_000_000;
 
+/**
+ * The most versions one hash may weigh: a canary splits between a handful. A larger hash is refused
+ * whole, and the refresh does not even read it (the store counts its fields first), so a hand-made
+ * 100,000-field hash costs a count every poll, not a transfer and a parse.
+ */
+export const MAX_WEIGHTS_FIELDS = 100;
+
+/** The longest version name or weight text read from a hash, in UTF-8 bytes (a weight needs 10 digits). */
+export const MAX_WEIGHTS_ENTRY_BYTES = 256;
+
+/** The one problem of a hash over MAX_WEIGHTS_FIELDS (its entries are not looked at). */
+function tooManyVersions(fields: number): string {
+  return `the hash has ${fields} versions, more than the ${MAX_WEIGHTS_FIELDS} allowed`;
+}
+
 export interface ParsedWeights {
   /** null: 100% to the stable version (empty hash, or nothing usable with a positive weight). */
   readonly weights: Map<string, number> | null;
@@ -25,6 +40,9 @@ const NUMBER = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?$/i;
 /** A weight is plain decimal digits (surrounding spaces allowed), at most MAX_WEIGHT. */
 function checkEntry(version: string, raw: string, known: ReadonlySet<string>): number | string {
   if (!known.has(version)) return `version ${JSON.stringify(version)} is not registered for this prompt`;
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_WEIGHTS_ENTRY_BYTES)
+    return `the weight for ${version} is ${bytes} bytes long, more than the ${MAX_WEIGHTS_ENTRY_BYTES} allowed`;
   const text = raw.trim();
   const at = `weight ${JSON.stringify(raw)} for ${version}`;
   if (DIGITS.test(text)) {
@@ -57,6 +75,8 @@ function missingStable(weights: ReadonlyMap<string, number>, stable: string): st
  * fails a request. Zero weights are kept (harmless: a version at 0 gets no bucket).
  */
 export function parseWeights(raw: WeightsHash, known: ReadonlySet<string>, stable: string): ParsedWeights {
+  const fields = Object.keys(raw).length;
+  if (fields > MAX_WEIGHTS_FIELDS) return { weights: null, problems: [tooManyVersions(fields)], notes: [] };
   const weights = new Map<string, number>();
   const problems: string[] = [];
   for (const [version, value] of Object.entries(raw)) {

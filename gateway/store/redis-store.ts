@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import type { Result } from "ioredis";
 import type { Logger } from "../support/logger.ts";
-import type { BatchOptions, HashIncrement, Store } from "./store.ts";
+import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -32,9 +32,38 @@ end
 redis.call("SET", KEYS[1], ARGV[3])
 return 1`;
 
+// Bounded reads (readStrings, readHashes): the type and the sizes are checked on the server, so a key of
+// another type is an answer rather than a WRONGTYPE error, and nothing over the limits is sent.
+// Replies: {"none"}, {"wrong_type", type}, {"too_large", size} or {"ok", value}.
+const READ_STRING_SCRIPT = `
+local t = redis.call("TYPE", KEYS[1]).ok
+if t == "none" then return {"none"} end
+if t ~= "string" then return {"wrong_type", t} end
+local n = redis.call("STRLEN", KEYS[1])
+if n > tonumber(ARGV[1]) then return {"too_large", n} end
+return {"ok", redis.call("GET", KEYS[1])}`;
+
+// ARGV[1]: the most fields, ARGV[2]: the longest field or value. Lengths are taken with HSTRLEN, so an
+// oversized value is never copied, even into the script.
+const READ_HASH_SCRIPT = `
+local t = redis.call("TYPE", KEYS[1]).ok
+if t == "none" then return {"none"} end
+if t ~= "hash" then return {"wrong_type", t} end
+local n = redis.call("HLEN", KEYS[1])
+if n > tonumber(ARGV[1]) then return {"too_many", n} end
+local max = tonumber(ARGV[2])
+for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
+  if #field > max then return {"too_large", #field} end
+  local len = redis.call("HSTRLEN", KEYS[1], field)
+  if len > max then return {"too_large", len} end
+end
+return {"ok", redis.call("HGETALL", KEYS[1])}`;
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     promptgateCas(key: string, expectAbsent: string, expected: string, value: string): Result<number, Context>;
+    promptgateReadString(key: string, maxBytes: number): Result<unknown, Context>;
+    promptgateReadHash(key: string, maxFields: number, maxBytes: number): Result<unknown, Context>;
   }
 }
 
@@ -71,6 +100,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   });
   watchConnection(client, "commands", logger);
   client.defineCommand("promptgateCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
+  client.defineCommand("promptgateReadString", { numberOfKeys: 1, lua: READ_STRING_SCRIPT });
+  client.defineCommand("promptgateReadHash", { numberOfKeys: 1, lua: READ_HASH_SCRIPT });
 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 2_000;
   const outcome = await waitUntilReady(client, readyTimeoutMs);
@@ -134,6 +165,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
         if (err) throw err;
         return value as Record<string, string>;
       });
+    },
+    async readStrings(keys, maxBytes) {
+      return Promise.all(
+        keys.map(async (key) => stringRead(await client.promptgateReadString(k(key), maxBytes), maxBytes)),
+      );
+    },
+    async readHashes(keys, limits) {
+      if (keys.length === 0) return [];
+      // Most weights hashes are empty: one pipelined HLEN each (a wrong type is that key's error), and
+      // the script only for the hashes that have fields.
+      const pipeline = client.pipeline();
+      for (const key of keys) pipeline.hlen(k(key));
+      const lengths = (await pipeline.exec()) ?? [];
+      return Promise.all(
+        keys.map(async (key, i): Promise<Bounded<Record<string, string>>> => {
+          const [err, length] = lengths[i] ?? [new Error("no reply")];
+          if (err && !isWrongType(err)) throw err;
+          if (!err && length === 0) return { ok: true, value: {} };
+          if (!err && typeof length === "number" && length > limits.maxFields) return tooManyFields(length, limits);
+          return hashRead(await client.promptgateReadHash(k(key), limits.maxFields, limits.maxBytes), limits);
+        }),
+      );
     },
     async hset(key, fields) {
       if (Object.keys(fields).length === 0) return;
@@ -341,6 +394,48 @@ async function quit(conn: Redis): Promise<void> {
     clearTimeout(timer);
   }
   conn.disconnect(); // also stops any scheduled reconnect
+}
+
+const isWrongType = (err: Error): boolean => err.message.startsWith("WRONGTYPE");
+
+const tooManyFields = (fields: number, limits: HashLimits): Bounded<never> => ({
+  ok: false,
+  problem: "too_large",
+  detail: `${fields} fields, more than ${limits.maxFields}`,
+});
+
+const tooLong = (bytes: number, maxBytes: number, what: string): Bounded<never> => ({
+  ok: false,
+  problem: "too_large",
+  detail: `${what} of ${bytes} bytes, more than ${maxBytes}`,
+});
+
+const wrongType = (found: unknown, wanted: string): Bounded<never> => ({
+  ok: false,
+  problem: "wrong_type",
+  detail: `a ${String(found)}, not a ${wanted}`,
+});
+
+function stringRead(reply: unknown, maxBytes: number): Bounded<string | null> {
+  const [status, value] = Array.isArray(reply) ? (reply as unknown[]) : [];
+  if (status === "none") return { ok: true, value: null };
+  if (status === "ok" && typeof value === "string") return { ok: true, value };
+  if (status === "wrong_type") return wrongType(value, "string");
+  if (status === "too_large") return tooLong(Number(value), maxBytes, "a value");
+  throw new Error(`unexpected reply from the read script: ${String(status)}`);
+}
+
+function hashRead(reply: unknown, limits: HashLimits): Bounded<Record<string, string>> {
+  const [status, value] = Array.isArray(reply) ? (reply as unknown[]) : [];
+  if (status === "none") return { ok: true, value: {} };
+  if (status === "wrong_type") return wrongType(value, "hash");
+  if (status === "too_many") return tooManyFields(Number(value), limits);
+  if (status === "too_large") return tooLong(Number(value), limits.maxBytes, "a field or value");
+  if (status !== "ok" || !Array.isArray(value))
+    throw new Error(`unexpected reply from the read script: ${String(status)}`);
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < value.length; i += 2) pairs.push([String(value[i]), String(value[i + 1])]);
+  return { ok: true, value: Object.fromEntries(pairs) }; // fromEntries: a field named __proto__ stays a field
 }
 
 function errorText(err: unknown): string {

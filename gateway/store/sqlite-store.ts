@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { SQLOutputValue, StatementSync } from "node:sqlite";
 import type { Logger } from "../support/logger.ts";
-import type { BatchOptions, HashIncrement, Store } from "./store.ts";
+import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
 
 export interface SqliteStoreOptions {
   readonly path: string;
@@ -72,6 +72,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     hgetall: db.prepare(
       "SELECT field, value FROM hashes WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)",
     ),
+    // Sizes first, so that a value over the limit is measured, never read.
+    boundedGet: db.prepare(
+      "SELECT octet_length(value) AS n, CASE WHEN octet_length(value) <= ?2 THEN value END AS value FROM kv WHERE key = ?1",
+    ),
+    hashSize: db.prepare(
+      `SELECT COUNT(*) AS n, COALESCE(MAX(max(octet_length(field), octet_length(value))), 0) AS longest FROM hashes
+       WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)`,
+    ),
+    isString: db.prepare("SELECT 1 AS found FROM kv WHERE key = ?"),
+    isHash: db.prepare(
+      "SELECT 1 AS found FROM hashes WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2) LIMIT 1",
+    ),
+    isList: db.prepare("SELECT 1 AS found FROM lists WHERE key = ? LIMIT 1"),
     expiry: db.prepare("SELECT at FROM expiries WHERE key = ?"),
     setExpiry: db.prepare(
       "INSERT INTO expiries (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at",
@@ -132,6 +145,45 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     const out: Record<string, string> = {};
     for (const row of q.hgetall.all(full, now)) out[text(row, "field")] = text(row, "value");
     return out;
+  };
+  /**
+   * One file holds a key in each table it was written to; "another type" is a key that is absent from the
+   * table asked for and present in another one (Redis would answer WRONGTYPE).
+   */
+  const otherType = (full: string, now: number, asked: "string" | "hash"): string | null => {
+    if (asked !== "string" && q.isString.get(full)) return "string";
+    if (asked !== "hash" && q.isHash.get(full, now)) return "hash";
+    if (q.isList.get(full)) return "list";
+    return null;
+  };
+  const boundedString = (full: string, now: number, maxBytes: number): Bounded<string | null> => {
+    const row = q.boundedGet.get(full, maxBytes);
+    if (row) {
+      const bytes = int(row, "n");
+      if (bytes > maxBytes)
+        return { ok: false, problem: "too_large", detail: `a value of ${bytes} bytes, more than ${maxBytes}` };
+      return { ok: true, value: text(row, "value") };
+    }
+    const found = otherType(full, now, "string");
+    return found ? { ok: false, problem: "wrong_type", detail: `a ${found}, not a string` } : { ok: true, value: null };
+  };
+  const boundedHash = (full: string, now: number, limits: HashLimits): Bounded<Record<string, string>> => {
+    const size = q.hashSize.get(full, now) ?? {};
+    const fields = int(size, "n");
+    const longest = int(size, "longest");
+    if (fields === 0) {
+      const found = otherType(full, now, "hash");
+      return found ? { ok: false, problem: "wrong_type", detail: `a ${found}, not a hash` } : { ok: true, value: {} };
+    }
+    if (fields > limits.maxFields)
+      return { ok: false, problem: "too_large", detail: `${fields} fields, more than ${limits.maxFields}` };
+    if (longest > limits.maxBytes) {
+      const detail = `a field or value of ${longest} bytes, more than ${limits.maxBytes}`;
+      return { ok: false, problem: "too_large", detail };
+    }
+    // fromEntries, as the Redis store does: a field named __proto__ stays a field.
+    const rows = q.hgetall.all(full, now).map((row): [string, string] => [text(row, "field"), text(row, "value")]);
+    return { ok: true, value: Object.fromEntries(rows) };
   };
   const hincrby = (full: string, field: string, by: number): number => {
     assertSafeInteger(by);
@@ -215,6 +267,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       tx(() => {
         const now = Date.now();
         return keys.map((key) => readHash(k(key), now));
+      }, false),
+    readStrings: async (keys, maxBytes) =>
+      tx(() => {
+        const now = Date.now();
+        return keys.map((key) => boundedString(k(key), now, maxBytes));
+      }, false),
+    readHashes: async (keys, limits) =>
+      tx(() => {
+        const now = Date.now();
+        return keys.map((key) => boundedHash(k(key), now, limits));
       }, false),
     async hset(key, fields) {
       const full = k(key);

@@ -8,6 +8,22 @@ export interface HashIncrement {
   readonly by: number;
 }
 
+/**
+ * One key of a bounded read: its value, or why it was not read. `wrong_type`: the key holds another
+ * type (a hash where a string was asked, ...); `too_large`: more fields or longer values than allowed.
+ * `detail` says what was found, in a few words, for a log line.
+ */
+export type Bounded<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problem: "wrong_type" | "too_large"; readonly detail: string };
+
+export interface HashLimits {
+  /** More fields than this and the hash is not read. */
+  readonly maxFields: number;
+  /** A field name or value longer than this (in UTF-8 bytes) and the hash is not read. */
+  readonly maxBytes: number;
+}
+
 export interface BatchOptions {
   /**
    * Every key the batch touches expires this long after the batch (the expiry is renewed by each
@@ -40,6 +56,14 @@ export interface Store {
   hgetall(key: string): Promise<Record<string, string>>;
   /** Several hashes in one round trip (not one snapshot); missing keys are `{}`, in the order asked. */
   hgetallMany(keys: readonly string[]): Promise<Record<string, string>[]>;
+  /**
+   * Reads of what other people can write (the registry refresh): each key on its own, so a key of
+   * another type or too large is reported in its place and never fails the others, and nothing larger
+   * than the limits crosses the wire. Missing keys read as null.
+   */
+  readStrings(keys: readonly string[], maxBytes: number): Promise<Bounded<string | null>[]>;
+  /** The same for hashes (missing keys read as `{}`); the limits are checked before anything is sent. */
+  readHashes(keys: readonly string[], limits: HashLimits): Promise<Bounded<Record<string, string>>[]>;
   hset(key: string, fields: Readonly<Record<string, string>>): Promise<void>;
   hdel(key: string, fields: readonly string[]): Promise<void>;
   /** `by` must be a safe integer (count money in integer micro-units); a non-integer field rejects. */

@@ -58,9 +58,16 @@ export interface MetricsOptions {
   aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
+  /** Read at scrape time: the registry keys skipped now, by key family and reason. */
+  invalidKeys?: () => Iterable<{ readonly family: string; readonly reason: string }>;
+  /** Read at scrape time: how bodies refused before they all arrived ended (http/lingering-close.ts). */
+  lingering?: Readonly<Record<LingerOutcome, number> & { discardedBytes: number }>;
   /** Read at scrape time: whether the store is behind the registry snapshot served, and how often it fell behind. */
   registry?: () => { readonly behind: boolean; readonly regressions: number };
 }
+
+const LINGER_OUTCOMES = ["complete", "client_closed", "cut"] as const;
+type LingerOutcome = (typeof LINGER_OUTCOMES)[number];
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -200,7 +207,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       },
     });
   };
-  const { invalidWeights, aggregates, spans, registry: registryHealth } = opts;
+  const { invalidWeights, aggregates, spans, invalidKeys, registry: registryHealth } = opts;
+  if (invalidKeys) registryInvalidKeys(registry, invalidKeys);
   if (invalidWeights)
     observed(
       "promptgate_weights_invalid_total",
@@ -230,6 +238,24 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       () => spans.dropped,
     );
     observed("promptgate_spans_export_failed_total", "Spans lost in failed or timed-out exports", () => spans.failed);
+  }
+  const lingering = opts.lingering;
+  if (lingering) {
+    new Counter({
+      name: "promptgate_lingering_closes_total",
+      help: "Answers sent before the whole request body arrived (413, a JSON limit), by how the connection ended: the client sent the rest (complete), closed first (client_closed), or was cut at limits.linger_ms or linger_bytes (cut)",
+      labelNames: ["outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const outcome of LINGER_OUTCOMES) this.inc({ outcome }, lingering[outcome]);
+      },
+    });
+    observed(
+      "promptgate_lingering_discarded_bytes_total",
+      "Bytes of request bodies read and thrown away after an answer sent before they all arrived",
+      () => lingering.discardedBytes,
+    );
   }
 
   if (registryHealth) {
@@ -275,4 +301,31 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         });
     },
   };
+}
+
+/**
+ * `promptgate_registry_invalid_keys{family,reason}`: keys the registry refresh skips now. A combination
+ * seen once stays at 0 after the key is fixed, so a dashboard shows the fix rather than no data.
+ */
+function registryInvalidKeys(
+  registry: Registry,
+  read: () => Iterable<{ readonly family: string; readonly reason: string }>,
+): void {
+  const seen = new Map<string, { family: string; reason: string }>();
+  new Gauge({
+    name: "promptgate_registry_invalid_keys",
+    help: "Registry keys the background refresh skips now (wrong type, too large, unparsable, does not compile)",
+    labelNames: ["family", "reason"],
+    registers: [registry],
+    collect() {
+      const counts = new Map<string, number>();
+      for (const { family, reason } of read()) {
+        const id = `${family}\u0000${reason}`;
+        seen.set(id, { family, reason });
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      this.reset();
+      for (const [id, labels] of seen) this.set(labels, counts.get(id) ?? 0);
+    },
+  });
 }

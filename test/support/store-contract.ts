@@ -201,6 +201,60 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await b.hgetallMany([])).toEqual([]);
     });
 
+    it("readStrings reads each key on its own: another type or an oversized value is reported, not thrown", async () => {
+      const s = await open();
+      await s.set("str", "héllo"); // 6 bytes in UTF-8
+      await s.set("empty", "");
+      await s.hset("hash", { f: "1" });
+      await s.append("list", "x");
+      await s.set("big", "x".repeat(7));
+      const reads = await s.readStrings(["str", "missing", "hash", "list", "big", "empty"], 6);
+      expect(reads).toEqual([
+        { ok: true, value: "héllo" },
+        { ok: true, value: null },
+        { ok: false, problem: "wrong_type", detail: "a hash, not a string" },
+        { ok: false, problem: "wrong_type", detail: "a list, not a string" },
+        { ok: false, problem: "too_large", detail: "a value of 7 bytes, more than 6" },
+        { ok: true, value: "" },
+      ]);
+      expect(await s.readStrings([], 10)).toEqual([]);
+      expect(await s.readStrings(["str"], 5)).toEqual([
+        { ok: false, problem: "too_large", detail: "a value of 6 bytes, more than 5" },
+      ]);
+    });
+
+    it("readHashes refuses another type, too many fields or a long field or value, key by key", async () => {
+      const s = await open();
+      const limits = { maxFields: 3, maxBytes: 9 };
+      const fields = Object.fromEntries([
+        ["1.0.0", "95"],
+        ["1.1.0", "5"],
+        ["__proto__", "1"], // a field like any other, not the object's prototype
+      ]);
+      await s.hset("ok", fields);
+      await s.set("str", "notahash");
+      await s.append("list", "x");
+      await s.hset("wide", { a: "1", b: "2", c: "3", d: "4" });
+      await s.hset("long-value", { a: "1234567890" });
+      await s.hset("long-field", { "1234567890": "1" });
+      await s.hset("exact", { "123456789": "123456789" });
+      const reads = await s.readHashes(
+        ["ok", "missing", "str", "list", "wide", "long-value", "long-field", "exact"],
+        limits,
+      );
+      expect(reads[0]).toEqual({ ok: true, value: fields });
+      expect(reads.slice(1)).toEqual([
+        { ok: true, value: {} },
+        { ok: false, problem: "wrong_type", detail: "a string, not a hash" },
+        { ok: false, problem: "wrong_type", detail: "a list, not a hash" },
+        { ok: false, problem: "too_large", detail: "4 fields, more than 3" },
+        { ok: false, problem: "too_large", detail: "a field or value of 10 bytes, more than 9" },
+        { ok: false, problem: "too_large", detail: "a field or value of 10 bytes, more than 9" },
+        { ok: true, value: { "123456789": "123456789" } },
+      ]);
+      expect(await s.readHashes([], limits)).toEqual([]);
+    });
+
     it("hincrbyBatch with expireMs: the hashes vanish after it and count from zero again", async () => {
       const [a, b] = await openPair(open, name);
       await a.hincrbyBatch(
