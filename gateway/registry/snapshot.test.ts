@@ -181,6 +181,33 @@ describe.each(backends)("snapshot on $name", ({ make }) => {
     expect(saved.records.get("other")).toMatchObject({ labels: {}, audit: [{ action: "register" }] });
   });
 
+  it("does not take a store emptied between the reads of one poll for canary weights removed", async () => {
+    const store = await backend.open();
+    await seed(store);
+    const weights = { "1.0.0": "90", "1.1.0": "10" };
+    await store.hset("weights:staging:summ", weights);
+    let armed = false;
+    const flushedMidPoll: Store = {
+      ...store,
+      readHashes: async (keys, limits) => {
+        if (armed) {
+          armed = false; // emptied after the poll read the revision, before it reads the weights
+          for (const key of await store.keys("")) await store.del(key);
+        }
+        return store.readHashes(keys, limits);
+      },
+    };
+    const { r } = refresher(flushedMidPoll, { intervalMs: 20 });
+    await r.start();
+    const path = join(dir, "snapshot.json");
+    await eventually(() => existsSync(path) || undefined, 1_000, "disk snapshot");
+    armed = true;
+    await eventually(() => r.health().store === "behind" || undefined, 2_000, "the store seen behind");
+    expect(r.current()?.prompts.get("summ")?.weights.get("staging")).toEqual(weights);
+    const saved = deserializeSnapshot(readFileSync(path, "utf8"));
+    expect(saved?.prompts.get("summ")?.weights.get("staging")).toEqual(weights);
+  });
+
   it("does not republish unchanged state, and survives a listener that throws", async () => {
     const store = await backend.open();
     await seed(store);

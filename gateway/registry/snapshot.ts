@@ -280,7 +280,9 @@ export function createSnapshotRefresher(opts: SnapshotRefresherOptions): Snapsho
       } else {
         const heldWeights = (name: string, env: Environment): WeightsHash | undefined =>
           held.prompts.get(name)?.weights.get(env);
-        publish(withWeights(held, await readWeights(store, [...held.prompts.keys()], heldWeights, found)), true);
+        const weights = await readWeights(store, [...held.prompts.keys()], heldWeights, found);
+        // A store emptied between the two reads must not pass for weights removed: the revision tells.
+        if ((await readRevision(store, [])) === revision) publish(withWeights(held, weights), true);
         invalidKeys.update(["revision", "weights"], found);
       }
       fresh = true;
