@@ -184,7 +184,9 @@ describe("a client that keeps sending after its 413", () => {
       interval: 100,
     });
     gc();
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * MB);
+    // Kept bytes would be all 128 MB and more; the uploader in this same process may still hold a few
+    // tens of MB queued on its socket on a loaded machine, so the bound sits well between the two.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * MB);
     upload.socket.destroy();
     await vi.waitFor(async () => expect(await lingering(gw.url, "client_closed")).toBe(1));
   }, 90_000);
