@@ -1,7 +1,7 @@
 // The load test's child processes: each server runs in its own Node process (this Node, so all share
 // one version), announces itself, and is always stopped: on success, on error, on SIGINT, on exit.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -164,5 +164,50 @@ export function cpuSeconds(pid: number | undefined): number | null {
     return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
   } catch {
     return null;
+  }
+}
+
+/** The config and state folder of the running script, removed however it ends. */
+let scratchDir: string | null = null;
+
+/** Names the folder `runScript` removes when the script ends, fails or is interrupted. */
+export function setScratch(dir: string): void {
+  scratchDir = dir;
+}
+
+export function removeScratch(): void {
+  if (scratchDir !== null) rmSync(scratchDir, { recursive: true, force: true });
+}
+
+/**
+ * Runs a load script's `main` as its exit code: the servers it started are killed on exit, SIGINT and
+ * SIGTERM stop them gracefully (after `onInterrupt`) and exit 130, and a failure is logged as one line.
+ */
+export async function runScript(
+  main: () => Promise<number>,
+  log: (msg: string) => void,
+  onInterrupt: () => void,
+): Promise<void> {
+  process.on("exit", killAllNow);
+  let interrupted = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      log(`${signal}: stopping the servers`);
+      onInterrupt();
+      void stopAll(3000).finally(() => {
+        removeScratch();
+        process.exit(130);
+      });
+    });
+  }
+  try {
+    process.exitCode = await main();
+  } catch (err) {
+    if (!interrupted) {
+      log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
   }
 }

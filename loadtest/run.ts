@@ -3,13 +3,13 @@
 // in one run, in interleaved rounds; reports req/s, p50 latency at concurrency 1, and the ratios
 // against the targets. See loadtest/README.md.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runLoad, stopAllRuns, targetNames, type Target, type TargetName } from "./bench.ts";
 import { HELP, parseBaseBody, parseOptions, scenarioBody, type Options, type ScenarioName } from "./options.ts";
-import { anyUnexpectedExit, cpuSeconds, killAllNow, stopAll } from "./processes.ts";
+import { anyUnexpectedExit, cpuSeconds, removeScratch, runScript, setScratch, stopAll } from "./processes.ts";
 import {
   metAllTargets,
   renderMarkdown,
@@ -176,7 +176,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const startedAt = new Date();
   const loadStart = loadavg();
   const tmp = mkdtempSync(join(tmpdir(), "promptgate-loadtest-"));
-  scratchDir = tmp;
+  setScratch(tmp);
   let watchdog: NodeJS.Timeout | undefined;
   try {
     const limitMs = watchdogMs(opts);
@@ -243,32 +243,4 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The config and state folder of this run, removed however the run ends. */
-let scratchDir: string | null = null;
-const removeScratch = (): void => {
-  if (scratchDir !== null) rmSync(scratchDir, { recursive: true, force: true });
-};
-
-process.on("exit", killAllNow);
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`${signal}: stopping the servers`);
-    stopAllRuns();
-    void stopAll(3000).finally(() => {
-      removeScratch();
-      process.exit(130);
-    });
-  });
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  if (!interrupted) {
-    log(`failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  }
-}
+await runScript(() => main(process.argv.slice(2)), log, stopAllRuns);

@@ -3,13 +3,22 @@
 // be back to the baseline (+10%) and every stream must have ended as it should. Not in CI: it takes
 // minutes. See loadtest/README.md.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { anyUnexpectedExit, announcedPort, freePort, killAllNow, spawnNode, stopAll } from "./processes.ts";
+import {
+  anyUnexpectedExit,
+  announcedPort,
+  freePort,
+  removeScratch,
+  runScript,
+  setScratch,
+  spawnNode,
+  stopAll,
+} from "./processes.ts";
 import { gatewayOwnEnv, startGateway, START_TIMEOUT_MS, writeConfigDir } from "./servers.ts";
 import { runPlan, runStream, type StreamResult, type StreamTarget } from "./soak-client.ts";
 import { parseSoakOptions, SOAK_HELP, type SoakOptions } from "./soak-options.ts";
@@ -222,7 +231,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (process.platform !== "linux") throw new Error("the soak reads /proc: it runs on Linux only");
   const tmp = mkdtempSync(join(tmpdir(), "promptgate-soak-"));
-  scratchDir = tmp;
+  setScratch(tmp);
   let watchdog: NodeJS.Timeout | undefined;
   try {
     const limitMs = watchdogMs(opts);
@@ -241,31 +250,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-let scratchDir: string | null = null;
-const removeScratch = (): void => {
-  if (scratchDir !== null) rmSync(scratchDir, { recursive: true, force: true });
-};
-
-process.on("exit", killAllNow);
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
+await runScript(
+  () => main(process.argv.slice(2)),
+  log,
+  () => {
     stopping = true;
-    log(`${signal}: stopping the servers`);
-    void stopAll(3000).finally(() => {
-      removeScratch();
-      process.exit(130);
-    });
-  });
-}
-
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  if (!interrupted) {
-    log(`failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  }
-}
+  },
+);
