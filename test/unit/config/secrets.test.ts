@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { parseGatewayConfig } from "../../../gateway/config/gateway-config.ts";
+import { configuredSecrets } from "../../../gateway/config/secrets.ts";
+
+describe("configuredSecrets", () => {
+  it("lists provider keys (scoped to their provider), credential headers, gateway keys, the admin token and the Redis password", () => {
+    const config = parseGatewayConfig(
+      `
+providers:
+  openai: { base_url: https://api.openai.com/v1, api_key_env: OPENAI_API_KEY, organization: org-not-secret }
+  anthropic: { base_url: https://api.anthropic.com/v1, headers: { X-Api-Key: sk-ant-in-a-header, Accept: application/json } }
+routes: [{ match: "*", provider: openai }]
+gateway_keys_env: GATEWAY_KEYS
+`,
+      { OPENAI_API_KEY: "sk-openai", GATEWAY_KEYS: "gk-1, gk-2" },
+    );
+    const secrets = configuredSecrets(
+      { adminToken: "admin-token", redisUrl: "redis://default:p%40ss@redis:6379/0" },
+      config,
+    );
+    expect(secrets).toEqual([
+      { source: "OPENAI_API_KEY", value: "sk-openai", scope: "openai" },
+      { source: "providers.anthropic.headers.x-api-key", value: "sk-ant-in-a-header", scope: "anthropic" },
+      { source: "GATEWAY_KEYS", value: "gk-1", scope: null },
+      { source: "GATEWAY_KEYS", value: "gk-2", scope: null },
+      { source: "ADMIN_TOKEN", value: "admin-token", scope: null },
+      // As written in the URL and as Redis receives it.
+      { source: "the password in REDIS_URL", value: "p%40ss", scope: null },
+      { source: "the password in REDIS_URL", value: "p@ss", scope: null },
+    ]);
+  });
+
+  it("lists nothing when nothing is configured", () => {
+    const config = parseGatewayConfig(`routes: [{ match: "*", provider: mock }]`, {});
+    expect(configuredSecrets({ adminToken: undefined, redisUrl: "redis://redis:6379" }, config)).toEqual([]);
+  });
+});
