@@ -20,7 +20,7 @@ import { resolveVariables } from "../gateway/prompts/variables.ts";
 
 const CALLS = 100_000;
 /** The defaults of `limits.json_depth` and `limits.json_members`. */
-const JSON_LIMITS = { depth: 128, members: 100_000 };
+const JSON_LIMITS = { depth: 128, members: 100_000, containers: 100_000 };
 const ROUNDS = 9;
 
 const versions = await loadPromptDir(join(import.meta.dirname, "../config/prompts"));

@@ -171,7 +171,7 @@ describe("a deeply nested body", () => {
   });
 });
 
-describe("limits.json_depth and limits.json_members", () => {
+describe("limits.json_depth, limits.json_members and limits.json_containers", () => {
   it("are settings: a body at the limits passes, one past them is a 400 naming the setting", async () => {
     const { gw, provider } = await setup("limits: { json_depth: 8, json_members: 20 }");
     const url = `${gw.url}/v1/chat/completions`;
@@ -207,6 +207,20 @@ describe("limits.json_depth and limits.json_members", () => {
     const { result, ms } = await longestBlock(() => post(`${gw.url}/v1/chat/completions`, body));
     expect(result.status).toBe(400);
     expect(result.error.message).toContain("more than 100000 object members");
+    expect(ms).toBeLessThan(blockBudgetMs(body.length));
+    expect(provider.received).toHaveLength(0);
+  });
+
+  it("bound the arrays and objects side by side, which JSON.parse and JSON.stringify pay for one by one", async () => {
+    const { gw, provider } = await setup();
+    // 9.6 MB of `[],[],...` is shallow and has no members, and held the event loop for over a second.
+    const junk = Array.from({ length: 3_200_000 }, () => "[]").join(",");
+    const body = `{"model":"gpt-test","messages":[{"role":"user","content":"hi"}],"metadata":[${junk}]}`;
+    const { result, ms } = await longestBlock(() => post(`${gw.url}/v1/chat/completions`, body));
+    expect(result.status).toBe(400);
+    expect(result.error.message).toBe(
+      "The request body holds more than 100000 arrays and objects (the limit is limits.json_containers)",
+    );
     expect(ms).toBeLessThan(blockBudgetMs(body.length));
     expect(provider.received).toHaveLength(0);
   });

@@ -15,7 +15,7 @@ import { refusedPrompt } from "../registry/prompt-ops.ts";
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
 /** Admin bodies are small and shallow (a prompt file nests about 5 deep); YAML flow collections count. */
-export const ADMIN_JSON_LIMITS: JsonLimits = { depth: 64, members: 10_000 };
+export const ADMIN_JSON_LIMITS: JsonLimits = { depth: 64, members: 10_000, containers: 10_000 };
 
 const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"]);
 const who = z.string().trim().min(1, "must not be empty").max(200);

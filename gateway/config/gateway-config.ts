@@ -33,6 +33,8 @@ const limitsSchema = z.strictObject({
   json_depth: z.number().int().min(8).max(1_000).default(128),
   /** `"name": value` pairs in all the objects of a JSON body, counted by the same scan. */
   json_members: z.number().int().positive().default(100_000),
+  /** Arrays and objects in all of a JSON body, counted by the same scan. */
+  json_containers: z.number().int().positive().default(100_000),
   /** After an answer sent before the whole body arrived (a 413, a JSON limit), the rest is read and thrown
    * away for this long (or this many bytes) before the connection closes, so a client still sending reads
    * the answer instead of a reset. */

@@ -2,7 +2,10 @@
 // Depth: JSON.parse of 5 MB of `[[[[...` holds the event loop for seconds, and what it builds overflows
 // the stack of every recursive reader after it (JSON.stringify, template variables). Members: V8 makes a
 // hidden class for every new order of keys, so 100,000 objects whose keys come in shuffled orders cost
-// it seconds per MB where ordinary JSON costs milliseconds. A text past either limit is refused unparsed.
+// it seconds per MB where ordinary JSON costs milliseconds. Containers: an array or object costs the
+// parser, and every reader after it, about ten times what a number does, so 10 MB of `[],[],...` held
+// the event loop for over a second between JSON.parse and JSON.stringify. A text past any limit is
+// refused unparsed.
 import { GatewayError } from "../errors/gateway-error.ts";
 
 export interface JsonLimits {
@@ -10,6 +13,8 @@ export interface JsonLimits {
   readonly depth: number;
   /** `"name": value` pairs in all objects together. */
   readonly members: number;
+  /** Arrays and objects in all, at any depth. */
+  readonly containers: number;
 }
 
 export type JsonLimit = keyof JsonLimits;
@@ -44,6 +49,7 @@ const INLINE = 64;
 export class JsonShapeScanner {
   readonly #maxDepth: number;
   #membersLeft: number;
+  #containersLeft: number;
   #depth = 0;
   #inString = false;
   /** The last chunk ended inside a string on a backslash that escapes the next chunk's first byte. */
@@ -53,6 +59,7 @@ export class JsonShapeScanner {
   constructor(limits: JsonLimits) {
     this.#maxDepth = limits.depth;
     this.#membersLeft = limits.members;
+    this.#containersLeft = limits.containers;
   }
 
   /** The limit passed so far, or null; once past a limit, it stays so. */
@@ -70,6 +77,7 @@ export class JsonShapeScanner {
       if (kind === OTHER) continue;
       if (kind === OPEN) {
         if (++this.#depth > this.#maxDepth) return (this.#exceeded = "depth");
+        if (--this.#containersLeft < 0) return (this.#exceeded = "containers");
       } else if (kind === CLOSE) {
         this.#depth--;
       } else if (kind === MEMBER) {
@@ -142,11 +150,25 @@ export function exceededLimit(text: Buffer, limits: JsonLimits): JsonLimit | nul
 export interface JsonLimitNames {
   readonly depth?: string;
   readonly members?: string;
+  readonly containers?: string;
   readonly param?: string;
 }
 
 /** The request path's limits live in gateway.yaml. */
-export const LIMIT_SETTINGS: JsonLimitNames = { depth: "limits.json_depth", members: "limits.json_members" };
+export const LIMIT_SETTINGS: JsonLimitNames = {
+  depth: "limits.json_depth",
+  members: "limits.json_members",
+  containers: "limits.json_containers",
+};
+
+/** The limits of gateway.yaml's `limits` section. */
+export function jsonLimitsOf(limits: {
+  readonly json_depth: number;
+  readonly json_members: number;
+  readonly json_containers: number;
+}): JsonLimits {
+  return { depth: limits.json_depth, members: limits.json_members, containers: limits.json_containers };
+}
 
 /** The 400 for a text past `exceeded`; `what` names the text ("The request body", "X-Prompt-Vars"). */
 export function jsonLimitError(
@@ -156,10 +178,11 @@ export function jsonLimitError(
   names: JsonLimitNames = {},
 ): GatewayError {
   const setting = names[exceeded];
-  const message =
-    exceeded === "depth"
-      ? `${what} nests arrays and objects more than ${limits.depth} levels deep`
-      : `${what} has more than ${limits.members} object members ("name": value pairs)`;
+  const message = {
+    depth: `${what} nests arrays and objects more than ${limits.depth} levels deep`,
+    members: `${what} has more than ${limits.members} object members ("name": value pairs)`,
+    containers: `${what} holds more than ${limits.containers} arrays and objects`,
+  }[exceeded];
   return new GatewayError(
     "invalid_request",
     setting === undefined ? message : `${message} (the limit is ${setting})`,

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayConfig } from "../config/gateway-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { readJsonBody } from "../http/body.ts";
-import { LIMIT_SETTINGS } from "../http/json-limits.ts";
+import { jsonLimitsOf, LIMIT_SETTINGS } from "../http/json-limits.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import type { OpenStreams } from "../http/open-streams.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
@@ -52,7 +52,7 @@ export interface InferenceServices {
 
 export function inferenceRoute(deps: InferenceDeps, services: InferenceServices, endpoint: Endpoint) {
   const { limits, routes } = deps.config;
-  const json = { depth: limits.json_depth, members: limits.json_members };
+  const json = jsonLimitsOf(limits);
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     const record = c.get("record");

@@ -5,7 +5,7 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
-import { boundedJson, LIMIT_SETTINGS, type JsonLimits } from "../http/json-limits.ts";
+import { boundedJson, jsonLimitsOf, LIMIT_SETTINGS, type JsonLimits } from "../http/json-limits.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { forward } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -33,7 +33,7 @@ export interface PassthroughDeps {
 
 export function passthroughRoute(deps: PassthroughDeps, services: InferenceServices) {
   const { limits, routes } = deps.config;
-  const json = { depth: limits.json_depth, members: limits.json_members };
+  const json = jsonLimitsOf(limits);
   return async (c: Context<AppEnv>): Promise<Response> => {
     const { incoming, outgoing } = c.env;
     services.auth.check(incoming.headers.authorization);

@@ -26,7 +26,7 @@ describe("gateway.yaml", () => {
     expect(routeModel(cfg.routes, "gpt-4o").upstreamModel).toBe("gpt-4o");
     expect(advertisedModels(cfg.routes, ["mock/echo"])).toEqual(["mock/echo", "gpt-4o-mini"]);
     expect(cfg.limits.body_bytes).toBe(10 * 1024 * 1024);
-    expect(cfg.limits).toMatchObject({ json_depth: 128, json_members: 100_000, linger_ms: 5_000, linger_bytes: 64 * 1024 * 1024 });
+    expect(cfg.limits).toMatchObject({ json_depth: 128, json_members: 100_000, json_containers: 100_000, linger_ms: 5_000, linger_bytes: 64 * 1024 * 1024 });
   });
 
   it("says which variable is missing and where", () => {

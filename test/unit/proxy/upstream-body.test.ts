@@ -5,7 +5,11 @@ import { upstreamBody } from "../../../gateway/proxy/upstream-body.ts";
 
 const send = (text: string, upstreamModel?: string, prompted = false): { raw: Buffer; out: Buffer } => {
   const raw = Buffer.from(text);
-  const req = parseRequest("chat", boundedJson(raw, { depth: 128, members: 100_000 }, "body"), prompted);
+  const req = parseRequest(
+    "chat",
+    boundedJson(raw, { depth: 128, members: 100_000, containers: 100_000 }, "body"),
+    prompted,
+  );
   return { raw, out: upstreamBody(req, raw, req.body, upstreamModel ?? req.body.model) };
 };
 const json = (b: Buffer): unknown => JSON.parse(b.toString("utf8"));
