@@ -29,6 +29,10 @@ export interface RequestRecord {
   bucket: number | null;
   /** The request named a prompt but carried no user id, so the split was skipped. */
   anonymous: boolean;
+  /** The identified user's id as hashed for the split (64-bit, hex); counts distinct users per version. */
+  userHash: string | null;
+  /** The segment the request falls in, when its prompt declares a segment dimension. */
+  segment: string | null;
 }
 
 export const newRecord = (startedAt: number): RequestRecord => ({
@@ -49,4 +53,6 @@ export const newRecord = (startedAt: number): RequestRecord => ({
   ttftMs: null,
   bucket: null,
   anonymous: false,
+  userHash: null,
+  segment: null,
 });
