@@ -169,6 +169,37 @@ describe("a deeply nested body", () => {
     expect(render.status).toBe(400);
     expect(render.error.message).toBe('The request body has more than 10000 object members ("name": value pairs)');
   });
+
+  it("reads a YAML prompt file off the event loop, so the proxy keeps answering", async () => {
+    const { gw, provider } = await setup();
+    const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/yaml" };
+    // 9,990 keys of one mapping (within the 10,000 members): the YAML parser checks each key against
+    // all the others, for a second or more.
+    const keys = Array.from({ length: 9_990 }, (_, i) => `  k${i}: 1`).join("\n");
+    const yaml = `name: x\nversion: 1.0.0\nparams:\n${keys}\n`;
+    const chat = JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] });
+    const { result, ms } = await longestBlock(async () => {
+      const slow = post(`${gw.url}/admin/prompts`, yaml, auth);
+      // While the worker parses, inference requests are answered.
+      expect((await post(`${gw.url}/v1/chat/completions`, chat)).status).toBe(200);
+      return slow;
+    });
+    // Refused for what it holds once read, or at the parse deadline on a slow machine.
+    expect(result.status).toBe(400);
+    expect(result.error.message).toMatch(
+      /^body: (messages: declare at least one template|the YAML took longer than 2000 ms)/,
+    );
+    // Parsed on the event loop, this text holds it for more than a second.
+    expect(ms).toBeLessThan(250);
+    expect(provider.received).toHaveLength(1);
+
+    const broken = await post(`${gw.url}/admin/prompts`, "name: x\n  version: [1.0.0\n", auth);
+    expect(broken.status).toBe(400);
+    expect(broken.error.message).toMatch(/^body: invalid YAML: /);
+    const list = await post(`${gw.url}/admin/prompts`, "- a\n- b\n", auth);
+    expect(list.status).toBe(400);
+    expect(list.error.message).toBe("body: expected a prompt file, a YAML mapping");
+  });
 });
 
 describe("limits.json_depth, limits.json_members and limits.json_containers", () => {

@@ -1,6 +1,6 @@
 // Admin request bodies: read with a 1 MB cap (413 beyond), bounded in depth and object members (400
-// beyond, checked before any parser runs), parsed as JSON (or a prompt file as YAML) and validated with
-// zod once, here; handlers get typed values or a 400 naming the field.
+// beyond, checked before any parser runs), parsed as JSON (or a prompt file as YAML, in a worker thread)
+// and validated with zod once, here; handlers get typed values or a 400 naming the field.
 import type { Context } from "hono";
 import { z } from "zod";
 import { readJsonBody } from "../http/body.ts";
@@ -8,9 +8,11 @@ import type { JsonLimits } from "../http/json-limits.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { isPlainObject } from "../support/json-value.ts";
-import { parsePromptFile, PromptFileError } from "../prompts/prompt-file.ts";
+import { promptFromDocument } from "../prompts/prompt-file.ts";
+import { PromptFileError } from "../prompts/prompt-file-error.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import { ENVIRONMENTS } from "../registry/environments.ts";
+import { parseYamlOffThread } from "./yaml-off-thread.ts";
 import { refusedPrompt } from "../registry/prompt-ops.ts";
 
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -70,15 +72,17 @@ export async function jsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: 
 export async function promptFileBody(c: Context<AppEnv>): Promise<PromptVersion> {
   const type = (c.env.incoming.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   const text = await readText(c);
-  // JSON is YAML too: once it is known to be a JSON object, the one parser handles both.
-  if (!YAML_TYPES.has(type) && !isPlainObject(parseJson(text))) {
+  const doc = YAML_TYPES.has(type) ? await parseYamlOffThread(text, "body") : parseJson(text);
+  if (!isPlainObject(doc)) {
     throw new GatewayError(
       "invalid_request",
-      "body: expected a prompt file as a JSON object (or YAML with content-type: application/yaml)",
+      YAML_TYPES.has(type)
+        ? "body: expected a prompt file, a YAML mapping"
+        : "body: expected a prompt file as a JSON object (or YAML with content-type: application/yaml)",
     );
   }
   try {
-    return parsePromptFile(text, "body");
+    return promptFromDocument(doc, "body");
   } catch (err) {
     if (err instanceof PromptFileError) throw refusedPrompt(err);
     throw err;

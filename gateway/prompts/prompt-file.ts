@@ -162,9 +162,6 @@ export function promptHash(content: Omit<PromptVersion, "hash">): string {
 
 /** Parses and validates one prompt file; `file` is only used in error messages. Throws PromptFileError. */
 export function parsePromptFile(text: string, file: string): PromptVersion {
-  const fail = (field: string, reason: string): never => {
-    throw new PromptFileError(`${file}: ${field}: ${reason}`);
-  };
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -173,6 +170,17 @@ export function parsePromptFile(text: string, file: string): PromptVersion {
       cause: err,
     });
   }
+  return promptFromDocument(doc, file);
+}
+
+/**
+ * Validates a prompt file already parsed (from YAML or JSON) into plain data; `file` is only used in
+ * error messages. Throws PromptFileError.
+ */
+export function promptFromDocument(doc: unknown, file: string): PromptVersion {
+  const fail = (field: string, reason: string): never => {
+    throw new PromptFileError(`${file}: ${field}: ${reason}`);
+  };
   if (!isPlainObject(doc))
     fail("(root)", "expected a mapping with name, version, variables and messages/prompt/instructions");
   // YAML keeps `__proto__` as an own key, which later copies would turn into a prototype.
