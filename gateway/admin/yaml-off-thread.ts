@@ -46,18 +46,19 @@ export function parseYamlOffThread(text: string, what: string, deadlineMs = YAML
           : reject(new GatewayError("invalid_request", `${what}: invalid YAML: ${reply.error}`)),
       ),
     );
-    worker.once("error", (err) =>
+    worker.once("error", (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
       settle(() =>
         reject(
           new GatewayError(
             "invalid_request",
-            err.message.includes("memory")
+            message.includes("memory")
               ? `${what}: the YAML needs more than ${WORKER_HEAP_MB} MB to read; a prompt file is a few kB`
-              : `${what}: the YAML could not be read: ${err.message}`,
+              : `${what}: the YAML could not be read: ${message}`,
           ),
         ),
-      ),
-    );
+      );
+    });
     worker.once("exit", (code) =>
       settle(() => reject(new GatewayError("invalid_request", `${what}: the YAML reader stopped (exit code ${code})`))),
     );
