@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "../gateway/telemetry/metrics.ts";
+import { countRedactions } from "../gateway/telemetry/redaction-metric.ts";
+import { Scrubber } from "../gateway/support/scrubber.ts";
 import { newRecord } from "../gateway/telemetry/request-record.ts";
 
 const CHART = fileURLToPath(new URL("../helm/promptgate/", import.meta.url));
@@ -73,7 +75,14 @@ async function registeredMetrics(): Promise<Map<string, Registered>> {
     invalidWeights: () => 1,
     aggregates: { pendingKeys: () => 3, droppedRequests: () => 0 },
     spans: { exported: 5, dropped: 1, failed: 0 },
+    invalidKeys: () => [{ family: "weights", reason: "wrong_type" }],
+    lingering: { complete: 1, client_closed: 0, cut: 0, discardedBytes: 10 },
+    registry: () => ({ behind: false, regressions: 0 }),
   });
+  const scrubber = new Scrubber([{ value: "sk-planted-secret" }]);
+  scrubber.text("key sk-planted-secret", "log");
+  countRedactions(metrics.registry, scrubber);
+  metrics.retried("openai", "connection");
   const usage = { inputTokens: 10, outputTokens: 5, cachedInputTokens: 2 };
   const rec = {
     ...newRecord(0),
@@ -89,6 +98,7 @@ async function registeredMetrics(): Promise<Map<string, Registered>> {
   metrics.record({ ...rec, variant: "pinned" }, 429, 1000);
   metrics.record(newRecord(0), 400, 10);
   metrics.record({ ...rec, variant: "stable", errorType: "upstream_timeout" }, 200, 1000); // a stream cut after its 200
+  metrics.record({ ...rec, variant: "stable" }, 499, 1000); // the client went away
   const out = new Map<string, Registered>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
     const labels = new Map<string, Set<string>>();
