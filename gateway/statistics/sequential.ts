@@ -8,7 +8,7 @@ import { meanOf, varianceOf, type MeanSummary, type ProportionSummary } from "./
 /**
  * Default tuning sample size N*: the total number of units (both arms) at which the sequence is tightest relative
  * to a fixed-horizon interval. 5,000 is GrowthBook's default, and about where a 3-point quality difference (scores'
- * standard deviation near 0.25) or a 1.5-point error-rate difference from 5% becomes detectable.
+ * standard deviation near 0.25) or a 2.5-point error-rate difference from 5% becomes detectable.
  */
 export const DEFAULT_TUNING_N = 5000;
 
