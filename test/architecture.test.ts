@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["http", "catalog"], // request plumbing and the prompt stage of the request path
   ["stats", "registry", "split", "prompts"], // domain
   ["telemetry", "store", "providers"], // what the gateway talks to: spans and metrics, the store, providers
-  ["openai", "config", "errors", "support"], // leaves
+  ["openai", "config", "errors", "support", "statistics"], // leaves
 ];
 
 const GATEWAY = join(import.meta.dirname, "..", "gateway");
