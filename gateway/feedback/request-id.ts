@@ -10,6 +10,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const REQUEST_ID_PREFIX = "pg1.";
+export const DAY_MS = 24 * 60 * 60_000;
 /** Bytes of the HMAC kept in the id: 128 bits, far beyond guessing within any id's lifetime. */
 export const TAG_BYTES = 16;
 const RANDOM_BYTES = 8;

@@ -75,8 +75,7 @@ export const FIELD = {
  * to up or down only, never to the score's n.
  */
 export const FEEDBACK_FIELD_PREFIX = "feedback:";
-/** What a feedback metric may be called: a bounded name that cannot collide with another field. */
-export const FEEDBACK_METRIC_PATTERN = "[a-z][a-z0-9_]{0,31}";
+export { FEEDBACK_METRIC_PATTERN } from "../config/gateway-config.ts";
 export const FEEDBACK_STATS = ["n", "sum_micro", "sumsq_micro", "up", "down"] as const;
 export type FeedbackStat = (typeof FEEDBACK_STATS)[number];
 export const feedbackField = (metric: string, stat: FeedbackStat): string =>
