@@ -11,6 +11,7 @@ import { answerAndLinger, newLingerStats } from "./http/lingering-close.ts";
 import { GatewayError, errorBody, type ErrorBody } from "./errors/gateway-error.ts";
 import { MOCK_MODELS } from "./providers/mock.ts";
 import { createAuthenticator } from "./proxy/auth.ts";
+import { feedbackRoute } from "./proxy/feedback-route.ts";
 import { inferenceRoute, type InferenceServices } from "./proxy/inference-route.ts";
 import { advertisedModels } from "./proxy/model-route.ts";
 import { passthroughRoute } from "./proxy/passthrough-route.ts";
@@ -125,6 +126,7 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
   app.post("/v1/completions", inferenceRoute(deps, services, "completions"));
   app.post("/v1/embeddings", inferenceRoute(deps, services, "embeddings"));
   app.post("/v1/responses", inferenceRoute(deps, services, "responses"));
+  app.post("/v1/feedback", feedbackRoute(deps, services.auth));
   app.get("/v1/models", (c) => {
     services.auth.check(c.env.incoming.headers.authorization);
     const data = advertisedModels(deps.config.routes, MOCK_MODELS).map((id) => ({

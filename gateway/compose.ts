@@ -11,7 +11,9 @@ import { ConfigError, loadGatewayConfig } from "./config/gateway-config.ts";
 import { configuredSecrets } from "./config/secrets.ts";
 import { loadSettings, snapshotPath } from "./config/settings.ts";
 import type { Deps } from "./deps.ts";
+import { startRequestIds } from "./feedback/signing-keys.ts";
 import { createMockProvider } from "./providers/mock.ts";
+import { DAY_MS } from "./feedback/request-id.ts";
 import { createUpstream } from "./providers/upstream.ts";
 import { openGatewayWarning } from "./proxy/auth.ts";
 import { readSnapshotFile } from "./registry/snapshot-file.ts";
@@ -65,6 +67,14 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     logger,
   });
   opened.defer("store", () => store.close());
+  const requestIds = await startRequestIds({
+    store,
+    configured: settings.requestIdKeys,
+    maxAgeMs: config.feedback.max_age_days * DAY_MS,
+    clock: systemClock,
+    logger,
+  });
+  opened.defer("request id key", () => requestIds.stop());
   const diskSnapshot = snapshotPath(settings);
   const files = await loadStartupPrompts(join(settings.configDir, "prompts"), config.prompts).catch((err: unknown) => {
     if (err instanceof ConfigError) throw err;
@@ -110,6 +120,7 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     tracer: tracing.tracer,
     spanExport: tracing.stats,
     aggregates,
+    requestIds,
     lifecycle: { ready: false, draining: false },
   };
   const composed = opened.keep(); // everything opened: from here on, the caller closes it

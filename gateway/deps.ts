@@ -5,6 +5,7 @@ import type { Tracer } from "@opentelemetry/api";
 import type { GatewayConfig } from "./config/gateway-config.ts";
 import type { Settings } from "./config/settings.ts";
 import type { PromptSource } from "./catalog/prompt-source.ts";
+import type { RequestIds } from "./feedback/signing-keys.ts";
 import type { Upstream } from "./providers/upstream.ts";
 import type { AggregateWriter } from "./telemetry/aggregates.ts";
 import type { SpanExportStats } from "./telemetry/otel.ts";
@@ -39,5 +40,7 @@ export interface Deps {
   readonly spanExport: SpanExportStats;
   /** Per-version aggregates, batched into the store off the request path. */
   readonly aggregates: AggregateWriter;
+  /** Signs the request ids of prompt requests and verifies them for feedback. */
+  readonly requestIds: RequestIds;
   readonly lifecycle: Lifecycle;
 }

@@ -66,6 +66,25 @@ const aggregatesSchema = z.strictObject({
   max_pending_keys: z.number().int().positive().default(10_000),
 });
 
+/** What a feedback metric may be called: a bounded name that cannot collide with another stats field. */
+export const FEEDBACK_METRIC_PATTERN = "[a-z][a-z0-9_]{0,31}";
+/** The most metrics `feedback.metrics` may list: each adds up to five fields to every stats hash. */
+export const MAX_FEEDBACK_METRICS = 20;
+
+const feedbackSchema = z.strictObject({
+  /** The metric names POST /v1/feedback accepts (the first is the default); others are refused with a 400. */
+  metrics: z
+    .array(z.string().regex(new RegExp(`^${FEEDBACK_METRIC_PATTERN}$`), "metric names are a-z, 0-9 and _, starting with a letter, at most 32"))
+    .min(1)
+    .max(MAX_FEEDBACK_METRICS)
+    .refine((m) => new Set(m).size === m.length, "metric names must be distinct")
+    .default(["quality"]),
+  /** How long a request id accepts feedback after the request (at least 7 days is the promise). */
+  max_age_days: z.number().positive().max(90).default(7),
+  /** The longest comment accepted, in characters. */
+  comment_max_chars: z.number().int().min(0).max(100_000).default(2_000),
+});
+
 const fileSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "provider names are letters, digits, - and _"), providerSchema).default({}),
   routes: z.array(routeSchema).min(1, "declare at least one route, e.g. { match: \"*\", provider: openai }"),
@@ -73,12 +92,14 @@ const fileSchema = z.strictObject({
   limits: limitsSchema.default(limitsSchema.parse({})),
   prompts: promptsSchema.default(promptsSchema.parse({})),
   aggregates: aggregatesSchema.default(aggregatesSchema.parse({})),
+  feedback: feedbackSchema.default(feedbackSchema.parse({})),
   passthrough: passthroughSchema.default(passthroughSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
 export type PromptsOptions = z.infer<typeof promptsSchema>;
 export type AggregatesOptions = z.infer<typeof aggregatesSchema>;
+export type FeedbackOptions = z.infer<typeof feedbackSchema>;
 
 export interface ProviderConfig {
   readonly name: string;
@@ -111,6 +132,8 @@ export interface GatewayConfig {
   readonly limits: Limits;
   readonly prompts: PromptsOptions;
   readonly aggregates: AggregatesOptions;
+  /** POST /v1/feedback: the metrics it accepts, how long ids stay valid, comment length. */
+  readonly feedback: FeedbackOptions;
   /** Other /v1 calls allowed through to a provider the gateway calls with its own key. */
   readonly passthrough: PassthroughPolicy;
 }
@@ -207,5 +230,5 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
   }
 
   const passthrough = compilePassthrough(raw.passthrough);
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, passthrough };
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, feedback: raw.feedback, passthrough };
 }

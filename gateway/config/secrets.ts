@@ -15,7 +15,7 @@ export interface ConfiguredSecret {
 export const CREDENTIAL_HEADER = /authorization|api[-_]?key|token|secret|password|cookie/i;
 
 export function configuredSecrets(
-  settings: Pick<Settings, "adminToken" | "redisUrl">,
+  settings: Pick<Settings, "adminToken" | "redisUrl"> & Partial<Pick<Settings, "requestIdKeys">>,
   config: Pick<GatewayConfig, "providers" | "gatewayKeys" | "gatewayKeysEnv">,
 ): ConfiguredSecret[] {
   const out: ConfiguredSecret[] = [];
@@ -28,6 +28,8 @@ export function configuredSecrets(
   for (const key of config.gatewayKeys)
     out.push({ source: config.gatewayKeysEnv ?? "gateway keys", value: key, scope: null });
   if (settings.adminToken !== undefined) out.push({ source: "ADMIN_TOKEN", value: settings.adminToken, scope: null });
+  for (const key of (settings.requestIdKeys ?? "").split(","))
+    if (key.trim() !== "") out.push({ source: "REQUEST_ID_KEYS", value: key.trim(), scope: null });
   for (const value of redisPassword(settings.redisUrl))
     out.push({ source: "the password in REDIS_URL", value, scope: null });
   return out;

@@ -13,6 +13,7 @@ const schema = z.object({
   ADMIN_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  REQUEST_ID_KEYS: z.string().min(1).optional(),
 });
 
 export interface Settings {
@@ -26,6 +27,8 @@ export interface Settings {
   adminToken: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
   drainTimeoutMs: number;
+  /** Keys that sign request ids (comma-separated; the first signs); unset: one key kept in the store. */
+  requestIdKeys: string | undefined;
   /** OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: spans carry the messages sent and received. */
   captureMessageContent: boolean;
 }
@@ -50,6 +53,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     adminToken: s.ADMIN_TOKEN,
     logLevel: s.LOG_LEVEL,
     drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
+    requestIdKeys: s.REQUEST_ID_KEYS,
     captureMessageContent: (env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] ?? "").trim().toLowerCase() === "true",
   };
 }

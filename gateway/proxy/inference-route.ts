@@ -31,10 +31,14 @@ import type { PriceTable } from "../telemetry/pricing.ts";
 import type { Clock } from "../support/clock.ts";
 import type { RelayScrubs } from "./relay-scrub.ts";
 import type { PromptSource } from "../catalog/prompt-source.ts";
+import type { RequestIds } from "../feedback/signing-keys.ts";
+import { PINNED_ENV } from "../telemetry/aggregates.ts";
 
 /** What the inference routes read: limits and model routes, the prompt catalog, prices and the time. */
 export interface InferenceDeps {
   readonly config: Pick<GatewayConfig, "limits" | "routes">;
+  /** Signs the request id of a request served from a prompt version (no store round trip). */
+  readonly requestIds: Pick<RequestIds, "current">;
   readonly settings: Pick<Settings, "gatewayEnv" | "captureMessageContent">;
   readonly prompts: PromptSource;
   readonly prices: PriceTable;
@@ -71,6 +75,8 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     // Known before rendering, so a request whose render fails is counted under the version that failed.
     if (served) setPromptHeaders(outgoing, served);
     noteRequest(record, OPERATION_NAMES[endpoint], served?.version.model ?? req.body.model, served, userId);
+    // Once the record knows the version (and segment): the id feedback will name this request by.
+    if (served) signRequestId(c, deps.requestIds, record);
 
     // 4. render the version's templates with the request's variables (the version's model wins)
     const vars = header(incoming, "x-prompt-vars");
@@ -158,6 +164,25 @@ function setPromptHeaders(outgoing: ServerResponse, served: ServedPrompt): void 
   outgoing.setHeader("x-prompt-name", served.version.name);
   outgoing.setHeader("x-prompt-version", served.version.version);
   outgoing.setHeader("x-prompt-variant", served.variant);
+}
+
+/**
+ * Replaces the plain request id with a signed one naming the version that serves it: in the response
+ * headers (before any are sent) and in the logs. Without a key yet, the plain id stays.
+ */
+function signRequestId(c: Context<AppEnv>, requestIds: Pick<RequestIds, "current">, record: RequestRecord): void {
+  const codec = requestIds.current();
+  if (codec === null || record.prompt === null || record.version === null || record.variant === null) return;
+  const id = codec.issue({
+    env: record.environment ?? PINNED_ENV,
+    prompt: record.prompt,
+    version: record.version,
+    variant: record.variant,
+    segment: record.segment,
+    issuedAt: record.startedAt,
+  });
+  c.set("requestId", id);
+  c.env.outgoing.setHeader("x-request-id", id);
 }
 
 /** What telemetry learns once the prompt is resolved. */

@@ -4,6 +4,10 @@ import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
 import {
   DURATION_BOUNDS_MS,
+  FEEDBACK_FIELD_PREFIX,
+  FEEDBACK_METRIC_PATTERN,
+  FEEDBACK_STATS,
+  type FeedbackStat,
   FIELD,
   LATENCY_BUCKET_FIELDS,
   MINUTE_MS,
@@ -22,6 +26,43 @@ export interface Histogram {
   /** Every observation in the window and their exact sum, whatever the bucket layout. */
   count: number;
   sumMs: number;
+}
+
+/**
+ * One feedback metric's sufficient statistics over the window: scores as n, their sum and sum of
+ * squares (both in integer millionths: mean = sumMicro / 1e6 / n), and the thumbs counted apart.
+ */
+export interface FeedbackStats {
+  n: number;
+  sumMicro: number;
+  sumSqMicro: number;
+  up: number;
+  down: number;
+}
+
+export const emptyFeedback = (): FeedbackStats => ({ n: 0, sumMicro: 0, sumSqMicro: 0, up: 0, down: 0 });
+
+const FEEDBACK_KEYS: Record<FeedbackStat, keyof FeedbackStats> = {
+  n: "n",
+  sum_micro: "sumMicro",
+  sumsq_micro: "sumSqMicro",
+  up: "up",
+  down: "down",
+};
+/** `feedback:{metric}:{stat}`, with the metric names the feedback route accepts. */
+const FEEDBACK_FIELD = new RegExp(
+  `^${FEEDBACK_FIELD_PREFIX}(${FEEDBACK_METRIC_PATTERN}):(${FEEDBACK_STATS.join("|")})$`,
+);
+
+/** The mean and sample standard deviation of a metric's scores (null below 1 and 2 scores). */
+export function feedbackMoments(f: FeedbackStats): { mean: number | null; std: number | null } {
+  if (f.n === 0) return { mean: null, std: null };
+  const sum = f.sumMicro / 1e6;
+  const mean = sum / f.n;
+  if (f.n < 2) return { mean, std: null };
+  // Scores and squares are rounded to millionths apart: clamp the tiny negative that can leave.
+  const variance = Math.max(0, (f.sumSqMicro / 1e6 - (sum * sum) / f.n) / (f.n - 1));
+  return { mean, std: Math.sqrt(variance) };
 }
 
 export interface VersionStats {
@@ -43,6 +84,8 @@ export interface VersionStats {
   costPico: bigint;
   readonly latency: Histogram;
   readonly ttft: Histogram;
+  /** Per feedback metric (`quality`, ...), only the metrics that received feedback in the window. */
+  readonly feedback: Record<string, FeedbackStats>;
 }
 
 export interface StatsWindow {
@@ -76,6 +119,7 @@ export const emptyStats = (version: string): VersionStats => ({
   costPico: 0n,
   latency: emptyHistogram(),
   ttft: emptyHistogram(),
+  feedback: {},
 });
 
 /** Adds one stored minute (a stats hash) into `into`. */
@@ -101,6 +145,19 @@ function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): 
   into.ttft.sumMs += n(FIELD.ttftSumMs);
   addBuckets(into.latency, LATENCY_BUCKET_FIELDS, hash);
   addBuckets(into.ttft, TTFT_BUCKET_FIELDS, hash);
+  addFeedback(into.feedback, hash);
+}
+
+/** Adds a minute's feedback fields into `into`, by metric (fields of another shape are ignored). */
+export function addFeedback(into: Record<string, FeedbackStats>, hash: Readonly<Record<string, string>>): void {
+  for (const [field, value] of Object.entries(hash)) {
+    if (!field.startsWith(FEEDBACK_FIELD_PREFIX)) continue;
+    const m = FEEDBACK_FIELD.exec(field);
+    if (!m) continue;
+    const metric = m[1]!;
+    const stats = Object.hasOwn(into, metric) ? into[metric]! : (into[metric] = emptyFeedback());
+    stats[FEEDBACK_KEYS[m[2] as FeedbackStat]] += Number(value);
+  }
 }
 
 function addBuckets(h: Histogram, fields: readonly string[], hash: Readonly<Record<string, string>>): void {

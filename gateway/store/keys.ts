@@ -12,6 +12,10 @@
 //                              hash    per-version aggregates for one minute (epoch minutes), written
 //                                      by HINCRBY batches in MULTI; expire after the retention period
 //   stats-index:{env}:{name}   hash    version -> requests counted; lists the versions that have stats
+//   request-id:key             string  the key that signs request ids (feedback/), created once (SET NX)
+//                                      by the first replica to start, unless REQUEST_ID_KEYS is set
+//   feedback:{tag}:{metric}    string  JSON of the feedback given for one request id (its tag) and metric;
+//                                      written SET NX PX (a second one is a 409), expires with the id
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -31,6 +35,9 @@ export const auditKey = (name: string): string => `audit:${name}`;
 /** `env` is an environment label, or `pinned` for requests that named their version. */
 export const statsKey = (env: string, name: string, version: string, minute: number): string =>
   `stats:${env}:${name}:${version}:${minute}`;
+export const REQUEST_ID_KEY = "request-id:key";
+/** `tag`: the request id's HMAC tag (base64url), unique per id; `metric`: a feedback metric name. */
+export const feedbackKey = (tag: string, metric: string): string => `feedback:${tag}:${metric}`;
 export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */

@@ -83,6 +83,10 @@ function escapeGlob(literal: string): string {
   return literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+function assertExpiry(ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`expiry must be a positive integer of ms, got ${ms}`);
+}
+
 function assertSafeInteger(by: number): void {
   if (!Number.isSafeInteger(by)) throw new RangeError(`increment must be a safe integer, got ${by}`);
 }
@@ -133,8 +137,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async set(key, value) {
       await client.set(k(key), value);
     },
-    async setIfAbsent(key, value) {
-      return (await client.set(k(key), value, "NX")) === "OK";
+    async setIfAbsent(key, value, options = {}) {
+      if (options.expireMs === undefined) return (await client.set(k(key), value, "NX")) === "OK";
+      assertExpiry(options.expireMs);
+      return (await client.set(k(key), value, "PX", options.expireMs, "NX")) === "OK";
     },
     async compareAndSet(key, expected, value) {
       const won = await client.promptgateCas(k(key), expected === null ? "1" : "0", expected ?? "", value);

@@ -56,7 +56,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     beginRead: db.prepare("BEGIN DEFERRED"),
     commit: db.prepare("COMMIT"),
     rollback: db.prepare("ROLLBACK"),
-    get: db.prepare("SELECT value FROM kv WHERE key = ?"),
+    // An expired key reads as absent even before it is purged (strings and hashes alike).
+    get: db.prepare(
+      "SELECT value FROM kv WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)",
+    ),
     set: db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     insert: db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"),
     replace: db.prepare("UPDATE kv SET value = ? WHERE key = ? AND value = ?"),
@@ -64,7 +67,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delHash: db.prepare("DELETE FROM hashes WHERE key = ?"),
     delList: db.prepare("DELETE FROM lists WHERE key = ?"),
     keys: db.prepare(
-      `SELECT key FROM kv WHERE key GLOB ?1
+      `SELECT key FROM kv WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM hashes WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM lists WHERE key GLOB ?1`,
     ),
@@ -74,13 +77,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     ),
     // Sizes first, so that a value over the limit is measured, never read.
     boundedGet: db.prepare(
-      "SELECT octet_length(value) AS n, CASE WHEN octet_length(value) <= ?2 THEN value END AS value FROM kv WHERE key = ?1",
+      `SELECT octet_length(value) AS n, CASE WHEN octet_length(value) <= ?2 THEN value END AS value FROM kv
+       WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?3)`,
     ),
     hashSize: db.prepare(
       `SELECT COUNT(*) AS n, COALESCE(MAX(max(octet_length(field), octet_length(value))), 0) AS longest FROM hashes
        WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)`,
     ),
-    isString: db.prepare("SELECT 1 AS found FROM kv WHERE key = ?"),
+    isString: db.prepare(
+      "SELECT 1 AS found FROM kv WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2)",
+    ),
     isHash: db.prepare(
       "SELECT 1 AS found FROM hashes WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM expiries WHERE key = ?1 AND at <= ?2) LIMIT 1",
     ),
@@ -91,6 +97,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     ),
     delExpiry: db.prepare("DELETE FROM expiries WHERE key = ?"),
     purgeExpiredHashes: db.prepare("DELETE FROM hashes WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
+    purgeExpiredStrings: db.prepare("DELETE FROM kv WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
     purgeExpiries: db.prepare("DELETE FROM expiries WHERE at <= ?"),
     hget: db.prepare("SELECT value FROM hashes WHERE key = ? AND field = ?"),
     hset: db.prepare(
@@ -122,15 +129,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
   };
 
   const k = (key: string): string => prefix + key;
-  const getValue = (full: string): string | null => {
-    const row = q.get.get(full);
+  const getValue = (full: string, now = Date.now()): string | null => {
+    const row = q.get.get(full, now);
     return row ? text(row, "value") : null;
   };
-  /** Drops a hash whose expiry has passed, so new increments count from zero as in Redis. */
+  /** Drops a key whose expiry has passed, so new increments count from zero and SET NX writes, as in Redis. */
   const dropIfExpired = (full: string, now: number): void => {
     const row = q.expiry.get(full);
     if (row && int(row, "at") <= now) {
       q.delHash.run(full);
+      q.delKv.run(full);
       q.delExpiry.run(full);
     }
   };
@@ -139,6 +147,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     if (now - lastPurge < PRUNE_INTERVAL_MS) return;
     lastPurge = now;
     q.purgeExpiredHashes.run(now);
+    q.purgeExpiredStrings.run(now);
     q.purgeExpiries.run(now);
   };
   const readHash = (full: string, now: number): Record<string, string> => {
@@ -151,13 +160,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
    * table asked for and present in another one (Redis would answer WRONGTYPE).
    */
   const otherType = (full: string, now: number, asked: "string" | "hash"): string | null => {
-    if (asked !== "string" && q.isString.get(full)) return "string";
+    if (asked !== "string" && q.isString.get(full, now)) return "string";
     if (asked !== "hash" && q.isHash.get(full, now)) return "hash";
     if (q.isList.get(full)) return "list";
     return null;
   };
   const boundedString = (full: string, now: number, maxBytes: number): Bounded<string | null> => {
-    const row = q.boundedGet.get(full, maxBytes);
+    const row = q.boundedGet.get(full, maxBytes, now);
     if (row) {
       const bytes = int(row, "n");
       if (bytes > maxBytes)
@@ -241,12 +250,33 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     get: async (key) => getValue(k(key)),
     mget: async (keys) => tx(() => keys.map((key) => getValue(k(key))), false),
     async set(key, value) {
-      q.set.run(k(key), value);
+      const full = k(key);
+      // As Redis SET: the write clears any expiry the key had.
+      tx(() => {
+        q.set.run(full, value);
+        q.delExpiry.run(full);
+      });
     },
-    setIfAbsent: async (key, value) => q.insert.run(k(key), value).changes === 1,
+    setIfAbsent: async (key, value, options = {}) => {
+      if (options.expireMs !== undefined) assertExpiry(options.expireMs);
+      const full = k(key);
+      return tx(() => {
+        const now = Date.now();
+        purgeExpired(now);
+        dropIfExpired(full, now);
+        if (q.insert.run(full, value).changes !== 1) return false;
+        if (options.expireMs !== undefined) q.setExpiry.run(full, now + options.expireMs);
+        return true;
+      });
+    },
     async compareAndSet(key, expected, value) {
-      const result = expected === null ? q.insert.run(k(key), value) : q.replace.run(value, k(key), expected);
-      return result.changes === 1;
+      const full = k(key);
+      return tx(() => {
+        dropIfExpired(full, Date.now());
+        const result = expected === null ? q.insert.run(full, value) : q.replace.run(value, full, expected);
+        if (result.changes === 1) q.delExpiry.run(full);
+        return result.changes === 1;
+      });
     },
     async del(key) {
       const full = k(key);
@@ -313,6 +343,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       tx(() => {
         assertSafeInteger(by);
         const full = k(key);
+        dropIfExpired(full, Date.now()); // as Redis INCRBY: an expired key counts from zero, with no expiry
         const current = getValue(full);
         const next = (current === null ? 0 : parseInteger(current)) + by;
         q.set.run(full, String(next));
@@ -382,6 +413,10 @@ export function listBounds(length: number, start: number, stop: number): [number
 /** GLOB is case-sensitive (unlike LIKE); a metacharacter is matched literally inside brackets. */
 function escapeGlob(literal: string): string {
   return literal.replace(/[*?[]/g, (c) => `[${c}]`);
+}
+
+function assertExpiry(ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`expiry must be a positive integer of ms, got ${ms}`);
 }
 
 function assertSafeInteger(by: number): void {

@@ -32,6 +32,11 @@ export interface BatchOptions {
   readonly expireMs?: number;
 }
 
+export interface SetOptions {
+  /** The key expires this long (ms, a positive integer) after the write. */
+  readonly expireMs?: number;
+}
+
 /**
  * Every key and channel given to a store is logical (`weights:prod:summarization`); the store applies
  * its prefix (`REDIS_PREFIX`, default `promptgate:`) itself, so the SRE sees
@@ -45,8 +50,11 @@ export interface Store {
   /** Several values in one round trip; missing keys are null, in the order asked. */
   mget(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string): Promise<void>;
-  /** Writes only when the key does not exist; true when this call wrote it. */
-  setIfAbsent(key: string, value: string): Promise<boolean>;
+  /**
+   * Writes only when the key does not exist; true when this call wrote it. With `expireMs` the key
+   * expires that long after this write (Redis SET NX PX): it then reads as absent and may be set again.
+   */
+  setIfAbsent(key: string, value: string, options?: SetOptions): Promise<boolean>;
   /** Writes only when the current value equals `expected` (null = absent); true when this call won. */
   compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
   del(key: string): Promise<void>;

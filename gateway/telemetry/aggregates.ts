@@ -68,6 +68,52 @@ export const FIELD = {
   ttftSumMs: "ttft_ms_sum",
 } as const;
 
+/**
+ * Feedback fields in the same stats hash, per metric (metric names are `[a-z][a-z0-9_]*`, so the
+ * colons keep every field unambiguous): `feedback:{metric}:n`, `:sum_micro` and `:sumsq_micro` (the
+ * scores' sufficient statistics in integer millionths), `:up` and `:down` (thumbs). A thumbs value adds
+ * to up or down only, never to the score's n.
+ */
+export const FEEDBACK_FIELD_PREFIX = "feedback:";
+export { FEEDBACK_METRIC_PATTERN } from "../config/gateway-config.ts";
+export const FEEDBACK_STATS = ["n", "sum_micro", "sumsq_micro", "up", "down"] as const;
+export type FeedbackStat = (typeof FEEDBACK_STATS)[number];
+export const feedbackField = (metric: string, stat: FeedbackStat): string =>
+  `${FEEDBACK_FIELD_PREFIX}${metric}:${stat}`;
+
+/** One feedback as the aggregates count it: a score in 0..1, or a thumb. */
+export type FeedbackValue =
+  { readonly metric: string; readonly score: number } | { readonly metric: string; readonly thumb: "up" | "down" };
+
+/** The request a feedback is about: what its signed request id says. */
+export interface FeedbackTarget {
+  readonly env: string;
+  readonly prompt: string;
+  readonly version: string;
+  readonly segment: string | null;
+}
+
+/** A score in integer millionths; its square in millionths too, from the rounded score (so n*sumsq >= sum^2). */
+export const scoreMicro = (score: number): { micro: number; squareMicro: number } => {
+  const micro = Math.round(score * 1e6);
+  return { micro, squareMicro: Math.round((micro * micro) / 1e6) };
+};
+
+/**
+ * The integer increments of one feedback. Every feedback increment goes through here, whichever hash
+ * it is added to (the version's; a segment's hash takes the same fields).
+ */
+export function feedbackIncrements(value: FeedbackValue, into: Map<string, number>): void {
+  if ("thumb" in value) {
+    bump(into, feedbackField(value.metric, value.thumb), 1);
+    return;
+  }
+  const { micro, squareMicro } = scoreMicro(value.score);
+  bump(into, feedbackField(value.metric, "n"), 1);
+  bump(into, feedbackField(value.metric, "sum_micro"), micro);
+  bump(into, feedbackField(value.metric, "sumsq_micro"), squareMicro);
+}
+
 /** Adds `by` to `field` of one key's pending counts. */
 function bump(fields: Map<string, number>, field: string, by: number): void {
   fields.set(field, (fields.get(field) ?? 0) + by);
@@ -139,12 +185,19 @@ class KeyCache {
 export interface AggregateWriter {
   /** Counts a finished request in memory (no I/O). */
   record(rec: RequestRecord, status: number, endedAt: number): void;
+  /**
+   * Counts one feedback in memory (no I/O) under the version that served the request, in the minute
+   * the feedback arrived (`at`, epoch ms), written with the next batch.
+   */
+  recordFeedback(target: FeedbackTarget, value: FeedbackValue, at: number): void;
   /** Writes what is pending in one atomic batch; on failure keeps it for the next flush. */
   flush(): Promise<void>;
   /** Distinct keys waiting to be written. */
   pendingKeys(): number;
   /** Counts dropped because the store stayed unreachable past `max_pending_keys`. */
   droppedRequests(): number;
+  /** Feedback dropped for the same reason. */
+  droppedFeedback(): number;
   /**
    * Stops the timer and makes a last flush, waiting at most `timeoutMs` for the store: there is no
    * next flush, so counts it did not take are logged as lost (an error naming how many).
@@ -180,6 +233,7 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
   const expireMs = Math.round(options.retention_days * 24 * 60 * MINUTE_MS);
   let pending: Pending = new Map();
   let dropped = 0;
+  let droppedFeedback = 0;
   let inFlight: Promise<void> | null = null;
   /** The batch being written, until the store has taken or refused it. */
   let writing: Pending | null = null;
@@ -266,9 +320,16 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       const versions = slot(pending, index);
       if (versions !== null) bump(versions, rec.version, 1);
     },
+    recordFeedback(target, value, at) {
+      const { stats } = keys.get(target.env, target.prompt, target.version, Math.floor(at / MINUTE_MS));
+      const fields = slot(pending, stats);
+      if (fields === null) droppedFeedback += 1;
+      else feedbackIncrements(value, fields);
+    },
     flush,
     pendingKeys: () => pending.size,
     droppedRequests: () => dropped,
+    droppedFeedback: () => droppedFeedback,
     async stop(timeoutMs = FINAL_FLUSH_TIMEOUT_MS) {
       clearInterval(timer);
       stopping = true;

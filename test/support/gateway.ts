@@ -8,6 +8,8 @@ import { configuredSecrets } from "../../gateway/config/secrets.ts";
 import { loadSettings } from "../../gateway/config/settings.ts";
 import type { Deps } from "../../gateway/deps.ts";
 import { startPromptSource } from "../../gateway/catalog/prompt-source.ts";
+import { startRequestIds, type RequestIds } from "../../gateway/feedback/signing-keys.ts";
+import { DAY_MS } from "../../gateway/feedback/request-id.ts";
 import { createMockProvider } from "../../gateway/providers/mock.ts";
 import { createUpstream } from "../../gateway/providers/upstream.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
@@ -38,6 +40,8 @@ export interface TestGatewayOptions {
   tracer?: Tracer;
   /** The secrets scrubber; default: built from the settings and config, as compose.ts does. */
   scrubber?: Scrubber;
+  /** Request id signing; default: as compose.ts does (REQUEST_ID_KEYS in `env`, else the store's key). */
+  requestIds?: RequestIds;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -69,6 +73,15 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     snapshotPath: opts.snapshotPath ?? join(dir, "snapshot.json"),
     intervalMs: 100,
   });
+  const requestIds =
+    opts.requestIds ??
+    (await startRequestIds({
+      store,
+      configured: settings.requestIdKeys,
+      maxAgeMs: config.feedback.max_age_days * DAY_MS,
+      clock,
+      logger,
+    }));
   const random = opts.random ?? Math.random;
   const upstream = createUpstream(config.limits, createMockProvider(random));
   const deps: Deps = {
@@ -85,6 +98,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     tracer: opts.tracer ?? trace.getTracer("promptgate-test"),
     spanExport: newSpanExportStats(),
     aggregates: createAggregateWriter({ store, logger, options: config.aggregates }),
+    requestIds,
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, 0);
@@ -96,6 +110,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       await gw.stop(0);
       await prompts.stop();
       await deps.aggregates.stop();
+      await requestIds.stop();
       await upstream.close();
       if (ownStore) await store.close();
     },

@@ -53,6 +53,32 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await s.get("race")).toBe(`v${results.indexOf(true)}`);
     });
 
+    it("setIfAbsent with expireMs: the key reads as absent after it, and may be set again", async () => {
+      const [a, b] = await openPair(open, name);
+      expect(await a.setIfAbsent("once:x", "first", { expireMs: 300 })).toBe(true);
+      expect(await b.setIfAbsent("once:x", "second", { expireMs: 300 })).toBe(false);
+      expect(await b.get("once:x")).toBe("first");
+      expect(await a.setIfAbsent("once:long", "kept", { expireMs: 60_000 })).toBe(true);
+      const raced = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).setIfAbsent("once:race", `v${i}`, { expireMs: 60_000 })),
+      );
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      await vi.waitFor(async () => expect(await b.get("once:x")).toBeNull(), { timeout: 5_000, interval: 10 });
+      expect(await b.mget(["once:x", "once:long"])).toEqual([null, "kept"]);
+      expect(sorted(await b.keys("once:"))).toEqual(["once:long", "once:race"]);
+      expect(await b.setIfAbsent("once:x", "again", { expireMs: 60_000 })).toBe(true);
+      expect(await a.get("once:x")).toBe("again");
+      // A plain SET clears the expiry, as in Redis; a key written without one never expires.
+      expect(await a.setIfAbsent("once:y", "1", { expireMs: 300 })).toBe(true);
+      await a.set("once:y", "2");
+      expect(await a.setIfAbsent("once:z", "1")).toBe(true);
+      await expect(a.setIfAbsent("once:bad", "1", { expireMs: 0 })).rejects.toThrow(RangeError);
+      await expect(a.setIfAbsent("once:bad", "1", { expireMs: 1.5 })).rejects.toThrow(RangeError);
+      expect(await b.setIfAbsent("once:x2", "1", { expireMs: 300 })).toBe(true);
+      await vi.waitFor(async () => expect(await b.get("once:x2")).toBeNull(), { timeout: 5_000, interval: 10 });
+      expect(await b.mget(["once:y", "once:z"])).toEqual(["2", "1"]);
+    });
+
     it("compareAndSet writes only over the expected value (null = absent)", async () => {
       const s = await open();
       expect(await s.compareAndSet("k", "anything", "x")).toBe(false);

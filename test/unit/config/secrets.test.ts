@@ -3,6 +3,15 @@ import { parseGatewayConfig } from "../../../gateway/config/gateway-config.ts";
 import { configuredSecrets } from "../../../gateway/config/secrets.ts";
 
 describe("configuredSecrets", () => {
+  it("lists every key of REQUEST_ID_KEYS (they sign request ids and must never be printed)", () => {
+    const config = parseGatewayConfig('routes: [{ match: "*", provider: mock }]', {});
+    const keys = `${"a".repeat(32)}, ${"b".repeat(33)},`;
+    expect(configuredSecrets({ adminToken: undefined, redisUrl: undefined, requestIdKeys: keys }, config)).toEqual([
+      { source: "REQUEST_ID_KEYS", value: "a".repeat(32), scope: null },
+      { source: "REQUEST_ID_KEYS", value: "b".repeat(33), scope: null },
+    ]);
+  });
+
   it("lists provider keys (scoped to their provider), credential headers, gateway keys, the admin token and the Redis password", () => {
     const config = parseGatewayConfig(
       `

@@ -8,6 +8,7 @@ import { silentLogger, type LogFields, type Logger } from "../../../gateway/supp
 import fc from "fast-check";
 import {
   emptyStats,
+  feedbackMoments,
   minutesOf,
   quantileMs,
   readVersionStats,
@@ -21,6 +22,7 @@ import {
   MINUTE_MS,
   bucketIndex,
   createAggregateWriter,
+  feedbackIncrements,
   requestIncrements,
   type AggregateWriter,
 } from "../../../gateway/telemetry/aggregates.ts";
@@ -396,3 +398,75 @@ describe("aggregate writer", () => {
     expect(s).toMatchObject({ requests: 60, inputTokens: 20 * (1 + 2 + 3), outputTokens: 3 * 190, costPico: 60n });
   });
 });
+
+describe("feedback aggregates", () => {
+  const target = { env: "prod", prompt: "summarization", version: "1.1.0", segment: null };
+
+  it("counts a score as n, sum and sum of squares in integer millionths, and thumbs apart", () => {
+    const into = new Map<string, number>();
+    feedbackIncrements({ metric: "quality", score: 0.333333 }, into);
+    feedbackIncrements({ metric: "quality", score: 1 }, into);
+    feedbackIncrements({ metric: "quality", thumb: "down" }, into);
+    feedbackIncrements({ metric: "tone", thumb: "up" }, into);
+    expect(Object.fromEntries(into)).toEqual({
+      "feedback:quality:n": 2,
+      "feedback:quality:sum_micro": 1_333_333,
+      "feedback:quality:sumsq_micro": 111_111 + 1_000_000, // round(333333^2 / 1e6) = 111111
+      "feedback:quality:down": 1,
+      "feedback:tone:up": 1,
+    });
+  });
+
+  it("writes feedback with the batch, under the version and minute, and reads back mean and std", async () => {
+    const store = await redis();
+    const w = writer(store);
+    // test/reference/feedback_moments.py: scipy.stats.describe of these scores.
+    const scores = [0.9, 0.75, 1.0, 0.333333, 0.0, 0.5, 0.125];
+    scores.forEach((score, i) => w.recordFeedback(target, { metric: "quality", score }, T0 + i * 20_000));
+    w.recordFeedback(target, { metric: "quality", thumb: "up" }, T0);
+    w.recordFeedback(target, { metric: "quality", thumb: "down" }, T0 + 1);
+    w.recordFeedback(target, { metric: "quality", thumb: "down" }, T0 + 2);
+    w.recordFeedback({ ...target, version: "1.0.0" }, { metric: "helpful", thumb: "up" }, T0);
+    w.record(served(), 200, T0 + 10);
+    await w.flush();
+    // Junk in a hash (another writer, an older layout) is ignored, not misread.
+    await store.hset(statsKey("prod", "summarization", "1.1.0", Math.floor(T0 / MINUTE_MS)), {
+      "feedback:Bad:n": "5",
+      "feedback:quality:mean": "3",
+    });
+    const stats = await readVersionStats(store, {
+      env: "prod",
+      name: "summarization",
+      from: T0,
+      to: T0 + 3 * MINUTE_MS,
+    });
+    const byVersion = Object.fromEntries(stats.map((s) => [s.version, s]));
+    const quality = byVersion["1.1.0"]!.feedback["quality"]!;
+    expect(quality).toEqual({ n: 7, sumMicro: 3_608_333, sumSqMicro: expect.any(Number) as number, up: 1, down: 2 });
+    expect(byVersion["1.1.0"]!.requests).toBe(1);
+    expect(Object.keys(byVersion["1.1.0"]!.feedback)).toEqual(["quality"]);
+    const { mean, std } = feedbackMoments(quality);
+    expect(mean).toBeCloseTo(0.5154761428571428, 6);
+    expect(std).toBeCloseTo(0.3849732267541162, 6);
+    // Feedback alone does not list a version: 1.0.0 served nothing in this window's index.
+    expect(byVersion["1.0.0"]).toBeUndefined();
+    const withOld = await readVersionStats(
+      store,
+      { env: "prod", name: "summarization", from: T0, to: T0 + MINUTE_MS },
+      ["1.0.0"],
+    );
+    expect(withOld.find((s) => s.version === "1.0.0")!.feedback).toEqual({ helpful: { ...emptyFeedbackOf(), up: 1 } });
+  });
+
+  it("has no mean without scores and no std below two", () => {
+    expect(feedbackMoments({ n: 0, sumMicro: 0, sumSqMicro: 0, up: 3, down: 1 })).toEqual({ mean: null, std: null });
+    expect(feedbackMoments({ n: 1, sumMicro: 250_000, sumSqMicro: 62_500, up: 0, down: 0 })).toEqual({
+      mean: 0.25,
+      std: null,
+    });
+    // Rounding can leave n*sumsq a hair below sum^2: never a NaN.
+    expect(feedbackMoments({ n: 2, sumMicro: 2, sumSqMicro: 0, up: 0, down: 0 }).std).toBe(0);
+  });
+});
+
+const emptyFeedbackOf = () => ({ n: 0, sumMicro: 0, sumSqMicro: 0, up: 0, down: 0 });
