@@ -24,7 +24,7 @@ export function promptFor(
   const ref = parsePromptRef(refHeader, defaultLabel);
   const catalog = source.catalog();
   if (!catalog) throw new GatewayError("unavailable", "The prompt registry is not loaded yet; retry shortly");
-  return resolvePrompt(catalog, ref, { userId, bucketer: source.bucketer });
+  return resolvePrompt(catalog, ref, { userId, bucketer: source.bucketer, userHasher: source.userHasher });
 }
 
 /** The id the split hashes: X-User-Id, else the body's `user`, else null (anonymous). */

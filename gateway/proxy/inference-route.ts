@@ -175,6 +175,8 @@ function noteRequest(
   record.version = served.version.version;
   record.variant = served.variant;
   record.bucket = served.bucket;
+  record.userHash = served.userHash;
+  record.splitShares = served.shares;
   record.environment = served.environment;
   record.anonymous = served.variant !== "pinned" && userId === null;
 }

@@ -12,6 +12,15 @@
 //                              hash    per-version aggregates for one minute (epoch minutes), written
 //                                      by HINCRBY batches in MULTI; expire after the retention period
 //   stats-index:{env}:{name}   hash    version -> requests counted; lists the versions that have stats
+//   users:{env}:{name}:{version}:m{minute}
+//   users:{env}:{name}:{version}:h{hour}
+//                              distinct the identified users (64-bit hashes) a version served in one minute
+//                                      and in one hour (epoch minutes / hours): HyperLogLog on Redis,
+//                                      exact on the embedded store; written in the aggregates' batch
+//   shares:{env}:{name}:{minute}
+//                              hash    the weights in force: `n` = identified requests split that minute,
+//                                      `v:{version}` = the sum over them of the version's buckets (of
+//                                      10,000), so the mean share is v / (n * 10000); same batch and expiry
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -32,6 +41,10 @@ export const auditKey = (name: string): string => `audit:${name}`;
 export const statsKey = (env: string, name: string, version: string, minute: number): string =>
   `stats:${env}:${name}:${version}:${minute}`;
 export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
+/** One version's distinct users in one epoch minute (`m`) or hour (`h`). */
+export const usersKey = (env: string, name: string, version: string, unit: "m" | "h", n: number): string =>
+  `users:${env}:${name}:${version}:${unit}${n}`;
+export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {
