@@ -17,6 +17,10 @@
 //                              distinct the identified users (64-bit hashes) a version served in one minute
 //                                      and in one hour (epoch minutes / hours): HyperLogLog on Redis,
 //                                      exact on the embedded store; written in the aggregates' batch
+//   segstats:{env}:{name}:{version}:{segment}:{minute}
+//                              hash    the same fields as stats:..., for the requests of one segment
+//                                      (prompts/segment.ts: values hold no ':'); same batch and expiry
+//   segstats-index:{env}:{name} hash   segment -> requests counted; lists the segments that have stats
 //   shares:{env}:{name}:{minute}
 //                              hash    the weights in force: `n` = identified requests split that minute,
 //                                      `v:{version}` = the sum over them of the version's buckets (of
@@ -41,6 +45,9 @@ export const auditKey = (name: string): string => `audit:${name}`;
 export const statsKey = (env: string, name: string, version: string, minute: number): string =>
   `stats:${env}:${name}:${version}:${minute}`;
 export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
+export const segmentStatsKey = (env: string, name: string, version: string, segment: string, minute: number): string =>
+  `segstats:${env}:${name}:${version}:${segment}:${minute}`;
+export const segmentIndexKey = (env: string, name: string): string => `segstats-index:${env}:${name}`;
 /** One version's distinct users in one epoch minute (`m`) or hour (`h`). */
 export const usersKey = (env: string, name: string, version: string, unit: "m" | "h", n: number): string =>
   `users:${env}:${name}:${version}:${unit}${n}`;

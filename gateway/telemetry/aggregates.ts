@@ -2,7 +2,7 @@
 // version's hash for the current minute. Counts gather in memory and reach the store in one atomic
 // batch per flush, off the request path; increments from any number of replicas add up exactly.
 import type { AggregatesOptions } from "../config/gateway-config.ts";
-import { sharesKey, statsIndexKey, statsKey, usersKey } from "../store/keys.ts";
+import { segmentIndexKey, segmentStatsKey, sharesKey, statsIndexKey, statsKey, usersKey } from "../store/keys.ts";
 import type { DistinctAdd, HashIncrement, Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
 import type { RequestRecord } from "./request-record.ts";
@@ -304,6 +304,15 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       else requestIncrements(rec, status, endedAt, fields);
       const versions = slot(pending, at.index);
       if (versions !== null) bump(versions, rec.version, 1);
+      // The segment's own hash: the same fields, so every statistic reads per segment as per version.
+      if (rec.segment !== null) {
+        const env = rec.environment ?? PINNED_ENV;
+        const minute = Math.floor(endedAt / MINUTE_MS);
+        const segmentFields = slot(pending, segmentStatsKey(env, rec.prompt, rec.version, rec.segment, minute));
+        if (segmentFields !== null) requestIncrements(rec, status, endedAt, segmentFields);
+        const segments = slot(pending, segmentIndexKey(env, rec.prompt));
+        if (segments !== null) bump(segments, rec.segment, 1);
+      }
       // Distinct users by minute and by hour: a window is read as whole hours plus the minutes at its
       // edges, so a 14-day window unions a few hundred sets, not 20,160.
       if (rec.userHash !== null) {
