@@ -31,18 +31,18 @@ export function checkSegment(raw: unknown, variables: Readonly<Record<string, Va
       "segment.variable",
       `must name a declared variable (declared: ${Object.keys(variables).join(", ") || "none"})`,
     );
-  const declared = variables[variable as string]!;
-  if (declared.type !== "string") fail("segment.variable", `"${variable as string}" must be a string variable`);
+  const declared = variables[variable]!;
+  if (declared.type !== "string") fail("segment.variable", `"${variable}" must be a string variable`);
   if (spec.bands === undefined) {
     if (declared.enum === undefined)
       fail(
         "segment.variable",
-        `"${variable as string}" has no enum: declare its values (enum: [...]) or segment by its length (bands: [...])`,
+        `"${variable}" has no enum: declare its values (enum: [...]) or segment by its length (bands: [...])`,
       );
     return {
       kind: "enum",
-      variable: variable as string,
-      values: checkValues(declared.enum, `variables.${variable as string}.enum`, fail),
+      variable: variable,
+      values: checkValues(declared.enum, `variables.${variable}.enum`, fail),
     };
   }
   const bands = spec.bands;
@@ -58,7 +58,7 @@ export function checkSegment(raw: unknown, variables: Readonly<Record<string, Va
       "segment.bands",
       `expected 1 to ${MAX_SEGMENTS - 1} increasing positive whole lengths (characters), e.g. [200, 1000]`,
     );
-  return { kind: "bands", variable: variable as string, bands: bands as number[] };
+  return { kind: "bands", variable: variable, bands: bands as number[] };
 }
 
 function checkValues(values: unknown, field: string, fail: Fail): string[] {
