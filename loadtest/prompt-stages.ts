@@ -7,7 +7,7 @@ import semver from "semver";
 import { PROMPT_HEADERS } from "./options.ts";
 import type { Environment } from "../gateway/registry/environments.ts";
 import type { PromptEntry, RegistrySnapshot } from "../gateway/registry/snapshot.ts";
-import { createBucketer } from "../gateway/split/bucket.ts";
+import { createBucketer, createUserHasher } from "../gateway/split/bucket.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import type { ParsedRequest } from "../gateway/proxy/request-schema.ts";
 import { upstreamBody } from "../gateway/proxy/upstream-body.ts";
@@ -41,6 +41,7 @@ const snapshot: RegistrySnapshot = { revision: 1, prompts: byName };
 const catalog = buildCatalog(snapshot, null, silentLogger);
 const source: PromptSource = {
   bucketer: await createBucketer(),
+  userHasher: await createUserHasher(),
   splitStats: { invalidChanges: 0 },
   catalog: () => catalog,
   ready: () => true,

@@ -6,7 +6,7 @@ import type { PromptEntry, RegistrySnapshot } from "../registry/snapshot.ts";
 import type { Logger } from "../support/logger.ts";
 import { compilePrompt, describeUndeclared, uncompilablePrompt, type CompiledPrompt } from "../prompts/compile.ts";
 import type { PromptRef } from "../prompts/ref.ts";
-import type { Bucketer } from "../split/bucket.ts";
+import { BUCKETS, type Bucketer, type UserHasher } from "../split/bucket.ts";
 import { pick } from "../split/layout.ts";
 import { buildSplits, splitKey, type SplitStats, type Splits } from "../split/label-splits.ts";
 import type { PromptVersion } from "../prompts/types.ts";
@@ -21,6 +21,13 @@ export interface ServedPrompt {
   readonly environment: string | null;
   /** The user's bucket (0..9999) when a split was consulted, for telemetry; else null. */
   readonly bucket: number | null;
+  /** The identified user's hash (split/bucket.ts) when a split was consulted, for distinct users; else null. */
+  readonly userHash: string | null;
+  /**
+   * Buckets (of 10,000) per version in the split in force when this request was served: the weights
+   * in force, recorded with the aggregates. Null when no split was consulted (anonymous or pinned).
+   */
+  readonly shares: ReadonlyMap<string, number> | null;
 }
 
 export interface PromptCatalog {
@@ -85,18 +92,27 @@ function serve(
   v: PromptVersion,
   variant: Variant,
   environment: string | null,
-  bucket: number | null,
+  who: { bucket: number; userHash: string; shares: ReadonlyMap<string, number> } | null,
 ): ServedPrompt {
   const compiled = catalog.compiled.get(v.hash);
   if (!compiled)
     throw new GatewayError("internal_error", `Prompt ${v.name}@${v.version} failed to compile; see the gateway log`);
-  return { version: v, compiled, variant, environment, bucket };
+  return {
+    version: v,
+    compiled,
+    variant,
+    environment,
+    bucket: who?.bucket ?? null,
+    userHash: who?.userHash ?? null,
+    shares: who?.shares ?? null,
+  };
 }
 
 /** Who is asking, for the split: a user id to hash, or null (anonymous: the label's version). */
 export interface Requester {
   readonly userId: string | null;
   readonly bucketer: Bucketer;
+  readonly userHasher: UserHasher;
 }
 
 /**
@@ -125,9 +141,21 @@ export function resolvePrompt(catalog: PromptCatalog, ref: PromptRef, who?: Requ
   if (!who || who.userId === null) return serve(catalog, v, "stable", ref.label, null);
   // The bucket is on the span even without a canary: it says which users a canary would reach first.
   const bucket = who.bucketer(ref.name, who.userId);
+  const userHash = who.userHasher(who.userId);
   const split = catalog.splits.get(splitKey(ref.name, ref.label));
-  if (!split || split.split.table === null) return serve(catalog, v, "stable", ref.label, bucket);
+  if (!split || split.split.table === null) {
+    return serve(catalog, v, "stable", ref.label, { bucket, userHash, shares: allTo(v.version) });
+  }
   const chosen = pick(split.split, bucket);
   const version = entry.versions.get(chosen.version) ?? v;
-  return serve(catalog, version, version === v ? "stable" : chosen.variant, ref.label, bucket);
+  const identified = { bucket, userHash, shares: split.split.counts };
+  return serve(catalog, version, version === v ? "stable" : chosen.variant, ref.label, identified);
+}
+
+const whole = new Map<string, ReadonlyMap<string, number>>();
+/** The shares of a label without weights: every bucket to its version (one map per version, reused). */
+function allTo(version: string): ReadonlyMap<string, number> {
+  let shares = whole.get(version);
+  if (!shares) whole.set(version, (shares = new Map([[version, BUCKETS]])));
+  return shares;
 }

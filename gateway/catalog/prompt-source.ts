@@ -5,7 +5,7 @@ import { createSnapshotRefresher } from "../registry/snapshot.ts";
 import type { RegistryHealth } from "../registry/store-regression.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
-import { createBucketer, type Bucketer } from "../split/bucket.ts";
+import { createBucketer, createUserHasher, type Bucketer, type UserHasher } from "../split/bucket.ts";
 import { buildCatalog, type PromptCatalog } from "./catalog.ts";
 import type { SplitStats } from "../split/label-splits.ts";
 import type { InvalidKey } from "../registry/refresh-reads.ts";
@@ -14,6 +14,8 @@ import { versionKey } from "../store/keys.ts";
 export interface PromptSource {
   /** Hashes (prompt, user) to a bucket for the canary split. */
   readonly bucketer: Bucketer;
+  /** Hashes a user id for distinct-user counts. */
+  readonly userHasher: UserHasher;
   /** Weights hashes refused since start (the last good split stayed). */
   readonly splitStats: SplitStats;
   /** The current catalog, or null before the first snapshot arrived. */
@@ -39,6 +41,7 @@ export interface PromptSourceOptions {
 export async function startPromptSource(opts: PromptSourceOptions): Promise<PromptSource> {
   let catalog: PromptCatalog | null = null;
   const bucketer = await createBucketer();
+  const userHasher = await createUserHasher();
   const splitStats: SplitStats = { invalidChanges: 0 };
   const refresher = createSnapshotRefresher({
     store: opts.store,
@@ -56,6 +59,7 @@ export async function startPromptSource(opts: PromptSourceOptions): Promise<Prom
   await refresher.start();
   return {
     bucketer,
+    userHasher,
     splitStats,
     catalog: () => catalog,
     ready: () => refresher.ready() && catalog !== null,

@@ -7,6 +7,7 @@ import type { PromptSource } from "./prompt-source.ts";
 import { parsePromptRef } from "../prompts/ref.ts";
 import { applyPrompt, type PromptEndpoint } from "../prompts/render-request.ts";
 import { resolveVariables } from "../prompts/variables.ts";
+import { segmentOf } from "../prompts/segment.ts";
 
 type Body = Record<string, unknown> & { model: string };
 
@@ -24,7 +25,7 @@ export function promptFor(
   const ref = parsePromptRef(refHeader, defaultLabel);
   const catalog = source.catalog();
   if (!catalog) throw new GatewayError("unavailable", "The prompt registry is not loaded yet; retry shortly");
-  return resolvePrompt(catalog, ref, { userId, bucketer: source.bucketer });
+  return resolvePrompt(catalog, ref, { userId, bucketer: source.bucketer, userHasher: source.userHasher });
 }
 
 /** The id the split hashes: X-User-Id, else the body's `user`, else null (anonymous). */
@@ -64,7 +65,23 @@ export function renderInto(
   varsHeader: string | undefined,
   json: JsonLimits,
 ): Body {
+  return renderRequest(endpoint, body, served, varsHeader, undefined, json).body;
+}
+
+/**
+ * renderInto, and the request's segment (prompts/segment.ts) from the same resolved variables or the
+ * X-Prompt-Segment header; a header value the prompt does not declare is a 400 before anything is sent.
+ */
+export function renderRequest(
+  endpoint: PromptEndpoint,
+  body: Body,
+  served: ServedPrompt,
+  varsHeader: string | undefined,
+  segmentHeader: string | undefined,
+  json: JsonLimits,
+): { body: Body; segment: string | null } {
   const vars = resolveVariables(served.version.variables, requestVariables(varsHeader, body, json));
+  const segment = segmentOf(served.version.segment, vars, segmentHeader);
   const rendered = served.compiled.render(vars);
-  return applyPrompt(endpoint, body, served.version, rendered) as Body;
+  return { body: applyPrompt(endpoint, body, served.version, rendered) as Body, segment };
 }

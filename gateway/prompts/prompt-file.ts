@@ -11,6 +11,7 @@ import { PromptFileError } from "./prompt-file-error.ts";
 import { checkTemplate, isForbiddenName } from "./template-guard.ts";
 import type { PromptVersion, VariableSpec } from "./types.ts";
 import { describeMismatch, findForbiddenKey } from "./variables.ts";
+import { checkSegment } from "./segment.ts";
 
 export { PromptFileError };
 
@@ -90,6 +91,7 @@ const fileSchema = z.strictObject({
   messages: z.array(messageSchema).min(1).optional(),
   prompt: z.string().min(1, "must be a non-empty template").optional(),
   instructions: z.string().min(1, "must be a non-empty template").optional(),
+  segment: z.unknown().optional(),
 });
 
 type RawVariable = z.infer<typeof variableSchema>;
@@ -220,6 +222,7 @@ export function promptFromDocument(doc: unknown, file: string): PromptVersion {
     messages,
     prompt: raw.prompt ?? null,
     instructions: raw.instructions ?? null,
+    ...(raw.segment !== undefined && { segment: checkSegment(raw.segment, variables, fail) }),
   };
   return deepFreeze({ ...content, hash: promptHash(content) });
 }

@@ -26,6 +26,12 @@ export interface PromptMessage {
   readonly content: string;
 }
 
+/** A prompt's segment dimension (prompts/segment.ts), normalised from the file's `segment`. */
+export type SegmentSpec =
+  | { readonly kind: "enum"; readonly variable: string; readonly values: readonly string[] }
+  | { readonly kind: "bands"; readonly variable: string; readonly bands: readonly number[] }
+  | { readonly kind: "header"; readonly values: readonly string[] };
+
 /** A prompt version as written in `config/prompts/<name>/<version>.yaml`, validated. */
 export interface PromptVersion {
   readonly name: string;
@@ -43,6 +49,11 @@ export interface PromptVersion {
   readonly prompt: string | null;
   /** Template for /v1/responses `instructions`. */
   readonly instructions: string | null;
+  /**
+   * The segment dimension statistics are read by, when the file declares one. Absent (not null) when
+   * not declared, so the content hash of versions without one is what it always was.
+   */
+  readonly segment?: SegmentSpec;
   /** sha256 (hex) of the canonical JSON of every other field (sorted keys): a registered version is immutable. */
   readonly hash: string;
 }

@@ -10,7 +10,7 @@ import { jsonLimitsOf, LIMIT_SETTINGS } from "../http/json-limits.ts";
 import { clientGone, type AppEnv } from "../http/context.ts";
 import type { OpenStreams } from "../http/open-streams.ts";
 import type { ServedPrompt } from "../catalog/catalog.ts";
-import { promptFor, renderInto, userIdOf } from "../catalog/request-prompt.ts";
+import { promptFor, renderRequest, userIdOf } from "../catalog/request-prompt.ts";
 import type { Authenticator } from "./auth.ts";
 import { forward, type ForwardDeps } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -80,7 +80,13 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
 
     // 4. render the version's templates with the request's variables (the version's model wins)
     const vars = header(incoming, "x-prompt-vars");
-    const body = served ? renderInto(endpoint, req.body, served, vars, json) : req.body;
+    let body = req.body;
+    if (served) {
+      const segmentHeader = header(incoming, "x-prompt-segment");
+      const rendered = renderRequest(endpoint, req.body, served, vars, segmentHeader, json);
+      body = rendered.body;
+      record.segment = rendered.segment;
+    }
     const capture = deps.settings.captureMessageContent;
     if (capture) record.inputMessages = inputMessages(body);
 
@@ -200,6 +206,8 @@ function noteRequest(
   record.version = served.version.version;
   record.variant = served.variant;
   record.bucket = served.bucket;
+  record.userHash = served.userHash;
+  record.splitShares = served.shares;
   record.environment = served.environment;
   record.anonymous = served.variant !== "pinned" && userId === null;
 }

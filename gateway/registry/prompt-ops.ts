@@ -225,6 +225,8 @@ function sections(v: PromptVersion): Section[] {
     ["messages", messages],
     template("prompt", v.prompt),
     template("instructions", v.instructions),
+    // Only when declared: versions without one describe (and diff) as they always did.
+    ...(v.segment === undefined ? [] : [["segment", `segment: ${canonicalJson(v.segment)}`] as const]),
   ];
 }
 

@@ -68,6 +68,13 @@ const promptVersionSchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.string(), content: z.string() })),
   prompt: z.string().nullable(),
   instructions: z.string().nullable(),
+  segment: z
+    .union([
+      z.object({ kind: z.enum(["enum"]), variable: z.string(), values: z.array(z.string()) }),
+      z.object({ kind: z.enum(["bands"]), variable: z.string(), bands: z.array(z.number()).min(1) }),
+      z.object({ kind: z.enum(["header"]), values: z.array(z.string()) }),
+    ])
+    .optional(),
   hash: z.string(),
 });
 

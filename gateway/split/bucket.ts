@@ -25,3 +25,17 @@ export async function createBucketer(): Promise<Bucketer> {
   const api = await loading;
   return (name, userId) => api.h32(`${name}\u0000${userId}`, SEED) % BUCKETS;
 }
+
+/** The identified user as counted for distinct users: 64-bit xxHash of the user id alone, 16 hex digits. */
+export type UserHasher = (userId: string) => string;
+
+/**
+ * The same id gives the same hash in every prompt and process, so one user counts once per version
+ * whichever replica served them. It is not secret (distinct counting needs no more); the user id itself
+ * is never stored.
+ */
+export async function createUserHasher(): Promise<UserHasher> {
+  loading ??= xxhash();
+  const api = await loading;
+  return (userId) => api.h64ToString(userId);
+}

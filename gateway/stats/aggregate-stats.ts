@@ -1,6 +1,6 @@
 // Reading per-version aggregates back: the minutes of a time window, summed per version. These feed
 // `promptgate stats`, `/admin/prompts/:name/stats/:env`, A/B statistics and the rollout controller.
-import { statsIndexKey, statsKey } from "../store/keys.ts";
+import { segmentIndexKey, segmentStatsKey, statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
 import {
   DURATION_BOUNDS_MS,
@@ -225,4 +225,49 @@ export async function readVersionStats(
     }
     return stats;
   });
+}
+
+export interface SegmentStats {
+  readonly segment: string;
+  /** Every version with stats under `env` (and those asked for), summed over the window for this segment. */
+  readonly versions: VersionStats[];
+}
+
+/**
+ * The same sums per segment (prompts/segment.ts): one entry per segment that has stats under `env`
+ * or is named in `segments`, each with every version of the index and of `versions`. Requests without
+ * a segment are in readVersionStats only.
+ */
+export async function readSegmentStats(
+  store: Store,
+  window: StatsWindow,
+  versions: readonly string[] = [],
+  segments: readonly string[] = [],
+): Promise<SegmentStats[]> {
+  if (!(window.to > window.from)) throw new RangeError("the window must end after it starts");
+  if (window.to - window.from > MAX_WINDOW_MS)
+    throw new RangeError(`the window may span at most ${MAX_WINDOW_MS / (24 * 60 * MINUTE_MS)} days`);
+  const [versionIndex, segmentIndex] = await store.hgetallMany([
+    statsIndexKey(window.env, window.name),
+    segmentIndexKey(window.env, window.name),
+  ]);
+  const allVersions = [...new Set([...versions, ...Object.keys(versionIndex ?? {})])];
+  const allSegments = [...new Set([...segments, ...Object.keys(segmentIndex ?? {})])];
+  const minutes = minutesOf(window.from, window.to);
+  const keys = allSegments.flatMap((segment) =>
+    allVersions.flatMap((v) => minutes.map((m) => segmentStatsKey(window.env, window.name, v, segment, m))),
+  );
+  const hashes = await store.hgetallMany(keys);
+  let at = 0;
+  return allSegments.map((segment) => ({
+    segment,
+    versions: allVersions.map((version) => {
+      const stats = emptyStats(version);
+      for (let mi = 0; mi < minutes.length; mi++) {
+        const hash = hashes[at++];
+        if (hash) addMinute(stats, hash);
+      }
+      return stats;
+    }),
+  }));
 }

@@ -16,6 +16,19 @@
 //                                      by the first replica to start, unless REQUEST_ID_KEYS is set
 //   feedback:{tag}:{metric}    string  JSON of the feedback given for one request id (its tag) and metric;
 //                                      written SET NX PX (a second one is a 409), expires with the id
+//   users:{env}:{name}:{version}:m{minute}
+//   users:{env}:{name}:{version}:h{hour}
+//                              distinct the identified users (64-bit hashes) a version served in one minute
+//                                      and in one hour (epoch minutes / hours): HyperLogLog on Redis,
+//                                      exact on the embedded store; written in the aggregates' batch
+//   segstats:{env}:{name}:{version}:{segment}:{minute}
+//                              hash    the same fields as stats:..., for the requests of one segment
+//                                      (prompts/segment.ts: values hold no ':'); same batch and expiry
+//   segstats-index:{env}:{name} hash   segment -> requests counted; lists the segments that have stats
+//   shares:{env}:{name}:{minute}
+//                              hash    the weights in force: `n` = identified requests split that minute,
+//                                      `v:{version}` = the sum over them of the version's buckets (of
+//                                      10,000), so the mean share is v / (n * 10000); same batch and expiry
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -39,6 +52,13 @@ export const REQUEST_ID_KEY = "request-id:key";
 /** `tag`: the request id's HMAC tag (base64url), unique per id; `metric`: a feedback metric name. */
 export const feedbackKey = (tag: string, metric: string): string => `feedback:${tag}:${metric}`;
 export const statsIndexKey = (env: string, name: string): string => `stats-index:${env}:${name}`;
+export const segmentStatsKey = (env: string, name: string, version: string, segment: string, minute: number): string =>
+  `segstats:${env}:${name}:${version}:${segment}:${minute}`;
+export const segmentIndexKey = (env: string, name: string): string => `segstats-index:${env}:${name}`;
+/** One version's distinct users in one epoch minute (`m`) or hour (`h`). */
+export const usersKey = (env: string, name: string, version: string, unit: "m" | "h", n: number): string =>
+  `users:${env}:${name}:${version}:${unit}${n}`;
+export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {

@@ -67,6 +67,9 @@ declare module "ioredis" {
   }
 }
 
+/** Redis' HyperLogLog: 16384 registers, standard error 1.04 / sqrt(16384) = 0.81%. */
+export const REDIS_HLL_ERROR = 0.0081;
+
 const ERROR_LOG_INTERVAL_MS = 10_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 const QUIT_TIMEOUT_MS = 500;
@@ -207,18 +210,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return client.hincrby(k(key), field, by);
     },
     async hincrbyBatch(increments: readonly HashIncrement[], options: BatchOptions = {}) {
-      if (increments.length === 0) return;
+      const distinct = (options.distinct ?? []).filter((add) => add.members.length > 0);
+      if (increments.length === 0 && distinct.length === 0) return;
       for (const inc of increments) assertSafeInteger(inc.by);
       const tx = client.multi();
       for (const inc of increments) tx.hincrby(k(inc.key), inc.field, inc.by);
+      for (const add of distinct) tx.pfadd(k(add.key), ...add.members);
       if (options.expireMs !== undefined) {
-        for (const key of new Set(increments.map((inc) => inc.key))) tx.pexpire(k(key), options.expireMs);
+        const touched = new Set([...increments.map((inc) => inc.key), ...distinct.map((add) => add.key)]);
+        for (const key of touched) tx.pexpire(k(key), options.expireMs);
       }
       const results = await tx.exec();
       if (results === null) throw new Error("redis transaction aborted");
       const failed = results.find(([err]) => err !== null);
       if (failed?.[0]) throw failed[0];
     },
+
+    async countDistinct(keys) {
+      if (keys.length === 0) return 0;
+      // PFCOUNT over several keys counts their union (merged on the server, nothing stored).
+      return client.pfcount(...keys.map(k));
+    },
+    distinctError: REDIS_HLL_ERROR,
 
     async incrby(key, by) {
       assertSafeInteger(by);

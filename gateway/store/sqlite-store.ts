@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOU
 CREATE TABLE IF NOT EXISTS hashes (
   key TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, field)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS distinct_members (
+  key TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (key, member)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS expiries (key TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS expiries_at ON expiries (at);
 CREATE TABLE IF NOT EXISTS lists (
@@ -66,10 +69,19 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delKv: db.prepare("DELETE FROM kv WHERE key = ?"),
     delHash: db.prepare("DELETE FROM hashes WHERE key = ?"),
     delList: db.prepare("DELETE FROM lists WHERE key = ?"),
+    delDistinct: db.prepare("DELETE FROM distinct_members WHERE key = ?"),
+    addDistinct: db.prepare("INSERT INTO distinct_members (key, member) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+    // The union of the sets named in a JSON array of keys; expired sets count as absent.
+    countDistinct: db.prepare(
+      `SELECT COUNT(DISTINCT member) AS n FROM distinct_members
+       WHERE key IN (SELECT value FROM json_each(?1)) AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)`,
+    ),
     keys: db.prepare(
       `SELECT key FROM kv WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM hashes WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
-       UNION SELECT key FROM lists WHERE key GLOB ?1`,
+       UNION SELECT key FROM lists WHERE key GLOB ?1
+       UNION SELECT DISTINCT key FROM distinct_members WHERE key GLOB ?1
+         AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)`,
     ),
     // An expired hash reads as absent even before it is purged.
     hgetall: db.prepare(
@@ -98,6 +110,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     delExpiry: db.prepare("DELETE FROM expiries WHERE key = ?"),
     purgeExpiredHashes: db.prepare("DELETE FROM hashes WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
     purgeExpiredStrings: db.prepare("DELETE FROM kv WHERE key IN (SELECT key FROM expiries WHERE at <= ?)"),
+    purgeExpiredDistinct: db.prepare(
+      "DELETE FROM distinct_members WHERE key IN (SELECT key FROM expiries WHERE at <= ?)",
+    ),
     purgeExpiries: db.prepare("DELETE FROM expiries WHERE at <= ?"),
     hget: db.prepare("SELECT value FROM hashes WHERE key = ? AND field = ?"),
     hset: db.prepare(
@@ -139,6 +154,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     if (row && int(row, "at") <= now) {
       q.delHash.run(full);
       q.delKv.run(full);
+      q.delDistinct.run(full);
       q.delExpiry.run(full);
     }
   };
@@ -148,6 +164,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     lastPurge = now;
     q.purgeExpiredHashes.run(now);
     q.purgeExpiredStrings.run(now);
+    q.purgeExpiredDistinct.run(now);
     q.purgeExpiries.run(now);
   };
   const readHash = (full: string, now: number): Record<string, string> => {
@@ -284,6 +301,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         q.delKv.run(full);
         q.delHash.run(full);
         q.delList.run(full);
+        q.delDistinct.run(full);
         q.delExpiry.run(full);
       });
     },
@@ -328,16 +346,23 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         return hincrby(full, field, by);
       }),
     async hincrbyBatch(increments: readonly HashIncrement[], options: BatchOptions = {}) {
-      if (increments.length === 0) return;
+      const distinct = (options.distinct ?? []).filter((add) => add.members.length > 0);
+      if (increments.length === 0 && distinct.length === 0) return;
+      for (const inc of increments) assertSafeInteger(inc.by);
       tx(() => {
         const now = Date.now();
         purgeExpired(now);
-        const touched = new Set(increments.map((inc) => k(inc.key)));
+        const touched = new Set([...increments.map((inc) => k(inc.key)), ...distinct.map((add) => k(add.key))]);
         for (const full of touched) dropIfExpired(full, now);
         for (const inc of increments) hincrby(k(inc.key), inc.field, inc.by);
+        for (const add of distinct) for (const member of add.members) q.addDistinct.run(k(add.key), member);
         if (options.expireMs !== undefined) for (const full of touched) q.setExpiry.run(full, now + options.expireMs);
       });
     },
+
+    countDistinct: async (keys) =>
+      keys.length === 0 ? 0 : int(q.countDistinct.get(JSON.stringify(keys.map(k)), Date.now()) ?? {}, "n"),
+    distinctError: 0,
 
     incrby: async (key, by) =>
       tx(() => {

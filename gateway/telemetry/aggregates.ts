@@ -2,8 +2,8 @@
 // version's hash for the current minute. Counts gather in memory and reach the store in one atomic
 // batch per flush, off the request path; increments from any number of replicas add up exactly.
 import type { AggregatesOptions } from "../config/gateway-config.ts";
-import { statsIndexKey, statsKey } from "../store/keys.ts";
-import type { HashIncrement, Store } from "../store/store.ts";
+import { segmentIndexKey, segmentStatsKey, sharesKey, statsIndexKey, statsKey, usersKey } from "../store/keys.ts";
+import type { DistinctAdd, HashIncrement, Store } from "../store/store.ts";
 import type { Logger } from "../support/logger.ts";
 import type { RequestRecord } from "./request-record.ts";
 
@@ -154,11 +154,18 @@ export function requestIncrements(
   }
 }
 
-/** A version's stats key for one minute and its index key. */
+/** Fields of a `shares:{env}:{name}:{minute}` hash (store/keys.ts): the weights in force. */
+export const SHARES_REQUESTS_FIELD = "n";
+export const shareField = (version: string): string => `v:${version}`;
+
+/** A version's stats key for one minute, its index key, its distinct-user keys and the prompt's shares key. */
 interface MinuteKeys {
   readonly minute: number;
   readonly stats: string;
   readonly index: string;
+  readonly usersMinute: string;
+  readonly usersHour: string;
+  readonly shares: string;
 }
 
 /**
@@ -175,7 +182,14 @@ class KeyCache {
     if (!byVersion) byName.set(name, (byVersion = new Map<string, MinuteKeys>()));
     let keys = byVersion.get(version);
     if (keys?.minute !== minute) {
-      keys = { minute, stats: statsKey(env, name, version, minute), index: statsIndexKey(env, name) };
+      keys = {
+        minute,
+        stats: statsKey(env, name, version, minute),
+        index: statsIndexKey(env, name),
+        usersMinute: usersKey(env, name, version, "m", minute),
+        usersHour: usersKey(env, name, version, "h", Math.floor(minute / 60)),
+        shares: sharesKey(env, name, minute),
+      };
       byVersion.set(version, keys);
     }
     return keys;
@@ -206,10 +220,11 @@ export interface AggregateWriter {
 }
 
 /** Requests, keys and field increments held in batches the store never took. */
-function lostCounts(batches: readonly Pending[]): { requests: number; keys: number; increments: number } {
+function lostCounts(batches: readonly Pending[], users: readonly PendingUsers[]): LostCounts {
   let requests = 0;
   let keys = 0;
   let increments = 0;
+  for (const batch of users) keys += batch.size;
   for (const batch of batches) {
     keys += batch.size;
     for (const fields of batch.values()) {
@@ -227,16 +242,25 @@ export interface AggregateWriterDeps {
 }
 
 type Pending = Map<string, Map<string, number>>;
+/** Distinct-user keys -> the user hashes to add. */
+type PendingUsers = Map<string, Set<string>>;
+interface LostCounts {
+  requests: number;
+  keys: number;
+  increments: number;
+}
 
 export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWriter {
   const { store, logger, options } = deps;
   const expireMs = Math.round(options.retention_days * 24 * 60 * MINUTE_MS);
   let pending: Pending = new Map();
+  let pendingUsers: PendingUsers = new Map();
   let dropped = 0;
   let droppedFeedback = 0;
   let inFlight: Promise<void> | null = null;
   /** The batch being written, until the store has taken or refused it. */
   let writing: Pending | null = null;
+  let writingUsers: PendingUsers | null = null;
   let failing = false;
   let lastError = "";
   let stopping = false;
@@ -261,20 +285,37 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
     else for (const [field, by] of counts) bump(fields, field, by);
   };
 
+  /** Adds a user hash to a distinct-user key; a new key past `max_pending_keys` is not counted. */
+  const addUser = (into: PendingUsers, key: string, userHash: string): void => {
+    let set = into.get(key);
+    if (!set) {
+      if (into.size >= options.max_pending_keys) return;
+      into.set(key, (set = new Set()));
+    }
+    set.add(userHash);
+  };
+
   const writeOnce = async (): Promise<void> => {
-    if (pending.size === 0) return;
+    if (pending.size === 0 && pendingUsers.size === 0) return;
     const batch = pending;
+    const users = pendingUsers;
     pending = new Map();
+    pendingUsers = new Map();
     writing = batch;
+    writingUsers = users;
     const increments: HashIncrement[] = [];
     for (const [key, fields] of batch) for (const [field, by] of fields) increments.push({ key, field, by });
+    const distinct: DistinctAdd[] = [];
+    for (const [key, members] of users) distinct.push({ key, members: [...members] });
     try {
-      await store.hincrbyBatch(increments, { expireMs });
+      await store.hincrbyBatch(increments, { expireMs, distinct });
       writing = null;
+      writingUsers = null;
       if (failing) logger.info("aggregates written again", { keys: batch.size });
       failing = false;
     } catch (err) {
       writing = null;
+      writingUsers = null;
       // A MULTI that failed applied nothing: put the batch back (newer counts merge into it). Only a
       // reply lost after Redis applied it (a command timeout) makes the retry count twice; that rare
       // over-count is preferred to losing counts.
@@ -282,6 +323,9 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       const newer = pending;
       pending = batch;
       for (const [key, fields] of newer) add(pending, key, fields);
+      const newerUsers = pendingUsers;
+      pendingUsers = users;
+      for (const [key, members] of newerUsers) for (const member of members) addUser(pendingUsers, key, member);
       // At shutdown there is no next flush: stop() reports what is lost.
       if (!failing && !stopping)
         logger.warn("aggregates not written; kept for the next flush", {
@@ -308,17 +352,35 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
     record(rec, status, endedAt) {
       // Only requests served from a prompt version are counted; pinned ones under PINNED_ENV.
       if (rec.prompt === null || rec.version === null) return;
-      const { stats, index } = keys.get(
-        rec.environment ?? PINNED_ENV,
-        rec.prompt,
-        rec.version,
-        Math.floor(endedAt / MINUTE_MS),
-      );
-      const fields = slot(pending, stats);
+      const at = keys.get(rec.environment ?? PINNED_ENV, rec.prompt, rec.version, Math.floor(endedAt / MINUTE_MS));
+      const fields = slot(pending, at.stats);
       if (fields === null) dropped += 1;
       else requestIncrements(rec, status, endedAt, fields);
-      const versions = slot(pending, index);
+      const versions = slot(pending, at.index);
       if (versions !== null) bump(versions, rec.version, 1);
+      // The segment's own hash: the same fields, so every statistic reads per segment as per version.
+      if (rec.segment !== null) {
+        const env = rec.environment ?? PINNED_ENV;
+        const minute = Math.floor(endedAt / MINUTE_MS);
+        const segmentFields = slot(pending, segmentStatsKey(env, rec.prompt, rec.version, rec.segment, minute));
+        if (segmentFields !== null) requestIncrements(rec, status, endedAt, segmentFields);
+        const segments = slot(pending, segmentIndexKey(env, rec.prompt));
+        if (segments !== null) bump(segments, rec.segment, 1);
+      }
+      // Distinct users by minute and by hour: a window is read as whole hours plus the minutes at its
+      // edges, so a 14-day window unions a few hundred sets, not 20,160.
+      if (rec.userHash !== null) {
+        addUser(pendingUsers, at.usersMinute, rec.userHash);
+        addUser(pendingUsers, at.usersHour, rec.userHash);
+      }
+      // The weights in force: each identified request adds the split's buckets per version.
+      if (rec.splitShares !== null) {
+        const shares = slot(pending, at.shares);
+        if (shares !== null) {
+          bump(shares, SHARES_REQUESTS_FIELD, 1);
+          for (const [version, buckets] of rec.splitShares) if (buckets > 0) bump(shares, shareField(version), buckets);
+        }
+      }
     },
     recordFeedback(target, value, at) {
       const { stats } = keys.get(target.env, target.prompt, target.version, Math.floor(at / MINUTE_MS));
@@ -327,7 +389,7 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       else feedbackIncrements(value, fields);
     },
     flush,
-    pendingKeys: () => pending.size,
+    pendingKeys: () => pending.size + pendingUsers.size,
     droppedRequests: () => dropped,
     droppedFeedback: () => droppedFeedback,
     async stop(timeoutMs = FINAL_FLUSH_TIMEOUT_MS) {
@@ -338,7 +400,10 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       await Promise.race([flush(), gaveUp]);
       clearTimeout(timeout);
       // What the store has not taken: refused (back in `pending`) or still unanswered (`writing`).
-      const lost = lostCounts(writing === null ? [pending] : [writing, pending]);
+      const lost = lostCounts(
+        writing === null ? [pending] : [writing, pending],
+        writingUsers === null ? [pendingUsers] : [writingUsers, pendingUsers],
+      );
       if (lost.keys === 0) return;
       logger.error("aggregates lost at shutdown: the store did not take the last write", {
         ...lost,

@@ -33,6 +33,11 @@ export interface RequestRecord {
   userHash: string | null;
   /** The segment the request falls in, when its prompt declares a segment dimension. */
   segment: string | null;
+  /**
+   * Buckets (of 10,000) per version in the split that served this identified user: the weights in
+   * force, recorded per minute with the aggregates. Null when no split was consulted.
+   */
+  splitShares: ReadonlyMap<string, number> | null;
 }
 
 export const newRecord = (startedAt: number): RequestRecord => ({
@@ -55,4 +60,5 @@ export const newRecord = (startedAt: number): RequestRecord => ({
   anonymous: false,
   userHash: null,
   segment: null,
+  splitShares: null,
 });

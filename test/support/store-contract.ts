@@ -302,6 +302,62 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await b.hgetall("keep")).toEqual({ n: "1" });
     });
 
+    it("counts distinct members over the union of sets written with a batch", async () => {
+      const [a, b] = await openPair(open, name);
+      expect(await a.countDistinct([])).toBe(0);
+      expect(await a.countDistinct(["users:none"])).toBe(0);
+      await a.hincrbyBatch([{ key: "agg", field: "requests", by: 3 }], {
+        distinct: [
+          { key: "users:1", members: ["u1", "u2", "u2"] },
+          { key: "users:2", members: ["u2", "u3"] },
+          { key: "users:3", members: [] },
+        ],
+      });
+      // Only distinct adds: a batch without increments still writes them.
+      await b.hincrbyBatch([], { distinct: [{ key: "users:2", members: ["u4", "u1"] }] });
+      expect(await b.hgetall("agg")).toEqual({ requests: "3" });
+      // Small sets are exact on both stores (HyperLogLog is exact at this size).
+      expect(await b.countDistinct(["users:1"])).toBe(2);
+      expect(await b.countDistinct(["users:2"])).toBe(4);
+      expect(await b.countDistinct(["users:1", "users:2", "users:missing"])).toBe(4);
+      expect(sorted(await a.keys("users:"))).toEqual(["users:1", "users:2"]);
+      await a.del("users:2");
+      expect(await a.countDistinct(["users:1", "users:2"])).toBe(2);
+      expect(a.distinctError).toBe(a.kind === "redis" ? 0.0081 : 0);
+    });
+
+    it("counts many distinct members within the store's stated error, and a bad batch adds none", async () => {
+      const s = await open();
+      const members = (from: number, to: number): string[] =>
+        Array.from({ length: to - from }, (_, i) => (from + i).toString(16).padStart(16, "0"));
+      // 20,000 members in two overlapping sets written by several batches: the union holds 20,000.
+      for (let i = 0; i < 10; i++)
+        await s.hincrbyBatch([], { distinct: [{ key: "big:a", members: members(i * 1_200, (i + 1) * 1_200) }] });
+      for (let i = 0; i < 10; i++)
+        await s.hincrbyBatch([], { distinct: [{ key: "big:b", members: members(8_000 + i * 1_200, 20_000) }] });
+      const union = await s.countDistinct(["big:a", "big:b"]);
+      // Within 4 standard errors (exact on the embedded store).
+      expect(Math.abs(union - 20_000)).toBeLessThanOrEqual(Math.ceil(4 * s.distinctError * 20_000));
+      await expect(
+        s.hincrbyBatch([{ key: "agg", field: "n", by: 0.5 }], { distinct: [{ key: "big:c", members: ["x"] }] }),
+      ).rejects.toThrow();
+      expect(await s.countDistinct(["big:c"])).toBe(0);
+    });
+
+    it("distinct sets expire with the batch's expireMs", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.hincrbyBatch([{ key: "ttl:h", field: "n", by: 1 }], {
+        expireMs: 300,
+        distinct: [{ key: "ttl:u", members: ["u1", "u2"] }],
+      });
+      await a.hincrbyBatch([], { expireMs: 60_000, distinct: [{ key: "keep:u", members: ["u1"] }] });
+      expect(await b.countDistinct(["ttl:u"])).toBe(2);
+      await vi.waitFor(async () => expect(await b.countDistinct(["ttl:u"])).toBe(0), { timeout: 5_000, interval: 10 });
+      expect(await b.countDistinct(["keep:u", "ttl:u"])).toBe(1);
+      await a.hincrbyBatch([], { distinct: [{ key: "ttl:u", members: ["u3"] }] });
+      expect(await b.countDistinct(["ttl:u"])).toBe(1);
+    });
+
     it("incrby counts from zero and exactly under concurrency", async () => {
       const s = await open();
       expect(await s.incrby("c", 5)).toBe(5);

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BUCKETS, createBucketer } from "../../../gateway/split/bucket.ts";
+import { BUCKETS, createBucketer, createUserHasher } from "../../../gateway/split/bucket.ts";
 import type { Bucketer } from "../../../gateway/split/bucket.ts";
 
 const run = promisify(execFile);
@@ -66,5 +66,15 @@ describe("createBucketer", () => {
     ];
     const theirs = await bucketsInChildProcess("summarization", ids);
     expect(theirs).toEqual(ids.map((id) => bucket("summarization", id)));
+  });
+});
+
+describe("user hash", () => {
+  it("is the 64-bit xxHash of the user id alone, 16 hex digits, pinned (distinct users span releases)", async () => {
+    const hash = await createUserHasher();
+    expect(hash("")).toBe("ef46db3751d8e999"); // XXH64 of the empty input, seed 0 (the reference value)
+    expect(hash("alice")).toBe("73a3ea485f2e6049");
+    expect(hash("ümlaut-🙂")).toBe("3f1a6506fee73413");
+    fc.assert(fc.property(fc.string(), (id) => /^[0-9a-f]{16}$/.test(hash(id))));
   });
 });
