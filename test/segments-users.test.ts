@@ -97,6 +97,7 @@ describe.each(["embedded", "redis"] as const)("users, weights in force and segme
       ["1.1.0", new Set()],
     ]);
     const bySegment = new Map<string, number>();
+    const proIds: string[] = [];
     // 60 users, 3 requests each, alternating replicas; user i is "pro" when i % 3 === 0. Anonymous
     // requests serve the stable version and count no user.
     for (let round = 0; round < 3; round++) {
@@ -109,7 +110,17 @@ describe.each(["embedded", "redis"] as const)("users, weights in force and segme
         const version = res.headers.get("x-prompt-version")!;
         served.get(version)!.add(`user-${i}`);
         bySegment.set(`${version}/${segment}`, (bySegment.get(`${version}/${segment}`) ?? 0) + 1);
+        if (round === 0 && segment === "pro") proIds.push(res.headers.get("x-request-id")!);
       }
+    }
+    // Feedback on the pro requests: the signed id carries the segment, so it counts there too.
+    for (const [i, id] of proIds.entries()) {
+      const res = await fetch(`${gateways[i % gateways.length]!.url}/v1/feedback`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ request_id: id, score: 1 }),
+      });
+      expect(res.status).toBe(200);
     }
     const anonymous = await call(gateways[0]!, { "x-prompt-ref": "greet" });
     expect(anonymous.status).toBe(200);
@@ -166,6 +177,12 @@ describe.each(["embedded", "redis"] as const)("users, weights in force and segme
     for (const s of segments)
       for (const v of s.versions) if (v.requests > 0) seen.set(`${v.version}/${s.segment}`, v.requests);
     expect(seen).toEqual(bySegment);
+    const feedbackIn = (segment: string): number =>
+      segments
+        .find((s) => s.segment === segment)!
+        .versions.reduce((sum, v) => sum + (v.feedback["quality"]?.n ?? 0), 0);
+    expect(feedbackIn("pro")).toBe(proIds.length);
+    expect(feedbackIn("free")).toBe(0);
     const totals = await readVersionStats(store, window);
     expect(totals.reduce((sum, v) => sum + v.requests, 0)).toBe(182);
 

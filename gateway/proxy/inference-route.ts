@@ -75,8 +75,6 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     // Known before rendering, so a request whose render fails is counted under the version that failed.
     if (served) setPromptHeaders(outgoing, served);
     noteRequest(record, OPERATION_NAMES[endpoint], served?.version.model ?? req.body.model, served, userId);
-    // Once the record knows the version (and segment): the id feedback will name this request by.
-    if (served) signRequestId(c, deps.requestIds, record);
 
     // 4. render the version's templates with the request's variables (the version's model wins)
     const vars = header(incoming, "x-prompt-vars");
@@ -86,6 +84,8 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
       const rendered = renderRequest(endpoint, req.body, served, vars, segmentHeader, json);
       body = rendered.body;
       record.segment = rendered.segment;
+      // Once the record knows the version and segment: the id feedback will name this request by.
+      signRequestId(c, deps.requestIds, record);
     }
     const capture = deps.settings.captureMessageContent;
     if (capture) record.inputMessages = inputMessages(body);

@@ -383,10 +383,17 @@ export function createAggregateWriter(deps: AggregateWriterDeps): AggregateWrite
       }
     },
     recordFeedback(target, value, at) {
-      const { stats } = keys.get(target.env, target.prompt, target.version, Math.floor(at / MINUTE_MS));
+      const minute = Math.floor(at / MINUTE_MS);
+      const { stats } = keys.get(target.env, target.prompt, target.version, minute);
       const fields = slot(pending, stats);
       if (fields === null) droppedFeedback += 1;
       else feedbackIncrements(value, fields);
+      // The segment the request fell in (carried by its id) reads the same feedback fields.
+      if (target.segment !== null) {
+        const key = segmentStatsKey(target.env, target.prompt, target.version, target.segment, minute);
+        const segmentFields = slot(pending, key);
+        if (segmentFields !== null) feedbackIncrements(value, segmentFields);
+      }
     },
     flush,
     pendingKeys: () => pending.size + pendingUsers.size,
