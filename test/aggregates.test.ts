@@ -136,7 +136,7 @@ describe("per-version aggregates", () => {
       expect(row.latency.p50_ms).not.toBeNull();
     }
     const table = await cli(["stats", "summarization", "--env", "prod"], env);
-    expect(table.stdout).toMatch(/1\.1\.0 \(label\)\s+50\s+\d+\s+0\.00%/);
+    expect(table.stdout).toMatch(/1\.1\.0 \(stable\)\s+50\s+\d+\s+\d+\s+0\.00%/);
 
     // The same numbers straight from the store.
     const direct = await versionStats(
@@ -224,9 +224,9 @@ describe("per-version aggregates", () => {
     );
 
     const table = await cli(["stats", "summarization", "--env", "prod", "--since", "10m"], env);
-    expect(table.stdout).toMatch(/COST USD\s+MEAN MS\s+P50 MS\s+P95 MS\s+TTFT P50\n/);
+    expect(table.stdout).toMatch(/COST USD\s+MEAN MS\s+P50 MS\s+P95 MS\s+TTFT P50\s+QUALITY\s+THUMBS UP\/DOWN\n/);
     const { mean: m, p50, p95 } = echo.latency_ms;
-    expect(table.stdout).toMatch(new RegExp(`\\s${m}\\s+${p50}\\s+${p95}\\s+-\\n`));
+    expect(table.stdout).toMatch(new RegExp(`\\s${m}\\s+${p50}\\s+${p95}\\s+-\\s+-\\s+0/0\\n`));
   });
 
   it("counts an aborted stream once, as aborted and incomplete, and serves the window at /admin", async () => {

@@ -105,7 +105,8 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
     ["stats", P, "--env", "prod", "--since", "2w"],
     ["stats", P, "--env", "prod", "--since", "0m"],
     ["stats", P, "--env", "prod", "--since", "400d"],
-    ["stats", P, "--env", "prod", "--by", "segment"],
+    ["stats", P, "--env", "prod", "--by", "version"],
+    ["stats", P, "--env", "prod", "--metric", ""],
   ],
   restore: [
     ["restore"],

@@ -1,6 +1,6 @@
 // The admin API mounted at /admin: the registry over JSON, with the same operations and rules as the
 // CLI (both go through prompt-ops and the registry). Errors are thrown; app.onError renders them.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { Settings } from "../config/settings.ts";
 import type { AppEnv } from "../http/context.ts";
@@ -102,11 +102,25 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
     return c.json(await getWeights(deps.store, registry, name, env));
   });
 
-  admin.get("/prompts/:name/stats/:env", async (c) => {
-    const { name, env } = c.req.param();
+  /** The stats readout; `env` from the path or `?env=`, with `?since=`, `?by=segment`, `?metric=`. */
+  const statsOf = async (c: Context<AppEnv>, name: string, env: string | undefined): Promise<Response> => {
+    if (env === undefined || env === "")
+      throw new GatewayError("invalid_request", "env is required: ?env=prod (dev, staging, prod or pinned)", {
+        param: "env",
+      });
     const windowMs = parseWindow(c.req.query("since") ?? "1h");
-    return c.json(await versionStats(deps.store, registry, name, env, windowMs, deps.clock.now()));
-  });
+    const by = c.req.query("by");
+    if (by !== undefined && by !== "segment")
+      throw new GatewayError("invalid_request", `by must be segment, got "${by}"`, { param: "by" });
+    const metric = c.req.query("metric");
+    const options = {
+      ...(by === undefined ? {} : { by: "segment" as const }),
+      ...(metric === undefined ? {} : { metric }),
+    };
+    return c.json(await versionStats(deps.store, registry, name, env, windowMs, deps.clock.now(), options));
+  };
+  admin.get("/prompts/:name/stats", (c) => statsOf(c, c.req.param("name"), c.req.query("env")));
+  admin.get("/prompts/:name/stats/:env", (c) => statsOf(c, c.req.param("name"), c.req.param("env")));
 
   admin.put("/prompts/:name/weights/:env", async (c) => {
     const { name, env } = c.req.param();

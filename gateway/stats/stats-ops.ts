@@ -1,8 +1,33 @@
 // Per-version aggregates as the CLI (`promptgate stats`) and the admin API show them: one row per
-// version that served on an environment in a time window, with rates, exact cost and percentiles.
+// version that served on an environment in a time window, with rates, exact cost, percentiles,
+// distinct users and feedback, then the experiment readout (experiment.ts): each canary against the
+// stable version, the split checked against the weights in force, and, asked for, the same per segment.
 import { compareVersions } from "../split/layout.ts";
 import type { Store } from "../store/store.ts";
-import { MAX_WINDOW_MS, quantileMs, readVersionStats, type Histogram, type VersionStats } from "./aggregate-stats.ts";
+import {
+  feedbackMoments,
+  MAX_WINDOW_MS,
+  quantileMs,
+  readSegmentStats,
+  readVersionStats,
+  type FeedbackStats,
+  type Histogram,
+  type StatsWindow,
+  type VersionStats,
+} from "./aggregate-stats.ts";
+import { readDistinctUsers } from "./distinct-users.ts";
+import {
+  experimentReport,
+  QUALITY_METRIC,
+  type ArmInput,
+  type Comparison,
+  type ExperimentReport,
+  type MdeReport,
+  type SrmInput,
+  type SrmReport,
+} from "./experiment.ts";
+import { segmentReadouts, type SegmentReadout } from "./segment-readout.ts";
+import { readWeightsInForce } from "./weight-shares.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
 import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
@@ -30,8 +55,17 @@ export interface VersionRow {
   readonly version: string;
   /** Whether the environment's label points at this version now. */
   readonly label: boolean;
+  /** `stable`: the label's version, the control of every comparison; `canary`: any other. */
+  readonly variant: "stable" | "canary";
   /** Its canary weight now, if the weights hash names it. */
   readonly weight: number | null;
+  /** Distinct identified users over the window (an estimate on Redis); null when none were counted. */
+  readonly users: number | null;
+  /** The feedback scores of the readout's metric (`quality` unless asked otherwise). */
+  readonly quality: { readonly n: number; readonly mean: number | null; readonly std: number | null };
+  readonly thumbs: { readonly up: number; readonly down: number };
+  /** Mean cost of the priced requests in USD; null when none was priced. */
+  readonly cost_per_request_usd: number | null;
   readonly requests: number;
   readonly errors: number;
   readonly error_rate: number | null;
@@ -55,8 +89,24 @@ export interface StatsView {
   /** ISO times; minutes are counted whole, so the window is widened to minute boundaries. */
   readonly from: string;
   readonly to: string;
+  /** The feedback metric compared as quality. */
+  readonly metric: string;
+  /** The control of every comparison: the label's version, when it served in the window. */
+  readonly stable: string | null;
   /** Newest version first. */
   readonly versions: VersionRow[];
+  readonly comparisons: readonly Comparison[];
+  readonly srm: SrmReport | null;
+  readonly mde: readonly MdeReport[];
+  /** With `by: "segment"`: the readout per segment, Holm-corrected across segments. */
+  readonly segments?: readonly SegmentReadout[];
+}
+
+export interface StatsOptions {
+  /** The feedback metric to compare as quality (default `quality`). */
+  readonly metric?: string;
+  /** `segment`: also the readout per segment of the prompt's segment dimension. */
+  readonly by?: "segment";
 }
 
 const DURATION = /^([1-9][0-9]*)(m|h|d)$/;
@@ -87,7 +137,9 @@ export async function versionStats(
   env: string,
   windowMs: number,
   now: number,
+  options: StatsOptions = {},
 ): Promise<StatsView> {
+  const metric = options.metric ?? QUALITY_METRIC;
   const environment = isEnvironment(env) ? env : null;
   if (environment === null && env !== PINNED_ENV) {
     throw new RegistryError("invalid", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, {
@@ -107,20 +159,109 @@ export async function versionStats(
   const current = [label?.version, ...Object.keys(weights)].filter(
     (v): v is string => v !== undefined && known.includes(v),
   );
-  const stats = await readVersionStats(store, { env, name, from, to }, current);
-  const rows = stats
-    .sort((a, b) => compareVersions(b.version, a.version))
-    .map((s) => row(s, s.version === label?.version, weights[s.version]));
-  return { name, env, from: new Date(from).toISOString(), to: new Date(to).toISOString(), versions: rows };
+  const window: StatsWindow = { env, name, from, to };
+  const stats = (await readVersionStats(store, window, current)).sort((a, b) => compareVersions(b.version, a.version));
+  const versions = stats.map((s) => s.version);
+  const [users, srm] = await Promise.all([
+    readDistinctUsers(store, window, versions),
+    environment === null ? null : srmInput(store, window, versions),
+  ]);
+  const usersOf = new Map(users.map((u) => [u.version, u.users]));
+  const stable = label?.version ?? null;
+  const rows = stats.map((s) => row(s, s.version === stable, weights[s.version], usersOf.get(s.version) ?? 0, metric));
+  // Pinned requests have no label to compare against.
+  const report: ExperimentReport = experimentReport(
+    environment === null ? [] : rows.map((r, i) => armOf(r, stats[i]!, metric)),
+    srm,
+  );
+  const view: StatsView = {
+    name,
+    env,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    metric,
+    stable: report.stable,
+    versions: rows,
+    comparisons: report.comparisons,
+    srm: report.srm,
+    mde: report.mde,
+  };
+  if (options.by !== "segment") return view;
+  const segments = environment === null ? [] : await readSegmentStats(store, window, versions);
+  return {
+    ...view,
+    segments: segmentReadouts(
+      report,
+      segments.map((s) => ({
+        segment: s.segment,
+        arms: s.versions
+          .filter((v) => v.requests > 0)
+          .map((v) => armOf(row(v, v.version === stable, weights[v.version], null, metric), v, metric)),
+      })),
+    ),
+  };
 }
 
-function row(s: VersionStats, label: boolean, weight: string | undefined): VersionRow {
+/**
+ * The distinct users of each version over the current step of the weights (the minutes since they
+ * last changed), against the shares the split promised then. With no change in the window, the step
+ * is the whole window.
+ */
+async function srmInput(store: Store, window: StatsWindow, versions: readonly string[]): Promise<SrmInput | null> {
+  const force = await readWeightsInForce(store, window);
+  const step = force.current;
+  if (step === null) return null;
+  const inStep = versions.filter((v) => (step.shares[v] ?? 0) > 0);
+  if (inStep.length < 2) return null;
+  const users = await readDistinctUsers(store, { ...window, from: step.from, to: step.to }, inStep);
+  return {
+    basis: force.steps.length > 1 ? "current_step" : "window",
+    since: new Date(step.from).toISOString(),
+    versions: inStep,
+    observedUsers: users.map((u) => u.users),
+    expectedShares: inStep.map((v) => step.shares[v]!),
+    counterError: store.distinctError,
+  };
+}
+
+const scores = (f: FeedbackStats | undefined): { n: number; sum: number; sumSq: number } =>
+  f === undefined ? { n: 0, sum: 0, sumSq: 0 } : { n: f.n, sum: f.sumMicro / 1e6, sumSq: f.sumSqMicro / 1e6 };
+
+function armOf(r: VersionRow, s: VersionStats, metric: string): ArmInput {
+  return {
+    version: r.version,
+    variant: r.variant,
+    weight: r.weight,
+    users: r.users,
+    requests: r.requests,
+    errors: r.errors,
+    quality: scores(s.feedback[metric]),
+    thumbs: r.thumbs,
+    costPerRequestUsd: r.cost_per_request_usd,
+    latencyMs: r.latency_ms,
+  };
+}
+
+function row(
+  s: VersionStats,
+  label: boolean,
+  weight: string | undefined,
+  users: number | null,
+  metric: string,
+): VersionRow {
   const weightNumber = weight === undefined ? NaN : Number(weight);
   const latency = summary(s.latency);
+  const feedback = Object.hasOwn(s.feedback, metric) ? s.feedback[metric] : undefined;
+  const moments = feedback === undefined ? { mean: null, std: null } : feedbackMoments(feedback);
   return {
     version: s.version,
     label,
+    variant: label ? "stable" : "canary",
     weight: Number.isFinite(weightNumber) ? weightNumber : null,
+    users,
+    quality: { n: feedback?.n ?? 0, ...moments },
+    thumbs: { up: feedback?.up ?? 0, down: feedback?.down ?? 0 },
+    cost_per_request_usd: s.priced === 0 ? null : Number(s.costPico) / 1e12 / s.priced,
     requests: s.requests,
     errors: s.errors,
     error_rate: s.requests === 0 ? null : s.errors / s.requests,
