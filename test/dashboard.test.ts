@@ -73,7 +73,7 @@ async function registeredMetrics(): Promise<Map<string, Registered>> {
   // Every optional source, so every conditional metric is registered.
   const metrics = createMetrics({
     invalidWeights: () => 1,
-    aggregates: { pendingKeys: () => 3, droppedRequests: () => 0 },
+    aggregates: { pendingKeys: () => 3, droppedRequests: () => 0, droppedFeedback: () => 0 },
     spans: { exported: 5, dropped: 1, failed: 0 },
     invalidKeys: () => [{ family: "weights", reason: "wrong_type" }],
     lingering: { complete: 1, client_closed: 0, cut: 0, discardedBytes: 10 },

@@ -55,7 +55,7 @@ export interface MetricsOptions {
   /** Read at scrape time: the count of refused canary hashes. */
   invalidWeights?: () => number;
   /** Read at scrape time: keys waiting to be written, requests dropped while the store was away. */
-  aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests">;
+  aggregates?: Pick<AggregateWriter, "pendingKeys" | "droppedRequests" | "droppedFeedback">;
   /** Read at scrape time: spans exported, dropped (queue full) and lost in failed exports. */
   spans?: SpanExportStats;
   /** Read at scrape time: the registry keys skipped now, by key family and reason. */
@@ -228,6 +228,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       "promptgate_aggregates_dropped_total",
       "Requests left out of the per-version aggregates because the store stayed unreachable past max_pending_keys",
       () => aggregates.droppedRequests(),
+    );
+    observed(
+      "promptgate_feedback_dropped_total",
+      "Feedback accepted (200) but left out of the aggregates because the store stayed unreachable past max_pending_keys",
+      () => aggregates.droppedFeedback(),
     );
   }
   if (spans) {

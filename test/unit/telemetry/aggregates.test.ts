@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { redisUrl, uniquePrefix } from "../../support/redis.ts";
 import { statsKey } from "../../../gateway/store/keys.ts";
+import { createMetrics } from "../../../gateway/telemetry/metrics.ts";
 import { createRedisStore } from "../../../gateway/store/redis-store.ts";
 import type { Store } from "../../../gateway/store/store.ts";
 import { silentLogger, type LogFields, type Logger } from "../../../gateway/support/logger.ts";
@@ -320,6 +321,13 @@ describe("aggregate writer", () => {
     await w.flush();
     expect(w.pendingKeys()).toBe(3);
     expect(w.droppedRequests()).toBe(3);
+    // Feedback for a minute with no room left is dropped and counted apart, and /metrics shows it.
+    const target = { env: "prod", prompt: "summarization", version: "1.1.0", segment: null };
+    w.recordFeedback(target, { metric: "quality", score: 0.5 }, T0 + 9 * MINUTE_MS);
+    expect(w.droppedFeedback()).toBe(1);
+    const text = await createMetrics({ aggregates: w }).registry.metrics();
+    expect(text).toContain("promptgate_feedback_dropped_total 1");
+    expect(text).toContain("promptgate_aggregates_dropped_total 3");
   });
 
   describe("at shutdown", () => {
