@@ -1,0 +1,64 @@
+// The shapes every part of evaluation shares: a suite's cases and assertions once parsed, what a graded
+// call produced, what grading says, and the seam through which model-graded assertions reach a judge.
+
+/** One assertion of a case, after `defaultTest` is merged (promptfoo's `assert` entries). */
+export interface Assertion {
+  /** The type without `not-` (`contains`, `llm-rubric`, `assert-set`, ...). */
+  readonly type: string;
+  /** Written with the `not-` prefix: passes when the assertion would fail. */
+  readonly negate: boolean;
+  /** The type's argument (`value:` in the suite), already rendered with the case's variables. */
+  readonly value?: unknown;
+  /** A score at or above it passes (types that score between 0 and 1). */
+  readonly threshold?: number;
+  /** Its weight in the case's score (default 1). */
+  readonly weight: number;
+  /** A metric name the report groups scores under (default: the type). */
+  readonly metric: string | null;
+  /** Model-graded types: the judge, a registered prompt ref (`judge-rubric@1.0.0`); null: the suite's default. */
+  readonly judge?: string | null;
+  /** `assert-set`: the assertions it groups. */
+  readonly assertions?: readonly Assertion[];
+}
+
+/** One test case, after datasets are expanded and `defaultTest` is merged. */
+export interface EvalCase {
+  /** Stable within the suite: its position, or the dataset file and row. */
+  readonly id: string;
+  readonly description: string | null;
+  readonly vars: Readonly<Record<string, unknown>>;
+  /** A dataset's `expected` (or `vars.expected`), for assertions that compare with it. */
+  readonly expected: string | null;
+  readonly assertions: readonly Assertion[];
+  /** The case passes when its weighted score reaches this (default: every assertion passes). */
+  readonly threshold: number | null;
+}
+
+/** What one call of the prompt under test produced. */
+export interface CallResult {
+  readonly output: string;
+  readonly latencyMs: number;
+  /** USD; null when the model is unpriced. */
+  readonly costUsd: number | null;
+}
+
+/**
+ * One assertion's outcome. A grader error (a judge that answered something unreadable, a judge that
+ * failed) is not a failure and never a zero: the assertion could not be graded.
+ */
+export type GradeOutcome =
+  | { readonly kind: "graded"; readonly pass: boolean; readonly score: number; readonly reason: string }
+  | { readonly kind: "error"; readonly reason: string };
+
+/** What a model-graded assertion is judged on. */
+export interface JudgeInput {
+  readonly output: string;
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly expected: string | null;
+}
+
+/** The seam between grading and judges: assertions.ts calls it for every model-graded type. */
+export interface ModelGrader {
+  /** Grades one model-graded assertion (negation and threshold are applied by the caller). */
+  grade(assertion: Assertion, input: JudgeInput): Promise<GradeOutcome>;
+}
