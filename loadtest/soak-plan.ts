@@ -21,17 +21,8 @@ export interface Mix {
   readonly events: number;
 }
 
-/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same plan on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seed gives the same plan on every machine (mulberry32, shared with the tests' simulations).
+export { seededUniform as seededRandom } from "../test/support/random.ts";
 
 /** How many streams of `n` abort and reset: the shares rounded, so a run has exactly 30% and 10%. */
 export function kindCounts(n: number, mix: Pick<Mix, "abortShare" | "resetShare">): Record<StreamKind, number> {
