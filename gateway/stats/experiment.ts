@@ -223,7 +223,9 @@ function mdeOf(metric: ComparedMetric, control: ArmInput, treatment: ArmInput): 
         : null;
   const effect = MINIMUM_EFFECTS[metric];
   const units = sizeOf(c) + sizeOf(t);
-  const users = control.users === null || treatment.users === null ? null : control.users + treatment.users;
+  // Users scale units to users only when both arms counted some (0 users for a version that served is unknown).
+  const counted = control.users === null || treatment.users === null ? 0 : control.users + treatment.users;
+  const users = counted > 0 ? counted : null;
   if (design === null) {
     return {
       metric,

@@ -168,7 +168,9 @@ export async function versionStats(
   ]);
   const usersOf = new Map(users.map((u) => [u.version, u.users]));
   const stable = label?.version ?? null;
-  const rows = stats.map((s) => row(s, s.version === stable, weights[s.version], usersOf.get(s.version) ?? 0, metric));
+  const rows = stats.map((s) =>
+    row(s, s.version === stable, weights[s.version], reportedUsers(usersOf.get(s.version) ?? 0, s.requests), metric),
+  );
   // Pinned requests have no label to compare against.
   const report: ExperimentReport = experimentReport(
     environment === null ? [] : rows.map((r, i) => armOf(r, stats[i]!, metric)),
@@ -223,6 +225,13 @@ async function srmInput(store: Store, window: StatsWindow, versions: readonly st
     counterError: store.distinctError,
   };
 }
+
+/**
+ * The users a row reports: the distinct count, or null when the version served requests but none of them
+ * named a user (0 would read as "no users", and would make every users-needed figure 0).
+ */
+export const reportedUsers = (counted: number, requests: number): number | null =>
+  counted === 0 && requests > 0 ? null : counted;
 
 const scores = (f: FeedbackStats | undefined): { n: number; sum: number; sumSq: number } =>
   f === undefined ? { n: 0, sum: 0, sumSq: 0 } : { n: f.n, sum: f.sumMicro / 1e6, sumSq: f.sumSqMicro / 1e6 };

@@ -3,6 +3,7 @@
 // interval, users needed scaled from units, and the sample-ratio test on the basis it was given.
 import { describe, expect, it } from "vitest";
 import { experimentReport, MINIMUM_EFFECTS, type ArmInput, type SrmInput } from "../../../gateway/stats/experiment.ts";
+import { reportedUsers } from "../../../gateway/stats/stats-ops.ts";
 import { twoProportions } from "../../../gateway/statistics/proportions.ts";
 import { sequentialMeans } from "../../../gateway/statistics/sequential.ts";
 import { welch } from "../../../gateway/statistics/welch.ts";
@@ -101,6 +102,23 @@ describe("experimentReport", () => {
     // One feedback score per user here: users needed = units needed.
     expect(mde.users).toBe(120);
     expect(mde.users_needed).toBe(mde.units_needed);
+  });
+
+  it("counts users needed only where both versions counted users", () => {
+    // Versions that served requests without naming a user report null users (stats-ops.ts reportedUsers).
+    expect(reportedUsers(0, 120)).toBeNull();
+    expect(reportedUsers(0, 0)).toBe(0);
+    expect(reportedUsers(57, 120)).toBe(57);
+    const control = arm({ ...stable, users: 0, quality: scores(60, 0.7, 0.25) });
+    const early = arm({ ...better, users: 0, quality: scores(60, 0.72, 0.25) });
+    for (const [c, t] of [
+      [control, early],
+      [arm({ ...control, users: null }), arm({ ...early, users: 40 })],
+    ] as const) {
+      const mde = experimentReport([c, t], null).mde.find((m) => m.metric === "quality")!;
+      expect(mde).toMatchObject({ units: 120, users: null, users_needed: null });
+      expect(mde.units_needed).toBeGreaterThan(120);
+    }
   });
 
   it("leaves a statistic null where it is undefined, and compares nothing without a stable version", () => {
