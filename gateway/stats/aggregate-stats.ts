@@ -96,7 +96,7 @@ export interface VersionStats {
   costPico: bigint;
   readonly latency: Histogram;
   readonly ttft: Histogram;
-  /** Request latency in ms, for the mean's interval. */
+  /** Request latency in ms (sumSq in ms^2, from centiseconds^2), for the mean's interval. */
   readonly latencySquares: SquaredSums;
   /** Priced requests' cost in milli-cents (1e-5 $; sumSq in milli-cents^2), for the mean's interval. */
   readonly costSquares: SquaredSums;
@@ -161,10 +161,10 @@ function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): 
   into.latency.sumMs += n(FIELD.latencySumMs);
   into.ttft.count += n(FIELD.ttftCount);
   into.ttft.sumMs += n(FIELD.ttftSumMs);
-  if (hash[FIELD.latencySumSqMs] !== undefined) {
+  if (hash[FIELD.latencySumSqCs] !== undefined) {
     into.latencySquares.n += n(FIELD.requests);
     into.latencySquares.sum += n(FIELD.latencySumMs);
-    into.latencySquares.sumSq += n(FIELD.latencySumSqMs);
+    into.latencySquares.sumSq += n(FIELD.latencySumSqCs) * 100;
   }
   if (hash[FIELD.costSumSqMillicent] !== undefined) {
     into.costSquares.n += n(FIELD.priced);

@@ -64,8 +64,11 @@ export const FIELD = {
   priced: "priced",
   costPico: "cost_pico",
   latencySumMs: "latency_ms_sum",
-  /** Sum of each request's latency squared (whole ms^2): with the sum, the mean's interval. */
-  latencySumSqMs: "latency_ms_sumsq",
+  /**
+   * Sum of each request's latency squared, in centiseconds^2 (10 ms), each square rounded: with the sum, the
+   * mean's interval. ms^2 would let a flush of many slow requests pass the store's safe-integer limit.
+   */
+  latencySumSqCs: "latency_cs_sumsq",
   /** Sum of each priced request's cost squared, in milli-cents^2 (each square rounded to a whole number). */
   costSumSqMillicent: "cost_millicent_sumsq",
   ttftCount: "ttft_count",
@@ -130,6 +133,9 @@ function bump(fields: Map<string, number>, field: string, by: number): void {
  */
 export const costSquareMillicent = (costPico: number): number => Math.round((costPico / 1e7) ** 2);
 
+/** A latency's square in centiseconds^2 (10 ms), rounded: a 10-minute request adds 3.6e9. */
+export const latencySquareCs = (ms: number): number => Math.round((ms / 10) ** 2);
+
 /** Adds the integer increments of one finished request to its version's counts for that minute. */
 export function requestIncrements(
   rec: RequestRecord,
@@ -157,7 +163,7 @@ export function requestIncrements(
   }
   const latency = Math.max(0, Math.round(endedAt - rec.startedAt));
   bump(into, FIELD.latencySumMs, latency);
-  bump(into, FIELD.latencySumSqMs, latency * latency);
+  bump(into, FIELD.latencySumSqCs, latencySquareCs(latency));
   bump(into, LATENCY_BUCKET_FIELDS[bucketIndex(latency)]!, 1);
   if (rec.ttftMs !== null) {
     const ttft = Math.max(0, Math.round(rec.ttftMs));
