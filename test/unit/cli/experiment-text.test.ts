@@ -182,6 +182,7 @@ describe("describeExperiment", () => {
     versions: [],
     comparisons: [quality, errorRate],
     srm: null,
+    informational: [],
     mde: [mde(), mde({ metric: "error_rate" })],
     ...over,
   });

@@ -121,6 +121,44 @@ describe("experimentReport", () => {
     }
   });
 
+  it("compares mean latency and cost by Welch for information, leaving the verdicts as they were", () => {
+    const latency = { control: scores(10_000, 820, 300), treatment: scores(10_000, 760, 280) };
+    const cost = { control: scores(9_000, 0.0021, 0.0009), treatment: scores(9_000, 0.0024, 0.001) };
+    const withSamples = experimentReport(
+      [
+        arm({ ...stable, latencySamples: latency.control, costSamples: cost.control }),
+        arm({ ...better, latencySamples: latency.treatment, costSamples: cost.treatment }),
+      ],
+      null,
+    );
+    expect(withSamples.comparisons).toEqual(experimentReport([stable, better], null).comparisons);
+    const [ms, usd] = withSamples.informational;
+    const w = welch(latency.control, latency.treatment)!;
+    expect(ms).toEqual({
+      metric: "latency_ms",
+      control: "1.0.0",
+      treatment: "1.1.0",
+      control_mean: w.controlMean,
+      treatment_mean: w.treatmentMean,
+      diff: w.diff,
+      ci_low: w.ciLow,
+      ci_high: w.ciHigh,
+      p_value: w.pValue,
+      significant: true,
+      control_n: 10_000,
+      treatment_n: 10_000,
+    });
+    expect(usd).toMatchObject({ metric: "cost_per_request_usd", diff: welch(cost.control, cost.treatment)!.diff });
+    // Without samples (minutes written before the squares), nothing is claimed.
+    expect(experimentReport([stable, better], null).informational[0]).toMatchObject({
+      metric: "latency_ms",
+      control_mean: null,
+      diff: null,
+      p_value: null,
+      significant: false,
+    });
+  });
+
   it("leaves a statistic null where it is undefined, and compares nothing without a stable version", () => {
     const lone = arm({ version: "1.1.0", variant: "canary", requests: 5 });
     expect(experimentReport([lone], null).comparisons).toEqual([]);
