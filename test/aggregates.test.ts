@@ -193,7 +193,14 @@ describe("per-version aggregates", () => {
 
     const echo = await row("summarization");
     expect(echo.latency).toMatchObject({ count: 60 });
-    expect(echo.latency_ms).toEqual({ mean: echo.latency.mean_ms, p50: echo.latency.p50_ms, p95: echo.latency.p95_ms });
+    expect(echo.latency_ms).toMatchObject({
+      mean: echo.latency.mean_ms,
+      p50: echo.latency.p50_ms,
+      p95: echo.latency.p95_ms,
+    });
+    // The mean's 95% interval (from the sums of squares) brackets it.
+    expect(echo.latency_ms.mean_ci_low!).toBeLessThanOrEqual(echo.latency_ms.mean!);
+    expect(echo.latency_ms.mean_ci_high!).toBeGreaterThanOrEqual(echo.latency_ms.mean!);
     expect(echo.latency_ms.mean).toBeLessThanOrEqual(mean(fast) + 1.05);
     expect(echo.latency_ms.p50).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.5)));
     expect(echo.latency_ms.p95).toBeLessThanOrEqual(atMost(nearestRank(fast, 0.95)));

@@ -65,6 +65,18 @@ export function feedbackMoments(f: FeedbackStats): { mean: number | null; std: n
   return { mean, std: Math.sqrt(variance) };
 }
 
+/**
+ * A mean's sufficient statistics over the minutes that stored squares (minutes written before the squares
+ * existed are left out here, though they count in the plain sums): n observations, their sum and sum of squares.
+ */
+export interface SquaredSums {
+  n: number;
+  sum: number;
+  sumSq: number;
+}
+
+const emptySquares = (): SquaredSums => ({ n: 0, sum: 0, sumSq: 0 });
+
 export interface VersionStats {
   readonly version: string;
   requests: number;
@@ -84,6 +96,10 @@ export interface VersionStats {
   costPico: bigint;
   readonly latency: Histogram;
   readonly ttft: Histogram;
+  /** Request latency in ms (sumSq in ms^2, from centiseconds^2), for the mean's interval. */
+  readonly latencySquares: SquaredSums;
+  /** Priced requests' cost in milli-cents (1e-5 $; sumSq in milli-cents^2), for the mean's interval. */
+  readonly costSquares: SquaredSums;
   /** Per feedback metric (`quality`, ...), only the metrics that received feedback in the window. */
   readonly feedback: Record<string, FeedbackStats>;
 }
@@ -119,6 +135,8 @@ export const emptyStats = (version: string): VersionStats => ({
   costPico: 0n,
   latency: emptyHistogram(),
   ttft: emptyHistogram(),
+  latencySquares: emptySquares(),
+  costSquares: emptySquares(),
   feedback: {},
 });
 
@@ -143,6 +161,16 @@ function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): 
   into.latency.sumMs += n(FIELD.latencySumMs);
   into.ttft.count += n(FIELD.ttftCount);
   into.ttft.sumMs += n(FIELD.ttftSumMs);
+  if (hash[FIELD.latencySumSqCs] !== undefined) {
+    into.latencySquares.n += n(FIELD.requests);
+    into.latencySquares.sum += n(FIELD.latencySumMs);
+    into.latencySquares.sumSq += n(FIELD.latencySumSqCs) * 100;
+  }
+  if (hash[FIELD.costSumSqMillicent] !== undefined) {
+    into.costSquares.n += n(FIELD.priced);
+    into.costSquares.sum += Number(hash[FIELD.costPico]) / 1e7;
+    into.costSquares.sumSq += n(FIELD.costSumSqMillicent);
+  }
   addBuckets(into.latency, LATENCY_BUCKET_FIELDS, hash);
   addBuckets(into.ttft, TTFT_BUCKET_FIELDS, hash);
   addFeedback(into.feedback, hash);

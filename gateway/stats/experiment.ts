@@ -42,6 +42,9 @@ export interface ArmInput {
   readonly thumbs: { readonly up: number; readonly down: number };
   readonly costPerRequestUsd: number | null;
   readonly latencyMs: { readonly mean: number | null; readonly p50: number | null; readonly p95: number | null };
+  /** Latencies in ms and priced requests' costs in USD as sufficient statistics, for the informational comparisons. */
+  readonly latencySamples?: MeanSummary;
+  readonly costSamples?: MeanSummary;
 }
 
 /** Distinct users per version over the span the split held still, and the shares it promised them. */
@@ -95,6 +98,29 @@ export interface Comparison {
   readonly treatment_n: number;
 }
 
+/** What is compared for information only: never a verdict, never in the segments' Holm families. */
+export type InformationalMetric = "latency_ms" | "cost_per_request_usd";
+
+/**
+ * Mean latency (ms) and mean cost per priced request (USD), treatment - control, by Welch's test: fixed-horizon
+ * figures to read beside the verdicts, which they do not change (latency and cost are not what a canary is judged on
+ * here, and a fixed-horizon p-value looked at every hour is not to be acted on).
+ */
+export interface InformationalComparison {
+  readonly metric: InformationalMetric;
+  readonly control: string;
+  readonly treatment: string;
+  readonly control_mean: number | null;
+  readonly treatment_mean: number | null;
+  readonly diff: number | null;
+  readonly ci_low: number | null;
+  readonly ci_high: number | null;
+  readonly p_value: number | null;
+  readonly significant: boolean;
+  readonly control_n: number;
+  readonly treatment_n: number;
+}
+
 export interface SrmReport {
   readonly basis: "current_step" | "window";
   readonly since: string;
@@ -127,6 +153,8 @@ export interface ExperimentReport {
   readonly stable: string | null;
   readonly versions: readonly VersionReport[];
   readonly comparisons: readonly Comparison[];
+  /** Latency and cost, each canary against the stable version; informational only. */
+  readonly informational: readonly InformationalComparison[];
   readonly srm: SrmReport | null;
   readonly mde: readonly MdeReport[];
 }
@@ -223,7 +251,9 @@ function mdeOf(metric: ComparedMetric, control: ArmInput, treatment: ArmInput): 
         : null;
   const effect = MINIMUM_EFFECTS[metric];
   const units = sizeOf(c) + sizeOf(t);
-  const users = control.users === null || treatment.users === null ? null : control.users + treatment.users;
+  // Users scale units to users only when both arms counted some (0 users for a version that served is unknown).
+  const counted = control.users === null || treatment.users === null ? 0 : control.users + treatment.users;
+  const users = counted > 0 ? counted : null;
   if (design === null) {
     return {
       metric,
@@ -253,6 +283,32 @@ function mdeOf(metric: ComparedMetric, control: ArmInput, treatment: ArmInput): 
     users_needed: users === null || units === 0 ? null : Math.ceil((needed.total * users) / units),
   };
 }
+
+const NO_SAMPLES: MeanSummary = { n: 0, sum: 0, sumSq: 0 };
+
+function informational(metric: InformationalMetric, control: ArmInput, treatment: ArmInput): InformationalComparison {
+  const pick = (a: ArmInput): MeanSummary => (metric === "latency_ms" ? a.latencySamples : a.costSamples) ?? NO_SAMPLES;
+  const [c, t] = [pick(control), pick(treatment)];
+  const w = welch(c, t);
+  const mean = (s: MeanSummary): number | null => (s.n === 0 ? null : s.sum / s.n);
+  const [cMean, tMean] = [mean(c), mean(t)];
+  return {
+    metric,
+    control: control.version,
+    treatment: treatment.version,
+    control_mean: cMean,
+    treatment_mean: tMean,
+    diff: w?.diff ?? (cMean === null || tMean === null ? null : tMean - cMean),
+    ci_low: w?.ciLow ?? null,
+    ci_high: w?.ciHigh ?? null,
+    p_value: w?.pValue ?? null,
+    significant: w?.significant ?? false,
+    control_n: c.n,
+    treatment_n: t.n,
+  };
+}
+
+const INFORMATIONAL: readonly InformationalMetric[] = ["latency_ms", "cost_per_request_usd"];
 
 function srmOf(input: SrmInput | null): SrmReport | null {
   if (input === null) return null;
@@ -290,6 +346,7 @@ export function experimentReport(arms: readonly ArmInput[], srm: SrmInput | null
       latency_ms: a.latencyMs,
     })),
     comparisons: canaries.flatMap((t) => COMPARED.map((m) => compare(m, stable!, t))),
+    informational: canaries.flatMap((t) => INFORMATIONAL.map((m) => informational(m, stable!, t))),
     srm: srmOf(srm),
     mde: canaries.flatMap((t) => COMPARED.map((m) => mdeOf(m, stable!, t))),
   };

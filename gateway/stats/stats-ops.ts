@@ -12,9 +12,12 @@ import {
   readVersionStats,
   type FeedbackStats,
   type Histogram,
+  type SquaredSums,
   type StatsWindow,
   type VersionStats,
 } from "./aggregate-stats.ts";
+import { meanInterval } from "../statistics/mean-interval.ts";
+import type { MeanSummary } from "../statistics/summaries.ts";
 import { readDistinctUsers } from "./distinct-users.ts";
 import {
   experimentReport,
@@ -22,6 +25,7 @@ import {
   type ArmInput,
   type Comparison,
   type ExperimentReport,
+  type InformationalComparison,
   type MdeReport,
   type SrmInput,
   type SrmReport,
@@ -44,9 +48,12 @@ export interface LatencySummary {
   readonly p99_ms: number | null;
 }
 
-/** The request latency in ms as `stats --json` leads with it: the exact mean, and percentiles. */
+/** The request latency in ms as `stats --json` leads with it: the exact mean, its 95% interval, and percentiles. */
 export interface LatencyMs {
   readonly mean: number | null;
+  /** The mean's t interval, over the minutes that stored squares; null below 2 requests there. */
+  readonly mean_ci_low: number | null;
+  readonly mean_ci_high: number | null;
   readonly p50: number | null;
   readonly p95: number | null;
 }
@@ -66,6 +73,9 @@ export interface VersionRow {
   readonly thumbs: { readonly up: number; readonly down: number };
   /** Mean cost of the priced requests in USD; null when none was priced. */
   readonly cost_per_request_usd: number | null;
+  /** Its 95% t interval, over the minutes that stored squares; null below 2 priced requests there. */
+  readonly cost_per_request_ci_low_usd: number | null;
+  readonly cost_per_request_ci_high_usd: number | null;
   readonly requests: number;
   readonly errors: number;
   readonly error_rate: number | null;
@@ -96,6 +106,8 @@ export interface StatsView {
   /** Newest version first. */
   readonly versions: VersionRow[];
   readonly comparisons: readonly Comparison[];
+  /** Mean latency and cost per request compared by Welch's test: informational, no verdict is drawn from them. */
+  readonly informational: readonly InformationalComparison[];
   readonly srm: SrmReport | null;
   readonly mde: readonly MdeReport[];
   /** With `by: "segment"`: the readout per segment, Holm-corrected across segments. */
@@ -168,7 +180,9 @@ export async function versionStats(
   ]);
   const usersOf = new Map(users.map((u) => [u.version, u.users]));
   const stable = label?.version ?? null;
-  const rows = stats.map((s) => row(s, s.version === stable, weights[s.version], usersOf.get(s.version) ?? 0, metric));
+  const rows = stats.map((s) =>
+    row(s, s.version === stable, weights[s.version], reportedUsers(usersOf.get(s.version) ?? 0, s.requests), metric),
+  );
   // Pinned requests have no label to compare against.
   const report: ExperimentReport = experimentReport(
     environment === null ? [] : rows.map((r, i) => armOf(r, stats[i]!, metric)),
@@ -183,6 +197,7 @@ export async function versionStats(
     stable: report.stable,
     versions: rows,
     comparisons: report.comparisons,
+    informational: report.informational,
     srm: report.srm,
     mde: report.mde,
   };
@@ -224,6 +239,13 @@ async function srmInput(store: Store, window: StatsWindow, versions: readonly st
   };
 }
 
+/**
+ * The users a row reports: the distinct count, or null when the version served requests but none of them
+ * named a user (0 would read as "no users", and would make every users-needed figure 0).
+ */
+export const reportedUsers = (counted: number, requests: number): number | null =>
+  counted === 0 && requests > 0 ? null : counted;
+
 const scores = (f: FeedbackStats | undefined): { n: number; sum: number; sumSq: number } =>
   f === undefined ? { n: 0, sum: 0, sumSq: 0 } : { n: f.n, sum: f.sumMicro / 1e6, sumSq: f.sumSqMicro / 1e6 };
 
@@ -238,9 +260,24 @@ function armOf(r: VersionRow, s: VersionStats, metric: string): ArmInput {
     quality: scores(s.feedback[metric]),
     thumbs: r.thumbs,
     costPerRequestUsd: r.cost_per_request_usd,
-    latencyMs: r.latency_ms,
+    latencyMs: { mean: r.latency_ms.mean, p50: r.latency_ms.p50, p95: r.latency_ms.p95 },
+    latencySamples: samples(s.latencySquares),
+    costSamples: costUsd(samples(s.costSquares)),
   };
 }
+
+/**
+ * Squares as a mean's summary. The cost's squares are each rounded, which can leave sumSq a hair under sum^2 / n
+ * when every cost is nearly equal: clamp it there (no variance) rather than reject it.
+ */
+const samples = (q: SquaredSums): MeanSummary => ({
+  n: q.n,
+  sum: q.sum,
+  sumSq: q.n === 0 ? q.sumSq : Math.max(q.sumSq, (q.sum * q.sum) / q.n),
+});
+
+/** Milli-cents (aggregates.ts) to USD. */
+const costUsd = (s: MeanSummary): MeanSummary => ({ n: s.n, sum: s.sum / 1e5, sumSq: s.sumSq / 1e10 });
 
 function row(
   s: VersionStats,
@@ -251,6 +288,8 @@ function row(
 ): VersionRow {
   const weightNumber = weight === undefined ? NaN : Number(weight);
   const latency = summary(s.latency);
+  const latencyCi = meanInterval(samples(s.latencySquares));
+  const costCi = meanInterval(costUsd(samples(s.costSquares)));
   const feedback = Object.hasOwn(s.feedback, metric) ? s.feedback[metric] : undefined;
   const moments = feedback === undefined ? { mean: null, std: null } : feedbackMoments(feedback);
   return {
@@ -262,6 +301,8 @@ function row(
     quality: { n: feedback?.n ?? 0, ...moments },
     thumbs: { up: feedback?.up ?? 0, down: feedback?.down ?? 0 },
     cost_per_request_usd: s.priced === 0 ? null : Number(s.costPico) / 1e12 / s.priced,
+    cost_per_request_ci_low_usd: costCi?.low ?? null,
+    cost_per_request_ci_high_usd: costCi?.high ?? null,
     requests: s.requests,
     errors: s.errors,
     error_rate: s.requests === 0 ? null : s.errors / s.requests,
@@ -273,7 +314,13 @@ function row(
     cached_input_tokens: s.cachedInputTokens,
     priced_requests: s.priced,
     cost_usd: formatUsd(s.costPico),
-    latency_ms: { mean: latency.mean_ms, p50: latency.p50_ms, p95: latency.p95_ms },
+    latency_ms: {
+      mean: latency.mean_ms,
+      mean_ci_low: latencyCi && Math.round(latencyCi.low * 10) / 10,
+      mean_ci_high: latencyCi && Math.round(latencyCi.high * 10) / 10,
+      p50: latency.p50_ms,
+      p95: latency.p95_ms,
+    },
     latency,
     ttft: summary(s.ttft),
   };

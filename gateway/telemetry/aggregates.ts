@@ -64,6 +64,13 @@ export const FIELD = {
   priced: "priced",
   costPico: "cost_pico",
   latencySumMs: "latency_ms_sum",
+  /**
+   * Sum of each request's latency squared, in centiseconds^2 (10 ms), each square rounded: with the sum, the
+   * mean's interval. ms^2 would let a flush of many slow requests pass the store's safe-integer limit.
+   */
+  latencySumSqCs: "latency_cs_sumsq",
+  /** Sum of each priced request's cost squared, in milli-cents^2 (each square rounded to a whole number). */
+  costSumSqMillicent: "cost_millicent_sumsq",
   ttftCount: "ttft_count",
   ttftSumMs: "ttft_ms_sum",
 } as const;
@@ -119,6 +126,16 @@ function bump(fields: Map<string, number>, field: string, by: number): void {
   fields.set(field, (fields.get(field) ?? 0) + by);
 }
 
+/**
+ * A cost's square in milli-cents^2 (1 milli-cent = 1e-5 $), rounded. The store takes each flush's sum as a safe
+ * integer (< 2^53): pico-dollars squared would pass it at a cent, micro-dollars at about $95 per request; in
+ * milli-cents a $100 request adds 1e14, and a 0.0005 $ one still adds 2,500 (rounding costs < 0.1%).
+ */
+export const costSquareMillicent = (costPico: number): number => Math.round((costPico / 1e7) ** 2);
+
+/** A latency's square in centiseconds^2 (10 ms), rounded: a 10-minute request adds 3.6e9. */
+export const latencySquareCs = (ms: number): number => Math.round((ms / 10) ** 2);
+
 /** Adds the integer increments of one finished request to its version's counts for that minute. */
 export function requestIncrements(
   rec: RequestRecord,
@@ -142,9 +159,11 @@ export function requestIncrements(
   if (rec.costPico !== null) {
     bump(into, FIELD.priced, 1);
     bump(into, FIELD.costPico, rec.costPico);
+    bump(into, FIELD.costSumSqMillicent, costSquareMillicent(rec.costPico));
   }
   const latency = Math.max(0, Math.round(endedAt - rec.startedAt));
   bump(into, FIELD.latencySumMs, latency);
+  bump(into, FIELD.latencySumSqCs, latencySquareCs(latency));
   bump(into, LATENCY_BUCKET_FIELDS[bucketIndex(latency)]!, 1);
   if (rec.ttftMs !== null) {
     const ttft = Math.max(0, Math.round(rec.ttftMs));

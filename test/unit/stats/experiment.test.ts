@@ -3,6 +3,7 @@
 // interval, users needed scaled from units, and the sample-ratio test on the basis it was given.
 import { describe, expect, it } from "vitest";
 import { experimentReport, MINIMUM_EFFECTS, type ArmInput, type SrmInput } from "../../../gateway/stats/experiment.ts";
+import { reportedUsers } from "../../../gateway/stats/stats-ops.ts";
 import { twoProportions } from "../../../gateway/statistics/proportions.ts";
 import { sequentialMeans } from "../../../gateway/statistics/sequential.ts";
 import { welch } from "../../../gateway/statistics/welch.ts";
@@ -101,6 +102,61 @@ describe("experimentReport", () => {
     // One feedback score per user here: users needed = units needed.
     expect(mde.users).toBe(120);
     expect(mde.users_needed).toBe(mde.units_needed);
+  });
+
+  it("counts users needed only where both versions counted users", () => {
+    // Versions that served requests without naming a user report null users (stats-ops.ts reportedUsers).
+    expect(reportedUsers(0, 120)).toBeNull();
+    expect(reportedUsers(0, 0)).toBe(0);
+    expect(reportedUsers(57, 120)).toBe(57);
+    const control = arm({ ...stable, users: 0, quality: scores(60, 0.7, 0.25) });
+    const early = arm({ ...better, users: 0, quality: scores(60, 0.72, 0.25) });
+    for (const [c, t] of [
+      [control, early],
+      [arm({ ...control, users: null }), arm({ ...early, users: 40 })],
+    ] as const) {
+      const mde = experimentReport([c, t], null).mde.find((m) => m.metric === "quality")!;
+      expect(mde).toMatchObject({ units: 120, users: null, users_needed: null });
+      expect(mde.units_needed).toBeGreaterThan(120);
+    }
+  });
+
+  it("compares mean latency and cost by Welch for information, leaving the verdicts as they were", () => {
+    const latency = { control: scores(10_000, 820, 300), treatment: scores(10_000, 760, 280) };
+    const cost = { control: scores(9_000, 0.0021, 0.0009), treatment: scores(9_000, 0.0024, 0.001) };
+    const withSamples = experimentReport(
+      [
+        arm({ ...stable, latencySamples: latency.control, costSamples: cost.control }),
+        arm({ ...better, latencySamples: latency.treatment, costSamples: cost.treatment }),
+      ],
+      null,
+    );
+    expect(withSamples.comparisons).toEqual(experimentReport([stable, better], null).comparisons);
+    const [ms, usd] = withSamples.informational;
+    const w = welch(latency.control, latency.treatment)!;
+    expect(ms).toEqual({
+      metric: "latency_ms",
+      control: "1.0.0",
+      treatment: "1.1.0",
+      control_mean: w.controlMean,
+      treatment_mean: w.treatmentMean,
+      diff: w.diff,
+      ci_low: w.ciLow,
+      ci_high: w.ciHigh,
+      p_value: w.pValue,
+      significant: true,
+      control_n: 10_000,
+      treatment_n: 10_000,
+    });
+    expect(usd).toMatchObject({ metric: "cost_per_request_usd", diff: welch(cost.control, cost.treatment)!.diff });
+    // Without samples (minutes written before the squares), nothing is claimed.
+    expect(experimentReport([stable, better], null).informational[0]).toMatchObject({
+      metric: "latency_ms",
+      control_mean: null,
+      diff: null,
+      p_value: null,
+      significant: false,
+    });
   });
 
   it("leaves a statistic null where it is undefined, and compares nothing without a stable version", () => {

@@ -25,6 +25,8 @@ import {
   createAggregateWriter,
   feedbackIncrements,
   requestIncrements,
+  costSquareMillicent,
+  latencySquareCs,
   type AggregateWriter,
 } from "../../../gateway/telemetry/aggregates.ts";
 import { newRecord, type RequestRecord } from "../../../gateway/telemetry/request-record.ts";
@@ -83,7 +85,9 @@ describe("per-version aggregate increments", () => {
       output_tokens: 20,
       priced: 1,
       cost_pico: 27_000_000,
+      cost_millicent_sumsq: 7,
       latency_ms_sum: 180,
+      latency_cs_sumsq: 324,
       latency_v2_le_196: 1,
       ttft_count: 1,
       ttft_ms_sum: 40,
@@ -101,6 +105,7 @@ describe("per-version aggregate increments", () => {
       aborted: 1,
       incomplete: 1,
       latency_ms_sum: 70_000,
+      latency_cs_sumsq: 49_000_000,
       latency_v2_le_70528: 1,
       ttft_count: 1,
       ttft_ms_sum: 5,
@@ -112,6 +117,51 @@ describe("per-version aggregate increments", () => {
       errors: 1,
       incomplete: 1,
     });
+  });
+});
+
+describe("squares for the intervals of mean latency and cost", () => {
+  it("adds each latency's square in centiseconds^2 and each cost's square in milli-cents^2", () => {
+    const into = new Map<string, number>();
+    requestIncrements(served({ costPico: 15_000_000 }), 200, T0 + 30, into);
+    requestIncrements(served({ costPico: 2_500_000_000_000 }), 200, T0 + 250, into);
+    requestIncrements(served({ costPico: null }), 200, T0 + 7, into);
+    expect(Object.fromEntries(into)).toMatchObject({
+      latency_ms_sum: 287,
+      // 3 cs, 25 cs and 0.7 cs squared: 9 + 625 + 0.49, rounded.
+      latency_cs_sumsq: 9 + 625 + 0,
+      priced: 2,
+      // 15 micro-dollars are 1.5 milli-cents, squared 2.25, rounded; $2.50 is 250,000 milli-cents.
+      cost_millicent_sumsq: 2 + 62_500_000_000,
+    });
+    // The store takes a flush's sums as safe integers: 80 requests of $100 each in one flush still are, and so
+    // are a million requests of ten minutes each.
+    expect(Number.isSafeInteger(80 * costSquareMillicent(100e12))).toBe(true);
+    expect(Number.isSafeInteger(1e6 * latencySquareCs(600_000))).toBe(true);
+  });
+});
+
+describe("reading the squares back", () => {
+  it("sums them only over the minutes that stored them, beside the plain sums of every minute", async () => {
+    const older = { requests: "2", latency_ms_sum: "300", priced: "2", cost_pico: "40000000" };
+    const newer = {
+      requests: "3",
+      latency_ms_sum: "60",
+      latency_cs_sumsq: "14",
+      priced: "1",
+      cost_pico: "20000000",
+      cost_millicent_sumsq: "4",
+    };
+    const store = {
+      hgetall: () => Promise.resolve({}),
+      hgetallMany: () => Promise.resolve([older, newer]),
+    } as unknown as Store;
+    const [stats] = await readVersionStats(store, { env: "prod", name: "x", from: T0, to: T0 + 2 * MINUTE_MS }, [
+      "1.0.0",
+    ]);
+    expect(stats!.latency).toMatchObject({ count: 5, sumMs: 360 });
+    expect(stats!.latencySquares).toEqual({ n: 3, sum: 60, sumSq: 1400 });
+    expect(stats!.costSquares).toEqual({ n: 1, sum: 2, sumSq: 4 });
   });
 });
 
