@@ -38,10 +38,17 @@ function evidence(c: Comparison): string {
 function needed(mde: MdeReport | undefined): string {
   if (mde === undefined || mde.units_needed === null) return "not enough data to estimate how much more it needs";
   const effect = `a ${points(mde.effect)} effect`;
-  if (mde.users !== null && mde.users_needed !== null)
-    return `${mde.users} of ~${mde.users_needed} users needed for ${effect}`;
-  const unit = mde.metric === "quality" ? "scores" : mde.metric === "error_rate" ? "requests" : "thumbs";
-  return `${mde.units} of ~${mde.units_needed} ${unit} needed for ${effect}`;
+  const [have, need, unit] =
+    mde.users !== null && mde.users_needed !== null
+      ? [mde.users, mde.users_needed, "users"]
+      : [
+          mde.units,
+          mde.units_needed,
+          mde.metric === "quality" ? "scores" : mde.metric === "error_rate" ? "requests" : "thumbs",
+        ];
+  // Enough data for the effect by the estimate, and still undecided: the true difference is near the effect.
+  if (have >= need) return `${have} ${unit}, ~${need} expected to be enough for ${effect}, and still undecided`;
+  return `${have} of ~${need} ${unit} needed for ${effect}`;
 }
 
 /** One sentence for one comparison, e.g. "1.1.0 is better on quality: +0.039 (95% CI ...), p=0.003; ...". */
@@ -84,6 +91,15 @@ export function describeExperiment(report: ExperimentReport): string {
       report.mde.find((m) => m.metric === c.metric && m.treatment === c.treatment),
     ),
   );
+  for (const i of report.informational) {
+    if (i.diff === null) continue;
+    const [unit, digits] = i.metric === "latency_ms" ? [" ms", 1] : [" USD", 6];
+    const f = (v: number | null): string => (v === null ? "-" : `${v > 0 ? "+" : ""}${v.toFixed(digits)}${unit}`);
+    const what = i.metric === "latency_ms" ? "mean latency" : "cost per request";
+    lines.push(
+      `${i.treatment} vs ${i.control} on ${what} (for information): ${f(i.diff)} (95% CI ${f(i.ci_low)}..${f(i.ci_high)}), ${pValue(i.p_value)}`,
+    );
+  }
   if (report.srm !== null) lines.push(describeSrm(report.srm));
   return `${lines.join("\n")}\n`;
 }
