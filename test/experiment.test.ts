@@ -169,8 +169,10 @@ async function statsAdmin(r: Rig, name: string, query: string): Promise<StatsVie
 const withoutWindow = (v: StatsView): Omit<StatsView, "from" | "to"> =>
   Object.fromEntries(Object.entries(v).filter(([k]) => k !== "from" && k !== "to")) as Omit<StatsView, "from" | "to">;
 
-const comparison = (v: { comparisons: readonly StatsView["comparisons"][number][] }, metric: string) =>
-  v.comparisons.find((c) => c.metric === metric && c.treatment === "1.1.0")!;
+const comparison = <C extends StatsView["comparisons"][number]>(
+  v: { readonly comparisons: readonly C[] },
+  metric: string,
+): C => v.comparisons.find((c) => c.metric === metric && c.treatment === "1.1.0")!;
 
 const meanOf = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -435,5 +437,93 @@ describe("the experiment readout end to end", () => {
       0.0081,
     )!;
     expect(naive.mismatch).toBe(true);
+  }, 30_000);
+
+  it("per segment (--by segment): Holm-corrected p-values and a warning where the canary goes the other way", async () => {
+    const r = await rig("embedded", [{ name: "seg", weights: { "1.0.0": "50", "1.1.0": "50" }, segmented: true }]);
+    // Three users in four are "free": the canary is much better for them, and much worse for "pro".
+    const draws = {
+      free: { "1.0.0": [1411, [0.15, 0.25, 0.3, 0.2, 0.1]], "1.1.0": [1412, [0.02, 0.05, 0.15, 0.38, 0.4]] },
+      pro: { "1.0.0": [1413, [0.02, 0.08, 0.25, 0.35, 0.3]], "1.1.0": [1414, [0.3, 0.3, 0.25, 0.1, 0.05]] },
+    } as const;
+    const need = { free: 300, pro: 100 } as const;
+    const answers: (Answer & { segment: "free" | "pro" })[] = [];
+    const cell = (segment: string, version: string) =>
+      answers.filter((a) => a.segment === segment && a.version === version);
+    for (
+      let next = 0;
+      ["free", "pro"].some((s) => ["1.0.0", "1.1.0"].some((v) => cell(s, v).length < need[s as "free"]));
+    ) {
+      const batch = Array.from({ length: 100 }, () => next++);
+      answers.push(
+        ...(await pool(batch, async (i) => {
+          const segment = i % 4 === 0 ? ("pro" as const) : ("free" as const);
+          return { ...(await infer(r.gw, "seg", `user-${i}`, segment)), segment };
+        })),
+      );
+    }
+    const sent = new Map<string, number[]>();
+    const jobs: { id: string; score: number }[] = [];
+    for (const segment of ["free", "pro"] as const)
+      for (const version of ["1.0.0", "1.1.0"] as const) {
+        const [seed, probs] = draws[segment][version];
+        const scores = seededLevels(seed, need[segment], probs);
+        sent.set(`${segment}/${version}`, scores);
+        scores.forEach((score, k) => jobs.push({ id: cell(segment, version)[k]!.id, score }));
+      }
+    await pool(jobs, (j) => sendFeedback(r.gw, j.id, { score: j.score }));
+
+    const { view, text } = await statsCli(r, ["seg", "--env", "prod", "--by", "segment"]);
+    // Overall, 1.1.0 is better.
+    const overall = comparison(view, "quality");
+    const all = (v: string): number[] => [...sent.get(`free/${v}`)!, ...sent.get(`pro/${v}`)!];
+    expect(Math.abs(overall.control_mean! - meanOf(all("1.0.0")))).toBeLessThanOrEqual(1e-9);
+    expect(Math.abs(overall.treatment_mean! - meanOf(all("1.1.0")))).toBeLessThanOrEqual(1e-9);
+    expect(overall.verdict).toBe("better");
+
+    const segments = view.segments!;
+    expect(segments.map((s) => s.segment).sort()).toEqual(["free", "pro"]);
+    const quality = (segment: string) =>
+      comparison(
+        segments.find((s) => s.segment === segment)!,
+        "quality",
+      );
+    for (const segment of ["free", "pro"]) {
+      const seg = segments.find((s) => s.segment === segment)!;
+      for (const version of ["1.0.0", "1.1.0"]) {
+        const row = seg.versions.find((v) => v.version === version)!;
+        expect(row.requests).toBe(cell(segment, version).length);
+        expect(row.quality.n).toBe(need[segment as "free"]);
+        expect(Math.abs(row.quality.mean! - meanOf(sent.get(`${segment}/${version}`)!))).toBeLessThanOrEqual(1e-9);
+      }
+    }
+    // Holm across the two segments, for the fixed-horizon and the sequential p-values alike.
+    const holm2 = (p: readonly number[]): number[] => {
+      const [lo, hi] = p[0]! <= p[1]! ? [0, 1] : [1, 0];
+      const out = [0, 0];
+      out[lo] = Math.min(1, 2 * p[lo]!);
+      out[hi] = Math.min(1, Math.max(out[lo], p[hi]!));
+      return out;
+    };
+    const [free, pro] = [quality("free"), quality("pro")];
+    const raw = [free.p_value!, pro.p_value!];
+    const seqRaw = [free.seq_p_value!, pro.seq_p_value!];
+    expect([free.p_value_holm, pro.p_value_holm]).toEqual(holm2(raw));
+    expect([free.seq_p_value_holm, pro.seq_p_value_holm]).toEqual(holm2(seqRaw));
+    // The correction did something: the smaller p-value of each pair was doubled.
+    expect(Math.min(free.seq_p_value_holm!, pro.seq_p_value_holm!)).toBeGreaterThan(Math.min(...seqRaw));
+    // The canary is worse for pro, significantly after the correction, and the readout says so.
+    expect(pro).toMatchObject({ verdict: "worse", seq_significant: true });
+    expect(pro.diff!).toBeLessThan(0);
+    expect(pro.seq_p_value_holm!).toBeLessThan(0.05);
+    expect(free.verdict).toBe("better");
+    const warning = `1.1.0 is worse for segment pro on quality while better overall (Holm-corrected sequential p=${pro.seq_p_value_holm!.toPrecision(2)})`;
+    expect(segments.find((s) => s.segment === "pro")!.warnings).toEqual([warning]);
+    expect(segments.find((s) => s.segment === "free")!.warnings).toEqual([]);
+    expect(text).toContain(`segment pro:\n  !!! ${warning}\n`);
+    expect(text).toContain(
+      `[Holm-corrected: p=${pro.p_value_holm!.toPrecision(2)}, sequential p=${pro.seq_p_value_holm!.toPrecision(2)}]`,
+    );
+    expect(withoutWindow(await statsAdmin(r, "seg", "env=prod&by=segment"))).toEqual(withoutWindow(view));
   }, 30_000);
 });
