@@ -382,7 +382,7 @@ describe("the experiment readout end to end", () => {
     });
     expect(hour.text).not.toContain("SAMPLE RATIO MISMATCH");
     expect(hour.text).toMatch(/split: users match the weights over the window/);
-  }, 30_000);
+  }, 60_000);
 
   it("raises no mismatch over a ramp 5 -> 25 -> 50: the split is checked on the current step", async () => {
     const r = await rig("redis", [{ name: "ramp", weights: { "1.0.0": "95", "1.1.0": "5" } }]);
@@ -437,7 +437,7 @@ describe("the experiment readout end to end", () => {
       0.0081,
     )!;
     expect(naive.mismatch).toBe(true);
-  }, 30_000);
+  }, 60_000);
 
   it("per segment (--by segment): Holm-corrected p-values and a warning where the canary goes the other way", async () => {
     const r = await rig("embedded", [{ name: "seg", weights: { "1.0.0": "50", "1.1.0": "50" }, segmented: true }]);
@@ -525,5 +525,5 @@ describe("the experiment readout end to end", () => {
       `[Holm-corrected: p=${pro.p_value_holm!.toPrecision(2)}, sequential p=${pro.seq_p_value_holm!.toPrecision(2)}]`,
     );
     expect(withoutWindow(await statsAdmin(r, "seg", "env=prod&by=segment"))).toEqual(withoutWindow(view));
-  }, 30_000);
+  }, 60_000);
 });
