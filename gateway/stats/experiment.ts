@@ -5,7 +5,12 @@
 // in stats-ops.ts.
 import { minimumDetectableEffect, meanDesign, proportionDesign, usersNeeded } from "../statistics/power.ts";
 import { twoProportions } from "../statistics/proportions.ts";
-import { sequentialMeans, sequentialProportions, type ConfidenceSequenceResult } from "../statistics/sequential.ts";
+import {
+  confidenceSequence,
+  proportionDifference,
+  sequentialMeans,
+  type ConfidenceSequenceResult,
+} from "../statistics/sequential.ts";
 import { sampleRatioMismatch } from "../statistics/srm.ts";
 import type { MeanSummary, ProportionSummary } from "../statistics/summaries.ts";
 import { directionOf, verdictOf, type Verdict } from "../statistics/verdict.ts";
@@ -183,6 +188,21 @@ const unitsOf = (arm: ArmInput, metric: ComparedMetric): Units => {
 
 const sizeOf = (u: Units): number => u.s.n;
 
+/**
+ * The sequential interval for two rates. When nothing varies (no event on either side, the usual error
+ * rate of a healthy canary, or only events), the Bernoulli variances are 0 and the interval undefined;
+ * it then takes the variance of the pooled rate with half an event added, as the power design does
+ * (statistics/power.ts), so zero errors in many requests reads "no difference" rather than "too early"
+ * forever, while a handful of requests still reads "too early".
+ */
+function sequentialRates(c: ProportionSummary, t: ProportionSummary): ConfidenceSequenceResult | null {
+  const e = proportionDifference(c, t);
+  if (e === null) return null;
+  if (e.controlVariance > 0 || e.treatmentVariance > 0) return confidenceSequence(e);
+  const p = (c.x + t.x + 0.5) / (c.n + t.n + 1);
+  return confidenceSequence({ ...e, controlVariance: p * (1 - p), treatmentVariance: p * (1 - p) });
+}
+
 function compare(metric: ComparedMetric, control: ArmInput, treatment: ArmInput): Comparison {
   const [c, t] = [unitsOf(control, metric), unitsOf(treatment, metric)];
   let fixed: { cMean: number; tMean: number; diff: number; low: number; high: number; p: number; sig: boolean } | null =
@@ -215,7 +235,7 @@ function compare(metric: ComparedMetric, control: ArmInput, treatment: ArmInput)
         sig: r.significant,
       };
     }
-    seq = sequentialProportions(c.s, t.s);
+    seq = sequentialRates(c.s, t.s);
   }
   const plainMean = (u: Units): number | null =>
     u.s.n === 0 ? null : u.kind === "mean" ? u.s.sum / u.s.n : u.s.x / u.s.n;

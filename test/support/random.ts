@@ -19,3 +19,20 @@ export function seededNormal(uniform: () => number): () => number {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
   };
 }
+
+/** Scores on five levels (0, 0.25, 0.5, 0.75, 1) drawn with `probs` (one per level, summing to 1). */
+export function seededLevels(seed: number, n: number, probs: readonly number[]): number[] {
+  const uniform = seededUniform(seed);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = uniform();
+    let cumulative = 0;
+    let k = 0;
+    for (; k < probs.length - 1; k++) {
+      cumulative += probs[k]!;
+      if (x < cumulative) break;
+    }
+    out.push(k / 4);
+  }
+  return out;
+}

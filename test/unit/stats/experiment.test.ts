@@ -159,6 +159,25 @@ describe("experimentReport", () => {
     });
   });
 
+  it("reads zero errors on both sides as no difference once there are enough requests, too early before", () => {
+    const clean = (version: string, variant: "stable" | "canary", requests: number): ArmInput =>
+      arm({ version, variant, users: requests, requests, errors: 0 });
+    const rate = (requests: number) =>
+      experimentReport([clean("1.0.0", "stable", requests), clean("1.1.0", "canary", requests)], null).comparisons.find(
+        (c) => c.metric === "error_rate",
+      )!;
+    const many = rate(5_000);
+    expect(many).toMatchObject({ diff: 0, verdict: "no_difference", seq_significant: false });
+    expect(many.seq_ci_low!).toBeLessThan(0);
+    expect(many.seq_ci_high!).toBeLessThanOrEqual(MINIMUM_EFFECTS.error_rate);
+    expect(rate(20)).toMatchObject({ diff: 0, verdict: "too_early" });
+    // Consistent with the users needed: past them, the verdict is no longer "too early".
+    const needed = experimentReport([clean("1.0.0", "stable", 5_000), clean("1.1.0", "canary", 5_000)], null).mde.find(
+      (m) => m.metric === "error_rate",
+    )!;
+    expect(needed.units_needed!).toBeLessThan(10_000);
+  });
+
   it("leaves a statistic null where it is undefined, and compares nothing without a stable version", () => {
     const lone = arm({ version: "1.1.0", variant: "canary", requests: 5 });
     expect(experimentReport([lone], null).comparisons).toEqual([]);
