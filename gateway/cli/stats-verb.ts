@@ -63,7 +63,7 @@ export function describeStats(v: StatsView): string {
     const warnings = s.warnings.map((w) => `  !!! ${w}`);
     return `segment ${s.segment}:\n${[...warnings, ...lines].join("\n") || "  nothing to compare"}\n`;
   });
-  return `${head}\n${versions}\n${describeExperiment(v)}${segments.length === 0 ? "" : `\n${segments.join("\n")}`}`;
+  return `${head}\n${versions}\n${describeExperiment({ ...v, mde: v.mde.comparisons })}${segments.length === 0 ? "" : `\n${segments.join("\n")}`}`;
 }
 
 export const stats: Verb = {

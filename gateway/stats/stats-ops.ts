@@ -19,8 +19,10 @@ import {
 import { meanInterval } from "../statistics/mean-interval.ts";
 import type { MeanSummary } from "../statistics/summaries.ts";
 import { readDistinctUsers } from "./distinct-users.ts";
+import { DEFAULT_TUNING_N } from "../statistics/sequential.ts";
 import {
   experimentReport,
+  MINIMUM_EFFECTS,
   QUALITY_METRIC,
   type ArmInput,
   type Comparison,
@@ -109,9 +111,20 @@ export interface StatsView {
   /** Mean latency and cost per request compared by Welch's test: informational, no verdict is drawn from them. */
   readonly informational: readonly InformationalComparison[];
   readonly srm: SrmReport | null;
-  readonly mde: readonly MdeReport[];
+  /** What the data can detect now, per comparison, and the settings those figures assume. */
+  readonly mde: MdeSection;
   /** With `by: "segment"`: the readout per segment, Holm-corrected across segments. */
   readonly segments?: readonly SegmentReadout[];
+}
+
+export interface MdeSection {
+  readonly alpha: number;
+  readonly power: number;
+  /** The sequential interval's tuning sample size N* (units over both arms). */
+  readonly tuning_n: number;
+  /** The difference that matters, per compared metric: what `users_needed` is counted for. */
+  readonly minimum_effects: Readonly<Record<string, number>>;
+  readonly comparisons: readonly MdeReport[];
 }
 
 export interface StatsOptions {
@@ -199,7 +212,13 @@ export async function versionStats(
     comparisons: report.comparisons,
     informational: report.informational,
     srm: report.srm,
-    mde: report.mde,
+    mde: {
+      alpha: 0.05,
+      power: 0.8,
+      tuning_n: DEFAULT_TUNING_N,
+      minimum_effects: MINIMUM_EFFECTS,
+      comparisons: report.mde,
+    },
   };
   if (options.by !== "segment") return view;
   const segments = environment === null ? [] : await readSegmentStats(store, window, versions);
