@@ -62,3 +62,58 @@ export interface ModelGrader {
   /** Grades one model-graded assertion (negation and threshold are applied by the caller). */
   grade(assertion: Assertion, input: JudgeInput): Promise<GradeOutcome>;
 }
+
+/** A suite's `gate:` section (our extension): the paired regression gate's margins. */
+export interface GateConfig {
+  /** Per metric: the largest drop of the candidate's mean below the baseline's that is still allowed. */
+  readonly metrics: Readonly<Record<string, { readonly max_regression: number }>>;
+  /** Confidence of the one-sided non-inferiority test (default 0.95). */
+  readonly confidence: number;
+}
+
+/** A suite's `online:` section (our extension): live judging of a sample of production answers. */
+export interface OnlineConfig {
+  /** Share of completed requests handed to the evaluator, in (0, 1]. */
+  readonly sample: number;
+  /** The judge, a registered prompt ref (`judge-rubric@1.0.0`). */
+  readonly judge: string;
+  /** The metric name the judged scores are recorded under. */
+  readonly metric: string;
+}
+
+/** A suite file once loaded: its cases (datasets expanded, `defaultTest` merged, values rendered). */
+export interface Suite {
+  /** The file it was read from, as given. */
+  readonly file: string;
+  readonly description: string | null;
+  readonly cases: readonly EvalCase[];
+  readonly gate: GateConfig | null;
+  readonly online: OnlineConfig | null;
+  /** sha256 (hex) of the canonical content: cases (datasets included) and the gate; not `online`. */
+  readonly hash: string;
+  /** promptfoo keys accepted but not used (`prompts`, `providers`, a grader `provider`), for the report. */
+  readonly warnings: readonly string[];
+}
+
+/** One assertion's result; an `assert-set` carries its members' results. */
+export interface AssertionResult {
+  readonly assertion: Assertion;
+  /** After negation and threshold. */
+  readonly outcome: GradeOutcome;
+  readonly children?: readonly AssertionResult[];
+}
+
+/** One case graded. */
+export interface CaseResult {
+  readonly caseId: string;
+  readonly results: readonly AssertionResult[];
+  /** Weighted mean score of the graded assertions; null when none could be graded. */
+  readonly score: number | null;
+  /** null: grader errors leave it undecided (they could turn it either way). */
+  readonly pass: boolean | null;
+  /** Assertions (leaves, inside sets too) whose outcome is a grader error. */
+  readonly graderErrors: number;
+  /** Per metric name (`metric`, else the type): the weighted mean score of its graded assertions. */
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly reason: string;
+}
