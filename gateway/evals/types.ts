@@ -55,6 +55,16 @@ export interface JudgeInput {
   readonly output: string;
   readonly vars: Readonly<Record<string, unknown>>;
   readonly expected: string | null;
+  /**
+   * `select-best`: the other output for the same case to compare with (the baseline's); without one
+   * select-best is a grader error.
+   */
+  readonly alternative?: string | null;
+  /**
+   * Which judgement of a repeated assertion this is (`--repeat k`: 0..k-1; default 0). Part of the judge
+   * cache key, so the k judgements are k calls, and a re-run reads all k from the cache.
+   */
+  readonly attempt?: number;
 }
 
 /** The seam between grading and judges: assertions.ts calls it for every model-graded type. */

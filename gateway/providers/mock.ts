@@ -1,18 +1,25 @@
 // The built-in `mock` provider: answers locally and deterministically so everything can be tried
 // without a key or a network. mock/echo returns the messages it received, mock/slow-<ms> waits first,
-// mock/fail-<percent> fails that share of calls with a 500; all stream when asked and report usage.
+// mock/fail-<percent> fails that share of calls with a 500, mock/judge answers as a judge (mock-judge.ts),
+// mock/judge-garbage answers prose where JSON was asked; all stream when asked and report usage.
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { JUDGE_GARBAGE, mockJudgeAnswer } from "./mock-judge.ts";
 import type { LocalProvider, UpstreamResponse } from "./upstream.ts";
 
-export const MOCK_MODELS = ["mock/echo", "mock/slow-1000", "mock/fail-50"] as const;
+export const MOCK_MODELS = ["mock/echo", "mock/slow-1000", "mock/fail-50", "mock/judge", "mock/judge-garbage"] as const;
 
-type Behaviour = { kind: "echo" } | { kind: "slow"; ms: number } | { kind: "fail"; percent: number };
+type Behaviour =
+  | { kind: "echo" }
+  | { kind: "slow"; ms: number }
+  | { kind: "fail"; percent: number }
+  | { kind: "judge"; garbage: boolean };
 
 export function mockBehaviour(model: string): Behaviour | null {
   const name = model.startsWith("mock/") ? model.slice(5) : model;
   if (name === "echo") return { kind: "echo" };
+  if (name === "judge" || name === "judge-garbage") return { kind: "judge", garbage: name === "judge-garbage" };
   const m = /^(slow|fail)-(\d+)$/.exec(name);
   if (!m) return null;
   const n = Number(m[2]);
@@ -43,7 +50,7 @@ export function createMockProvider(random: () => number, now: () => number = Dat
       return error(
         404,
         "model_not_found",
-        `mock: unknown model "${model}"; try mock/echo, mock/slow-<ms> or mock/fail-<percent>`,
+        `mock: unknown model "${model}"; try mock/echo, mock/slow-<ms>, mock/fail-<percent> or mock/judge`,
       );
     }
     if (behaviour.kind === "slow") await sleep(behaviour.ms, undefined, { signal: req.signal });
@@ -55,7 +62,8 @@ export function createMockProvider(random: () => number, now: () => number = Dat
       .update(req.body ?? "")
       .digest("hex")
       .slice(0, 24)}`;
-    const ctx: Ctx = { id, model, created, body, signal: req.signal };
+    const judge = behaviour.kind === "judge" ? behaviour : null;
+    const ctx: Ctx = { id, model, created, body, signal: req.signal, judge };
     switch (req.path.split("?")[0] ?? "") {
       case "/chat/completions":
         return chat(ctx);
@@ -77,6 +85,8 @@ interface Ctx {
   created: number;
   body: Record<string, unknown>;
   signal: AbortSignal;
+  /** mock/judge answers chat as a judge (garbage: with prose instead of JSON). */
+  judge: { garbage: boolean } | null;
 }
 
 function json(status: number, value: unknown): UpstreamResponse {
@@ -133,7 +143,7 @@ function chat(ctx: Ctx): UpstreamResponse {
     ? (ctx.body["messages"] as { role?: unknown; content?: unknown }[])
     : [];
   const prompt = messages.map((m) => `${text(m.role)}: ${text(m.content)}`).join("\n");
-  const answer = prompt;
+  const answer = ctx.judge === null ? prompt : ctx.judge.garbage ? JUDGE_GARBAGE : mockJudgeAnswer(ctx.body);
   const u = usage(prompt, answer);
   const base = { id: ctx.id, model: ctx.model, created: ctx.created };
   if (ctx.body["stream"] !== true) {

@@ -1,22 +1,8 @@
-// Model -> provider routing: the first route whose glob matches wins (gateway.yaml `routes`).
+// Model routing as the /v1 routes use it: the routing itself (providers/model-route.ts), the provider of
+// model-less calls and the models GET /v1/models advertises.
 import type { ProviderConfig, RouteConfig } from "../config/gateway-config.ts";
-import { GatewayError } from "../errors/gateway-error.ts";
 
-export interface ModelTarget {
-  readonly provider: ProviderConfig;
-  /** The model name the provider receives (after strip_prefix). */
-  readonly upstreamModel: string;
-}
-
-export function routeModel(routes: readonly RouteConfig[], model: string): ModelTarget {
-  for (const route of routes) {
-    if (!route.test(model)) continue;
-    const stripped =
-      route.stripPrefix && model.startsWith(route.stripPrefix) ? model.slice(route.stripPrefix.length) : model;
-    return { provider: route.provider, upstreamModel: stripped };
-  }
-  throw new GatewayError("model_not_found", `The model \`${model}\` is not routed by this gateway`, { param: "model" });
-}
+export { routeModel, type ModelTarget } from "../providers/model-route.ts";
 
 /** The provider for model-less calls (other /v1/* paths): the catch-all route's, else none. */
 export function defaultProvider(routes: readonly RouteConfig[]): ProviderConfig | null {

@@ -9,7 +9,8 @@ const PROMPTS = fileURLToPath(new URL("../../../config/prompts", import.meta.url
 
 describe("config/prompts", () => {
   it("loads, compiles and renders every prompt with sample variables", async () => {
-    const versions = await loadPromptDir(PROMPTS);
+    // The judges of model-graded assertions have their own variables (the next test).
+    const versions = (await loadPromptDir(PROMPTS)).filter((v) => !v.name.startsWith("judge-"));
     expect(versions.map((v) => `${v.name}@${v.version}`)).toEqual([
       "entity-extraction@1.0.0",
       "summarization@1.0.0",
@@ -22,6 +23,36 @@ describe("config/prompts", () => {
         .render(resolveVariables(v.variables, { text: "Ada Lovelace met Charles Babbage in London." }));
       expect(out.messages.length).toBeGreaterThan(0);
       expect(out.messages.at(-1)).toEqual({ role: "user", content: "Ada Lovelace met Charles Babbage in London." });
+    }
+  });
+
+  it("ships a judge per model-graded type: on mock/judge, temperature 0, a strict JSON schema, the output in output tags", async () => {
+    const judges = (await loadPromptDir(PROMPTS)).filter((v) => v.name.startsWith("judge-"));
+    expect(judges.map((v) => `${v.name}@${v.version}`)).toEqual([
+      "judge-closedqa@1.0.0",
+      "judge-factuality@1.0.0",
+      "judge-g-eval@1.0.0",
+      "judge-rubric@1.0.0",
+      "judge-select-best@1.0.0",
+    ]);
+    const vars: Record<string, Record<string, unknown>> = {
+      "judge-closedqa": { output: "O", criterion: "c" },
+      "judge-factuality": { output: "O", reference: "r" },
+      "judge-g-eval": { output: "O", criteria: ["c"] },
+      "judge-rubric": { output: "O", rubric: "r" },
+      "judge-select-best": { output_a: "O", output_b: "P", criterion: "c" },
+    };
+    const compiled = compileAll(judges);
+    for (const v of judges) {
+      expect(v).toMatchObject({
+        model: "mock/judge",
+        params: { temperature: 0, response_format: { type: "json_schema" } },
+      });
+      const out = compiled.get(`${v.name}@${v.version}`)!.render(resolveVariables(v.variables, vars[v.name]));
+      const text = out.messages.map((m) => m.content).join("\n");
+      expect(text).toContain("<output>O</output>");
+      expect(text).toContain("JSON");
+      expect(text).not.toContain("variables the");
     }
   });
 
