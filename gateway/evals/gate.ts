@@ -2,7 +2,7 @@
 // per-case differences (candidate - baseline) tested for non-inferiority against the metric's largest allowed
 // regression. A metric holds when the lower end of the two-sided `confidence` interval of its difference is at
 // or above -max_regression. The gate passes when the candidate's own thresholds hold and every gated metric
-// holds. Pure: scores in, verdicts out (docs/evals.md, "The regression gate").
+// holds. Pure: scores in, verdicts out (docs/statistics.md, "Paired comparisons and the regression gate").
 import { countPairs, pairedProportions, pairedT, wilcoxonSignedRank } from "../statistics/paired.ts";
 
 /** The suite's `gate:` section, parsed: per metric the largest regression allowed, and the confidence. */
