@@ -110,7 +110,7 @@ describe("promptgate registry verbs on the embedded store", () => {
       "promptgate rollback: summarization has no dev label: nothing to roll back\n",
     ]);
     expect(history!.stdout.split("\n")[0]).toMatch(/^AT\s+ACTOR\s+ACTION\s+ENV\s+FROM\s+TO$/);
-    expect(history!.stdout).toMatch(/dave\s+promote \(forced\)\s+prod\s+-\s+1\.1\.0/);
+    expect(history!.stdout).toMatch(/dave\s+promote \(forced: staging\)\s+prod\s+-\s+1\.1\.0/);
     expect(history!.stdout).toMatch(/erin\s+rollback\s+prod\s+1\.0\.0\s+1\.1\.0/);
     const entries = JSON.parse(historyJson!.stdout).entries as { action: string; actor: string }[];
     expect(entries.map((e) => `${e.action}:${e.actor}`)).toEqual([

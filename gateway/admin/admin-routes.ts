@@ -10,6 +10,7 @@ import {
   describePrompt,
   diffVersions,
   listPrompts,
+  promptEvals,
   promptHistory,
   pushVersions,
   renderRef,
@@ -135,6 +136,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   admin.get("/prompts/:name/history", async (c) => {
     const name = c.req.param("name");
     return c.json({ name, entries: await promptHistory(registry, name) });
+  });
+
+  /** The eval records of a prompt, oldest first, with the suite the promotion gate holds; `?version=` filters. */
+  admin.get("/prompts/:name/evals", async (c) => {
+    const name = c.req.param("name");
+    const version = c.req.query("version");
+    return c.json(await promptEvals(registry, name, version));
   });
 
   admin.get("/prompts/:name/diff", async (c) => {

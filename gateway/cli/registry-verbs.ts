@@ -90,9 +90,11 @@ export const show: Verb = {
 
 export const history: Verb = {
   name: "history",
-  summary: "the audit history of a prompt: registrations, promotions, rollbacks",
+  summary: "the audit history of a prompt: registrations, promotions, rollbacks, eval runs",
   usage: "<name>",
-  details: "Prints every change to the prompt, oldest first: who did what, when, on which environment.",
+  details:
+    "Prints every change to the prompt, oldest first: who did what, when, on which environment, with the\n" +
+    "evaluation runs recorded beside them (passed or failed) and the rules a forced promotion bypassed.",
   positionals: { min: 1, max: 1 },
   options: {},
   json: true,
@@ -107,6 +109,9 @@ export const history: Verb = {
 const ops = () => import("../registry/prompt-ops.ts");
 
 function historyRow(e: AuditEntry): (string | undefined)[] {
-  const action = e.forced === true ? `${e.action} (forced)` : e.action;
+  let action: string = e.action;
+  if (e.forced === true) {
+    action = e.forcedPast === undefined ? `${e.action} (forced)` : `${e.action} (forced: ${e.forcedPast.join(", ")})`;
+  } else if (e.action === "eval") action = e.passed === true ? "eval (passed)" : "eval (failed)";
   return [e.at, e.actor, action, e.env, e.from, e.to ?? e.version];
 }

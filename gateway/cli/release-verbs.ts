@@ -1,4 +1,6 @@
 // CLI verbs that move environment labels: promote and rollback (the registry enforces the rules).
+import { access } from "node:fs/promises";
+import { join } from "node:path";
 import { actorArg, environmentArg } from "./args.ts";
 import { emit } from "./output.ts";
 import type { Verb } from "./verb.ts";
@@ -9,23 +11,40 @@ export const promote: Verb = {
   usage: "<name> <version> --to <env> --approved-by <who> [--force]",
   details:
     "Moves the label of <env> (dev, staging or prod) to <version> and records who approved it. A version\n" +
-    "goes to prod only after it has been on staging, unless --force (recorded in the history).",
+    "goes to prod only after it has been on staging. A prompt with an evaluation suite\n" +
+    "($CONFIG_DIR/evals/<name>.yaml, or one evaluated before) goes to staging or prod only with a passing\n" +
+    "eval record for that exact version on the current suite (see 'promptgate eval'). --force gets past\n" +
+    "both rules; the history records which it bypassed.",
   positionals: { min: 2, max: 2 },
   options: {
     to: { type: "string", placeholder: "<env>", description: "the environment: dev, staging or prod" },
     "approved-by": { type: "string", placeholder: "<who>", description: "who approved the promotion (recorded)" },
-    force: { type: "boolean", description: "promote to prod without the version having been on staging" },
+    force: {
+      type: "boolean",
+      description: "promote without the version having been on staging or passed its evaluation (audited)",
+    },
   },
   json: true,
   async run({ args, out, context }) {
     const [name, version] = [args.positional(0), args.positional(1)];
     const env = environmentArg(args.required("to"), "to");
     const approvedBy = args.required("approved-by");
-    const { registry } = await context();
-    const result = await registry.promote(name, version, env, { approvedBy, force: args.flag("force") });
+    const { registry, settings } = await context();
+    // A suite file on disk gates the prompt even before its first recorded run.
+    const suiteFile = join(settings.configDir, "evals", `${name}.yaml`);
+    const hasSuite = await access(suiteFile).then(
+      () => true,
+      () => false,
+    );
+    const result = await registry.promote(name, version, env, {
+      approvedBy,
+      force: args.flag("force"),
+      ...(hasSuite ? { suite: { hash: null } } : {}),
+    });
     emit(out, { name, env, approved_by: approvedBy, ...result }, () => {
       if (!result.changed) return `${name}: ${env} already points at ${version}; nothing changed\n`;
-      const forced = result.forced ? ", forced past the staging gate" : "";
+      const past = (result.forcedPast ?? []).map((gate) => (gate === "eval" ? "the eval gate" : "the staging gate"));
+      const forced = result.forced ? `, forced past ${past.join(" and ")}` : "";
       return `${name}: ${env} ${result.from ?? "(none)"} -> ${result.to}, approved by ${approvedBy}${forced}\n`;
     });
   },

@@ -11,6 +11,7 @@ import { parsePromptRef } from "../prompts/ref.ts";
 import type { PromptVersion, RenderedPrompt } from "../prompts/types.ts";
 import { resolveVariables } from "../prompts/variables.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
+import type { EvalRecord, SuiteRecord } from "./eval-records.ts";
 import type { AuditEntry, Label } from "./records.ts";
 import type { Registry } from "./registry.ts";
 import { RegistryError } from "./registry-error.ts";
@@ -167,6 +168,26 @@ export async function promptHistory(registry: Registry, name: string): Promise<A
   const entries = await registry.history(name);
   if (entries.length === 0 && (await registry.versions(name)).length === 0) throw unknownPrompt(name);
   return entries;
+}
+
+export interface PromptEvals {
+  readonly name: string;
+  /** The suite the promotion gate holds for the prompt; null when it has none. */
+  readonly suite: SuiteRecord | null;
+  /** Oldest first. */
+  readonly evals: readonly EvalRecord[];
+}
+
+/** The eval records of `name` (of one version when given); 404 for a prompt that was never registered. */
+export async function promptEvals(registry: Registry, name: string, version?: string): Promise<PromptEvals> {
+  const [records, suite, versions] = await Promise.all([
+    registry.evals(name),
+    registry.suite(name),
+    registry.versions(name),
+  ]);
+  if (versions.length === 0) throw unknownPrompt(name);
+  const evals = version === undefined ? records : records.filter((r) => r.version === version);
+  return { name, suite, evals };
 }
 
 /** A unified diff of two registered versions of `name`. */

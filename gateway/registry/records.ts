@@ -19,8 +19,14 @@ export interface LabelRecord extends Label {
   readonly everOn: readonly string[];
 }
 
-/** `restore`: `promptgate restore` re-seeded the prompt after the store lost data. */
-export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore";
+/**
+ * `restore`: `promptgate restore` re-seeded the prompt after the store lost data. `eval`: an evaluation run of
+ * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`).
+ */
+export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore" | "eval";
+
+/** A promotion rule `force` can bypass: the version was never on staging; no passing eval record. */
+export type PromotionGate = "staging" | "eval";
 
 export interface AuditEntry {
   readonly at: string;
@@ -32,6 +38,12 @@ export interface AuditEntry {
   readonly to?: string;
   readonly version?: string;
   readonly forced?: boolean;
+  /** With `forced`: the rules the promotion bypassed. */
+  readonly forcedPast?: readonly PromotionGate[];
+  /** `eval`: whether the run passed. */
+  readonly passed?: boolean;
+  /** `eval`: the record's id; `promote`: the passing record the promotion relied on. */
+  readonly evalId?: string;
 }
 
 const labelRecordSchema = z.object({
@@ -45,13 +57,16 @@ const labelRecordSchema = z.object({
 const auditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(["register", "promote", "rollback", "weights", "restore"]),
+  action: z.enum(["register", "promote", "rollback", "weights", "restore", "eval"]),
   name: z.string(),
   env: z.enum(ENVIRONMENTS).exactOptional(),
   from: z.string().exactOptional(),
   to: z.string().exactOptional(),
   version: z.string().exactOptional(),
   forced: z.boolean().exactOptional(),
+  forcedPast: z.array(z.enum(["staging", "eval"])).exactOptional(),
+  passed: z.boolean().exactOptional(),
+  evalId: z.string().exactOptional(),
 }) satisfies z.ZodType<AuditEntry>;
 
 const variableTypes = ["string", "integer", "number", "boolean", "array", "object"] as const;

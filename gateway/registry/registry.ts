@@ -1,21 +1,48 @@
 // The prompt registry: immutable content-hashed versions, environment labels moved by promote and
 // rollback under compare-and-set, and an append-only audit of every change. Key layout: store/keys.ts.
+import { randomUUID } from "node:crypto";
 import semver from "semver";
 import type { Clock } from "../support/clock.ts";
 import type { PromptVersion } from "../prompts/types.ts";
 import type { Store } from "../store/store.ts";
 import { appendAudit, notifyChange, readHistory } from "./audit.ts";
 import { ENVIRONMENTS, isEnvironment, type Environment } from "./environments.ts";
-import { labelKey, parseVersionKey, PROMPTS_PREFIX, versionKey, versionsPrefix } from "../store/keys.ts";
+import {
+  evalsKey,
+  labelKey,
+  parseVersionKey,
+  PROMPTS_PREFIX,
+  suiteKey,
+  versionKey,
+  versionsPrefix,
+} from "../store/keys.ts";
+import {
+  decidingRecord,
+  MAX_EVAL_RECORD_BYTES,
+  newEvalRecordSchema,
+  parseEvalRecord,
+  parseSuiteRecord,
+} from "./eval-records.ts";
+import type { EvalRecord, NewEvalRecord, SuiteRecord } from "./eval-records.ts";
 import { parseLabelRecord, parsePromptVersion, toLabel } from "./records.ts";
 import { MAX_RECORD_BYTES } from "./refresh-reads.ts";
 import { RegistryError } from "./registry-error.ts";
-import type { AuditEntry, Label, LabelRecord } from "./records.ts";
+import type { AuditEntry, Label, LabelRecord, PromotionGate } from "./records.ts";
 
 export interface PromoteOptions {
   readonly approvedBy: string;
-  /** Skips the rule that a version must have been on staging before prod; recorded in the audit. */
+  /**
+   * Skips the rules that a version must have been on staging before prod and, for a prompt with a suite, that
+   * it has a passing eval record; recorded in the audit with the rules it bypassed.
+   */
   readonly force?: boolean;
+  /**
+   * What the caller knows of the prompt's evaluation suite (the CLI looks for `config/evals/<name>.yaml`):
+   * `{ hash }` the suite exists with this hash; `{ hash: null }` it exists, its hash not computed (the one the
+   * registry holds is used). Omitted: the caller cannot tell, and the suite the registry holds decides. A caller
+   * can add the suite rule, never lift it.
+   */
+  readonly suite?: { readonly hash: string | null };
 }
 
 export interface PromoteResult {
@@ -23,8 +50,12 @@ export interface PromoteResult {
   readonly changed: boolean;
   readonly from: string | null;
   readonly to: string;
-  /** True when `force` actually bypassed the staging rule. */
+  /** True when `force` actually bypassed a rule (the staging rule, the eval rule). */
   readonly forced: boolean;
+  /** With `forced`: the rules bypassed. */
+  readonly forcedPast?: readonly PromotionGate[];
+  /** The passing eval record the promotion relied on (prompts with a suite, to staging or prod). */
+  readonly evalId?: string;
 }
 
 export interface RollbackResult {
@@ -46,6 +77,15 @@ export interface Registry {
   rollback(name: string, env: string, opts: { readonly actor: string }): Promise<RollbackResult>;
   /** The audit history of `name`, oldest first. */
   history(name: string): Promise<AuditEntry[]>;
+  /**
+   * Stores one evaluation run's summary against the exact version it ran (the content hash must be the
+   * registered one), makes its suite hash the prompt's current suite, and audits it. Returns it with its id.
+   */
+  recordEval(record: NewEvalRecord): Promise<EvalRecord>;
+  /** The eval records of `name`, oldest first (unreadable ones skipped). */
+  evals(name: string): Promise<EvalRecord[]>;
+  /** The suite the registry holds for `name`: the hash of the suite last evaluated; null when none. */
+  suite(name: string): Promise<SuiteRecord | null>;
 }
 
 /** How many earlier versions a label remembers for rollback. */
@@ -57,7 +97,7 @@ const NAME = /^[^\s:@/\\*?[\]]+$/u;
 export function createRegistry(store: Store, clock: Clock): Registry {
   const now = (): string => new Date(clock.now()).toISOString();
 
-  return {
+  const registry: Registry = {
     async register(version, actor) {
       assertName(version.name);
       assertSemver(version.version);
@@ -152,7 +192,7 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       const current = currentRaw === null ? null : parseLabelRecord(currentRaw);
       if (current?.version === version) return { changed: false, from: version, to: version, forced: false };
 
-      let forced = false;
+      const forcedPast: PromotionGate[] = [];
       if (env === "prod") {
         const staging = stagingRaw == null ? null : parseLabelRecord(stagingRaw);
         if (!staging?.everOn.includes(version)) {
@@ -163,9 +203,19 @@ export function createRegistry(store: Store, clock: Clock): Registry {
               { field: "version" },
             );
           }
-          forced = true;
+          forcedPast.push("staging");
         }
       }
+      let evalId: string | undefined;
+      if (env === "staging" || env === "prod") {
+        const stored = parsePromptVersion(versionRaw);
+        const refusal = stored === null ? null : await evalRefusal(name, version, stored.hash, opts.suite);
+        if (refusal !== null && typeof refusal !== "string") {
+          if (opts.force !== true) throw refusal;
+          forcedPast.push("eval");
+        } else if (typeof refusal === "string") evalId = refusal;
+      }
+      const forced = forcedPast.length > 0;
 
       const next: LabelRecord = {
         version,
@@ -184,10 +234,18 @@ export function createRegistry(store: Store, clock: Clock): Registry {
         env,
         ...(from === null ? {} : { from }),
         to: version,
-        ...(forced ? { forced } : {}),
+        ...(forced ? { forced, forcedPast } : {}),
+        ...(evalId === undefined ? {} : { evalId }),
       });
       await notifyChange(store);
-      return { changed: true, from, to: version, forced };
+      return {
+        changed: true,
+        from,
+        to: version,
+        forced,
+        ...(forced ? { forcedPast } : {}),
+        ...(evalId === undefined ? {} : { evalId }),
+      };
     },
 
     async rollback(name, env, opts) {
@@ -223,7 +281,110 @@ export function createRegistry(store: Store, clock: Clock): Registry {
     },
 
     history: (name) => readHistory(store, name),
+
+    async recordEval(input) {
+      const parsed = newEvalRecordSchema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue?.path.join(".") ?? "record";
+        throw new RegistryError("invalid", `invalid eval record: ${field}: ${issue?.message ?? "invalid"}`, {
+          field,
+        });
+      }
+      const fields = parsed.data;
+      assertName(fields.prompt);
+      const stored = await registry.get(fields.prompt, fields.version);
+      if (stored === null) {
+        throw new RegistryError("not_found", `prompt ${fields.prompt} has no registered version ${fields.version}`, {
+          field: "version",
+        });
+      }
+      if (stored.hash !== fields.content_hash) {
+        throw new RegistryError(
+          "conflict",
+          `the eval ran ${fields.prompt}@${fields.version} with content hash ${fields.content_hash}, but the ` +
+            `registered version has hash ${stored.hash}: push the version, then evaluate what is registered`,
+          { field: "content_hash" },
+        );
+      }
+      const record: EvalRecord = { id: randomUUID(), ...fields };
+      const text = JSON.stringify(record);
+      const bytes = Buffer.byteLength(text);
+      if (bytes > MAX_EVAL_RECORD_BYTES) {
+        throw new RegistryError(
+          "invalid",
+          `the eval record is ${bytes} bytes, more than the ${MAX_EVAL_RECORD_BYTES} one may be`,
+          { field: "record" },
+        );
+      }
+      await store.append(evalsKey(record.prompt), text);
+      const suite: SuiteRecord = { hash: record.suite_hash, at: now(), by: record.by };
+      const current = await registry.suite(record.prompt);
+      if (current?.hash !== suite.hash) await store.set(suiteKey(record.prompt), JSON.stringify(suite));
+      await appendAudit(store, clock, {
+        actor: record.by,
+        action: "eval",
+        name: record.prompt,
+        version: record.version,
+        passed: record.passed,
+        evalId: record.id,
+      });
+      return record;
+    },
+
+    async evals(name) {
+      const raw = await store.range(evalsKey(name), 0, -1);
+      return raw.map(parseEvalRecord).filter((r) => r !== null);
+    },
+
+    async suite(name) {
+      const raw = await store.get(suiteKey(name));
+      return raw === null ? null : parseSuiteRecord(raw);
+    },
   };
+
+  /**
+   * The eval rule of a promotion to staging or prod: null when the prompt has no suite; the id of the passing
+   * record it relies on; or the refusal to throw (unless forced).
+   */
+  async function evalRefusal(
+    name: string,
+    version: string,
+    contentHash: string,
+    told: PromoteOptions["suite"],
+  ): Promise<string | RegistryError | null> {
+    const held = await registry.suite(name);
+    if (told === undefined && held === null) return null;
+    const suiteHash = told?.hash ?? held?.hash ?? null;
+    const run = `run \`promptgate eval ${name}@${version}\`, or force the promotion`;
+    if (suiteHash === null) {
+      return new RegistryError(
+        "conflict",
+        `${name} has an evaluation suite but no eval run was recorded for it: ${run}`,
+        { field: "version" },
+      );
+    }
+    const record = decidingRecord(await registry.evals(name), contentHash, suiteHash);
+    if (record === null) {
+      return new RegistryError(
+        "conflict",
+        `${name}@${version} has no eval record for its content (hash ${contentHash}) on the current suite ` +
+          `(hash ${suiteHash}): ${run}`,
+        { field: "version" },
+      );
+    }
+    if (!record.passed) {
+      return new RegistryError(
+        "conflict",
+        `${name}@${version} failed its latest evaluation on the current suite (eval ${record.id}, ` +
+          `${record.finished_at}): fix it and ${run}`,
+        { field: "version" },
+      );
+    }
+    return record.id;
+  }
+
+  return registry;
 }
 
 function labelConflict(name: string, env: Environment): RegistryError {

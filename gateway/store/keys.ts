@@ -6,6 +6,11 @@
 //   weights:{env}:{name}       hash    version -> integer weight. PUBLIC CONTRACT: SREs edit it with
 //                                      redis-cli and no revision bump, so snapshot refreshers poll it
 //   audit:{name}               list    JSON AuditEntry, append-only (RPUSH), oldest first
+//   evals:{name}               list    JSON EvalRecord (registry/eval-records.ts), one per evaluation run of
+//                                      any version of the prompt, append-only (RPUSH), oldest first
+//   suites:{name}              string  JSON SuiteRecord: the hash of the prompt's evaluation suite (the one
+//                                      last evaluated); a prompt with one is gated on promotion to
+//                                      staging and prod
 //   registry:revision          string  integer, incremented after every registry change
 //   registry:changed           channel published (message: the new revision) after every change
 //   stats:{env}:{name}:{version}:{minute}
@@ -45,6 +50,8 @@ export const versionsPrefix = (name: string): string => `${PROMPTS_PREFIX}${name
 export const labelKey = (env: string, name: string): string => `${LABELS_PREFIX}${env}:${name}`;
 export const weightsKey = (env: string, name: string): string => `${WEIGHTS_PREFIX}${env}:${name}`;
 export const auditKey = (name: string): string => `audit:${name}`;
+export const evalsKey = (name: string): string => `evals:${name}`;
+export const suiteKey = (name: string): string => `suites:${name}`;
 /** `env` is an environment label, or `pinned` for requests that named their version. */
 export const statsKey = (env: string, name: string, version: string, minute: number): string =>
   `stats:${env}:${name}:${version}:${minute}`;

@@ -131,7 +131,7 @@ describe.each(backends)("registry on $name", ({ make }) => {
     expect(await registry.promote("summ", "1.1.0", "prod", { approvedBy: "bob" })).toMatchObject({ forced: false });
 
     const forced = await registry.promote("summ", "1.2.0", "prod", { approvedBy: "carol", force: true });
-    expect(forced).toEqual({ changed: true, from: "1.1.0", to: "1.2.0", forced: true });
+    expect(forced).toEqual({ changed: true, from: "1.1.0", to: "1.2.0", forced: true, forcedPast: ["staging"] });
     const last = (await registry.history("summ")).at(-1);
     expect(last).toMatchObject({
       action: "promote",
