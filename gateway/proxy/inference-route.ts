@@ -14,7 +14,7 @@ import { promptFor, renderRequest, userIdOf } from "../catalog/request-prompt.ts
 import type { Authenticator } from "./auth.ts";
 import { forward, type ForwardDeps } from "./forward.ts";
 import { relayedResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
-import { routeModel } from "./model-route.ts";
+import { routeModel } from "../providers/model-route.ts";
 import { providerErrorBody } from "./provider-error.ts";
 import { readAll, relaySse, startStream } from "./relay.ts";
 import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./request-schema.ts";

@@ -1,8 +1,6 @@
-// Model routing as the /v1 routes use it: the routing itself (providers/model-route.ts), the provider of
-// model-less calls and the models GET /v1/models advertises.
+// What the /v1 routes add to model routing (providers/model-route.ts): the provider of model-less calls
+// and the models GET /v1/models advertises.
 import type { ProviderConfig, RouteConfig } from "../config/gateway-config.ts";
-
-export { routeModel, type ModelTarget } from "../providers/model-route.ts";
 
 /** The provider for model-less calls (other /v1/* paths): the catch-all route's, else none. */
 export function defaultProvider(routes: readonly RouteConfig[]): ProviderConfig | null {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseGatewayConfig } from "../../../gateway/config/gateway-config.ts";
 import { compileGlob } from "../../../gateway/config/glob.ts";
-import { routeModel, advertisedModels } from "../../../gateway/proxy/model-route.ts";
+import { advertisedModels } from "../../../gateway/proxy/model-route.ts";
+import { routeModel } from "../../../gateway/providers/model-route.ts";
 
 const yaml = `
 providers:
