@@ -1,6 +1,10 @@
+import { createHmac } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   createRequestIdCodec,
+  hmacSha256,
+  pooledRandom,
   MAX_CLOCK_SKEW_MS,
   MAX_REQUEST_ID_CHARS,
   REQUEST_ID_PREFIX,
@@ -88,6 +92,34 @@ describe("request id codec", () => {
       "pg1." + "A".repeat(MAX_REQUEST_ID_CHARS),
     ])
       expect(codec.verify(bad, NOW), bad).toEqual({ ok: false, reason: "malformed" });
+  });
+});
+
+describe("the codec's primitives", () => {
+  it("computes HMAC-SHA256 as crypto.createHmac does, for keys shorter and longer than a block", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.string({ maxLength: 300 }), (key, text) => {
+        const message = Buffer.from(text, "utf8").toString("latin1");
+        const expected = createHmac("sha256", Buffer.from(key)).update(Buffer.from(message, "latin1")).digest();
+        const mac = hmacSha256(Buffer.from(key));
+        expect(mac(message)).toEqual(expected);
+        // The key's pads are reused, never changed by a call.
+        expect(mac(message)).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("draws random bytes from a pool it refills, each draw its own copy", () => {
+    const draw = pooledRandom(64);
+    const draws = Array.from({ length: 40 }, () => draw(8));
+    expect(draws.every((d) => d.length === 8)).toBe(true);
+    // 40 draws of 8 bytes from a 64-byte pool: refilled several times, and no two draws alike.
+    expect(new Set(draws.map((d) => d.toString("hex"))).size).toBe(40);
+    const first = Buffer.from(draws[0]!);
+    for (let i = 0; i < 20; i++) draw(8);
+    expect(draws[0]).toEqual(first);
+    expect(() => draw(65)).toThrow(RangeError);
   });
 });
 
