@@ -19,6 +19,7 @@ import { createRelayScrubs } from "./proxy/relay-scrub.ts";
 import { RetryBudget } from "./proxy/retry.ts";
 import type { Scrubber } from "./support/scrubber.ts";
 import { createMetrics } from "./telemetry/metrics.ts";
+import { countLiveSamples } from "./telemetry/live-metrics.ts";
 import { countRedactions } from "./telemetry/redaction-metric.ts";
 import { newRecord } from "./telemetry/request-record.ts";
 import { finishRequestSpan, startRequestSpan } from "./telemetry/span.ts";
@@ -54,6 +55,7 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
     streams,
   };
   countRedactions(metrics.registry, deps.scrubber);
+  countLiveSamples(metrics.registry, deps.liveSamples);
   app.use(async (c, next) => {
     const id = randomUUID();
     c.set("requestId", id);
@@ -73,6 +75,7 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
     const now = deps.clock.now();
     metrics.record(record, status, now);
     deps.aggregates.record(record, status, now);
+    deps.liveSamples.record(record, status, now);
     finishRequestSpan(span, record, status, now, deps.scrubber);
   });
 

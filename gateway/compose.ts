@@ -25,6 +25,8 @@ import { createLogger } from "./support/logger.ts";
 import { OpenedResources } from "./support/opened-resources.ts";
 import { Scrubber, unscrubbedSecrets } from "./support/scrubber.ts";
 import { createAggregateWriter } from "./telemetry/aggregates.ts";
+import { createLiveSampler } from "./telemetry/live-samples.ts";
+import { loadLivePrompts, sampleRates } from "./evals/online.ts";
 import { startTracing, tracingWarnings } from "./telemetry/otel.ts";
 import { loadPricing } from "./telemetry/pricing.ts";
 
@@ -106,6 +108,10 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
   opened.defer("upstream", () => upstream.close());
   const aggregates = createAggregateWriter({ store, logger, options: config.aggregates });
   opened.defer("aggregates", () => aggregates.stop()); // closed first: its last flush needs the store
+  const rates = sampleRates(loadLivePrompts(settings.configDir, logger));
+  if (rates.size > 0) logger.info("live judging on", { prompts: [...rates.keys()] });
+  const liveSamples = createLiveSampler({ store, logger, options: config.liveJudging, rates, random: Math.random });
+  opened.defer("live judging samples", () => liveSamples.stop());
   const deps: Deps = {
     settings,
     config,
@@ -121,6 +127,7 @@ export async function composeGateway(env: NodeJS.ProcessEnv): Promise<ComposedGa
     spanExport: tracing.stats,
     aggregates,
     requestIds,
+    liveSamples,
     lifecycle: { ready: false, draining: false },
   };
   const composed = opened.keep(); // everything opened: from here on, the caller closes it

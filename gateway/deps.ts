@@ -8,6 +8,7 @@ import type { PromptSource } from "./catalog/prompt-source.ts";
 import type { RequestIds } from "./feedback/signing-keys.ts";
 import type { Upstream } from "./providers/upstream.ts";
 import type { AggregateWriter } from "./telemetry/aggregates.ts";
+import type { LiveSampler } from "./telemetry/live-samples.ts";
 import type { SpanExportStats } from "./telemetry/otel.ts";
 import type { PriceTable } from "./telemetry/pricing.ts";
 import type { Store } from "./store/store.ts";
@@ -42,5 +43,7 @@ export interface Deps {
   readonly aggregates: AggregateWriter;
   /** Signs the request ids of prompt requests and verifies them for feedback. */
   readonly requestIds: RequestIds;
+  /** Live judging: samples the requests of prompts that opt in and queues them for the evaluator. */
+  readonly liveSamples: LiveSampler;
   readonly lifecycle: Lifecycle;
 }

@@ -6,7 +6,7 @@ import { parseVerbArgs, UsageError, wantsHelp } from "./args.ts";
 import { openContext } from "./context.ts";
 import type { CliContext } from "./context.ts";
 import { diff, render } from "./inspect-verbs.ts";
-import { oneLine } from "./output.ts";
+import { emit, oneLine, table } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
 import { restore } from "./restore-verb.ts";
@@ -41,8 +41,54 @@ serve), it also stops when npm does.`,
   },
 };
 
+const evaluatorVerb: Verb = {
+  name: "evaluator",
+  summary: "judge the gateway's sampled answers live (suites with online:) and record the scores",
+  usage: "[--batch N] [--interval-ms MS] [--once]",
+  details: `Runs the live-judging worker. The gateway samples the completed requests of every prompt whose
+suite (CONFIG_DIR/evals/<name>.yaml) declares online: { sample, judge, metric } and queues them in
+the store; the evaluator takes them (safe with several evaluators: each pair is judged once), judges
+each with the suite's judge (a registered prompt, called through CONFIG_DIR's gateway.yaml routing)
+as an llm-rubric, and records the score as feedback of that metric on the version that served the
+request: 'promptgate stats' shows it. Malformed judge answers are grader errors, never scores. It
+uses the same environment as serve (CONFIG_DIR, REDIS_URL or STATE_PATH, REDIS_PREFIX, LOG_LEVEL).
+Logs give counts, never what was judged. SIGTERM or SIGINT finishes the batch in hand, writes the
+scores and exits 0.`,
+  positionals: { min: 0, max: 0 },
+  options: {
+    batch: { type: "string", placeholder: "<n>", description: "pairs taken and judged at once (default 8)" },
+    "interval-ms": {
+      type: "string",
+      placeholder: "<ms>",
+      description: "how long to wait when the queue is empty (default 1000)",
+    },
+    once: { type: "boolean", description: "judge what is queued now, then exit" },
+  },
+  json: true,
+  async run({ args, env, out }) {
+    const batch = positiveInt(args.string("batch") ?? "8", "--batch");
+    const intervalMs = positiveInt(args.string("interval-ms") ?? "1000", "--interval-ms");
+    const { runEvaluator } = await import("./evaluator.ts");
+    const counts = await runEvaluator(env, { batch, intervalMs, once: args.flag("once") });
+    emit(out, counts, () =>
+      table(
+        ["judged", "grader errors", "skipped", "expired"],
+        [[counts.judged, counts.graderErrors, counts.skipped, counts.expired]],
+      ),
+    );
+  },
+};
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000)
+    throw new UsageError(`${flag} expects a positive integer, got "${text}"`);
+  return n;
+}
+
 export const VERBS: readonly Verb[] = [
   serveVerb,
+  evaluatorVerb,
   push,
   list,
   show,

@@ -66,6 +66,17 @@ const aggregatesSchema = z.strictObject({
   max_pending_keys: z.number().int().positive().default(10_000),
 });
 
+const liveJudgingSchema = z.strictObject({
+  /** Sampled pairs held in the gateway's memory between two pushes to the store; beyond it they are dropped and counted. */
+  memory_queue: z.number().int().min(1).max(100_000).default(1_000),
+  /** The store's queue: its longest length (the oldest beyond it are dropped and counted). */
+  store_queue: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** How long a sampled pair may wait to be judged before it is dropped (user data: kept only this long). */
+  retention_hours: z.number().positive().max(168).default(24),
+  /** How often the gateway pushes its sampled pairs to the store. */
+  flush_interval_ms: z.number().int().min(100).default(1_000),
+});
+
 /** What a feedback metric may be called: a bounded name that cannot collide with another stats field. */
 export const FEEDBACK_METRIC_PATTERN = "[a-z][a-z0-9_]{0,31}";
 /** The most metrics `feedback.metrics` may list: each adds up to five fields to every stats hash. */
@@ -94,12 +105,14 @@ const fileSchema = z.strictObject({
   aggregates: aggregatesSchema.default(aggregatesSchema.parse({})),
   feedback: feedbackSchema.default(feedbackSchema.parse({})),
   passthrough: passthroughSchema.default(passthroughSchema.parse({})),
+  live_judging: liveJudgingSchema.default(liveJudgingSchema.parse({})),
 });
 
 export type Limits = z.infer<typeof limitsSchema>;
 export type PromptsOptions = z.infer<typeof promptsSchema>;
 export type AggregatesOptions = z.infer<typeof aggregatesSchema>;
 export type FeedbackOptions = z.infer<typeof feedbackSchema>;
+export type LiveJudgingOptions = z.infer<typeof liveJudgingSchema>;
 
 export interface ProviderConfig {
   readonly name: string;
@@ -136,6 +149,8 @@ export interface GatewayConfig {
   readonly feedback: FeedbackOptions;
   /** Other /v1 calls allowed through to a provider the gateway calls with its own key. */
   readonly passthrough: PassthroughPolicy;
+  /** The queue of sampled (request, answer) pairs for `promptgate evaluator`. */
+  readonly liveJudging: LiveJudgingOptions;
 }
 
 export class ConfigError extends Error {
@@ -230,5 +245,5 @@ export function parseGatewayConfig(text: string, env: NodeJS.ProcessEnv, file = 
   }
 
   const passthrough = compilePassthrough(raw.passthrough);
-  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, feedback: raw.feedback, passthrough };
+  return { providers, routes, gatewayKeys, gatewayKeysEnv: raw.gateway_keys_env ?? null, limits: raw.limits, prompts: raw.prompts, aggregates: raw.aggregates, feedback: raw.feedback, passthrough, liveJudging: raw.live_judging };
 }

@@ -62,6 +62,7 @@ const onlineSchema = z.strictObject({
   sample: z.number().gt(0).max(1, "expected the share of requests judged, in (0, 1], e.g. 0.05"),
   judge: z.string(),
   metric: z.string().min(1, "expected the metric name the judged scores are recorded under, e.g. quality"),
+  rubric: z.string().min(1, "expected the rubric live judgements grade against").optional(),
 });
 
 const fileSchema = z.strictObject({

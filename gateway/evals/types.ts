@@ -89,6 +89,8 @@ export interface OnlineConfig {
   readonly judge: string;
   /** The metric name the judged scores are recorded under. */
   readonly metric: string;
+  /** The rubric the judge grades against (llm-rubric); absent: the suite's first llm-rubric, else a default. */
+  readonly rubric?: string | undefined;
 }
 
 /** A suite file once loaded: its cases (datasets expanded, `defaultTest` merged, values rendered). */

@@ -21,7 +21,8 @@ import { ENDPOINT_PATHS, OPERATION_NAMES, parseRequest, type Endpoint } from "./
 import { upstreamBody } from "./upstream-body.ts";
 import { upstreamFailure } from "../providers/upstream.ts";
 import { costPico, costUsd, formatUsd } from "../telemetry/cost.ts";
-import { StreamTranscript, inputMessages, outputMessages } from "../telemetry/message-content.ts";
+import { StreamTranscript, inputMessages, outputMessages, outputText } from "../telemetry/message-content.ts";
+import type { LiveSampler } from "../telemetry/live-samples.ts";
 import type { RequestRecord } from "../telemetry/request-record.ts";
 import { traceHeaders } from "../telemetry/span.ts";
 import { responseMetaOf } from "../openai/response-meta.ts";
@@ -43,6 +44,8 @@ export interface InferenceDeps {
   readonly prompts: PromptSource;
   readonly prices: PriceTable;
   readonly clock: Pick<Clock, "now">;
+  /** Live judging: which requests are sampled for the evaluator (a draw in memory, no store round trip). */
+  readonly liveSamples: Pick<LiveSampler, "draw">;
 }
 
 export interface InferenceServices {
@@ -89,6 +92,9 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     }
     const capture = deps.settings.captureMessageContent;
     if (capture) record.inputMessages = inputMessages(body);
+    // Live judging: a sampled request keeps its rendered input and answer for the evaluator (not for spans).
+    const sampled = served !== null && endpoint !== "embeddings" && deps.liveSamples.draw(served.version.name);
+    if (sampled) record.liveSample = { input: inputMessages(body), output: null };
 
     // 5. route the model to its provider
     const target = routeModel(routes, body.model);
@@ -115,7 +121,7 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     // 7. relay: streams event by event, everything else as one buffer (scrubbed of the provider's key)
     const contentType = String(res.headers["content-type"] ?? "");
     if (req.stream && res.status === 200 && contentType.startsWith("text/event-stream")) {
-      const transcript = capture ? new StreamTranscript() : null;
+      const transcript = capture || sampled ? new StreamTranscript() : null;
       const meter = new StreamMeter(endpoint, req.clientWantsUsage, transcript, (usage) =>
         costUsd(deps.prices, body.model, usage),
       );
@@ -132,7 +138,9 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
       );
       noteUsage(record, deps.prices, body.model, meter.usage);
       record.response = meter.response;
-      record.outputMessages = transcript?.messages() ?? null;
+      if (capture) record.outputMessages = transcript?.messages() ?? null;
+      if (record.liveSample && transcript && !transcript.truncated)
+        record.liveSample.output = transcript.texts()[0] ?? null;
       record.ttftMs = outcome.firstEventAt === null ? null : outcome.firstEventAt - record.startedAt;
       // The provider failed mid-stream: the status was 200, but the answer was cut.
       if (outcome.error) record.errorType = outcome.error.code;
@@ -153,6 +161,7 @@ export function inferenceRoute(deps: InferenceDeps, services: InferenceServices,
     noteUsage(record, deps.prices, body.model, usageFromBody(answer));
     record.response = responseMetaOf(answer);
     if (capture) record.outputMessages = outputMessages(answer);
+    if (record.liveSample) record.liveSample.output = outputText(answer);
     if (record.costPico !== null) headers["x-prompt-cost-usd"] = formatUsd(record.costPico);
     return c.body(asBytes(answer), res.status as 200, headers);
   };

@@ -34,6 +34,11 @@
 //                              hash    the weights in force: `n` = identified requests split that minute,
 //                                      `v:{version}` = the sum over them of the version's buckets (of
 //                                      10,000), so the mean share is v / (n * 10000); same batch and expiry
+//   live:queue                 list    live judging: sampled (request, answer) pairs, JSON, oldest first,
+//                                      each stored as "<deadline ms>:<json>"; pushed by the gateways
+//                                      (RPUSH + LTRIM to live_judging.store_queue), taken by evaluators
+//                                      (LPOP), dropped past live_judging.retention_hours; the key expires
+//                                      that long after the last push
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -65,6 +70,7 @@ export const segmentIndexKey = (env: string, name: string): string => `segstats-
 /** One version's distinct users in one epoch minute (`m`) or hour (`h`). */
 export const usersKey = (env: string, name: string, version: string, unit: "m" | "h", n: number): string =>
   `users:${env}:${name}:${version}:${unit}${n}`;
+export const LIVE_QUEUE_KEY = "live:queue";
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */

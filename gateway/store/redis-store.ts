@@ -3,6 +3,7 @@
 import { Redis } from "ioredis";
 import type { Result } from "ioredis";
 import type { Logger } from "../support/logger.ts";
+import { assertQueueLimits } from "./store.ts";
 import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
 
 export interface RedisStoreOptions {
@@ -59,11 +60,53 @@ for _, field in ipairs(redis.call("HKEYS", KEYS[1])) do
 end
 return {"ok", redis.call("HGETALL", KEYS[1])}`;
 
+// The live-judging queue: each item is stored as "<deadline ms>:<value>", so expired items can be dropped
+// from the head by the server in the same atomic step as a push or a pop. ARGV[1] is the caller's clock.
+const QUEUE_DROP_EXPIRED = `
+local function deadline(item) return tonumber(string.match(item, "^(%d+):")) or 0 end
+local expired = 0
+while true do
+  local head = redis.call("LINDEX", KEYS[1], 0)
+  if not head or deadline(head) > tonumber(ARGV[1]) then break end
+  redis.call("LPOP", KEYS[1])
+  expired = expired + 1
+end`;
+
+// ARGV[2]: the longest length, ARGV[3]: the key's expiry (ms), ARGV[4...]: the encoded items.
+// Replies {length, trimmed, expired}.
+const QUEUE_PUSH_SCRIPT = `${QUEUE_DROP_EXPIRED}
+for i = 4, #ARGV do redis.call("RPUSH", KEYS[1], ARGV[i]) end
+local length = redis.call("LLEN", KEYS[1])
+local max = tonumber(ARGV[2])
+local trimmed = 0
+if length > max then
+  trimmed = length - max
+  redis.call("LTRIM", KEYS[1], -max, -1)
+  length = max
+end
+if length > 0 then redis.call("PEXPIRE", KEYS[1], ARGV[3]) end
+return {length, trimmed, expired}`;
+
+// ARGV[2]: how many to take. Replies {expired, item...}: items past their deadline are dropped, not returned.
+const QUEUE_POP_SCRIPT = `
+local now = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local out = {0}
+while #out - 1 < want do
+  local item = redis.call("LPOP", KEYS[1])
+  if not item then break end
+  local at = tonumber(string.match(item, "^(%d+):")) or 0
+  if at > now then out[#out + 1] = item else out[1] = out[1] + 1 end
+end
+return out`;
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     promptgateCas(key: string, expectAbsent: string, expected: string, value: string): Result<number, Context>;
     promptgateReadString(key: string, maxBytes: number): Result<unknown, Context>;
     promptgateReadHash(key: string, maxFields: number, maxBytes: number): Result<unknown, Context>;
+    promptgateQueuePush(key: string, ...args: (string | number)[]): Result<unknown, Context>;
+    promptgateQueuePop(key: string, now: number, count: number): Result<unknown, Context>;
   }
 }
 
@@ -109,6 +152,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   client.defineCommand("promptgateCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
   client.defineCommand("promptgateReadString", { numberOfKeys: 1, lua: READ_STRING_SCRIPT });
   client.defineCommand("promptgateReadHash", { numberOfKeys: 1, lua: READ_HASH_SCRIPT });
+  client.defineCommand("promptgateQueuePush", { numberOfKeys: 1, lua: QUEUE_PUSH_SCRIPT });
+  client.defineCommand("promptgateQueuePop", { numberOfKeys: 1, lua: QUEUE_POP_SCRIPT });
 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 2_000;
   const outcome = await waitUntilReady(client, readyTimeoutMs);
@@ -241,6 +286,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     append: (key, value) => client.rpush(k(key), value),
     range: (key, start, stop) => client.lrange(k(key), start, stop),
 
+    async queuePush(key, values, limits) {
+      assertQueueLimits(limits);
+      const now = Date.now();
+      const deadline = now + limits.retentionMs;
+      const encoded = values.map((value) => `${deadline}:${value}`);
+      const reply = await client.promptgateQueuePush(k(key), now, limits.maxLength, limits.retentionMs, ...encoded);
+      const [length, trimmed, expired] = pushReply(reply);
+      return { length, trimmed, expired };
+    },
+    async queuePop(key, count) {
+      if (!Number.isSafeInteger(count) || count < 1)
+        throw new RangeError(`count must be a positive integer, got ${count}`);
+      const reply = await client.promptgateQueuePop(k(key), Date.now(), count);
+      if (!Array.isArray(reply) || typeof reply[0] !== "number") throw new Error("unexpected queue pop reply");
+      const values = reply.slice(1).map((item: unknown) => {
+        if (typeof item !== "string") throw new Error("unexpected queue item");
+        return item.slice(item.indexOf(":") + 1);
+      });
+      return { values, expired: reply[0] };
+    },
+    queueLength: (key) => client.llen(k(key)),
+
     async publish(channel, message) {
       await client.publish(k(channel), message);
     },
@@ -255,6 +322,16 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       await Promise.all([pubsub.close(), quit(client)]);
     },
   };
+}
+
+function pushReply(reply: unknown): [number, number, number] {
+  if (Array.isArray(reply)) {
+    const items: readonly unknown[] = reply;
+    const [length, trimmed, expired] = items;
+    if (typeof length === "number" && typeof trimmed === "number" && typeof expired === "number")
+      return [length, trimmed, expired];
+  }
+  throw new Error("unexpected queue push reply");
 }
 
 type Listener = (message: string) => void;

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { SQLOutputValue, StatementSync } from "node:sqlite";
 import type { Logger } from "../support/logger.ts";
+import { assertQueueLimits } from "./store.ts";
 import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -37,6 +38,11 @@ CREATE INDEX IF NOT EXISTS expiries_at ON expiries (at);
 CREATE TABLE IF NOT EXISTS lists (
   key TEXT NOT NULL, idx INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_items (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, deadline INTEGER NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_items_key ON queue_items (key, id);
+CREATE INDEX IF NOT EXISTS queue_items_deadline ON queue_items (deadline);
 CREATE TABLE IF NOT EXISTS notifications (
   id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, channel TEXT NOT NULL,
   message TEXT NOT NULL, created_at INTEGER NOT NULL
@@ -80,6 +86,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
       `SELECT key FROM kv WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM hashes WHERE key GLOB ?1 AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)
        UNION SELECT key FROM lists WHERE key GLOB ?1
+       UNION SELECT DISTINCT key FROM queue_items WHERE key GLOB ?1 AND deadline > ?2
        UNION SELECT DISTINCT key FROM distinct_members WHERE key GLOB ?1
          AND key NOT IN (SELECT key FROM expiries WHERE at <= ?2)`,
     ),
@@ -122,6 +129,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     listLength: db.prepare("SELECT COUNT(*) AS n FROM lists WHERE key = ?"),
     listPush: db.prepare("INSERT INTO lists (key, idx, value) VALUES (?, ?, ?)"),
     listRange: db.prepare("SELECT value FROM lists WHERE key = ? AND idx BETWEEN ? AND ? ORDER BY idx"),
+    queueExpire: db.prepare("DELETE FROM queue_items WHERE key = ? AND deadline <= ?"),
+    queuePush: db.prepare("INSERT INTO queue_items (key, deadline, value) VALUES (?, ?, ?)"),
+    queueLength: db.prepare("SELECT COUNT(*) AS n FROM queue_items WHERE key = ? AND deadline > ?"),
+    queueTrim: db.prepare(
+      "DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE key = ? ORDER BY id LIMIT ?)",
+    ),
+    queueHead: db.prepare("SELECT id, value FROM queue_items WHERE key = ? ORDER BY id LIMIT ?"),
+    queueDelete: db.prepare("DELETE FROM queue_items WHERE id = ?"),
+    queueDelKey: db.prepare("DELETE FROM queue_items WHERE key = ?"),
+    purgeExpiredQueues: db.prepare("DELETE FROM queue_items WHERE deadline <= ?"),
     notify: db.prepare("INSERT INTO notifications (origin, channel, message, created_at) VALUES (?, ?, ?, ?)"),
     lastNotification: db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM notifications"),
     pending: db.prepare(
@@ -166,6 +183,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     q.purgeExpiredStrings.run(now);
     q.purgeExpiredDistinct.run(now);
     q.purgeExpiries.run(now);
+    q.purgeExpiredQueues.run(now);
   };
   const readHash = (full: string, now: number): Record<string, string> => {
     const out: Record<string, string> = {};
@@ -303,6 +321,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         q.delList.run(full);
         q.delDistinct.run(full);
         q.delExpiry.run(full);
+        q.queueDelKey.run(full);
       });
     },
     keys: async (logicalPrefix) =>
@@ -389,6 +408,32 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (!bounds) return [];
         return q.listRange.all(full, bounds[0], bounds[1]).map((row) => text(row, "value"));
       }, false),
+
+    queuePush: async (key, values, limits) => {
+      assertQueueLimits(limits);
+      const full = k(key);
+      return tx(() => {
+        const now = Date.now();
+        const expired = Number(q.queueExpire.run(full, now).changes);
+        for (const value of values) q.queuePush.run(full, now + limits.retentionMs, value);
+        const length = int(q.queueLength.get(full, now) ?? {}, "n");
+        const trimmed = Math.max(0, length - limits.maxLength);
+        if (trimmed > 0) q.queueTrim.run(full, trimmed);
+        return { length: length - trimmed, trimmed, expired };
+      });
+    },
+    queuePop: async (key, count) => {
+      if (!Number.isSafeInteger(count) || count < 1)
+        throw new RangeError(`count must be a positive integer, got ${count}`);
+      const full = k(key);
+      return tx(() => {
+        const expired = Number(q.queueExpire.run(full, Date.now()).changes);
+        const rows = q.queueHead.all(full, count);
+        for (const row of rows) q.queueDelete.run(int(row, "id"));
+        return { values: rows.map((row) => text(row, "value")), expired };
+      });
+    },
+    queueLength: async (key) => int(q.queueLength.get(k(key), Date.now()) ?? {}, "n"),
 
     async publish(channel, message) {
       const full = k(channel);

@@ -43,6 +43,30 @@ export interface BatchOptions {
   readonly distinct?: readonly DistinctAdd[];
 }
 
+/** A work queue's bounds: its longest length and how long an item may wait in it. */
+export interface QueueLimits {
+  /** More items than this and the oldest are dropped (Redis RPUSH + LTRIM). */
+  readonly maxLength: number;
+  /** An item is dropped this long (ms, a positive integer) after it was pushed, judged or not. */
+  readonly retentionMs: number;
+}
+
+export interface QueuePushResult {
+  /** The queue's length after the push. */
+  readonly length: number;
+  /** Oldest items dropped to keep the queue within `maxLength` (possibly some of those just pushed). */
+  readonly trimmed: number;
+  /** Items dropped because they had waited longer than their retention. */
+  readonly expired: number;
+}
+
+export interface QueuePopResult {
+  /** At most the count asked, oldest first; each was handed to this caller only. */
+  readonly values: string[];
+  /** Items found past their retention and dropped on the way. */
+  readonly expired: number;
+}
+
 export interface SetOptions {
   /** The key expires this long (ms, a positive integer) after the write. */
   readonly expireMs?: number;
@@ -110,6 +134,20 @@ export interface Store {
   /** Inclusive range, negative indexes count from the end (Redis LRANGE semantics). */
   range(key: string, start: number, stop: number): Promise<string[]>;
 
+  /**
+   * A bounded, expiring work queue (live judging): appends `values` at the tail in one atomic step,
+   * drops items past their retention from the head and trims the oldest beyond `maxLength`. The queue
+   * key itself expires `retentionMs` after the last push.
+   */
+  queuePush(key: string, values: readonly string[], limits: QueueLimits): Promise<QueuePushResult>;
+  /**
+   * Takes up to `count` items from the head atomically (Redis LPOP): several consumers never receive the
+   * same item. Expired items are dropped, never returned.
+   */
+  queuePop(key: string, count: number): Promise<QueuePopResult>;
+  /** Items waiting (expired ones not yet dropped may be counted). */
+  queueLength(key: string): Promise<number>;
+
   /** Change notification across processes (the gateway and the CLI may be different processes). */
   publish(channel: string, message: string): Promise<void>;
   /**
@@ -123,4 +161,12 @@ export interface Store {
   /** Resolves when the backing store answers; rejects quickly when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Shared by both stores: a queue's bounds are positive integers. */
+export function assertQueueLimits(limits: QueueLimits): void {
+  if (!Number.isSafeInteger(limits.maxLength) || limits.maxLength < 1)
+    throw new RangeError(`maxLength must be a positive integer, got ${limits.maxLength}`);
+  if (!Number.isSafeInteger(limits.retentionMs) || limits.retentionMs < 1)
+    throw new RangeError(`retentionMs must be a positive integer of ms, got ${limits.retentionMs}`);
 }

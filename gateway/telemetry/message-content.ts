@@ -44,6 +44,30 @@ export function outputMessages(answer: Buffer): string | null {
   return null;
 }
 
+/** The answer's text from a buffered chat/completions/responses body (the first choice); null when none. */
+export function outputText(answer: Buffer): string | null {
+  let root: Record<string, unknown> | null;
+  try {
+    root = obj(JSON.parse(answer.toString("utf8")));
+  } catch {
+    return null;
+  }
+  const choice = Array.isArray(root?.["choices"]) ? obj(root["choices"][0]) : null;
+  if (choice) {
+    const content = obj(choice["message"])?.["content"] ?? choice["text"];
+    return typeof content === "string" ? content : null;
+  }
+  if (typeof root?.["output_text"] === "string") return root["output_text"];
+  const texts: string[] = [];
+  for (const item of Array.isArray(root?.["output"]) ? root["output"] : []) {
+    for (const part of Array.isArray(obj(item)?.["content"]) ? (obj(item)?.["content"] as unknown[]) : []) {
+      const text = obj(part)?.["text"];
+      if (typeof text === "string") texts.push(text);
+    }
+  }
+  return texts.length > 0 ? texts.join("") : null;
+}
+
 /** Collects a stream's bytes (bounded) and rebuilds the answer's text per choice at the end. */
 export class StreamTranscript {
   readonly #chunks: Buffer[] = [];
@@ -61,6 +85,19 @@ export class StreamTranscript {
 
   /** `[{"role":"assistant","content":"..."}]`, one per choice index; Responses streams use their text deltas. */
   messages(): string | null {
+    const texts = this.texts();
+    if (texts.length === 0) return null;
+    const out = JSON.stringify([...texts].map((content) => ({ role: "assistant", content: content ?? "" })));
+    return cut(this.#truncated ? `${out}…[truncated]` : out);
+  }
+
+  /** Whether bytes past the bound were left out. */
+  get truncated(): boolean {
+    return this.#truncated;
+  }
+
+  /** The answer's text per choice index (Responses streams: their text deltas as choice 0). */
+  texts(): (string | undefined)[] {
     const parser = new SseParser();
     const events = [...parser.push(Buffer.concat(this.#chunks).toString("utf8")), ...parser.flush()];
     const texts: string[] = [];
@@ -81,8 +118,6 @@ export class StreamTranscript {
         if (typeof piece === "string") texts[index] = (texts[index] ?? "") + piece;
       }
     }
-    if (texts.length === 0) return null;
-    const out = JSON.stringify([...texts].map((content) => ({ role: "assistant", content: content ?? "" })));
-    return cut(this.#truncated ? `${out}…[truncated]` : out);
+    return texts;
   }
 }

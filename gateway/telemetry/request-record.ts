@@ -19,6 +19,11 @@ export interface RequestRecord {
   /** Only with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: what was sent and answered (JSON). */
   inputMessages: string | null;
   outputMessages: string | null;
+  /**
+   * Live judging: the request was sampled for the evaluator; its rendered input and answer text. Never
+   * on spans, logs or metrics (only the live-judging queue reads it).
+   */
+  liveSample: { input: string | null; output: string | null } | null;
   /** The provider answer's id, model and finish reasons, when it answered. */
   response: ResponseMeta | null;
   /** Pico-dollars; null when unpriced or unknown. */
@@ -53,6 +58,7 @@ export const newRecord = (startedAt: number): RequestRecord => ({
   usage: null,
   inputMessages: null,
   outputMessages: null,
+  liveSample: null,
   response: null,
   costPico: null,
   ttftMs: null,

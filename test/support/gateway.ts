@@ -17,6 +17,7 @@ import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
 import type { Store } from "../../gateway/store/store.ts";
 import { systemClock, type Clock } from "../../gateway/support/clock.ts";
 import { createAggregateWriter } from "../../gateway/telemetry/aggregates.ts";
+import { createLiveSampler } from "../../gateway/telemetry/live-samples.ts";
 import { newSpanExportStats } from "../../gateway/telemetry/otel.ts";
 import { parsePricing } from "../../gateway/telemetry/pricing.ts";
 import { silentLogger, type Logger } from "../../gateway/support/logger.ts";
@@ -42,6 +43,8 @@ export interface TestGatewayOptions {
   scrubber?: Scrubber;
   /** Request id signing; default: as compose.ts does (REQUEST_ID_KEYS in `env`, else the store's key). */
   requestIds?: RequestIds;
+  /** Live judging: the share of requests sampled per prompt; default: none. */
+  liveRates?: ReadonlyMap<string, number>;
 }
 
 export interface TestGateway extends RunningGateway {
@@ -99,6 +102,13 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
     spanExport: newSpanExportStats(),
     aggregates: createAggregateWriter({ store, logger, options: config.aggregates }),
     requestIds,
+    liveSamples: createLiveSampler({
+      store,
+      logger,
+      options: config.liveJudging,
+      rates: opts.liveRates ?? new Map(),
+      random,
+    }),
     lifecycle: { ready: false, draining: false },
   };
   const gw = await startGateway(deps, 0);
@@ -110,6 +120,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
       await gw.stop(0);
       await prompts.stop();
       await deps.aggregates.stop();
+      await deps.liveSamples.stop();
       await requestIds.stop();
       await upstream.close();
       if (ownStore) await store.close();

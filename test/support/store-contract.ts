@@ -387,6 +387,43 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await s.range("log2", 0, -1)).toHaveLength(20);
     });
 
+    it("queuePush keeps a bounded queue: the oldest beyond maxLength are trimmed and counted", async () => {
+      const s = await open();
+      const limits = { maxLength: 3, retentionMs: 60_000 };
+      expect(await s.queuePush("q", ["a", "b"], limits)).toEqual({ length: 2, trimmed: 0, expired: 0 });
+      expect(await s.queuePush("q", ["c", 'd:{"x": 1}\n✓'], limits)).toEqual({ length: 3, trimmed: 1, expired: 0 });
+      expect(await s.queueLength("q")).toBe(3);
+      expect(await s.queuePop("q", 2)).toEqual({ values: ["b", "c"], expired: 0 });
+      expect(await s.queuePop("q", 5)).toEqual({ values: ['d:{"x": 1}\n✓'], expired: 0 });
+      expect(await s.queuePop("q", 1)).toEqual({ values: [], expired: 0 });
+      expect(await s.queueLength("q")).toBe(0);
+      await expect(s.queuePush("q", ["x"], { maxLength: 0, retentionMs: 1 })).rejects.toThrow(/maxLength/);
+      await expect(s.queuePop("q", 0)).rejects.toThrow(/count/);
+    });
+
+    it("queuePop hands each item to exactly one of several concurrent consumers", async () => {
+      const [a, b] = await openPair(open, name);
+      const items = Array.from({ length: 60 }, (_, i) => `item-${i}`);
+      await a.queuePush("work", items, { maxLength: 1_000, retentionMs: 60_000 });
+      const popped = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).queuePop("work", 7)));
+      const all = popped.flatMap((r) => r.values);
+      expect(all).toHaveLength(60);
+      expect(sorted(all)).toEqual(sorted(items));
+      expect(await b.queueLength("work")).toBe(0);
+    });
+
+    it("queue items expire after their retention: dropped and counted, never handed out", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.queuePush("old", ["1", "2"], { maxLength: 10, retentionMs: 200 });
+      await a.queuePush("keep", ["k"], { maxLength: 10, retentionMs: 60_000 });
+      await vi.waitFor(async () => expect(await b.queueLength("old")).toBe(0), { timeout: 5_000, interval: 20 });
+      expect(await b.queuePush("old", ["3"], { maxLength: 10, retentionMs: 60_000 })).toMatchObject({ length: 1 });
+      const popped = await b.queuePop("old", 10);
+      expect(popped.values).toEqual(["3"]);
+      expect(await b.queuePop("keep", 10)).toEqual({ values: ["k"], expired: 0 });
+      expect(sorted(await a.keys(""))).not.toContain("keep");
+    });
+
     it("publishes to every listener of a channel until it unsubscribes", async () => {
       const s = await open();
       const other = await open(); // same logical channel, different prefix
