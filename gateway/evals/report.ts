@@ -98,7 +98,7 @@ export const pct = (x: number | null | undefined): string =>
   x === null || x === undefined ? "-" : `${Math.round(x * 1000) / 10}%`;
 
 export const usd = (x: number | null | undefined): string =>
-  x === null || x === undefined ? "unknown (unpriced model)" : `$${x.toFixed(6).replace(/0{1,4}$/, "")}`;
+  x === null || x === undefined ? "unknown" : `$${x.toFixed(6).replace(/0+$/, "").replace(/\.$/, "")}`;
 
 export const ms = (x: number | null | undefined): string =>
   x === null || x === undefined ? "-" : `${Math.round(x)} ms`;
@@ -124,7 +124,7 @@ export function overviewLines(r: EvalReport): string[] {
   const lines = [
     `cases: ${c.total} (${c.passed} passed, ${c.failed} failed, ${c.undecided} undecided, ${c.errors} errors, ${r.skipped} not run)`,
     `grader errors: ${r.graderErrors} (assertions that could not be graded; not counted as failures)`,
-    `cost: ${usd(r.cost.totalUsd)} (prompt ${usd(r.cost.promptUsd)}, judges ${usd(r.cost.judgeUsd)}; ` +
+    `cost: ${r.cost.totalUsd === null ? "unknown, some calls are unpriced" : usd(r.cost.totalUsd)} (prompt ${usd(r.cost.promptUsd)}, judges ${usd(r.cost.judgeUsd)}; ` +
       `${r.cost.judgeCalls} judge calls, ${r.cost.judgeCacheHits} from the cache` +
       `${r.cost.unpricedCalls > 0 ? `; ${r.cost.unpricedCalls} calls unpriced, not counted by the budget` : ""})` +
       `${r.cost.budgetUsd === null ? "" : `, budget ${usd(r.cost.budgetUsd)}`}`,
