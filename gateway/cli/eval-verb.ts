@@ -125,8 +125,8 @@ export const evalVerb: Verb = {
   name: "eval",
   summary: "run a prompt version's evaluation suite (optionally gated against a baseline)",
   usage:
-    "<ref> [--suite <file>] [--baseline <version|label>] [--concurrency N] [--repeat k] [--min-pass m]\n" +
-    "       [--max-cost-usd X] [--timeout-ms T] [--model M] [--output report.{json,md,html,xml}] [--actor <who>]",
+    "<ref> [--suite <file>] [--baseline <version|label>] [--concurrency N] [--repeat k] [--max-cost-usd X] " +
+    "[--timeout-ms T] [--model M] [--output report.{json,md,html,xml}]",
   details:
     "Runs the suite ($CONFIG_DIR/evals/<name>.yaml unless --suite names one) against <ref> (name@1.2.0,\n" +
     "name@staging, or name for GATEWAY_ENV's label), in this process through CONFIG_DIR's gateway.yaml and\n" +
