@@ -108,6 +108,28 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
     ["stats", P, "--env", "prod", "--by", "version"],
     ["stats", P, "--env", "prod", "--metric", ""],
   ],
+  eval: [
+    ["eval"],
+    ["eval", P, "extra"],
+    ["eval", P, "--concurrency", "0"],
+    ["eval", P, "--concurrency", "65"],
+    ["eval", P, "--repeat", "two"],
+    ["eval", P, "--repeat", "2", "--min-pass", "3"],
+    ["eval", P, "--max-cost-usd", "-1"],
+    ["eval", P, "--max-cost-usd", "free"],
+    ["eval", P, "--timeout-ms", "1.5"],
+    ["eval", P, "--output", "report.txt"],
+    ["eval", P, "--baseline", `${P}@1.0.0`],
+    ["eval", P, "--suite", ""],
+    ["eval", P, "--actor", ""],
+  ],
+  evaluator: [
+    ["evaluator", "extra"],
+    ["evaluator", "--batch", "0"],
+    ["evaluator", "--batch", "x"],
+    ["evaluator", "--interval-ms", "0"],
+    ["evaluator", "--json", "--once", "now"],
+  ],
   restore: [
     ["restore"],
     ["restore", "extra", "--from-files", "config/prompts"],
@@ -117,12 +139,20 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
   ],
 };
 
+/** The exit code of a failed operation where it is not 1: eval's 3, "the run could not be completed". */
+const FAILURE_CODE: Readonly<Record<string, number>> = { eval: 3 };
+
 /** For each verb, an operation that fails on a store holding greeter 1.0.0 and 1.1.0, and the error. */
 const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, string>; error: RegExp }> = {
   serve: {
     argv: ["serve"],
     env: { CONFIG_DIR: "{dir}/nowhere" },
     error: /^promptgate serve: .*nowhere\/gateway\.yaml: cannot read \(ENOENT\); set CONFIG_DIR/,
+  },
+  evaluator: {
+    argv: ["evaluator", "--once"],
+    env: { CONFIG_DIR: "{dir}/nowhere" },
+    error: /^promptgate evaluator: .*nowhere\/gateway\.yaml: cannot read \(ENOENT\); set CONFIG_DIR/,
   },
   push: { argv: ["push", "{broken}"], error: /^promptgate push: .*typo\/1\.0\.0\.yaml: messages/ },
   list: { argv: ["list"], env: { STATE_PATH: "{dir}" }, error: /^promptgate list: cannot open the embedded store / },
@@ -143,6 +173,10 @@ const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, str
     error: /^promptgate weights: .*7\.7\.7/,
   },
   stats: { argv: ["stats", "nosuch", "--env", "prod"], error: /^promptgate stats: no prompt named nosuch/ },
+  eval: {
+    argv: ["eval", `${P}@1.1.0`, "--model", "mock/echo"],
+    error: /^promptgate eval: .*evals\/greeter\.yaml: cannot read the suite \(ENOENT\)/,
+  },
   restore: {
     argv: ["restore", "--from-snapshot", "{dir}/nowhere.json"],
     error: /^promptgate restore: cannot read the snapshot file .*nowhere\.json: ENOENT/,
@@ -152,6 +186,7 @@ const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, str
 /** A valid command line per verb that opens the store (serve opens it too, but only after its config). */
 const VALID: Record<string, readonly string[]> = {
   push: ["push"],
+  evaluator: ["evaluator", "--once"],
   list: ["list"],
   show: ["show", P],
   diff: ["diff", P, "1.0.0", "1.1.0"],
@@ -161,6 +196,7 @@ const VALID: Record<string, readonly string[]> = {
   history: ["history", P],
   weights: ["weights", P, "--env", "prod"],
   stats: ["stats", P, "--env", "prod"],
+  eval: ["eval", `${P}@1.0.0`, "--model", "mock/echo"],
   restore: ["restore", "--from-files", "config/prompts"],
 };
 
@@ -218,17 +254,17 @@ describe("promptgate exit codes", () => {
     );
   });
 
-  it("exits 1 when the operation fails, for every verb, with one line saying why", async () => {
+  it("exits 1 (eval: 3) when the operation fails, for every verb, with one line saying why", async () => {
     for (const [verb, { argv, env: extra, error }] of Object.entries(FAILED)) {
       const filled = Object.fromEntries(Object.entries(extra ?? {}).map(([k, v]) => [k, fill([v])[0]!]));
       const r = await run(fill(argv), { ...env, ...filled });
-      expect({ verb, code: r.code }).toEqual({ verb, code: 1 });
+      expect({ verb, code: r.code }).toEqual({ verb, code: FAILURE_CODE[verb] ?? 1 });
       expect(r.stderr).toMatch(error);
       expect(r.stderr.split("\n")).toHaveLength(2); // one line, then the final newline
     }
   });
 
-  it("exits 1 naming REDIS_URL's host:port, never its password, for every verb when Redis is down", async () => {
+  it("exits 1 (eval: 3) naming REDIS_URL's host:port, never its password, for every verb when Redis is down", async () => {
     const port = await freePort();
     const down = { ...env, REDIS_URL: `redis://:planted-secret@127.0.0.1:${port}` };
     for (const [verb, argv] of Object.entries(VALID)) {
@@ -236,7 +272,7 @@ describe("promptgate exit codes", () => {
       const r = await run(argv, down);
       expect({ verb, code: r.code, stderr: r.stderr }).toEqual({
         verb,
-        code: 1,
+        code: FAILURE_CODE[verb] ?? 1,
         stderr: `promptgate ${verb}: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL): connection refused (is Redis running, and on that port?)\n`,
       });
       expect(performance.now() - t0).toBeLessThan(3_000);

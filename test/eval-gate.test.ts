@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NewEvalRecord } from "../gateway/registry/eval-records.ts";
 import { loadSettings } from "../gateway/config/settings.ts";
+import { loadSuite } from "../gateway/evals/suite.ts";
 import { createRegistry } from "../gateway/registry/registry.ts";
 import { createSqliteStore } from "../gateway/store/sqlite-store.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
@@ -13,12 +14,12 @@ import { cli, cliWorkspace } from "./support/cli.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
 
-const run = (version: string, contentHash: string, passed: boolean): NewEvalRecord => ({
+const run = (version: string, contentHash: string, passed: boolean, suiteHash = "suite-a"): NewEvalRecord => ({
   prompt: "summarization",
   version,
   content_hash: contentHash,
   suite: "config/evals/summarization.yaml",
-  suite_hash: "suite-a",
+  suite_hash: suiteHash,
   judges: ["judge-rubric@1.0.0"],
   baseline: null,
   started_at: "2030-01-01T00:00:00.000Z",
@@ -46,8 +47,9 @@ describe("promotion gate from the CLI", () => {
   it("refuses a prompt whose suite never ran, forces past it audited, and shows eval runs in history", async () => {
     const refused = await cli(["promote", "summarization", "1.0.0", "--to", "staging", "--approved-by", "alice"], env);
     expect(refused.code).toBe(1);
+    // The CLI passes the suite file's hash: no record exists for it.
     expect(refused.stderr).toMatch(
-      /has an evaluation suite but no eval run was recorded.*promptgate eval summarization@1\.0\.0/,
+      /summarization@1\.0\.0 has no eval record for its content .* on the current suite .*promptgate eval summarization@1\.0\.0/,
     );
 
     const forced = await cli(
@@ -63,7 +65,9 @@ describe("promotion gate from the CLI", () => {
     try {
       const registry = createRegistry(store, systemClock);
       const v110 = await registry.get("summarization", "1.1.0");
-      await registry.recordEval(run("1.1.0", v110!.hash, false));
+      // Against the suite file as it is: promote checks that hash.
+      const suiteHash = loadSuite(join(dir, "config", "evals", "summarization.yaml")).hash;
+      await registry.recordEval(run("1.1.0", v110!.hash, false, suiteHash));
     } finally {
       await store.close();
     }

@@ -5,6 +5,7 @@
 import { parseVerbArgs, UsageError, wantsHelp } from "./args.ts";
 import { openContext } from "./context.ts";
 import type { CliContext } from "./context.ts";
+import { evalVerb } from "./eval-verb.ts";
 import { diff, render } from "./inspect-verbs.ts";
 import { emit, oneLine, table } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
@@ -98,6 +99,7 @@ export const VERBS: readonly Verb[] = [
   rollback,
   history,
   weights,
+  evalVerb,
   stats,
   restore,
 ];
@@ -117,7 +119,8 @@ The registry verbs use the same store as the gateway: Redis when REDIS_URL is se
 embedded file at STATE_PATH. Run 'promptgate <verb> --help' for a verb's options.
 
 Exit status: 0 done, 1 the operation failed (store unreachable, not found, refused, invalid
-prompt file, bad configuration), 2 the command line is wrong (see the verb's --help).
+prompt file, bad configuration), 2 the command line is wrong (see the verb's --help); eval: 1 a
+threshold or the gate failed, 3 the run could not be completed.
 `;
 }
 
@@ -132,7 +135,10 @@ const processStreams: CliStreams = {
   stderr: (text) => void process.stderr.write(text),
 };
 
-/** Runs one command line; resolves to the exit code (0, 1: the operation failed, 2: usage). */
+/**
+ * Runs one command line; resolves to the exit code (0, 1: the operation failed, 2: usage; `eval` also
+ * exits 1 when its suite or gate fails, and 3 when the run could not be completed).
+ */
 export async function runCli(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -169,13 +175,15 @@ export async function runCli(
   const opened: { context?: Promise<CliContext> } = {};
   try {
     const args = parseVerbArgs(verb, rest);
-    await verb.run({
+    const code = await verb.run({
       args,
       env,
       out: { json: args.json, write: io.stdout },
       context: () => (opened.context ??= openContext(env)),
+      stderr: io.stderr,
+      stderrIsTTY: io === processStreams && process.stderr.isTTY,
     });
-    return 0;
+    return code ?? 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof UsageError) {
@@ -186,7 +194,7 @@ export async function runCli(
     // retries per request limit") say less than naming the store does.
     const lost = await opened.context?.then((c) => c.lostStore()).catch(() => null);
     io.stderr(`promptgate ${verb.name}: ${lost ?? oneLine(message)}\n`);
-    return 1;
+    return verb.failureCode ?? 1;
   } finally {
     // Closing the store (Redis sockets, the SQLite handle) is what lets the process exit at once.
     await opened.context?.then((c) => c.close()).catch(() => undefined);

@@ -36,6 +36,8 @@ export async function runEvaluator(env: NodeJS.ProcessEnv, opts: EvaluatorOption
     statePath: settings.statePath,
     prefix: settings.redisPrefix,
     logger,
+    // One pass (--once) fails at once on a store it cannot reach; the worker waits for it, as serve does.
+    requireConnection: opts.once,
   });
   const registry = createRegistry(store, systemClock);
   let opened: Awaited<ReturnType<typeof openPromptCaller>>;
@@ -87,6 +89,7 @@ export async function runEvaluator(env: NodeJS.ProcessEnv, opts: EvaluatorOption
       try {
         taken = await judgeBatch(deps, counts);
       } catch (err) {
+        if (opts.once) throw err;
         logger.warn("live judging queue not read; retrying", {
           error: err instanceof Error ? err.message : String(err),
         });

@@ -1,6 +1,6 @@
 // CLI verbs that move environment labels: promote and rollback (the registry enforces the rules).
 import { access } from "node:fs/promises";
-import { join } from "node:path";
+import { loadSuite, suitePath } from "../evals/suite.ts";
 import { actorArg, environmentArg } from "./args.ts";
 import { emit } from "./output.ts";
 import type { Verb } from "./verb.ts";
@@ -13,8 +13,8 @@ export const promote: Verb = {
     "Moves the label of <env> (dev, staging or prod) to <version> and records who approved it. A version\n" +
     "goes to prod only after it has been on staging. A prompt with an evaluation suite\n" +
     "($CONFIG_DIR/evals/<name>.yaml, or one evaluated before) goes to staging or prod only with a passing\n" +
-    "eval record for that exact version on the current suite (see 'promptgate eval'). --force gets past\n" +
-    "both rules; the history records which it bypassed.",
+    "eval record for that exact version on the suite as the file is now (see 'promptgate eval'): an edited\n" +
+    "suite needs a new run. --force gets past both rules; the history records which it bypassed.",
   positionals: { min: 2, max: 2 },
   options: {
     to: { type: "string", placeholder: "<env>", description: "the environment: dev, staging or prod" },
@@ -30,16 +30,27 @@ export const promote: Verb = {
     const env = environmentArg(args.required("to"), "to");
     const approvedBy = args.required("approved-by");
     const { registry, settings } = await context();
-    // A suite file on disk gates the prompt even before its first recorded run.
-    const suiteFile = join(settings.configDir, "evals", `${name}.yaml`);
+    // A suite file on disk gates the prompt even before its first recorded run, and its hash as it is now
+    // decides which eval records count: an edited suite needs a new run.
+    const suiteFile = suitePath(settings.configDir, name);
     const hasSuite = await access(suiteFile).then(
       () => true,
       () => false,
     );
+    let suite: { hash: string | null } | undefined;
+    if (hasSuite) {
+      try {
+        suite = { hash: loadSuite(suiteFile).hash };
+      } catch (err) {
+        // A suite that does not load cannot be checked; --force still records what it bypassed.
+        if (!args.flag("force")) throw err;
+        suite = { hash: null };
+      }
+    }
     const result = await registry.promote(name, version, env, {
       approvedBy,
       force: args.flag("force"),
-      ...(hasSuite ? { suite: { hash: null } } : {}),
+      ...(suite === undefined ? {} : { suite }),
     });
     emit(out, { name, env, approved_by: approvedBy, ...result }, () => {
       if (!result.changed) return `${name}: ${env} already points at ${version}; nothing changed\n`;

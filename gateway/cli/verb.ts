@@ -17,6 +17,10 @@ export interface Invocation {
   readonly out: Output;
   /** Opens the store and the registry on first call (REDIS_URL, else STATE_PATH); closed after the verb. */
   readonly context: () => Promise<CliContext>;
+  /** Progress for people (never parsed): stderr. */
+  readonly stderr: (text: string) => void;
+  /** True when stderr is a terminal (a progress bar may redraw it); false for pipes, files and tests. */
+  readonly stderrIsTTY: boolean;
 }
 
 export interface Verb {
@@ -31,7 +35,10 @@ export interface Verb {
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** False for verbs that print nothing a script would parse (serve): no --json. */
   readonly json: boolean;
-  run(inv: Invocation): Promise<void>;
+  /** The exit code of a failed operation (default 1); `eval` uses 3: the run could not be completed. */
+  readonly failureCode?: number;
+  /** Resolves to the exit code, or to nothing for 0. */
+  run(inv: Invocation): Promise<void | number>;
 }
 
 /** The text `promptgate <verb> --help` prints. */

@@ -3,7 +3,7 @@
 // weight, metric and judge. Everything that cannot be graded is refused here, at load time, with the
 // file, the field and the fix: unsupported types, code (`javascript`, `python`), a missing value, a
 // regular expression or JSON Schema that does not compile. Semantics follow promptfoo's documentation
-// (https://www.promptfoo.dev/docs/configuration/expected-outputs/); README "Evaluation suites" lists them.
+// (https://www.promptfoo.dev/docs/configuration/expected-outputs/); README "Evaluation" lists them.
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { isPlainObject } from "../support/json-value.ts";

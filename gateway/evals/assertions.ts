@@ -1,7 +1,7 @@
 // Grading one case: every deterministic assertion type here, the model-graded ones through the
 // ModelGrader passed in; then negation (`not-`), thresholds, `assert-set`, weights, metrics and the
 // case's pass/fail, with grader errors counted apart (never a zero, never a pass).
-// Semantics follow promptfoo's documentation; README "Evaluation suites" lists them per type.
+// Semantics follow promptfoo's documentation; README "Evaluation" lists them per type.
 import { distance } from "fastest-levenshtein";
 import { canonicalJson } from "../support/json-value.ts";
 import { isModelGraded, SCORED_TYPES, schemaErrors, schemaValidator } from "./assertion-spec.ts";

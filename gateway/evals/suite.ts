@@ -1,7 +1,7 @@
 // Suite files (`config/evals/<prompt>.yaml`) in a subset of promptfoo's format, loaded into cases with
 // datasets expanded, `defaultTest` merged and assertion values rendered, plus our `gate:` and `online:`
 // sections and the suite hash. Every error names the file, the field and the fix (SuiteFileError).
-// What is accepted, ignored or refused, and why, is in README "Evaluation suites" and docs/evals.md.
+// What is accepted, ignored or refused, and why, is in README "Evaluation" and docs/evals.md.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join } from "node:path";
