@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["compose.ts", "server.ts", "app.ts", "deps.ts"], // composition: Deps from the environment, the app, serving
   ["admin", "proxy"], // routes: /admin, /v1 (with the stages only the proxy uses)
   ["http", "catalog"], // request plumbing and the prompt stage of the request path
-  ["evals", "stats", "registry", "split", "prompts", "feedback"], // domain
+  ["rollouts", "evals", "stats", "registry", "split", "prompts", "feedback"], // domain
   ["telemetry", "store", "providers"], // what the gateway talks to: spans and metrics, the store, providers
   ["openai", "config", "errors", "support", "statistics"], // leaves
 ];
