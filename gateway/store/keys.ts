@@ -34,6 +34,12 @@
 //                              hash    the weights in force: `n` = identified requests split that minute,
 //                                      `v:{version}` = the sum over them of the version's buckets (of
 //                                      10,000), so the mean share is v / (n * 10000); same batch and expiry
+//   regression-baseline:{env}:{name}
+//                              hash    version -> JSON {moved_at, sample}: the version's baseline for production-
+//                                      regression checks (stats/regression-watch.ts), kept past the aggregates'
+//                                      retention; recomputed when the label moves to the version again
+//   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
+//                                      (one per version and metric: what deduplicates the alerts)
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -66,6 +72,8 @@ export const segmentIndexKey = (env: string, name: string): string => `segstats-
 export const usersKey = (env: string, name: string, version: string, unit: "m" | "h", n: number): string =>
   `users:${env}:${name}:${version}:${unit}${n}`;
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
+export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
+export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {
