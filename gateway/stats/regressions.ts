@@ -167,6 +167,14 @@ const fmt: Record<RegressionMetric, (x: number) => string> = {
   quality: (x) => x.toFixed(3),
   cost_per_request: (x) => `$${(x / 1e5).toPrecision(3)}`,
 };
+const points = (x: number): string => `${(x * 100).toFixed(1)} points`;
+/** Differences and margins: points for rates and shares, the metric's own unit otherwise. */
+const fmtDiff: Record<RegressionMetric, (x: number) => string> = {
+  ...fmt,
+  error_rate: points,
+  p95_latency: points,
+  thumbs_down_rate: points,
+};
 const LABEL: Record<RegressionMetric, string> = {
   error_rate: "error rate",
   p95_latency: "share of requests slower than the baseline's p95",
@@ -200,11 +208,11 @@ function finding(
   const worse = higherIsWorse(metric);
   const regressed = worse ? low > margin : high < -margin;
   const withinMargin = worse ? c.diff <= margin : c.diff >= -margin;
-  const f = fmt[metric];
-  const bound = worse ? `${f(low)}` : `${f(-high)}`;
+  const [f, d] = [fmt[metric], fmtDiff[metric]];
+  const bound = worse ? d(low) : d(-high);
   const reason = regressed
-    ? `${LABEL[metric]} ${f(c.recent)} in the recent window vs ${f(c.baseline)} at baseline: worse by at least ${bound}, beyond the margin of ${f(margin)}`
-    : `${LABEL[metric]} ${f(c.recent)} vs ${f(c.baseline)} at baseline: not shown worse beyond the margin of ${f(margin)}`;
+    ? `${LABEL[metric]} ${f(c.recent)} in the recent window vs ${f(c.baseline)} at baseline: worse by at least ${bound}, beyond the margin of ${d(margin)}`
+    : `${LABEL[metric]} ${f(c.recent)} vs ${f(c.baseline)} at baseline: not shown worse beyond the margin of ${d(margin)}`;
   return {
     ...base,
     status: regressed ? "regressed" : "ok",
