@@ -21,7 +21,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["admin", "proxy"], // routes: /admin, /v1 (with the stages only the proxy uses)
   ["http", "catalog"], // request plumbing and the prompt stage of the request path
   ["rollouts", "evals", "stats", "registry", "split", "prompts", "feedback"], // domain
-  ["telemetry", "store", "providers"], // what the gateway talks to: spans and metrics, the store, providers
+  ["alerts", "telemetry", "store", "providers"], // what the gateway talks to: alert webhooks, spans and metrics, the store, providers
   ["openai", "config", "errors", "support", "statistics"], // leaves
 ];
 

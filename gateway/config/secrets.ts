@@ -15,7 +15,7 @@ export interface ConfiguredSecret {
 export const CREDENTIAL_HEADER = /authorization|api[-_]?key|token|secret|password|cookie/i;
 
 export function configuredSecrets(
-  settings: Pick<Settings, "adminToken" | "redisUrl"> & Partial<Pick<Settings, "requestIdKeys">>,
+  settings: Pick<Settings, "adminToken" | "redisUrl"> & Partial<Pick<Settings, "requestIdKeys" | "alertWebhookUrl">>,
   config: Pick<GatewayConfig, "providers" | "gatewayKeys" | "gatewayKeysEnv">,
 ): ConfiguredSecret[] {
   const out: ConfiguredSecret[] = [];
@@ -32,7 +32,20 @@ export function configuredSecrets(
     if (key.trim() !== "") out.push({ source: "REQUEST_ID_KEYS", value: key.trim(), scope: null });
   for (const value of redisPassword(settings.redisUrl))
     out.push({ source: "the password in REDIS_URL", value, scope: null });
+  for (const value of webhookSecrets(settings.alertWebhookUrl))
+    out.push({ source: "ALERT_WEBHOOK_URL", value, scope: null });
   return out;
+}
+
+/**
+ * The alert webhook's URL is a credential (chat webhooks carry their token in the path or query): the
+ * whole URL, its path and query, and any password in it.
+ */
+export function webhookSecrets(url: string | undefined): string[] {
+  if (url === undefined || !URL.canParse(url)) return [];
+  const u = new URL(url);
+  const pathAndQuery = `${u.pathname}${u.search}`;
+  return [url, ...(pathAndQuery.length > 1 ? [pathAndQuery] : []), ...(u.password === "" ? [] : [u.password])];
 }
 
 /** The password in a `redis://user:password@host` URL, as written and decoded. */

@@ -14,6 +14,13 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   REQUEST_ID_KEYS: z.string().min(1).optional(),
+  // Checked without repeating the value in the error: the URL may hold a token.
+  ALERT_WEBHOOK_URL: z
+    .string()
+    .refine((v) => URL.canParse(v) && ["http:", "https:"].includes(new URL(v).protocol), {
+      message: "must be an http or https URL",
+    })
+    .optional(),
 });
 
 export interface Settings {
@@ -29,6 +36,8 @@ export interface Settings {
   drainTimeoutMs: number;
   /** Keys that sign request ids (comma-separated; the first signs); unset: one key kept in the store. */
   requestIdKeys: string | undefined;
+  /** Where rollout events and production regressions are POSTed (alerts/); unset: no alerts are sent. */
+  alertWebhookUrl: string | undefined;
   /** OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: spans carry the messages sent and received. */
   captureMessageContent: boolean;
 }
@@ -54,6 +63,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     logLevel: s.LOG_LEVEL,
     drainTimeoutMs: s.DRAIN_TIMEOUT_MS,
     requestIdKeys: s.REQUEST_ID_KEYS,
+    alertWebhookUrl: s.ALERT_WEBHOOK_URL,
     captureMessageContent: (env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] ?? "").trim().toLowerCase() === "true",
   };
 }

@@ -39,6 +39,12 @@
 //                                      (RPUSH + LTRIM to live_judging.store_queue), taken by evaluators
 //                                      (LPOP), dropped past live_judging.retention_hours; the key expires
 //                                      that long after the last push
+//   regression-baseline:{env}:{name}
+//                              hash    version -> JSON {moved_at, sample}: the version's baseline for production-
+//                                      regression checks (stats/regression-watch.ts), kept past the aggregates'
+//                                      retention; recomputed when the label moves to the version again
+//   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
+//                                      (one per version and metric: what deduplicates the alerts)
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -72,6 +78,8 @@ export const usersKey = (env: string, name: string, version: string, unit: "m" |
   `users:${env}:${name}:${version}:${unit}${n}`;
 export const LIVE_QUEUE_KEY = "live:queue";
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
+export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
+export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseGatewayConfig } from "../../../gateway/config/gateway-config.ts";
 import { configuredSecrets } from "../../../gateway/config/secrets.ts";
+import { loadSettings } from "../../../gateway/config/settings.ts";
 
 describe("configuredSecrets", () => {
   it("lists every key of REQUEST_ID_KEYS (they sign request ids and must never be printed)", () => {
@@ -42,5 +43,35 @@ gateway_keys_env: GATEWAY_KEYS
   it("lists nothing when nothing is configured", () => {
     const config = parseGatewayConfig(`routes: [{ match: "*", provider: mock }]`, {});
     expect(configuredSecrets({ adminToken: undefined, redisUrl: "redis://redis:6379" }, config)).toEqual([]);
+  });
+
+  it("lists ALERT_WEBHOOK_URL whole, its path and query (where chat webhooks keep their token) and its password", () => {
+    const config = parseGatewayConfig(`routes: [{ match: "*", provider: mock }]`, {});
+    const url = "https://alerts:hunter22@hooks.example.com/services/T00/B00/XXXXSECRET?sig=abc";
+    expect(configuredSecrets({ adminToken: undefined, redisUrl: undefined, alertWebhookUrl: url }, config)).toEqual([
+      { source: "ALERT_WEBHOOK_URL", value: url, scope: null },
+      { source: "ALERT_WEBHOOK_URL", value: "/services/T00/B00/XXXXSECRET?sig=abc", scope: null },
+      { source: "ALERT_WEBHOOK_URL", value: "hunter22", scope: null },
+    ]);
+  });
+});
+
+describe("ALERT_WEBHOOK_URL", () => {
+  it("is read as an http(s) URL, refused otherwise without repeating the value", () => {
+    expect(loadSettings({ ALERT_WEBHOOK_URL: "https://hooks.example.com/x" }).alertWebhookUrl).toBe(
+      "https://hooks.example.com/x",
+    );
+    expect(loadSettings({ ALERT_WEBHOOK_URL: "" }).alertWebhookUrl).toBeUndefined();
+    for (const bad of ["ftp://hooks.example.com/SECRET-TOKEN", "SECRET-TOKEN"]) {
+      const err = (() => {
+        try {
+          loadSettings({ ALERT_WEBHOOK_URL: bad });
+        } catch (e) {
+          return e as Error;
+        }
+        throw new Error("accepted");
+      })();
+      expect(err.message).toBe("invalid environment: ALERT_WEBHOOK_URL: must be an http or https URL");
+    }
   });
 });
