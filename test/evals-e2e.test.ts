@@ -184,6 +184,24 @@ describe("promptgate eval end to end", { timeout: 60_000 }, () => {
     expect(readFileSync(md, "utf8")).toMatch(/^# PASSED: translate@1\.0\.0/);
   });
 
+  it("runs the shipped example suite as the README does: 1.1.0 against 1.0.0 passes the gate", async () => {
+    // The repository's own config: its summarization versions, judges and example suite.
+    const repo = cliWorkspace({});
+    const shipped = { ...repo.env, CONFIG_DIR: join(REPO, "config") };
+    expect(await cli(["push"], shipped)).toMatchObject({ code: 0 });
+    const suite = join(REPO, "config/evals/examples/summarization.yaml");
+    const r = await cli(
+      ["eval", "summarization@1.1.0", "--suite", suite, "--baseline", "1.0.0", "--model", "mock/echo", "--json"],
+      shipped,
+    );
+    expect(r.code).toBe(0);
+    const report = json(r.stdout);
+    expect(report.status).toBe("passed");
+    expect(report.counts).toMatchObject({ total: 6, passed: 6, failed: 0, errors: 0 });
+    expect(report.gate?.passed).toBe(true);
+    expect(report.gate?.metrics.find((m) => m.metric === "quality")?.verdict).toBe("non_inferior");
+  });
+
   it("stops at the cost budget and calls the run an error", async () => {
     const r = await cli(["eval", "digest@1.0.0", "--max-cost-usd", "0.0000001", "--concurrency", "1", "--json"], env);
     expect(r.code).toBe(3);
