@@ -2,6 +2,8 @@
 // the baseline comparison, the worst cases and the grader errors (the full report: --output).
 import {
   caseById,
+  caseVerdict,
+  problemTables,
   GATE_COLUMNS,
   gateRows,
   headline,
@@ -36,7 +38,7 @@ export function describeEval(r: EvalReport, recorded: string): string {
           return [
             id,
             num(res.score),
-            res.pass === null ? "undecided" : res.pass ? "passed" : "failed",
+            caseVerdict(res.pass),
             short(c.vars, 40),
             short(c.candidate.output ?? "", 50),
             short(res.reason, 60),
@@ -45,23 +47,9 @@ export function describeEval(r: EvalReport, recorded: string): string {
       ),
     );
   }
-  if (r.graderErrorList.length > 0) {
-    parts.push(
-      "\ngrader errors (not failures: these assertions could not be graded)\n",
-      table(
-        ["case", "assertion", "reason"],
-        r.graderErrorList.map((e) => [e.caseId, e.assertion, short(e.reason, 100)]),
-      ),
-    );
-  }
-  if (r.caseErrors.length > 0) {
-    parts.push(
-      "\nfailed calls\n",
-      table(
-        ["case", "side", "error"],
-        r.caseErrors.map((e) => [e.caseId, e.side, short(e.error, 100)]),
-      ),
-    );
+  for (const t of problemTables(r, 100)) {
+    const title = t.title.toLowerCase();
+    parts.push(`\n${t.note === null ? title : `${title} (${t.note})`}\n`, table(t.columns, t.rows));
   }
   return parts.join("");
 }

@@ -2,6 +2,8 @@
 // fetched), every value from the run escaped: outputs are model text and suites are user data.
 import {
   caseById,
+  caseVerdict,
+  problemTables,
   GATE_COLUMNS,
   gateRows,
   headline,
@@ -55,7 +57,7 @@ export function renderHtml(r: EvalReport): string {
     for (const id of r.worst) {
       const c = caseById(r, id);
       const res = c.candidate.result!;
-      const verdict = res.pass === null ? "undecided" : res.pass ? "passed" : "failed";
+      const verdict = caseVerdict(res.pass);
       parts.push(
         `<h3>${escapeHtml(`${id}${c.description === null ? "" : `: ${c.description}`} (score ${num(res.score)}, ${verdict})`)}</h3>`,
         `<p>${escapeHtml(`Reason: ${short(res.reason, 500)}`)}</p>`,
@@ -65,22 +67,11 @@ export function renderHtml(r: EvalReport): string {
       if (c.baseline?.output != null) parts.push(`<p>Baseline output:</p><pre>${escapeHtml(c.baseline.output)}</pre>`);
     }
   }
-  if (r.graderErrorList.length > 0) {
+  for (const t of problemTables(r, 300)) {
     parts.push(
-      "<h2>Grader errors</h2>",
-      htmlTable(
-        ["case", "assertion", "reason"],
-        r.graderErrorList.map((e) => [e.caseId, e.assertion, short(e.reason, 300)]),
-      ),
-    );
-  }
-  if (r.caseErrors.length > 0) {
-    parts.push(
-      "<h2>Failed calls</h2>",
-      htmlTable(
-        ["case", "side", "error"],
-        r.caseErrors.map((e) => [e.caseId, e.side, short(e.error, 300)]),
-      ),
+      `<h2>${escapeHtml(t.title)}</h2>`,
+      ...(t.note === null ? [] : [`<p>${escapeHtml(t.note)}</p>`]),
+      htmlTable(t.columns, t.rows),
     );
   }
   return `<!doctype html>

@@ -1,6 +1,8 @@
 // The Markdown report (`--output report.md`): for a pull request comment or a CI summary.
 import {
   caseById,
+  caseVerdict,
+  problemTables,
   GATE_COLUMNS,
   gateRows,
   headline,
@@ -51,7 +53,7 @@ export function renderMarkdown(r: EvalReport): string {
       const c = caseById(r, id);
       const res = c.candidate.result!;
       out.push(
-        `### ${id}${c.description === null ? "" : `: ${c.description}`} (score ${num(res.score)}, ${res.pass === null ? "undecided" : res.pass ? "passed" : "failed"})`,
+        `### ${id}${c.description === null ? "" : `: ${c.description}`} (score ${num(res.score)}, ${caseVerdict(res.pass)})`,
         "",
         `Reason: ${short(res.reason, 500)}`,
         "",
@@ -67,27 +69,8 @@ export function renderMarkdown(r: EvalReport): string {
       if (c.baseline?.output != null) out.push("Baseline output:", "", fenced(c.baseline.output), "");
     }
   }
-  if (r.graderErrorList.length > 0) {
-    out.push(
-      "## Grader errors",
-      "",
-      mdTable(
-        ["case", "assertion", "reason"],
-        r.graderErrorList.map((e) => [e.caseId, e.assertion, short(e.reason, 300)]),
-      ),
-      "",
-    );
-  }
-  if (r.caseErrors.length > 0) {
-    out.push(
-      "## Failed calls",
-      "",
-      mdTable(
-        ["case", "side", "error"],
-        r.caseErrors.map((e) => [e.caseId, e.side, short(e.error, 300)]),
-      ),
-      "",
-    );
+  for (const t of problemTables(r, 300)) {
+    out.push(`## ${t.title}`, "", ...(t.note === null ? [] : [`(${t.note})`, ""]), mdTable(t.columns, t.rows), "");
   }
   return out.join("\n");
 }

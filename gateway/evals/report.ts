@@ -179,3 +179,35 @@ export function gateRows(r: EvalReport): string[][] {
 
 /** A case of the report by id. */
 export const caseById = (r: EvalReport, id: string): CaseRun => r.cases.find((c) => c.id === id)!;
+
+/** How a case ended, in words. */
+export const caseVerdict = (pass: boolean | null): string => (pass === null ? "undecided" : pass ? "passed" : "failed");
+
+/** A titled table every renderer shows the same way. */
+export interface ReportTable {
+  /** A short title (a heading) and what it means (said beside it). */
+  readonly title: string;
+  readonly note: string | null;
+  readonly columns: readonly string[];
+  readonly rows: string[][];
+}
+
+/** The assertions that could not be graded and the calls that failed, when there are any; cells cut at `width`. */
+export function problemTables(r: EvalReport, width: number): ReportTable[] {
+  const tables: ReportTable[] = [];
+  if (r.graderErrorList.length > 0)
+    tables.push({
+      title: "Grader errors",
+      note: "not failures: these assertions could not be graded",
+      columns: ["case", "assertion", "reason"],
+      rows: r.graderErrorList.map((e) => [e.caseId, e.assertion, short(e.reason, width)]),
+    });
+  if (r.caseErrors.length > 0)
+    tables.push({
+      title: "Failed calls",
+      note: null,
+      columns: ["case", "side", "error"],
+      rows: r.caseErrors.map((e) => [e.caseId, e.side, short(e.error, width)]),
+    });
+  return tables;
+}
