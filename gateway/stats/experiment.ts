@@ -79,28 +79,32 @@ export interface VersionReport {
   readonly latency_ms: { readonly mean: number | null; readonly p50: number | null; readonly p95: number | null };
 }
 
-export interface Comparison {
-  readonly metric: ComparedMetric;
+/** One canary against the stable version on one metric: the fixed-horizon figures every comparison has. */
+interface FixedHorizonComparison {
   readonly control: string;
   readonly treatment: string;
   readonly control_mean: number | null;
   readonly treatment_mean: number | null;
   /** treatment - control. */
   readonly diff: number | null;
-  /** Fixed-horizon (Welch for quality, two proportions for rates), 95%. */
+  /** Fixed-horizon (Welch for means, two proportions for rates), 95%. */
   readonly ci_low: number | null;
   readonly ci_high: number | null;
   readonly p_value: number | null;
   readonly significant: boolean;
+  /** Units compared: feedback scores, requests, thumbs, or priced requests. */
+  readonly control_n: number;
+  readonly treatment_n: number;
+}
+
+export interface Comparison extends FixedHorizonComparison {
+  readonly metric: ComparedMetric;
   /** The always-valid sequential interval, 95%. */
   readonly seq_ci_low: number | null;
   readonly seq_ci_high: number | null;
   readonly seq_p_value: number | null;
   readonly seq_significant: boolean;
   readonly verdict: Verdict;
-  /** Units compared: feedback scores, requests, or thumbs. */
-  readonly control_n: number;
-  readonly treatment_n: number;
 }
 
 /** What is compared for information only: never a verdict, never in the segments' Holm families. */
@@ -111,19 +115,8 @@ export type InformationalMetric = "latency_ms" | "cost_per_request_usd";
  * figures to read beside the verdicts, which they do not change (latency and cost are not what a canary is judged on
  * here, and a fixed-horizon p-value looked at every hour is not to be acted on).
  */
-export interface InformationalComparison {
+export interface InformationalComparison extends FixedHorizonComparison {
   readonly metric: InformationalMetric;
-  readonly control: string;
-  readonly treatment: string;
-  readonly control_mean: number | null;
-  readonly treatment_mean: number | null;
-  readonly diff: number | null;
-  readonly ci_low: number | null;
-  readonly ci_high: number | null;
-  readonly p_value: number | null;
-  readonly significant: boolean;
-  readonly control_n: number;
-  readonly treatment_n: number;
 }
 
 export interface SrmReport {
