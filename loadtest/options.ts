@@ -102,7 +102,8 @@ const OTEL_SWITCHES: readonly string[] = [
   "OTEL_SDK_DISABLED",
 ];
 
-function num(
+/** A numeric option's value within [min, max] (an integer when asked), or `fallback` when absent. */
+export function num(
   name: string,
   raw: string | undefined,
   fallback: number,
@@ -112,7 +113,7 @@ function num(
 ): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+  if (raw.trim() === "" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
     throw new Error(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got "${raw}"`);
   }
   return v;

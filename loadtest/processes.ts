@@ -211,3 +211,16 @@ export async function runScript(
     }
   }
 }
+
+/** The short commit of the checkout at `root`, for the results file; null outside a git checkout. */
+export function gitCommit(root: string): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return null;
+  }
+}

@@ -2,14 +2,21 @@
 // directly (and, with --prompt, vs. itself serving a prompt; with --otel, vs. itself exporting spans),
 // in one run, in interleaved rounds; reports req/s, p50 latency at concurrency 1, and the ratios
 // against the targets. See loadtest/README.md.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runLoad, stopAllRuns, targetNames, type Target, type TargetName } from "./bench.ts";
 import { HELP, parseBaseBody, parseOptions, scenarioBody, type Options, type ScenarioName } from "./options.ts";
-import { anyUnexpectedExit, cpuSeconds, removeScratch, runScript, setScratch, stopAll } from "./processes.ts";
+import {
+  anyUnexpectedExit,
+  cpuSeconds,
+  gitCommit,
+  removeScratch,
+  runScript,
+  setScratch,
+  stopAll,
+} from "./processes.ts";
 import {
   metAllTargets,
   renderMarkdown,
@@ -72,18 +79,6 @@ async function phase(
     rounds.push(results);
   }
   return { rounds, warmupFailures };
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return null;
-  }
 }
 
 /** Header values that may be credentials never reach the results file. */
@@ -195,7 +190,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const results = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      commit: gitCommit(),
+      commit: gitCommit(ROOT),
       machine: {
         node: process.version,
         platform: process.platform,

@@ -1,5 +1,6 @@
 // Command-line options of `npm run soak`, parsed and validated once, with messages that say what to fix.
 import { parseArgs } from "node:util";
+import { num } from "./options.ts";
 
 export interface SoakOptions {
   /** Streams of the soak itself (the warm-up comes on top). */
@@ -52,22 +53,6 @@ for the client and in the gateway's own metrics. Exit 0 when all holds, 1 otherw
   --seed N             seed of the plan (1)
   --json               print the results as JSON instead of tables
   --help`;
-
-function num(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new Error(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got "${raw}"`);
-  }
-  return v;
-}
 
 export function parseSoakOptions(argv: readonly string[]): SoakOptions {
   const { values, positionals } = parseArgs({

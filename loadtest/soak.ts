@@ -2,7 +2,6 @@
 // 10% reset by the provider mid-stream; then the gateway's sockets, descriptors, handles and heap must
 // be back to the baseline (+10%) and every stream must have ended as it should. Not in CI: it takes
 // minutes. See loadtest/README.md.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -13,6 +12,7 @@ import {
   anyUnexpectedExit,
   announcedPort,
   freePort,
+  gitCommit,
   removeScratch,
   runScript,
   setScratch,
@@ -95,18 +95,6 @@ async function runPhase(name: string, plans: readonly StreamPlan[], url: URL, op
   } finally {
     clearInterval(progress);
     agent.destroy();
-  }
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {
-    return null;
   }
 }
 
@@ -194,7 +182,7 @@ async function soak(opts: SoakOptions, tmp: string): Promise<number> {
   const results = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    commit: gitCommit(),
+    commit: gitCommit(ROOT),
     machine: { node: process.version, cpus: cpus().length, loadavgStart: loadStart, loadavgEnd: loadEnd },
     options: opts,
     timings,
