@@ -83,7 +83,7 @@ function showSignIn(message = null) {
       signIn(secret.value, name.value.trim());
       sessionStorage.setItem("promptgate.console.last-actor", name.value.trim());
       secret.value = "";
-      route();
+      void route();
     })();
   });
   replace(main, form);
