@@ -24,6 +24,7 @@ import type { Scrubber } from "../support/scrubber.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
 import { restoreRoute } from "./restore-route.ts";
+import { registerRolloutRoutes } from "./rollout-routes.ts";
 
 /** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by setWeights. */
 const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
@@ -156,6 +157,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   });
 
   admin.post("/registry/restore", restoreRoute(deps));
+
+  registerRolloutRoutes(admin, { store: deps.store, clock: deps.clock, logger, registry, who });
 
   admin.post("/render", async (c) => {
     const body = await jsonBody(c, renderBody);
