@@ -23,6 +23,7 @@ import type { Scrubber } from "../support/scrubber.ts";
 import { adminAuth } from "./admin-auth.ts";
 import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody, weightsBody } from "./admin-body.ts";
 import { restoreRoute } from "./restore-route.ts";
+import { registerRolloutRoutes } from "./rollout-routes.ts";
 import { createViewRoutes } from "./view-routes.ts";
 
 /** What the admin API works on: the store (through the registry), the clock, the log and three settings. */
@@ -154,6 +155,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
 
   admin.post("/registry/restore", restoreRoute(deps));
 
+  registerRolloutRoutes(admin, { store: deps.store, clock: deps.clock, logger, registry, who });
   admin.route("/", createViewRoutes(deps, registry));
 
   admin.post("/render", async (c) => {

@@ -21,9 +21,26 @@ export interface LabelRecord extends Label {
 
 /**
  * `restore`: `promptgate restore` re-seeded the prompt after the store lost data. `eval`: an evaluation run of
- * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`).
+ * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`). The `rollout` actions: a canary
+ * rollout of `version` (`rolloutId`) was started (`from`/`to`: the stable and the canary version), or an
+ * operator's command (`rollout_paused` ...) or the controller (`rollout`) changed its state (`from`/`to`: the
+ * states, `stepIndex`, `reason`).
  */
-export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore" | "eval";
+export const AUDIT_ACTIONS = [
+  "register",
+  "promote",
+  "rollback",
+  "weights",
+  "restore",
+  "eval",
+  "rollout_started",
+  "rollout_paused",
+  "rollout_resumed",
+  "rollout_aborted",
+  "rollout_promoted",
+  "rollout",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** A promotion rule `force` can bypass: the version was never on staging; no passing eval record. */
 export type PromotionGate = "staging" | "eval";
@@ -44,6 +61,12 @@ export interface AuditEntry {
   readonly passed?: boolean;
   /** `eval`: the record's id; `promote`: the passing record the promotion relied on. */
   readonly evalId?: string;
+  /** The rollout actions: the rollout's id (its record in `rollout:{env}:{name}`). */
+  readonly rolloutId?: string;
+  /** The rollout actions but `rollout_started`: the step the rollout was at (0-based). */
+  readonly stepIndex?: number;
+  /** The rollout actions: why, in words. */
+  readonly reason?: string;
 }
 
 const labelRecordSchema = z.object({
@@ -57,7 +80,7 @@ const labelRecordSchema = z.object({
 const auditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(["register", "promote", "rollback", "weights", "restore", "eval"]),
+  action: z.enum(AUDIT_ACTIONS),
   name: z.string(),
   env: z.enum(ENVIRONMENTS).exactOptional(),
   from: z.string().exactOptional(),
@@ -67,6 +90,9 @@ const auditEntrySchema = z.object({
   forcedPast: z.array(z.enum(["staging", "eval"])).exactOptional(),
   passed: z.boolean().exactOptional(),
   evalId: z.string().exactOptional(),
+  rolloutId: z.string().exactOptional(),
+  stepIndex: z.number().int().nonnegative().exactOptional(),
+  reason: z.string().exactOptional(),
 }) satisfies z.ZodType<AuditEntry>;
 
 const variableTypes = ["string", "integer", "number", "boolean", "array", "object"] as const;

@@ -45,6 +45,16 @@
 //                                      retention; recomputed when the label moves to the version again
 //   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
 //                                      (one per version and metric: what deduplicates the alerts)
+//   rollout:{env}:{name}       string  JSON RolloutRecord (rollouts/record.ts) of the prompt's current-or-last
+//                                      rollout on that environment. Starting one is a compare-and-set over the
+//                                      previous value (absent, or a finished record): at most one active rollout
+//                                      per prompt and environment; operators' commands are compare-and-sets too
+//   rollout-history:{env}:{name}
+//                              list    JSON of the finished rollout records, append-only (RPUSH), oldest first:
+//                                      a finished record is appended, in the same atomic step, when a new
+//                                      rollout replaces it, so nothing is lost
+//   rollouts-index             hash    `{env}:{name}` -> id of the latest rollout started there (lists the
+//                                      rollouts without SCAN); written in the same atomic step as the start
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -80,6 +90,18 @@ export const LIVE_QUEUE_KEY = "live:queue";
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
 export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
+export const rolloutKey = (env: string, name: string): string => `rollout:${env}:${name}`;
+export const rolloutHistoryKey = (env: string, name: string): string => `rollout-history:${env}:${name}`;
+export const ROLLOUTS_INDEX_KEY = "rollouts-index";
+/** A field of `rollouts-index`: `{env}:{name}`. */
+export const rolloutIndexField = (env: string, name: string): string => `${env}:${name}`;
+
+/** A `rollouts-index` field back into its parts (environments hold no ':'); null for anything else. */
+export function parseRolloutIndexField(field: string): { env: string; name: string } | null {
+  const colon = field.indexOf(":");
+  if (colon <= 0 || colon === field.length - 1) return null;
+  return { env: field.slice(0, colon), name: field.slice(colon + 1) };
+}
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {
