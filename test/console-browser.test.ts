@@ -84,6 +84,7 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
   let browser: Browser;
   let page: Page;
   let problems: string[];
+  const requested: string[] = [];
   const logLines: string[] = [];
   const shots = screenshotDir();
 
@@ -162,6 +163,7 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     problems = watchProblems(page);
+    page.on("request", (r) => void requested.push(r.url()));
   });
 
   afterAll(async () => {
@@ -368,9 +370,11 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await page.selectOption("select[name=promote-env]", "prod");
     await seen(".promote-panel [data-gate=staging]", "never been on staging");
     expect(await page.locator(".promote-panel button.primary").isDisabled()).toBe(true);
+    expect(await page.locator(".promote-panel .force").isVisible()).toBe(true);
     await page.selectOption("select[name=promote-env]", "staging");
     await seen(".promote-panel [data-gate=eval]", "passed its latest evaluation");
     await page.locator(".promote-panel button.primary:not([disabled])").waitFor();
+    expect(await page.locator(".promote-panel .force").isVisible()).toBe(false);
     await shot("release");
     await page.click(".promote-panel button.primary");
     await seen(".flash", "staging now points at 1.1.0");
@@ -456,6 +460,8 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await page.locator("input[name=token]").waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem("promptgate.console.token"))).toBeNull();
     expect(logLines.join("\n")).not.toContain(TOKEN);
+    expect(requested.length).toBeGreaterThan(20);
+    expect(requested.filter((u) => u.includes(TOKEN))).toEqual([]);
     // Refusals the pages showed on purpose (the wrong token's 401, the bad weights' 400, no rollout yet's 404) are
     // logged by the browser as failed loads; anything else (a script error, a CSP violation) is a bug.
     expect(
