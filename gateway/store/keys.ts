@@ -45,6 +45,10 @@
 //                                      retention; recomputed when the label moves to the version again
 //   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
 //                                      (one per version and metric: what deduplicates the alerts)
+//   controller:lease           string  `{token}:{owner}` with a PX expiry: the rollout controller's lease; its
+//                                      holder renews it, and every write it makes is fenced on it (store.ts)
+//   controller:fence           string  integer counter (INCR): the source of the lease's strictly increasing
+//                                      fencing tokens
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -80,6 +84,8 @@ export const LIVE_QUEUE_KEY = "live:queue";
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
 export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
+/** The rollout controller's lease and the counter of its fencing tokens. */
+export const CONTROLLER_LEASE = { key: "controller:lease", fenceKey: "controller:fence" } as const;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {
