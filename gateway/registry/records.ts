@@ -21,9 +21,10 @@ export interface LabelRecord extends Label {
 
 /**
  * `restore`: `promptgate restore` re-seeded the prompt after the store lost data. `eval`: an evaluation run of
- * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`).
+ * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`). `rollout`: a canary rollout of
+ * `version` changed state (`from` and `to` are the rollout's states, `rolloutId`, `stepIndex`, `reason`).
  */
-export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore" | "eval";
+export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore" | "eval" | "rollout";
 
 /** A promotion rule `force` can bypass: the version was never on staging; no passing eval record. */
 export type PromotionGate = "staging" | "eval";
@@ -44,6 +45,10 @@ export interface AuditEntry {
   readonly passed?: boolean;
   /** `eval`: the record's id; `promote`: the passing record the promotion relied on. */
   readonly evalId?: string;
+  /** `rollout`: which rollout, at which step (0-based), and why it changed state. */
+  readonly rolloutId?: string;
+  readonly stepIndex?: number;
+  readonly reason?: string;
 }
 
 const labelRecordSchema = z.object({
@@ -57,7 +62,7 @@ const labelRecordSchema = z.object({
 const auditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(["register", "promote", "rollback", "weights", "restore", "eval"]),
+  action: z.enum(["register", "promote", "rollback", "weights", "restore", "eval", "rollout"]),
   name: z.string(),
   env: z.enum(ENVIRONMENTS).exactOptional(),
   from: z.string().exactOptional(),
@@ -67,6 +72,9 @@ const auditEntrySchema = z.object({
   forcedPast: z.array(z.enum(["staging", "eval"])).exactOptional(),
   passed: z.boolean().exactOptional(),
   evalId: z.string().exactOptional(),
+  rolloutId: z.string().exactOptional(),
+  stepIndex: z.number().int().nonnegative().exactOptional(),
+  reason: z.string().exactOptional(),
 }) satisfies z.ZodType<AuditEntry>;
 
 const variableTypes = ["string", "integer", "number", "boolean", "array", "object"] as const;

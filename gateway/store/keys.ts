@@ -45,6 +45,10 @@
 //                                      retention; recomputed when the label moves to the version again
 //   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
 //                                      (one per version and metric: what deduplicates the alerts)
+//   rollout:{env}:{name}       string  JSON RolloutRecord (rollouts/record.ts) of the prompt's current or last
+//                                      rollout on that environment; every write is a compare-and-set (the
+//                                      controller's are fenced on its lease)
+//   rollouts-index             hash    `{env}:{name}` -> the id of the latest rollout started there
 //   controller:lease           string  `{token}:{owner}` with a PX expiry: the rollout controller's lease; its
 //                                      holder renews it, and every write it makes is fenced on it (store.ts)
 //   controller:fence           string  integer counter (INCR): the source of the lease's strictly increasing
@@ -84,6 +88,8 @@ export const LIVE_QUEUE_KEY = "live:queue";
 export const sharesKey = (env: string, name: string, minute: number): string => `shares:${env}:${name}:${minute}`;
 export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
 export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
+export const rolloutKey = (env: string, name: string): string => `rollout:${env}:${name}`;
+export const ROLLOUTS_INDEX_KEY = "rollouts-index";
 /** The rollout controller's lease and the counter of its fencing tokens. */
 export const CONTROLLER_LEASE = { key: "controller:lease", fenceKey: "controller:fence" } as const;
 
