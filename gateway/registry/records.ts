@@ -21,10 +21,26 @@ export interface LabelRecord extends Label {
 
 /**
  * `restore`: `promptgate restore` re-seeded the prompt after the store lost data. `eval`: an evaluation run of
- * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`). `rollout`: a canary rollout of
- * `version` changed state (`from` and `to` are the rollout's states, `rolloutId`, `stepIndex`, `reason`).
+ * `version` was recorded (`passed`, `evalId`: its record in `evals:{name}`). The `rollout` actions: a canary
+ * rollout of `version` (`rolloutId`) was started (`from`/`to`: the stable and the canary version), or an
+ * operator's command (`rollout_paused` ...) or the controller (`rollout`) changed its state (`from`/`to`: the
+ * states, `stepIndex`, `reason`).
  */
-export type AuditAction = "register" | "promote" | "rollback" | "weights" | "restore" | "eval" | "rollout";
+export const AUDIT_ACTIONS = [
+  "register",
+  "promote",
+  "rollback",
+  "weights",
+  "restore",
+  "eval",
+  "rollout_started",
+  "rollout_paused",
+  "rollout_resumed",
+  "rollout_aborted",
+  "rollout_promoted",
+  "rollout",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** A promotion rule `force` can bypass: the version was never on staging; no passing eval record. */
 export type PromotionGate = "staging" | "eval";
@@ -45,9 +61,11 @@ export interface AuditEntry {
   readonly passed?: boolean;
   /** `eval`: the record's id; `promote`: the passing record the promotion relied on. */
   readonly evalId?: string;
-  /** `rollout`: which rollout, at which step (0-based), and why it changed state. */
+  /** The rollout actions: the rollout's id (its record in `rollout:{env}:{name}`). */
   readonly rolloutId?: string;
+  /** The rollout actions but `rollout_started`: the step the rollout was at (0-based). */
   readonly stepIndex?: number;
+  /** The rollout actions: why, in words. */
   readonly reason?: string;
 }
 
@@ -62,7 +80,7 @@ const labelRecordSchema = z.object({
 const auditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(["register", "promote", "rollback", "weights", "restore", "eval", "rollout"]),
+  action: z.enum(AUDIT_ACTIONS),
   name: z.string(),
   env: z.enum(ENVIRONMENTS).exactOptional(),
   from: z.string().exactOptional(),

@@ -5,17 +5,17 @@
 // No HTTP here: the `controller` verb (cli/controller.ts) runs it and serves its probes and metrics.
 import type { AlertEvent } from "../alerts/alert-event.ts";
 import { appendAudit, notifyChange } from "../registry/audit.ts";
-import { isEnvironment } from "../registry/environments.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryError } from "../registry/registry-error.ts";
-import { CONTROLLER_LEASE, weightsKey } from "../store/keys.ts";
+import { CONTROLLER_LEASE, rolloutKey, weightsKey } from "../store/keys.ts";
 import type { FencedWrite, Lease, Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
 import { CONTROLLER_ACTOR, reconcile, type RolloutAction, type RolloutAudit } from "./machine.ts";
 import { isActive, parseRollout, type RolloutRecord, type Weights } from "./record.ts";
 import { rolloutAlertEvent } from "./rollout-alert.ts";
-import { listRolloutKeys } from "./rollout-keys.ts";
+import { readRolloutIndex } from "./rollout-records.ts";
+import { auditEntry } from "./rollout-service.ts";
 import { readStepObservation } from "./step-observation.ts";
 
 /** Where alerts go: the webhook sender (alerts/webhook-sender.ts), which queues and never blocks. */
@@ -91,6 +91,13 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 const weightFields = (w: Weights): Record<string, string> =>
   Object.fromEntries(Object.entries(w).map(([version, weight]) => [version, String(weight)]));
 
+/** Every rollout of the index (sorted by key) with its stored value as read (null: listed, not stored). */
+async function readRollouts(store: Store): Promise<{ key: string; raw: string | null }[]> {
+  const keys = (await readRolloutIndex(store)).map((e) => rolloutKey(e.env, e.name)).sort();
+  const raws = await store.mget(keys);
+  return keys.map((key, i) => ({ key, raw: raws[i] ?? null }));
+}
+
 /** The weights hash's fields, or, when it cannot be read as one (another type), a value that reads as unreadable. */
 async function readWeightsHash(store: Store, key: string): Promise<Record<string, string>> {
   const [read] = await store.readHashes([key], { maxFields: 1_000, maxBytes: 1_024 });
@@ -138,18 +145,7 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
   };
 
   const audit = async (entry: RolloutAudit): Promise<void> => {
-    await appendAudit(store, clock, {
-      actor: entry.actor,
-      action: "rollout",
-      name: entry.name,
-      ...(isEnvironment(entry.env) ? { env: entry.env } : {}),
-      version: entry.version,
-      from: entry.from,
-      to: entry.to,
-      rolloutId: entry.rollout_id,
-      stepIndex: entry.step_index,
-      reason: entry.reason,
-    });
+    await appendAudit(store, clock, auditEntry(entry));
   };
 
   /**
@@ -256,7 +252,7 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
     await holdLease();
     let entries: { key: string; raw: string | null }[];
     try {
-      entries = await listRolloutKeys(store);
+      entries = await readRollouts(store);
     } catch (err) {
       logger.warn("rollouts not read", { error: errorText(err) });
       return { leader: lease !== null, looks: [] };
@@ -274,7 +270,7 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       }
     }
     // What the metrics show: the records as they stand after this tick's writes.
-    const after = lease === null || looks.length === 0 ? entries : await listRolloutKeys(store).catch(() => entries);
+    const after = lease === null || looks.length === 0 ? entries : await readRollouts(store).catch(() => entries);
     rollouts = after.flatMap(({ raw }) => {
       const r = raw === null ? null : parseRollout(raw);
       return r === null ? [] : [r];

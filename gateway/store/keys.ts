@@ -45,10 +45,16 @@
 //                                      retention; recomputed when the label moves to the version again
 //   regressions:{env}:{name}   string  JSON of the production regressions alerted and not yet recovered
 //                                      (one per version and metric: what deduplicates the alerts)
-//   rollout:{env}:{name}       string  JSON RolloutRecord (rollouts/record.ts) of the prompt's current or last
-//                                      rollout on that environment; every write is a compare-and-set (the
-//                                      controller's are fenced on its lease)
-//   rollouts-index             hash    `{env}:{name}` -> the id of the latest rollout started there
+//   rollout:{env}:{name}       string  JSON RolloutRecord (rollouts/record.ts) of the prompt's current-or-last
+//                                      rollout on that environment. Starting one is a compare-and-set over the
+//                                      previous value (absent, or a finished record): at most one active rollout
+//                                      per prompt and environment; operators' commands are compare-and-sets too
+//   rollout-history:{env}:{name}
+//                              list    JSON of the finished rollout records, append-only (RPUSH), oldest first:
+//                                      a finished record is appended, in the same atomic step, when a new
+//                                      rollout replaces it, so nothing is lost
+//   rollouts-index             hash    `{env}:{name}` -> id of the latest rollout started there (lists the
+//                                      rollouts without SCAN); written in the same atomic step as the start
 //   controller:lease           string  `{token}:{owner}` with a PX expiry: the rollout controller's lease; its
 //                                      holder renews it, and every write it makes is fenced on it (store.ts)
 //   controller:fence           string  integer counter (INCR): the source of the lease's strictly increasing
@@ -89,7 +95,18 @@ export const sharesKey = (env: string, name: string, minute: number): string => 
 export const regressionBaselineKey = (env: string, name: string): string => `regression-baseline:${env}:${name}`;
 export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
 export const rolloutKey = (env: string, name: string): string => `rollout:${env}:${name}`;
+export const rolloutHistoryKey = (env: string, name: string): string => `rollout-history:${env}:${name}`;
 export const ROLLOUTS_INDEX_KEY = "rollouts-index";
+/** A field of `rollouts-index`: `{env}:{name}`. */
+export const rolloutIndexField = (env: string, name: string): string => `${env}:${name}`;
+
+/** A `rollouts-index` field back into its parts (environments hold no ':'); null for anything else. */
+export function parseRolloutIndexField(field: string): { env: string; name: string } | null {
+  const colon = field.indexOf(":");
+  if (colon <= 0 || colon === field.length - 1) return null;
+  return { env: field.slice(0, colon), name: field.slice(colon + 1) };
+}
+
 /** The rollout controller's lease and the counter of its fencing tokens. */
 export const CONTROLLER_LEASE = { key: "controller:lease", fenceKey: "controller:fence" } as const;
 

@@ -33,6 +33,27 @@ end
 redis.call("SET", KEYS[1], ARGV[3])
 return 1`;
 
+// CAS_SCRIPT, then, only when it wrote, the effects (compareAndSetWith). KEYS[1]: the key compared; KEYS[2 ..
+// 1 + ARGV[4]]: the lists appended to, one value each (ARGV[5 ...]); the remaining KEYS: the hashes set, each
+// given in ARGV as its number of fields, then field, value, field, value ...
+const CAS_WITH_SCRIPT = `
+local cur = redis.call("GET", KEYS[1])
+if ARGV[1] == "1" then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+redis.call("SET", KEYS[1], ARGV[3])
+local lists = tonumber(ARGV[4])
+for i = 1, lists do redis.call("RPUSH", KEYS[1 + i], ARGV[4 + i]) end
+local a = 5 + lists
+for key = 2 + lists, #KEYS do
+  local n = tonumber(ARGV[a])
+  for j = 1, n do redis.call("HSET", KEYS[key], ARGV[a + 2 * j - 1], ARGV[a + 2 * j]) end
+  a = a + 1 + 2 * n
+end
+return 1`;
+
 // Bounded reads (readStrings, readHashes): the type and the sizes are checked on the server, so a key of
 // another type is an answer rather than a WRONGTYPE error, and nothing over the limits is sent.
 // Replies: {"none"}, {"wrong_type", type}, {"too_large", size} or {"ok", value}.
@@ -146,6 +167,7 @@ return 1`;
 declare module "ioredis" {
   interface RedisCommander<Context> {
     promptgateCas(key: string, expectAbsent: string, expected: string, value: string): Result<number, Context>;
+    promptgateCasWith(numberOfKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
     promptgateReadString(key: string, maxBytes: number): Result<unknown, Context>;
     promptgateReadHash(key: string, maxFields: number, maxBytes: number): Result<unknown, Context>;
     promptgateQueuePush(key: string, ...args: (string | number)[]): Result<unknown, Context>;
@@ -204,6 +226,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   });
   watchConnection(client, "commands", logger);
   client.defineCommand("promptgateCas", { numberOfKeys: 1, lua: CAS_SCRIPT });
+  client.defineCommand("promptgateCasWith", { lua: CAS_WITH_SCRIPT }); // the key count comes first in each call
   client.defineCommand("promptgateReadString", { numberOfKeys: 1, lua: READ_STRING_SCRIPT });
   client.defineCommand("promptgateReadHash", { numberOfKeys: 1, lua: READ_HASH_SCRIPT });
   client.defineCommand("promptgateQueuePush", { numberOfKeys: 1, lua: QUEUE_PUSH_SCRIPT });
@@ -251,6 +274,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     async compareAndSet(key, expected, value) {
       const won = await client.promptgateCas(k(key), expected === null ? "1" : "0", expected ?? "", value);
       return won === 1;
+    },
+    async compareAndSetWith(key, expected, value, effects) {
+      const lists = effects.append ?? [];
+      const hashes = (effects.hset ?? []).map((h) => ({ key: h.key, pairs: Object.entries(h.fields).flat() }));
+      const keys = [key, ...lists.map((l) => l.key), ...hashes.map((h) => h.key)].map(k);
+      const args = [
+        expected === null ? "1" : "0",
+        expected ?? "",
+        value,
+        String(lists.length),
+        ...lists.map((l) => l.value),
+        ...hashes.flatMap((h) => [String(h.pairs.length / 2), ...h.pairs]),
+      ];
+      return (await client.promptgateCasWith(keys.length, ...keys, ...args)) === 1;
     },
     async del(key) {
       await client.del(k(key));

@@ -324,6 +324,26 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         return result.changes === 1;
       });
     },
+    async compareAndSetWith(key, expected, value, effects) {
+      const full = k(key);
+      return tx(() => {
+        const now = Date.now();
+        dropIfExpired(full, now);
+        const result = expected === null ? q.insert.run(full, value) : q.replace.run(value, full, expected);
+        if (result.changes !== 1) return false;
+        q.delExpiry.run(full);
+        for (const item of effects.append ?? []) {
+          const list = k(item.key);
+          q.listPush.run(list, int(q.listLength.get(list) ?? {}, "n"), item.value);
+        }
+        for (const hash of effects.hset ?? []) {
+          const hashKey = k(hash.key);
+          dropIfExpired(hashKey, now);
+          for (const [field, fieldValue] of Object.entries(hash.fields)) q.hset.run(hashKey, field, fieldValue);
+        }
+        return true;
+      });
+    },
     async del(key) {
       const full = k(key);
       tx(() => {

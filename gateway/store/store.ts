@@ -72,6 +72,14 @@ export interface SetOptions {
   readonly expireMs?: number;
 }
 
+/** What a winning `compareAndSetWith` also writes, in the same atomic step. */
+export interface CasEffects {
+  /** Values appended (RPUSH) to lists, in this order. */
+  readonly append?: readonly { readonly key: string; readonly value: string }[];
+  /** Fields set (HSET) in hashes. */
+  readonly hset?: readonly { readonly key: string; readonly fields: Readonly<Record<string, string>> }[];
+}
+
 /**
  * Every key and channel given to a store is logical (`weights:prod:summarization`); the store applies
  * its prefix (`REDIS_PREFIX`, default `promptgate:`) itself, so the SRE sees
@@ -92,6 +100,12 @@ export interface Store {
   setIfAbsent(key: string, value: string, options?: SetOptions): Promise<boolean>;
   /** Writes only when the current value equals `expected` (null = absent); true when this call won. */
   compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
+  /**
+   * compareAndSet that, when it wins, also appends to lists and sets hash fields, all in one atomic step
+   * (a rollout start: the finished record it replaces goes to the history, the index names the new one).
+   * Nothing at all is written when it loses.
+   */
+  compareAndSetWith(key: string, expected: string | null, value: string, effects: CasEffects): Promise<boolean>;
   del(key: string): Promise<void>;
   /** Logical keys (prefix removed) that start with `prefix`, in no particular order. */
   keys(prefix: string): Promise<string[]>;

@@ -103,6 +103,57 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(await a.get("label")).toBe(`winner-${results.indexOf(true)}`);
     });
 
+    it("compareAndSetWith appends and sets hash fields only when it wins", async () => {
+      const s = await open();
+      const effects = {
+        append: [
+          { key: "history", value: "old record" },
+          { key: "history", value: 'second {"json": "✓"}' },
+          { key: "other-list", value: "x" },
+        ],
+        hset: [
+          { key: "index", fields: { "prod:a": "id-1", "dev:a": "id-0" } },
+          { key: "empty-fields", fields: {} },
+        ],
+      };
+      expect(await s.compareAndSetWith("current", "not there", "v1", effects)).toBe(false);
+      expect(await s.mget(["current"])).toEqual([null]);
+      expect(await s.range("history", 0, -1)).toEqual([]);
+      expect(await s.hgetall("index")).toEqual({});
+
+      expect(await s.compareAndSetWith("current", null, "v1", {})).toBe(true);
+      expect(await s.compareAndSetWith("current", null, "v2", effects)).toBe(false);
+      expect(await s.compareAndSetWith("current", "v0", "v2", effects)).toBe(false);
+      expect(await s.range("history", 0, -1)).toEqual([]);
+      expect(await s.hgetall("index")).toEqual({});
+
+      await s.hset("index", { "prod:a": "id-0", "staging:a": "kept" });
+      expect(await s.compareAndSetWith("current", "v1", "v2", effects)).toBe(true);
+      expect(await s.get("current")).toBe("v2");
+      expect(await s.range("history", 0, -1)).toEqual(["old record", 'second {"json": "✓"}']);
+      expect(await s.range("other-list", 0, -1)).toEqual(["x"]);
+      expect(await s.hgetall("index")).toEqual({ "prod:a": "id-1", "dev:a": "id-0", "staging:a": "kept" });
+      expect(sorted(await s.keys(""))).toEqual(["current", "history", "index", "other-list"]);
+    });
+
+    it("compareAndSetWith lets exactly one of 20 concurrent writers win, and only its effects land", async () => {
+      const [a, b] = await openPair(open, name);
+      await a.set("current", "finished");
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? a : b).compareAndSetWith("current", "finished", `new-${i}`, {
+            append: [{ key: "history", value: `replaced-by-${i}` }],
+            hset: [{ key: "index", fields: { f: `new-${i}` } }],
+          }),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect(await b.get("current")).toBe(`new-${winner}`);
+      expect(await b.range("history", 0, -1)).toEqual([`replaced-by-${winner}`]);
+      expect(await a.hgetall("index")).toEqual({ f: `new-${winner}` });
+    });
+
     it("lists logical keys of every kind by prefix, isolated from other store prefixes", async () => {
       const s = await open();
       const other = await open();

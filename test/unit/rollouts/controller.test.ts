@@ -5,8 +5,9 @@ import type { AlertEvent } from "../../../gateway/alerts/alert-event.ts";
 import { readHistory } from "../../../gateway/registry/audit.ts";
 import { createRegistry, type Registry } from "../../../gateway/registry/registry.ts";
 import { createRolloutController, type RolloutController } from "../../../gateway/rollouts/controller.ts";
-import { newRollout, parseRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
-import { CONTROLLER_LEASE, ROLLOUTS_INDEX_KEY, rolloutKey, weightsKey } from "../../../gateway/store/keys.ts";
+import { parseRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
+import { createRolloutService, type StartRollout } from "../../../gateway/rollouts/rollout-service.ts";
+import { CONTROLLER_LEASE, rolloutKey, weightsKey } from "../../../gateway/store/keys.ts";
 import type { Store } from "../../../gateway/store/store.ts";
 import type { Clock } from "../../../gateway/support/clock.ts";
 import { silentLogger } from "../../../gateway/support/logger.ts";
@@ -43,7 +44,7 @@ interface World {
   readonly alerts: AlertEvent[];
   readonly writer: AggregateWriter;
   controller(owner?: string, store?: Store): RolloutController;
-  start(env: string, overrides?: Partial<Parameters<typeof newRollout>[0]>): Promise<RolloutRecord>;
+  start(env: string, overrides?: Partial<StartRollout>): Promise<RolloutRecord>;
   record(env: string): Promise<RolloutRecord>;
   /** `users` new users, one request each, split by the weights in the store; `canaryFails` of canary calls fail. */
   traffic(env: string, users: number, canaryFails?: number): Promise<void>;
@@ -87,23 +88,16 @@ async function world(backend: Backend): Promise<World> {
         leaseMs: 60_000,
       }),
     async start(env, overrides = {}) {
-      const r = newRollout(
-        {
-          id: `r-${env}`,
-          prompt: NAME,
-          env,
-          stable_version: STABLE,
-          canary_version: CANARY,
-          hold_ms: 10 * MINUTE_MS,
-          min_users: 20,
-          created_by: "alice",
-          ...overrides,
-        },
-        clock.now(),
-      );
-      await store.set(KEY(env), JSON.stringify(r));
-      await store.hset(ROLLOUTS_INDEX_KEY, { [`${env}:${NAME}`]: r.id });
-      return r;
+      const service = createRolloutService({ store, registry, clock, newId: () => `r-${env}` });
+      return service.start({
+        name: NAME,
+        version: CANARY,
+        env,
+        holdMs: 10 * MINUTE_MS,
+        minUsers: 20,
+        by: "alice",
+        ...overrides,
+      });
     },
     async record(env) {
       const r = parseRollout((await store.get(KEY(env))) ?? "");
@@ -247,8 +241,8 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
     expect(await w.store.hgetall(weightsKey("staging", NAME))).toEqual({ [STABLE]: "50", [CANARY]: "50" });
     expect(w.alerts.at(-1)).toMatchObject({ type: "paused", verdict: "operator" });
     // A weights key of another type reads as unreadable weights: paused too, never a crash.
-    await w.start("dev", { id: "r-dev" });
     await w.registry.promote(NAME, STABLE, "dev", { approvedBy: "test" });
+    await w.start("dev");
     await c.tick();
     await w.store.del(weightsKey("dev", NAME));
     await w.store.set(weightsKey("dev", NAME), "not a hash");
