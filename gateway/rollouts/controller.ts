@@ -2,11 +2,19 @@
 // every active rollout (machine.ts `reconcile` on what the store shows), writes the new record with a fenced
 // compare-and-set, then carries out the actions: weights (fenced), the label's promotion through the registry's
 // own promote, audit entries, alerts. Every replica reads the records, for its metrics; only the leader acts.
+// The leader also runs the production-regression check (stats/regression-watch.ts) of every live version every
+// few minutes, and sends its alerts.
 // No HTTP here: the `controller` verb (cli/controller.ts) runs it and serves its probes and metrics.
 import type { AlertEvent } from "../alerts/alert-event.ts";
 import { appendAudit, notifyChange } from "../registry/audit.ts";
+import { ENVIRONMENTS } from "../registry/environments.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryError } from "../registry/registry-error.ts";
+import {
+  REGRESSION_WATCH_DEFAULTS,
+  watchRegressions,
+  type RegressionWatchSettings,
+} from "../stats/regression-watch.ts";
 import { CONTROLLER_LEASE, rolloutKey, weightsKey } from "../store/keys.ts";
 import type { FencedWrite, Lease, Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
@@ -25,7 +33,7 @@ export interface AlertSink {
 
 export interface ControllerOptions {
   readonly store: Store;
-  readonly registry: Pick<Registry, "label" | "promote">;
+  readonly registry: Pick<Registry, "label" | "promote" | "names" | "evals">;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Null: alerts are not sent (no ALERT_WEBHOOK_URL). */
@@ -34,7 +42,14 @@ export interface ControllerOptions {
   readonly owner: string;
   /** The lease's time to live; renewed at every tick, so it must be longer than the interval. */
   readonly leaseMs: number;
+  /**
+   * The production-regression check of every prompt's live versions: how often (default every 5 minutes) and with
+   * what settings; null turns it off.
+   */
+  readonly regressions?: { readonly everyMs: number; readonly settings?: RegressionWatchSettings } | null;
 }
+
+export const REGRESSION_CHECK_EVERY_MS = 5 * 60_000;
 
 /** How one look at one rollout ended. */
 export type LookOutcome =
@@ -107,6 +122,8 @@ async function readWeightsHash(store: Store, key: string): Promise<Record<string
 
 export function createRolloutController(opts: ControllerOptions): RolloutController {
   const { store, registry, clock, logger, alerts, owner, leaseMs } = opts;
+  const regressions = opts.regressions === undefined ? { everyMs: REGRESSION_CHECK_EVERY_MS } : opts.regressions;
+  let lastRegressionCheck: number | null = null;
   let lease: Lease | null = null;
   let rollouts: RolloutRecord[] = [];
   let lastReadAt: number | null = null;
@@ -248,6 +265,30 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
     return { ...base, outcome, to: next.state };
   };
 
+  /**
+   * Every live version (each prompt's label on each environment) against its own baseline; new regressions are
+   * alerted once (the watch keeps which are open in the store). One prompt's failure does not stop the others.
+   */
+  const checkRegressions = async (): Promise<void> => {
+    if (regressions === null) return;
+    const now = clock.now();
+    if (lastRegressionCheck !== null && now - lastRegressionCheck < regressions.everyMs) return;
+    lastRegressionCheck = now;
+    const settings = regressions.settings ?? REGRESSION_WATCH_DEFAULTS;
+    for (const name of await registry.names()) {
+      for (const env of ENVIRONMENTS) {
+        try {
+          const result = await watchRegressions(store, registry, name, env, now, settings);
+          for (const event of result.alerts) alerts?.send(event);
+          if (result.alerts.length > 0)
+            logger.warn("production regression", { prompt: name, env, metrics: result.alerts.map((a) => a.metric) });
+        } catch (err) {
+          logger.warn("production-regression check failed", { prompt: name, env, error: errorText(err) });
+        }
+      }
+    }
+  };
+
   const tick = async (): Promise<TickReport> => {
     await holdLease();
     let entries: { key: string; raw: string | null }[];
@@ -267,6 +308,13 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       } catch (err) {
         logger.warn("rollout not reconciled; trying again at the next tick", { key, error: errorText(err) });
         looks.push({ key, id: null, outcome: "error", from: null, to: null });
+      }
+    }
+    if (lease !== null) {
+      try {
+        await checkRegressions();
+      } catch (err) {
+        logger.warn("production-regression check not run", { error: errorText(err) });
       }
     }
     // What the metrics show: the records as they stand after this tick's writes.

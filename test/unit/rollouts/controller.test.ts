@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { AlertEvent } from "../../../gateway/alerts/alert-event.ts";
 import { readHistory } from "../../../gateway/registry/audit.ts";
 import { createRegistry, type Registry } from "../../../gateway/registry/registry.ts";
-import { createRolloutController, type RolloutController } from "../../../gateway/rollouts/controller.ts";
+import {
+  createRolloutController,
+  type ControllerOptions,
+  type RolloutController,
+} from "../../../gateway/rollouts/controller.ts";
+import { REGRESSION_WATCH_DEFAULTS } from "../../../gateway/stats/regression-watch.ts";
 import { parseRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
 import { createRolloutService, type StartRollout } from "../../../gateway/rollouts/rollout-service.ts";
 import { CONTROLLER_LEASE, rolloutKey, weightsKey } from "../../../gateway/store/keys.ts";
@@ -43,11 +48,11 @@ interface World {
   readonly registry: Registry;
   readonly alerts: AlertEvent[];
   readonly writer: AggregateWriter;
-  controller(owner?: string, store?: Store): RolloutController;
+  controller(owner?: string, store?: Store, regressions?: ControllerOptions["regressions"]): RolloutController;
   start(env: string, overrides?: Partial<StartRollout>): Promise<RolloutRecord>;
   record(env: string): Promise<RolloutRecord>;
   /** `users` new users, one request each, split by the weights in the store; `canaryFails` of canary calls fail. */
-  traffic(env: string, users: number, canaryFails?: number): Promise<void>;
+  traffic(env: string, users: number, canaryFails?: number, stableFails?: number): Promise<void>;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -77,7 +82,7 @@ async function world(backend: Backend): Promise<World> {
     registry,
     alerts,
     writer,
-    controller: (owner = "c1", on = store) =>
+    controller: (owner = "c1", on = store, regressions = null) =>
       createRolloutController({
         store: on,
         registry: createRegistry(on, clock),
@@ -86,6 +91,7 @@ async function world(backend: Backend): Promise<World> {
         alerts: { send: (e) => alerts.push(e) > 0 },
         owner,
         leaseMs: 60_000,
+        regressions,
       }),
     async start(env, overrides = {}) {
       const service = createRolloutService({ store, registry, clock, newId: () => `r-${env}` });
@@ -104,13 +110,13 @@ async function world(backend: Backend): Promise<World> {
       if (r === null) throw new Error("no rollout record");
       return r;
     },
-    async traffic(env, users, canaryFails = 0) {
+    async traffic(env, users, canaryFails = 0, stableFails = 0) {
       const weights = await store.hgetall(weightsKey(env, NAME));
       const share = Number(weights[CANARY] ?? 0);
       for (let i = 0; i < users; i++) {
         const u = nextUser++;
         const canary = u % 100 < share;
-        const failed = canary && (u % 1000) / 1000 < canaryFails;
+        const failed = (u % 1000) / 1000 < (canary ? canaryFails : stableFails);
         const at = clock.now();
         writer.record(
           {
@@ -290,6 +296,28 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
     await b.tick();
     const r = await w.record("staging");
     expect(r).toMatchObject({ state: "step", step_index: 0, fencing_token: b.status().fence });
+  });
+
+  it("as leader, checks live versions against their baseline every few minutes and alerts a regression once", async () => {
+    const w = await world(make());
+    // The staging label moved to 1.0.0 at T0; the baseline is its first hour (1% errors), checked every 5 minutes.
+    const settings = { ...REGRESSION_WATCH_DEFAULTS, baselineMs: 60 * MINUTE_MS, windowMs: 10 * MINUTE_MS };
+    const c = w.controller("c1", w.store, { everyMs: 5 * MINUTE_MS, settings });
+    const standby = w.controller("c2", w.store, { everyMs: 5 * MINUTE_MS, settings });
+    for (let m = 0; m < 60; m++, w.clock.t += MINUTE_MS) await w.traffic("staging", 20, 0, 0.01);
+    // Then 30% of calls fail, for 9 minutes of the current 10-minute window.
+    for (let m = 0; m < 9; m++, w.clock.t += MINUTE_MS) await w.traffic("staging", 40, 0, 0.3);
+    await c.tick();
+    await standby.tick();
+    const regressions = (): AlertEvent[] => w.alerts.filter((a) => a.type === "production_regression");
+    expect(regressions()).toHaveLength(1);
+    expect(regressions()[0]).toMatchObject({ prompt: NAME, env: "staging", metric: "error_rate", verdict: "worse" });
+    // Open regressions are kept in the store: later checks, by this leader or a new one, do not alert again.
+    w.clock.t += 5 * MINUTE_MS;
+    await c.tick();
+    await c.release();
+    await standby.tick();
+    expect(regressions()).toHaveLength(1);
   });
 
   it("a leader that died between writing the record and the weights: its successor writes them again", async () => {
