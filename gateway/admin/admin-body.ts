@@ -29,6 +29,9 @@ export const promoteBody = z.strictObject({
   force: z.boolean().optional(),
 });
 
+/** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by weights-ops. */
+export const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
+
 export const rollbackBody = z.strictObject({ env: z.enum(ENVIRONMENTS), actor: who.optional() });
 
 export const renderBody = z.strictObject({
