@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
 import { createAdminRoutes } from "./admin/admin-routes.ts";
+import { createConsoleRoutes } from "./console/console-routes.ts";
 import type { Deps } from "./deps.ts";
 import type { AppEnv } from "./http/context.ts";
 import { OpenStreams } from "./http/open-streams.ts";
@@ -142,6 +143,8 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
   });
   app.all("/v1/*", passthroughRoute(deps, services));
   app.route("/admin", createAdminRoutes(deps));
+  // The console only where the admin API it calls is on: without ADMIN_TOKEN, /console is an unknown route.
+  if (deps.settings.adminToken !== undefined) app.route("/console", createConsoleRoutes());
   return app;
 }
 

@@ -18,7 +18,7 @@ import {
 const LAYERS: readonly (readonly string[])[] = [
   ["main.ts", "cli"], // entry: the command line
   ["compose.ts", "server.ts", "app.ts", "deps.ts"], // composition: Deps from the environment, the app, serving
-  ["admin", "proxy"], // routes: /admin, /v1 (with the stages only the proxy uses)
+  ["admin", "console", "proxy"], // routes: /admin, /console, /v1 (with the stages only the proxy uses)
   ["http", "catalog"], // request plumbing and the prompt stage of the request path
   ["rollouts", "evals", "stats", "registry", "split", "prompts", "feedback"], // domain
   ["alerts", "telemetry", "store", "providers"], // what the gateway talks to: alert webhooks, spans and metrics, the store, providers

@@ -139,6 +139,16 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
     ["evaluator", "--interval-ms", "0"],
     ["evaluator", "--json", "--once", "now"],
   ],
+  rollout: [
+    ["rollout"],
+    ["rollout", "begin", P],
+    ["rollout", "start", P, "--env", "prod"],
+    ["rollout", "status", P],
+    ["rollout", "start", P, "1.1.0", "--env", "prod", "--hold", "30"],
+    ["rollout", "start", P, "1.1.0", "--env", "prod", "--steps", "5;25"],
+    ["rollout", "pause", P, "--env", "prod", "--steps", "5"],
+    ["rollout", "list", "--env", "canary"],
+  ],
   restore: [
     ["restore"],
     ["restore", "extra", "--from-files", "config/prompts"],
@@ -191,6 +201,10 @@ const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, str
     argv: ["eval", `${P}@1.1.0`, "--model", "mock/echo"],
     error: /^promptgate eval: .*evals\/greeter\.yaml: cannot read the suite \(ENOENT\)/,
   },
+  rollout: {
+    argv: ["rollout", "start", P, "1.1.0", "--env", "prod"],
+    error: /^promptgate rollout: greeter has no prod label/,
+  },
   restore: {
     argv: ["restore", "--from-snapshot", "{dir}/nowhere.json"],
     error: /^promptgate restore: cannot read the snapshot file .*nowhere\.json: ENOENT/,
@@ -211,6 +225,7 @@ const VALID: Record<string, readonly string[]> = {
   weights: ["weights", P, "--env", "prod"],
   stats: ["stats", P, "--env", "prod"],
   eval: ["eval", `${P}@1.0.0`, "--model", "mock/echo"],
+  rollout: ["rollout", "list"],
   restore: ["restore", "--from-files", "config/prompts"],
 };
 

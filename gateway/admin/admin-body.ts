@@ -29,6 +29,9 @@ export const promoteBody = z.strictObject({
   force: z.boolean().optional(),
 });
 
+/** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by weights-ops. */
+export const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
+
 export const rollbackBody = z.strictObject({ env: z.enum(ENVIRONMENTS), actor: who.optional() });
 
 export const renderBody = z.strictObject({
@@ -54,7 +57,17 @@ function parseJson(text: string): unknown {
 
 /** The body as JSON, validated by `schema`. */
 export async function jsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
-  const result = schema.safeParse(parseJson(await readText(c)));
+  return validated(schema, parseJson(await readText(c)));
+}
+
+/** As `jsonBody`, but an empty body reads as `{}` (for bodies whose fields are all optional). */
+export async function optionalJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const text = await readText(c);
+  return validated(schema, text.trim() === "" ? {} : parseJson(text));
+}
+
+function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.map(String).join(".") ?? "";

@@ -1,7 +1,6 @@
 // The admin API mounted at /admin: the registry over JSON, with the same operations and rules as the
 // CLI (both go through prompt-ops and the registry). Errors are thrown; app.onError renders them.
 import { Hono, type Context } from "hono";
-import { z } from "zod";
 import type { Settings } from "../config/settings.ts";
 import type { AppEnv } from "../http/context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
@@ -22,11 +21,10 @@ import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
 import type { Scrubber } from "../support/scrubber.ts";
 import { adminAuth } from "./admin-auth.ts";
-import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody } from "./admin-body.ts";
+import { actorOf, jsonBody, promoteBody, promptFileBody, renderBody, rollbackBody, weightsBody } from "./admin-body.ts";
 import { restoreRoute } from "./restore-route.ts";
-
-/** `{ "weights": { "1.0.0": 90, "1.1.0": 10 } }`; `{}` stops the canary. Values are checked by setWeights. */
-const weightsBody = z.strictObject({ weights: z.record(z.string().min(1), z.number()) });
+import { registerRolloutRoutes } from "./rollout-routes.ts";
+import { createViewRoutes } from "./view-routes.ts";
 
 /** What the admin API works on: the store (through the registry), the clock, the log and three settings. */
 export interface AdminDeps {
@@ -156,6 +154,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono<AppEnv> {
   });
 
   admin.post("/registry/restore", restoreRoute(deps));
+
+  registerRolloutRoutes(admin, { store: deps.store, clock: deps.clock, logger, registry, who });
+  admin.route("/", createViewRoutes(deps, registry));
 
   admin.post("/render", async (c) => {
     const body = await jsonBody(c, renderBody);

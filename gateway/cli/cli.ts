@@ -11,6 +11,7 @@ import { emit, oneLine, table } from "./output.ts";
 import { history, list, push, show } from "./registry-verbs.ts";
 import { promote, rollback } from "./release-verbs.ts";
 import { restore } from "./restore-verb.ts";
+import { rollout } from "./rollout-verb.ts";
 import { stats } from "./stats-verb.ts";
 import { helpText } from "./verb.ts";
 import { packageVersion } from "./version.ts";
@@ -157,6 +158,7 @@ export const VERBS: readonly Verb[] = [
   weights,
   evalVerb,
   stats,
+  rollout,
   restore,
 ];
 

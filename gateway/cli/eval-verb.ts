@@ -256,6 +256,7 @@ export const evalVerb: Verb = {
           metrics: run.metrics,
           gate: run.gate,
           by,
+          worst_cases: reportMod.worstCases(report),
         });
         evalId = record.id;
       }

@@ -1,6 +1,7 @@
 // The report of an eval run: one JSON-ready object (the run, its worst cases, its grader errors and the
 // baseline comparison), and what each `--output` extension writes from it (report-markdown.ts,
 // report-html.ts, report-junit.ts).
+import { WORST_CASE_TEXT, type WorstCase } from "../registry/eval-records.ts";
 import type { AssertionResult } from "./types.ts";
 import type { CaseRun, EvalRun } from "./runner.ts";
 
@@ -179,6 +180,23 @@ export function gateRows(r: EvalReport): string[][] {
 
 /** A case of the report by id. */
 export const caseById = (r: EvalReport, id: string): CaseRun => r.cases.find((c) => c.id === id)!;
+
+/** The worst cases as the eval record keeps them: variables, output and reason cut to WORST_CASE_TEXT. */
+export function worstCases(r: EvalReport): WorstCase[] {
+  const cut = (s: string): string => (s.length > WORST_CASE_TEXT ? `${s.slice(0, WORST_CASE_TEXT - 3)}...` : s);
+  return r.worst.map((id) => {
+    const c = caseById(r, id);
+    const res = c.candidate.result;
+    return {
+      case_id: id,
+      score: res?.score ?? null,
+      passed: res?.pass ?? null,
+      vars: cut(JSON.stringify(c.vars)),
+      output: cut(c.candidate.output ?? ""),
+      reason: cut(res?.reason ?? ""),
+    };
+  });
+}
 
 /** How a case ended, in words. */
 export const caseVerdict = (pass: boolean | null): string => (pass === null ? "undecided" : pass ? "passed" : "failed");

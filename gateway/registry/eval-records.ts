@@ -20,6 +20,21 @@ export interface EvalMetricSummary {
 /** The paired regression gate's result (evals/gate.ts `GateResult`); the registry only reads `passed`. */
 export type EvalGateSummary = { readonly passed: boolean; readonly [key: string]: unknown };
 
+/** One of a run's lowest-scoring cases, cut short to keep the record a summary. */
+export interface WorstCase {
+  readonly case_id: string;
+  readonly score: number | null;
+  /** null: grader errors left it undecided. */
+  readonly passed: boolean | null;
+  /** The variables as one line of JSON, the output and the grading's reason, each at most WORST_CASE_TEXT long. */
+  readonly vars: string;
+  readonly output: string;
+  readonly reason: string;
+}
+
+/** How many characters of a worst case's variables, output and reason a record keeps. */
+export const WORST_CASE_TEXT = 300;
+
 export interface EvalRecord {
   /** Assigned by the registry when the record is stored. */
   readonly id: string;
@@ -49,6 +64,8 @@ export interface EvalRecord {
   readonly gate: EvalGateSummary | null;
   /** Who ran it. */
   readonly by: string;
+  /** The lowest-scoring cases, lowest first (records written before they were kept have none). */
+  readonly worst_cases?: readonly WorstCase[];
 }
 
 /** What the runner hands to `recordEval`: everything but the id. */
@@ -75,6 +92,15 @@ const metricSummarySchema = z.strictObject({
   pass_rate: z.number().min(0).max(1).nullable(),
 }) satisfies z.ZodType<EvalMetricSummary>;
 
+const worstCaseSchema = z.strictObject({
+  case_id: z.string(),
+  score: z.number().nullable(),
+  passed: z.boolean().nullable(),
+  vars: z.string().max(WORST_CASE_TEXT),
+  output: z.string().max(WORST_CASE_TEXT),
+  reason: z.string().max(WORST_CASE_TEXT),
+}) satisfies z.ZodType<WorstCase>;
+
 const newEvalRecordShape = {
   prompt: z.string().min(1),
   version: z.string().min(1),
@@ -92,6 +118,7 @@ const newEvalRecordShape = {
   metrics: z.record(z.string().min(1), metricSummarySchema),
   gate: z.looseObject({ passed: z.boolean() }).nullable(),
   by: z.string().min(1),
+  worst_cases: z.array(worstCaseSchema).max(20).exactOptional(),
 };
 
 export const newEvalRecordSchema = z.strictObject(newEvalRecordShape) satisfies z.ZodType<NewEvalRecord>;

@@ -58,6 +58,31 @@ export interface PromoteResult {
   readonly evalId?: string;
 }
 
+/** One promotion rule's verdict: `not_required` when it does not apply to this environment or prompt. */
+export interface GateVerdict {
+  readonly gate: PromotionGate;
+  readonly status: "passed" | "refused" | "not_required";
+  /** In words: why it passed, why it refuses, or why it does not apply. */
+  readonly message: string;
+  /** The eval rule: the record it relies on (passed) or the one that refuses (a failing run). */
+  readonly evalId?: string;
+}
+
+export interface PromotionCheck {
+  readonly name: string;
+  readonly version: string;
+  readonly env: Environment;
+  /** Where the label points now; null when it points nowhere yet. */
+  readonly from: string | null;
+  /** False when the label already points at the version: promoting would write nothing. */
+  readonly changes: boolean;
+  /** True when `promote` without force would go through. */
+  readonly allowed: boolean;
+  /** True when it would go through only with force (some rule refuses). */
+  readonly needsForce: boolean;
+  readonly gates: readonly GateVerdict[];
+}
+
 export interface RollbackResult {
   readonly from: string;
   readonly to: string;
@@ -74,6 +99,16 @@ export interface Registry {
   label(name: string, env: string): Promise<Label | null>;
   labels(name: string): Promise<Record<Environment, Label | null>>;
   promote(name: string, version: string, env: string, opts: PromoteOptions): Promise<PromoteResult>;
+  /**
+   * What `promote` would decide now, without writing: each promotion rule with its verdict, and whether the
+   * promotion would go through (or only with force). 404 for an unregistered version, as `promote`.
+   */
+  checkPromotion(
+    name: string,
+    version: string,
+    env: string,
+    opts?: Pick<PromoteOptions, "suite">,
+  ): Promise<PromotionCheck>;
   rollback(name: string, env: string, opts: { readonly actor: string }): Promise<RollbackResult>;
   /** The audit history of `name`, oldest first. */
   history(name: string): Promise<AuditEntry[]>;
@@ -173,48 +208,36 @@ export function createRegistry(store: Store, clock: Clock): Registry {
       return out;
     },
 
+    async checkPromotion(name, version, env, opts = {}) {
+      assertEnvironment(env);
+      const d = await decide(name, version, env, opts.suite);
+      const refused = d.gates.some((g) => g.refusal !== null);
+      return {
+        name,
+        version,
+        env,
+        from: d.current?.version ?? null,
+        changes: d.current?.version !== version,
+        allowed: d.current?.version === version || !refused,
+        needsForce: d.current?.version !== version && refused,
+        gates: d.gates.map((g) => g.verdict),
+      };
+    },
+
     async promote(name, version, env, opts) {
       assertEnvironment(env);
       assertPresent(opts.approvedBy, "approved_by");
       const key = labelKey(env, name);
-      // One read for everything the decision depends on; the compare-and-set below guards the label.
-      const [versionRaw, currentRaw = null, stagingRaw] = await store.mget([
-        versionKey(name, version),
-        key,
-        labelKey("staging", name),
-      ]);
-      if (versionRaw == null) {
-        throw new RegistryError("not_found", `prompt ${name} has no registered version ${version}`, {
-          field: "version",
-        });
-      }
-      // An unreadable stored label (hand-edited) is replaced: the compare-and-set still guards it.
-      const current = currentRaw === null ? null : parseLabelRecord(currentRaw);
+      const { currentRaw, current, gates } = await decide(name, version, env, opts.suite);
       if (current?.version === version) return { changed: false, from: version, to: version, forced: false };
 
       const forcedPast: PromotionGate[] = [];
-      if (env === "prod") {
-        const staging = stagingRaw == null ? null : parseLabelRecord(stagingRaw);
-        if (!staging?.everOn.includes(version)) {
-          if (opts.force !== true) {
-            throw new RegistryError(
-              "conflict",
-              `${name}@${version} has never been on staging: promote it to staging first, or force the promotion`,
-              { field: "version" },
-            );
-          }
-          forcedPast.push("staging");
-        }
+      for (const g of gates) {
+        if (g.refusal === null) continue;
+        if (opts.force !== true) throw g.refusal;
+        forcedPast.push(g.verdict.gate);
       }
-      let evalId: string | undefined;
-      if (env === "staging" || env === "prod") {
-        const stored = parsePromptVersion(versionRaw);
-        const refusal = stored === null ? null : await evalRefusal(name, version, stored.hash, opts.suite);
-        if (refusal !== null && typeof refusal !== "string") {
-          if (opts.force !== true) throw refusal;
-          forcedPast.push("eval");
-        } else if (typeof refusal === "string") evalId = refusal;
-      }
+      const evalId = gates.find((g) => g.verdict.gate === "eval" && g.verdict.status === "passed")?.verdict.evalId;
       const forced = forcedPast.length > 0;
 
       const next: LabelRecord = {
@@ -343,43 +366,140 @@ export function createRegistry(store: Store, clock: Clock): Registry {
     },
   };
 
+  interface Gate {
+    readonly verdict: GateVerdict;
+    /** What `promote` throws unless forced; null when the rule lets the promotion through. */
+    readonly refusal: RegistryError | null;
+  }
+
+  /**
+   * One read for everything a promotion of `version` to `env` depends on, and each rule's verdict: the staging
+   * rule (prod only: the version was on staging once) and the eval rule (staging and prod, prompts with a suite).
+   * `currentRaw` is what the label's compare-and-set compares with.
+   */
+  async function decide(
+    name: string,
+    version: string,
+    env: Environment,
+    suite: PromoteOptions["suite"],
+  ): Promise<{ currentRaw: string | null; current: LabelRecord | null; gates: Gate[] }> {
+    const [versionRaw, currentRaw = null, stagingRaw] = await store.mget([
+      versionKey(name, version),
+      labelKey(env, name),
+      labelKey("staging", name),
+    ]);
+    if (versionRaw == null) {
+      throw new RegistryError("not_found", `prompt ${name} has no registered version ${version}`, {
+        field: "version",
+      });
+    }
+    // An unreadable stored label (hand-edited) is replaced: the compare-and-set still guards it.
+    const current = currentRaw === null ? null : parseLabelRecord(currentRaw);
+    const gates: Gate[] = [];
+    if (env === "prod") {
+      const staging = stagingRaw == null ? null : parseLabelRecord(stagingRaw);
+      const onStaging = staging?.everOn.includes(version) === true;
+      const message = onStaging
+        ? `${name}@${version} has been on staging`
+        : `${name}@${version} has never been on staging: promote it to staging first, or force the promotion`;
+      gates.push({
+        verdict: { gate: "staging", status: onStaging ? "passed" : "refused", message },
+        refusal: onStaging ? null : new RegistryError("conflict", message, { field: "version" }),
+      });
+    } else {
+      gates.push({
+        verdict: {
+          gate: "staging",
+          status: "not_required",
+          message: "only promotions to prod must have been on staging",
+        },
+        refusal: null,
+      });
+    }
+    if (env === "staging" || env === "prod") {
+      const stored = parsePromptVersion(versionRaw);
+      const refusal = stored === null ? null : await evalRefusal(name, version, stored.hash, suite);
+      if (refusal === null) {
+        gates.push({
+          verdict: { gate: "eval", status: "not_required", message: `${name} has no evaluation suite` },
+          refusal: null,
+        });
+      } else if (typeof refusal === "string") {
+        gates.push({
+          verdict: {
+            gate: "eval",
+            status: "passed",
+            message: `${name}@${version} passed its latest evaluation on the current suite (eval ${refusal})`,
+            evalId: refusal,
+          },
+          refusal: null,
+        });
+      } else {
+        gates.push({
+          verdict: {
+            gate: "eval",
+            status: "refused",
+            message: refusal.error.message,
+            ...(refusal.evalId === undefined ? {} : { evalId: refusal.evalId }),
+          },
+          refusal: refusal.error,
+        });
+      }
+    } else {
+      gates.push({
+        verdict: { gate: "eval", status: "not_required", message: "promotions to dev are not gated on evaluations" },
+        refusal: null,
+      });
+    }
+    return { currentRaw, current, gates };
+  }
+
   /**
    * The eval rule of a promotion to staging or prod: null when the prompt has no suite; the id of the passing
-   * record it relies on; or the refusal to throw (unless forced).
+   * record it relies on; or the refusal to throw (unless forced), with the failing record's id when one decided.
    */
   async function evalRefusal(
     name: string,
     version: string,
     contentHash: string,
     told: PromoteOptions["suite"],
-  ): Promise<string | RegistryError | null> {
+  ): Promise<string | { readonly error: RegistryError; readonly evalId?: string } | null> {
     const held = await registry.suite(name);
     if (told === undefined && held === null) return null;
     const suiteHash = told?.hash ?? held?.hash ?? null;
     const run = `run \`promptgate eval ${name}@${version}\`, or force the promotion`;
     if (suiteHash === null) {
-      return new RegistryError(
-        "conflict",
-        `${name} has an evaluation suite but no eval run was recorded for it: ${run}`,
-        { field: "version" },
-      );
+      return {
+        error: new RegistryError(
+          "conflict",
+          `${name} has an evaluation suite but no eval run was recorded for it: ${run}`,
+          {
+            field: "version",
+          },
+        ),
+      };
     }
     const record = decidingRecord(await registry.evals(name), contentHash, suiteHash);
     if (record === null) {
-      return new RegistryError(
-        "conflict",
-        `${name}@${version} has no eval record for its content (hash ${contentHash}) on the current suite ` +
-          `(hash ${suiteHash}): ${run}`,
-        { field: "version" },
-      );
+      return {
+        error: new RegistryError(
+          "conflict",
+          `${name}@${version} has no eval record for its content (hash ${contentHash}) on the current suite ` +
+            `(hash ${suiteHash}): ${run}`,
+          { field: "version" },
+        ),
+      };
     }
     if (!record.passed) {
-      return new RegistryError(
-        "conflict",
-        `${name}@${version} failed its latest evaluation on the current suite (eval ${record.id}, ` +
-          `${record.finished_at}): fix it and ${run}`,
-        { field: "version" },
-      );
+      return {
+        error: new RegistryError(
+          "conflict",
+          `${name}@${version} failed its latest evaluation on the current suite (eval ${record.id}, ` +
+            `${record.finished_at}): fix it and ${run}`,
+          { field: "version" },
+        ),
+        evalId: record.id,
+      };
     }
     return record.id;
   }

@@ -60,21 +60,27 @@ export async function getWeights(store: Store, registry: Registry, name: string,
 }
 
 /**
- * Replaces the hash with `weights` (version -> non-negative integer); an empty map stops the canary
- * (the hash is deleted: 100% to the label). Refuses, with every reason, whatever the gateway would
- * ignore. Records an audit entry and wakes the replicas.
+ * The split `weights` would give `name` on `env`, checked with the rules `setWeights` applies, without writing:
+ * a RegistryError (invalid) with every reason the gateway would ignore them, as `setWeights` refuses them.
  */
-export async function setWeights(
-  store: Store,
+export async function checkWeights(
   registry: Registry,
-  clock: Clock,
   name: string,
   env: string,
   weights: Readonly<Record<string, number>>,
-  actor: string,
-): Promise<WeightsChange> {
+): Promise<WeightsView> {
+  const p = await proposal(registry, name, env, weights);
+  return view(name, p.environment, p.stable, p.known, p.next);
+}
+
+/** The proposal as the hash would hold it, refused (RegistryError) unless every replica would serve it. */
+async function proposal(
+  registry: Registry,
+  name: string,
+  env: string,
+  weights: Readonly<Record<string, number>>,
+): Promise<{ environment: Environment; stable: string; known: Set<string>; next: Record<string, string> }> {
   const environment = environmentOf(env);
-  if (actor.trim() === "") throw new RegistryError("invalid", "actor must not be empty", { field: "actor" });
   const [versions, label] = await Promise.all([registry.versions(name), registry.label(name, environment)]);
   if (versions.length === 0) throw unknownPrompt(name);
   if (label === null) {
@@ -101,6 +107,26 @@ export async function setWeights(
       field: "weights",
     });
   }
+  return { environment, stable: label.version, known, next };
+}
+
+/**
+ * Replaces the hash with `weights` (version -> non-negative integer); an empty map stops the canary
+ * (the hash is deleted: 100% to the label). Refuses, with every reason, whatever the gateway would
+ * ignore. Records an audit entry and wakes the replicas.
+ */
+export async function setWeights(
+  store: Store,
+  registry: Registry,
+  clock: Clock,
+  name: string,
+  env: string,
+  weights: Readonly<Record<string, number>>,
+  actor: string,
+): Promise<WeightsChange> {
+  environmentOf(env);
+  if (actor.trim() === "") throw new RegistryError("invalid", "actor must not be empty", { field: "actor" });
+  const { environment, stable, known, next } = await proposal(registry, name, env, weights);
 
   const key = weightsKey(environment, name);
   const previous = sortedRaw(await store.hgetall(key));
@@ -125,7 +151,7 @@ export async function setWeights(
     });
     await notifyChange(store);
   }
-  return { ...view(name, environment, label.version, known, next), changed, previous };
+  return { ...view(name, environment, stable, known, next), changed, previous };
 }
 
 function view(

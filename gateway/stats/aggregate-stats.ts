@@ -141,7 +141,7 @@ export const emptyStats = (version: string): VersionStats => ({
 });
 
 /** Adds one stored minute (a stats hash) into `into`. */
-function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): void {
+export function addMinute(into: VersionStats, hash: Readonly<Record<string, string>>): void {
   const n = (field: string): number => {
     const v = hash[field];
     return v === undefined ? 0 : Number(v);
