@@ -15,6 +15,7 @@ import { systemClock } from "../gateway/support/clock.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { startController, startWebhookReceiver, type WebhookReceiver } from "./support/controller-process.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
+import { cli } from "./support/cli.ts";
 import { startServe } from "./support/serve-process.ts";
 
 const NAME = "greet";
@@ -240,6 +241,38 @@ describe("promptgate controller with a real gateway", () => {
     expect(await controller.exited).toBe(0);
     expect(await r.store.get(CONTROLLER_LEASE.key)).toBeNull();
     expect(controller.stderr()).toContain("released the controller lease");
+  });
+
+  it("follows an operator's rollout pause, resume and abort from the CLI, never overwriting them", async () => {
+    const r = await rig();
+    await startController(FAST, r.env);
+    const rollout = (...args: string[]) => cli(["rollout", ...args], r.env);
+    const key = `${r.prefix}weights:prod:${NAME}`;
+    expect(await rollout("start", NAME, HEALTHY, "--env", "prod", "--hold", "10m", "--by", "alice")).toMatchObject({
+      code: 0,
+    });
+    await vi.waitFor(async () => expect(await r.cli.hgetall(key)).toEqual({ [STABLE]: "95", [HEALTHY]: "5" }), WAIT);
+
+    expect(await rollout("pause", NAME, "--env", "prod", "--by", "bob")).toMatchObject({ code: 0 });
+    await r.cli.hset(key, STABLE, "90", HEALTHY, "10"); // while paused the weights are the operator's
+    expect(await rollout("resume", NAME, "--env", "prod", "--by", "bob")).toMatchObject({ code: 0 });
+    // Resume asks for the step's weights again: the controller writes them and goes on stepping.
+    await vi.waitFor(async () => expect(await r.cli.hgetall(key)).toEqual({ [STABLE]: "95", [HEALTHY]: "5" }), WAIT);
+    expect((await r.record()).state).toBe("step");
+
+    expect(await rollout("abort", NAME, "--env", "prod", "--by", "bob")).toMatchObject({ code: 0 });
+    await vi.waitFor(async () => expect((await r.record()).state).toBe("aborted"), WAIT);
+    expect(await r.cli.hgetall(key)).toEqual({ [STABLE]: "100", [HEALTHY]: "0" });
+    const record = await r.record();
+    expect(record.transitions.map((t) => `${t.by}:${t.to}`)).toEqual([
+      "controller:step",
+      "bob:paused",
+      "bob:step",
+      "bob:rolling_back",
+      "controller:aborted",
+    ]);
+    const status = await rollout("status", NAME, "--env", "prod");
+    expect(status.stdout).toContain("aborted");
   });
 
   it("two controllers on one Redis: one acts; SIGKILL it and the other takes over within the lease, from the recorded step", async () => {
