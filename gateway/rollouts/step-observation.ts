@@ -24,7 +24,7 @@ export async function readStepObservation(
   const window = { env: r.env, name: r.prompt, from: Math.max(started, to - MAX_WINDOW_MS), to };
   const versions = [r.stable_version, r.canary_version];
   const [stats, users] = await Promise.all([
-    readVersionStats(store, window, versions),
+    readVersionStats(store, window, versions, { only: true }),
     readDistinctUsers(store, window, versions),
   ]);
   const side = (version: string) =>
