@@ -273,6 +273,13 @@ describe("promptgate controller with a real gateway", () => {
     ]);
     const status = await rollout("status", NAME, "--env", "prod");
     expect(status.stdout).toContain("aborted");
+    // The CLI sends no alert; the controller that saw each command does, once.
+    await vi.waitFor(
+      () => expect(r.webhook.events.map((e) => e.type)).toEqual(["started", "paused", "resumed", "aborted"]),
+      WAIT,
+    );
+    expect(r.webhook.events.slice(1).map((e) => e.verdict)).toEqual(["operator", "operator", "operator"]);
+    expect(r.webhook.events[3]!.reason).toMatch(/^aborted by bob/);
   });
 
   it("two controllers on one Redis: one acts; SIGKILL it and the other takes over within the lease, from the recorded step", async () => {

@@ -129,6 +129,11 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
   let lastReadAt: number | null = null;
   /** Per rollout id: why its last actions failed (the registry refused the promotion), for the next look. */
   const actionErrors = new Map<string, string>();
+  /**
+   * Per rollout id: how many of its transitions this leader has seen, so that an operator's pause, resume or abort
+   * (written by the CLI or the admin API, which send no alerts) is alerted once, by the leader that sees it.
+   */
+  const seenTransitions = new Map<string, number>();
   /** Unreadable records already logged (by key and value), so a hand-edited record is not logged every tick. */
   const unreadable = new Set<string>();
 
@@ -136,6 +141,44 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
     if (lease === null) return;
     logger.warn("lost the controller lease; stopping until it is held again", { fence: lease.token, why });
     lease = null;
+  };
+
+  /**
+   * Alerts the state changes an operator made since this leader last looked: `paused`, `resumed`, `aborted`. A
+   * rollout seen for the first time (a new leader) is taken as it stands: what happened before is not alerted
+   * again, at the price of an operator's change made while no leader looked.
+   */
+  const alertOperatorChanges = (r: RolloutRecord): void => {
+    const seen = seenTransitions.get(r.id);
+    seenTransitions.set(r.id, r.transitions.length);
+    if (seen === undefined || alerts === null) return;
+    for (const t of r.transitions.slice(seen)) {
+      if (t.by === CONTROLLER_ACTOR) continue;
+      const type =
+        t.to === "paused"
+          ? "paused"
+          : t.to === "step" && t.from === "paused"
+            ? "resumed"
+            : t.to === "rolling_back" || t.to === "aborted"
+              ? "aborted"
+              : null;
+      if (type === null) continue;
+      const event = rolloutAlertEvent(
+        {
+          type,
+          prompt: r.prompt,
+          env: r.env,
+          versions: { stable: r.stable_version, canary: r.canary_version },
+          metric: null,
+          numbers: { step: t.step_index + 1, canary_weight: r.steps[t.step_index] ?? null },
+          verdict: "operator",
+          reason: t.reason,
+          at: t.at,
+        },
+        r,
+      );
+      alerts.send(event);
+    }
   };
 
   /** Keeps the lease (renewal) or takes it when free; the store's failures leave this process a follower. */
@@ -224,6 +267,7 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       return { key, id: null, outcome: "error", from: null, to: null };
     }
     const base = { key, id: record.id, from: record.state };
+    alertOperatorChanges(record);
     if (!isActive(record)) return { ...base, outcome: "unchanged", to: record.state };
     const now = clock.now();
     const [label, weights, step] = await Promise.all([
@@ -251,6 +295,7 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       return { ...base, outcome: "conflict", to: null };
     }
     actionErrors.delete(record.id);
+    seenTransitions.set(record.id, next.transitions.length);
     if (next.state !== record.state) {
       logger.info("rollout moved", {
         prompt: record.prompt,

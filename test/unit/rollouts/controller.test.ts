@@ -233,6 +233,34 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
     expect(w.alerts).toEqual([]);
   });
 
+  it("alerts an operator's pause, resume and abort once, as the leader that sees them", async () => {
+    const w = await world(make());
+    await w.start("staging");
+    const service = createRolloutService({ store: w.store, registry: w.registry, clock: w.clock });
+    const c = w.controller();
+    await c.tick();
+    await service.command(NAME, "staging", "pause", "bob");
+    await c.tick();
+    await service.command(NAME, "staging", "resume", "bob");
+    await c.tick();
+    await c.tick();
+    await service.command(NAME, "staging", "abort", "bob");
+    await c.tick(); // writes the rollback's weights
+    await c.tick(); // reads them back: aborted
+    expect((await w.record("staging")).state).toBe("aborted");
+    expect(w.alerts.map((a) => `${a.type}:${a.verdict}`)).toEqual([
+      "started:info",
+      "paused:operator",
+      "resumed:operator",
+      "aborted:operator",
+    ]);
+    expect(w.alerts[1]!.reason).toMatch(/^paused by bob at step 1 of 4/);
+    // A new leader takes the rollout as it stands: nothing is alerted twice.
+    await c.release();
+    await w.controller("c2").tick();
+    expect(w.alerts).toHaveLength(4);
+  });
+
   it("pauses on a hand edit of the weights, naming it, and leaves them as found", async () => {
     const w = await world(make());
     await w.start("staging");
