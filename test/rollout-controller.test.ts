@@ -14,7 +14,7 @@ import type { Store } from "../gateway/store/store.ts";
 import { systemClock } from "../gateway/support/clock.ts";
 import { silentLogger } from "../gateway/support/logger.ts";
 import { startController, startWebhookReceiver, type WebhookReceiver } from "./support/controller-process.ts";
-import { redisUrl, uniquePrefix } from "./support/redis.ts";
+import { freePort, redisUrl, uniquePrefix } from "./support/redis.ts";
 import { cli } from "./support/cli.ts";
 import { startServe } from "./support/serve-process.ts";
 
@@ -323,5 +323,17 @@ describe("promptgate controller with a real gateway", () => {
     expect(next.step_index).toBeGreaterThanOrEqual(before.step_index);
     expect(after.transitions.filter((t) => t.to === "step" && t.step_index === 0)).toHaveLength(1);
     expect((await r.registry.label(NAME, "prod"))?.version).toBe(HEALTHY);
+  });
+
+  it("stands by while Redis does not answer: alive, not ready, not leader", async () => {
+    const port = await freePort();
+    const controller = await startController(FAST, { REDIS_URL: `redis://:planted-secret@127.0.0.1:${port}` });
+    expect((await fetch(`${controller.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${controller.url}/readyz`)).status).toBe(503);
+    await vi.waitFor(() => expect(controller.stderr()).toContain("controller lease not checked"), WAIT);
+    expect(await controller.metric("promptgate_controller_leader")).toBe(0);
+    expect(controller.stderr()).not.toContain("planted-secret");
+    controller.child.kill("SIGTERM");
+    expect(await controller.exited).toBe(0);
   });
 });
