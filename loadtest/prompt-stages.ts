@@ -17,6 +17,11 @@ import type { PromptSource } from "../gateway/catalog/prompt-source.ts";
 import { promptFor, renderInto, requestVariables } from "../gateway/catalog/request-prompt.ts";
 import { applyPrompt } from "../gateway/prompts/render-request.ts";
 import { resolveVariables } from "../gateway/prompts/variables.ts";
+import { createRequestIdCodec } from "../gateway/feedback/request-id.ts";
+import { newRecord } from "../gateway/telemetry/request-record.ts";
+import { createAggregateWriter } from "../gateway/telemetry/aggregates.ts";
+import { parseGatewayConfig } from "../gateway/config/gateway-config.ts";
+import { openStore } from "../gateway/store/open-store.ts";
 
 const CALLS = 100_000;
 /** The defaults of `limits.json_depth` and `limits.json_members`. */
@@ -49,6 +54,21 @@ const source: PromptSource = {
   health: () => ({ revision: 1, store: "current", behind: null, regressions: 0 }),
   stop: async () => {},
 };
+
+// What a prompted request adds for feedback and the experiments: its signed id, and its counts (users,
+// weights in force) in the per-version aggregates, which a timer writes to the store every second.
+const codec = createRequestIdCodec({ signing: Buffer.alloc(32, 7), previous: [] }, 86_400_000);
+const scratch = await openStore({
+  redisUrl: undefined,
+  statePath: ":memory:",
+  prefix: "stages:",
+  logger: silentLogger,
+});
+const aggregates = createAggregateWriter({
+  store: scratch,
+  logger: silentLogger,
+  options: parseGatewayConfig('routes: [{ match: "*", provider: mock }]', {}).aggregates,
+});
 
 const varsHeader = PROMPT_HEADERS["x-prompt-vars"]!;
 const body = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] };
@@ -87,9 +107,21 @@ for (const ref of ["summarization@1.0.0", "summarization@1.1.0", "entity-extract
   median("render the templates", () => served.compiled.render(vars));
   median("merge into the request body", () => applyPrompt("chat", body, served.version, rendered));
   median("serialise the upstream body", () => upstreamBody(req, raw, merged, merged.model));
+  const claims = { env: "prod", prompt: served.version.name, version: served.version.version, variant: served.variant };
+  median("issue the signed request id", () => codec.issue({ ...claims, segment: null, issuedAt: Date.now() }));
+  const rec = Object.assign(newRecord(Date.now()), claims, {
+    environment: "prod",
+    userHash: served.userHash,
+    splitShares: served.shares,
+  });
+  median("count it in the aggregates", () => aggregates.record(rec, 200, Date.now()));
   median("all of the above", () => {
     const s = promptFor(source, ref, "prod", "loadtest-user")!;
     const out = renderInto("chat", body, s, header, JSON_LIMITS);
+    codec.issue({ ...claims, segment: null, issuedAt: Date.now() });
+    aggregates.record(rec, 200, Date.now());
     return upstreamBody(req, raw, out, out.model);
   });
 }
+await aggregates.stop();
+await scratch.close();

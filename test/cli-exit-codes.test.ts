@@ -123,6 +123,15 @@ const USAGE: Record<string, readonly (readonly string[])[]> = {
     ["eval", P, "--suite", ""],
     ["eval", P, "--actor", ""],
   ],
+  controller: [
+    ["controller", "extra"],
+    ["controller", "--json"],
+    ["controller", "--interval", "0"],
+    ["controller", "--interval", "10"],
+    ["controller", "--interval", "1s", "--lease", "1s"],
+    ["controller", "--port", "x"],
+    ["controller", "--port", "70000"],
+  ],
   evaluator: [
     ["evaluator", "extra"],
     ["evaluator", "--batch", "0"],
@@ -158,6 +167,11 @@ const FAILED: Record<string, { argv: readonly string[]; env?: Record<string, str
     argv: ["serve"],
     env: { CONFIG_DIR: "{dir}/nowhere" },
     error: /^promptgate serve: .*nowhere\/gateway\.yaml: cannot read \(ENOENT\); set CONFIG_DIR/,
+  },
+  controller: {
+    argv: ["controller", "--port", "0"],
+    env: { STATE_PATH: "{dir}" },
+    error: /^promptgate controller: cannot open the embedded store /,
   },
   evaluator: {
     argv: ["evaluator", "--once"],
@@ -231,7 +245,8 @@ describe("promptgate exit codes", () => {
     const names = VERBS.map((v) => v.name).sort();
     expect(Object.keys(USAGE).sort()).toEqual(names);
     expect(Object.keys(FAILED).sort()).toEqual(names);
-    expect(Object.keys(VALID).sort()).toEqual(names.filter((n) => n !== "serve"));
+    // The long-running verbs wait for a store that is down (serve: its snapshot; controller: standing by).
+    expect(Object.keys(VALID).sort()).toEqual(names.filter((n) => n !== "serve" && n !== "controller"));
   });
 
   it("exits 2 on every usage error, with one line that points at the verb's --help", async () => {

@@ -1,10 +1,12 @@
-// The Helm chart promises only what exists: the rollout controller is not built yet, so its
-// Deployment is off by default and its template renders nothing at all unless it is turned on.
-// (Read from the files: the test machine need not have helm.)
+// The Helm chart's rollout controller: off by default (it needs Redis), its objects render nothing at all
+// unless it is turned on, and when on it runs `promptgate controller` with the verb's own options, probes on
+// the metrics port and a ServiceMonitor for its metrics. (Read from the files: the test machine need not
+// have helm.)
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
+import { durationArg, VERBS } from "../gateway/cli/cli.ts";
 
 const CHART = fileURLToPath(new URL("../helm/promptgate/", import.meta.url));
 const read = (file: string): string => readFileSync(CHART + file, "utf8");
@@ -58,24 +60,87 @@ describe("wholeTemplateGuardedBy", () => {
   });
 });
 
+interface ControllerValues {
+  enabled: boolean;
+  replicaCount: number;
+  interval: string;
+  lease: string;
+  port: number;
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+}
+
+const controllerValues = (): ControllerValues =>
+  (parseYaml(read("values.yaml")) as { controller: ControllerValues }).controller;
+
 describe("the rollout controller in the chart", () => {
   it("is disabled by default", () => {
-    const values = parseYaml(read("values.yaml")) as { controller?: { enabled?: unknown } };
-    expect(values.controller?.enabled).toBe(false);
+    expect(controllerValues().enabled).toBe(false);
   });
 
-  it("renders nothing while disabled", () => {
-    expect(wholeTemplateGuardedBy(read("templates/controller-deployment.yaml"), ".Values.controller.enabled")).toBe(
+  it("renders nothing while disabled: no Deployment, no Service, no ServiceMonitor", () => {
+    for (const file of ["templates/controller-deployment.yaml", "templates/controller-service.yaml"])
+      expect(wholeTemplateGuardedBy(read(file), ".Values.controller.enabled")).toBe(true);
+    const monitors = read("templates/servicemonitor.yaml").split(/^---$/m);
+    expect(monitors).toHaveLength(2);
+    const [gateway, controller] = monitors as [string, string];
+    // The gateway's document ends with its own guard; the controller's opens the second guard.
+    const controllerDoc = `${gateway.slice(gateway.lastIndexOf("{{- if and"))}${controller}`;
+    expect(wholeTemplateGuardedBy(controllerDoc, "and .Values.serviceMonitor.enabled .Values.controller.enabled")).toBe(
       true,
     );
   });
 
-  it("cannot be turned on until the controller exists, and no document tells anyone to", () => {
-    expect(read("templates/_helpers.tpl")).toMatch(
-      /\{\{-? if \.Values\.controller\.enabled \}\}\s*\{\{-? fail "promptgate: controller\.enabled is not supported yet/,
+  it("may be turned on with Redis (the chart refuses it on the per-pod embedded store)", () => {
+    const helpers = read("templates/_helpers.tpl");
+    expect(helpers).not.toContain("not supported yet");
+    expect(helpers).toMatch(
+      /\{\{-? if and \.Values\.controller\.enabled \(not \$redis\) \}\}\s*\{\{-? fail "promptgate: controller\.enabled needs Redis/,
     );
-    const helmReadme = readFileSync(fileURLToPath(new URL("../helm/README.md", import.meta.url)), "utf8");
-    expect(helmReadme).not.toContain("controller.enabled=true");
-    expect(read("templates/NOTES.txt")).not.toContain("controller.enabled=true");
+    expect(read("templates/NOTES.txt")).not.toContain("not part of this release");
+    expect(readFileSync(fileURLToPath(new URL("../helm/README.md", import.meta.url)), "utf8")).toContain(
+      "controller.enabled=true",
+    );
+  });
+
+  it("runs `promptgate controller` with the verb's options, its defaults valid for the verb", () => {
+    const deployment = read("templates/controller-deployment.yaml");
+    const args = /args:\n((?:\s+- .+\n)+)/
+      .exec(deployment)?.[1]
+      ?.split("\n")
+      .map((l) => l.trim().replace(/^- /, ""));
+    expect(args?.filter(Boolean)).toEqual([
+      "gateway/main.ts",
+      "controller",
+      "--interval",
+      "{{ .Values.controller.interval | quote }}",
+      "--lease",
+      "{{ .Values.controller.lease | quote }}",
+      "--port",
+      "{{ .Values.controller.port | quote }}",
+    ]);
+    const verb = VERBS.find((v) => v.name === "controller");
+    for (const option of ["interval", "lease", "port"]) expect(Object.keys(verb?.options ?? {})).toContain(option);
+    const values = controllerValues();
+    const interval = durationArg(values.interval, "--interval");
+    expect(durationArg(values.lease, "--lease")).toBeGreaterThan(interval);
+    expect(values.port).toBe(9464);
+    expect(deployment).toContain("replicas: {{ .Values.controller.replicaCount }}");
+  });
+
+  it("probes /healthz and /readyz on the metrics port, which it exposes and a ServiceMonitor scrapes", () => {
+    const values = controllerValues();
+    expect(values.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(values.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    const deployment = read("templates/controller-deployment.yaml");
+    expect(deployment).toMatch(/ports:\n\s+- name: metrics\n\s+containerPort: \{\{ \.Values\.controller\.port \}\}/);
+    expect(deployment).toMatch(/livenessProbe:\n\s+\{\{- toYaml \. \| nindent 12 \}\}/);
+    expect(deployment).toMatch(/readinessProbe:\n\s+\{\{- toYaml \. \| nindent 12 \}\}/);
+    const service = read("templates/controller-service.yaml");
+    expect(service).toMatch(/- name: metrics\n\s+port: \{\{ \.Values\.controller\.port \}\}\n\s+targetPort: metrics/);
+    expect(service).toContain('{{- include "promptgate.controllerSelectorLabels" . | nindent 4 }}');
+    const monitor = read("templates/servicemonitor.yaml").split(/^---$/m)[1]!;
+    expect(monitor).toContain('{{- include "promptgate.controllerSelectorLabels" . | nindent 6 }}');
+    expect(monitor).toMatch(/- port: metrics\n\s+path: \/metrics/);
   });
 });

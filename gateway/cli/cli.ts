@@ -81,6 +81,61 @@ scores and exits 0.`,
   },
 };
 
+const controllerVerb: Verb = {
+  name: "controller",
+  summary: "run the rollout controller: canary steps, guardrails, rollbacks, alerts (one acts at a time)",
+  usage: "[--interval 10s] [--lease 15s] [--port 9464]",
+  details: `Runs the rollout controller. Every --interval it looks at each active rollout ('promptgate rollout
+start'), reads the current step's traffic from the aggregates, and moves the rollout on: holds,
+advances the canary's weight, rolls back when a guardrail fails, promotes at the end, pauses when
+there is not enough data or when someone changed the weights by hand (it never overwrites them).
+Any number may run: one holds the lease (REDIS_PREFIX controller:lease) and acts, the others
+stand by and take over within --lease of the leader's death; every write is fenced on the lease.
+It serves /healthz, /readyz (the store answers) and Prometheus /metrics on --port. It uses the
+environment of serve: REDIS_URL (else the embedded store at STATE_PATH), REDIS_PREFIX, LOG_LEVEL,
+and ALERT_WEBHOOK_URL, where every rollout event is POSTed as JSON. SIGTERM or SIGINT releases
+the lease and exits 0.`,
+  positionals: { min: 0, max: 0 },
+  options: {
+    interval: {
+      type: "string",
+      placeholder: "<duration>",
+      description: "how often rollouts are looked at (default 10s)",
+    },
+    lease: {
+      type: "string",
+      placeholder: "<duration>",
+      description: "the lease's time to live: a dead leader is replaced within it (default 15s)",
+    },
+    port: { type: "string", placeholder: "<port>", description: "the probes' and metrics' port (default 9464)" },
+  },
+  json: false,
+  async run({ args, env }) {
+    const intervalMs = durationArg(args.string("interval") ?? "10s", "--interval");
+    const leaseMs = durationArg(args.string("lease") ?? "15s", "--lease");
+    if (leaseMs <= intervalMs)
+      throw new UsageError(
+        `--lease (${leaseMs} ms) must be longer than --interval (${intervalMs} ms): it is renewed each interval`,
+      );
+    const portText = args.string("port") ?? "9464";
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port > 65_535)
+      throw new UsageError(`--port expects a port number, got "${portText}"`);
+    const { runController } = await import("./controller.ts");
+    await runController(env, { intervalMs, leaseMs, port });
+  },
+};
+
+/** `250ms`, `10s`, `1.5m`, `1h` in ms (a whole number of ms, at least 10 ms); a usage error otherwise. */
+export function durationArg(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+  const ms = m ? Math.round(Number(m[1]) * unit[m[2] as keyof typeof unit]) : NaN;
+  if (!(ms >= 10 && ms <= 24 * 3_600_000))
+    throw new UsageError(`${flag} expects a duration such as 500ms, 10s or 1m (10ms to 24h), got "${text}"`);
+  return ms;
+}
+
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000)
@@ -90,6 +145,7 @@ function positiveInt(text: string, flag: string): number {
 
 export const VERBS: readonly Verb[] = [
   serveVerb,
+  controllerVerb,
   evaluatorVerb,
   push,
   list,

@@ -3,6 +3,7 @@
 // actions (plain data). Every action is idempotent and re-derived from the record and what the store shows, so a
 // controller that dies between writing the record and acting is replaced by one that does the same again.
 // Operator commands (pause, resume, abort, promote) go through applyCommand. See docs/rollouts.md.
+import type { AlertVerdict } from "../alerts/alert-event.ts";
 import { RegistryError } from "../registry/registry-error.ts";
 import { evaluateGuardrails, type GuardrailResult, type StepObservation } from "./guardrails.ts";
 import {
@@ -36,7 +37,8 @@ export interface RolloutAlert {
   readonly versions: { readonly stable: string; readonly canary: string };
   readonly metric: string | null;
   readonly numbers: Readonly<Record<string, number | null>>;
-  readonly verdict: string;
+  /** `worse` (a guardrail), `fail` (timed out, a promotion refused), `no_data`, `operator`, `pass`, `info`. */
+  readonly verdict: AlertVerdict;
   readonly reason: string;
   readonly at: string;
 }
@@ -114,8 +116,13 @@ export const rollbackWeights = (r: RolloutRecord): Weights => ({ [r.stable_versi
 /** Steps that compare canary with stable (below 100%); they share the rollout's alpha. */
 export const comparedSteps = (r: RolloutRecord): number => r.steps.filter((s) => s < 100).length;
 
-const minutes = (msValue: number): string =>
-  msValue % 3_600_000 === 0 ? `${msValue / 3_600_000}h` : `${Number((msValue / 60_000).toPrecision(4))}m`;
+/** A duration in words people read at a glance: `2h`, `90m`, `12m 5s`, `57s`. */
+function minutes(msValue: number): string {
+  if (msValue % 3_600_000 === 0) return `${msValue / 3_600_000}h`;
+  if (msValue % 60_000 === 0) return `${msValue / 60_000}m`;
+  const s = Math.round(msValue / 1_000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+}
 const stepText = (r: RolloutRecord, i = r.step_index): string => `step ${i + 1} of ${r.steps.length} (${r.steps[i]}%)`;
 
 /** What the store shows against what the rollout last wrote. */
@@ -177,13 +184,23 @@ function transition(r: RolloutRecord, change: Change, now: number): { record: Ro
   };
 }
 
-function alert(
-  r: RolloutRecord,
-  type: AlertType,
-  reason: string,
-  now: number,
-  extra: { metric?: string | null; numbers?: Record<string, number | null>; verdict?: string } = {},
-): RolloutAction {
+interface AlertExtra {
+  readonly metric?: string | null;
+  readonly numbers?: Record<string, number | null>;
+  readonly verdict?: AlertVerdict;
+}
+
+const DEFAULT_VERDICT: Readonly<Record<AlertType, AlertVerdict>> = {
+  started: "info",
+  advanced: "info",
+  resumed: "operator",
+  paused: "operator",
+  rolled_back: "fail",
+  succeeded: "pass",
+  aborted: "operator",
+};
+
+function alert(r: RolloutRecord, type: AlertType, reason: string, now: number, extra: AlertExtra = {}): RolloutAction {
   return {
     kind: "alert",
     alert: {
@@ -193,7 +210,7 @@ function alert(
       versions: { stable: r.stable_version, canary: r.canary_version },
       metric: extra.metric ?? null,
       numbers: { step: r.step_index + 1, canary_weight: r.steps[r.step_index] ?? null, ...extra.numbers },
-      verdict: extra.verdict ?? type,
+      verdict: extra.verdict ?? DEFAULT_VERDICT[type],
       reason,
       at: iso(now),
     },
@@ -256,7 +273,7 @@ function startRollback(
   reason: string,
   by: string,
   now: number,
-  alertExtra: { metric?: string | null; numbers?: Record<string, number | null>; verdict?: string } = {},
+  alertExtra: AlertExtra = {},
 ): ReconcileResult {
   // An operator's hand edit is never overwritten: when the weights are not ours, leave them as found.
   const ours = checkWeights(r, observed) !== "edited";
@@ -321,10 +338,11 @@ function pause(
   by: string,
   now: number,
   step: StepObservation | null,
+  verdict: AlertVerdict = "operator",
 ): ReconcileResult {
   const evaluated = withEvaluation(r, step, now, { decision: "pause", transition: true, reason });
   const t = transition(evaluated, { to: "paused", reason, by }, now);
-  return { record: t.record, actions: [t.audit, alert(r, "paused", reason, now)] };
+  return { record: t.record, actions: [t.audit, alert(r, "paused", reason, now, { verdict })] };
 }
 
 /**
@@ -344,7 +362,7 @@ export function reconcile(r: RolloutRecord, o: RolloutObservation, now: number):
   if (elapsedTotal >= r.max_duration_ms) {
     const reason = `maximum duration ${minutes(r.max_duration_ms)} reached at ${stepText(r)} before the rollout finished`;
     return startRollback(r, observed, "failed", reason, by, now, {
-      verdict: "timed_out",
+      verdict: "fail",
       numbers: { elapsed_ms: elapsedTotal },
     });
   }
@@ -487,7 +505,7 @@ function reconcileStep(
       return { record, actions: [] };
     }
     const reason = `${stepText(r)}: not enough data after ${minutes(elapsed)} and ${r.max_extensions} extensions (${usersText}); no data is not a pass, paused for an operator`;
-    return pause({ ...looked }, reason, by, now, step);
+    return pause({ ...looked }, reason, by, now, step, "no_data");
   }
 
   const waiting = !holdDone ? `holding ${minutes(elapsed)} of ${minutes(r.hold_ms)}` : "hold done, waiting for users";
@@ -531,6 +549,7 @@ function finishPromotion(
       by,
       now,
       null,
+      "fail",
     );
   }
   const labelMoved = o.label === r.canary_version;
@@ -591,7 +610,7 @@ export function applyCommand(
     }
     case "abort":
       return startRollback(r, observed, "aborted", `aborted by ${by} at ${stepText(r)}`, by, now, {
-        verdict: "aborted",
+        verdict: "operator",
       });
     case "promote":
       return startPromotion(r, `promoted by ${by} at ${stepText(r)}, skipping the remaining steps`, by, now);

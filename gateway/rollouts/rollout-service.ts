@@ -60,7 +60,7 @@ export interface RolloutFilter {
 export interface RolloutService {
   /** A pending rollout (the controller takes it from there); RegistryError when it cannot start. */
   start(input: StartRollout): Promise<RolloutRecord>;
-  /** The current-or-last rollout of `name` on `env`; null when there is none (or it is unreadable). */
+  /** The current-or-last rollout of `name` on `env`; null when there is none, a conflict when it is unreadable. */
   get(name: string, env: string): Promise<RolloutRecord | null>;
   /** The current-or-last rollout and the finished ones before it, newest first; every environment when none given. */
   history(name: string, env?: string): Promise<RolloutRecord[]>;
@@ -163,8 +163,9 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
     },
 
     async get(name, env) {
-      const stored = await readRollout(store, environmentOf(env), name);
-      return stored?.record ?? null;
+      const environment = environmentOf(env);
+      const stored = await readRollout(store, environment, name);
+      return stored === null ? null : readable(stored, name, environment);
     },
 
     async history(name, env) {

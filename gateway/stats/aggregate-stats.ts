@@ -230,17 +230,19 @@ export const minutesOf = (from: number, to: number): number[] => {
 /**
  * Every version of `name` with stats under `env`, summed over the window (newest semver first is the
  * caller's business; this returns them in the order the index lists them). Versions named in
- * `versions` are always present, with zeros when they served nothing.
+ * `versions` are always present, with zeros when they served nothing; with `only`, they are the only
+ * ones read (the rollout controller reads its two sides every few seconds over a whole step).
  */
 export async function readVersionStats(
   store: Store,
   window: StatsWindow,
   versions: readonly string[] = [],
+  options: { readonly only?: boolean } = {},
 ): Promise<VersionStats[]> {
   if (!(window.to > window.from)) throw new RangeError("the window must end after it starts");
   if (window.to - window.from > MAX_WINDOW_MS)
     throw new RangeError(`the window may span at most ${MAX_WINDOW_MS / (24 * 60 * MINUTE_MS)} days`);
-  const indexed = Object.keys(await store.hgetall(statsIndexKey(window.env, window.name)));
+  const indexed = options.only === true ? [] : Object.keys(await store.hgetall(statsIndexKey(window.env, window.name)));
   const all = [...new Set([...versions, ...indexed])];
   const minutes = minutesOf(window.from, window.to);
   const keys = all.flatMap((v) => minutes.map((m) => statsKey(window.env, window.name, v, m)));

@@ -55,6 +55,10 @@
 //                                      rollout replaces it, so nothing is lost
 //   rollouts-index             hash    `{env}:{name}` -> id of the latest rollout started there (lists the
 //                                      rollouts without SCAN); written in the same atomic step as the start
+//   controller:lease           string  `{token}:{owner}` with a PX expiry: the rollout controller's lease; its
+//                                      holder renews it, and every write it makes is fenced on it (store.ts)
+//   controller:fence           string  integer counter (INCR): the source of the lease's strictly increasing
+//                                      fencing tokens
 //
 // `{env}` is an environment (dev, staging, prod: registry/environments.ts); stats keys also use `pinned`.
 // Prompt names may not contain ':' (nor '@' or whitespace, see registry.ts), and semver versions never
@@ -102,6 +106,9 @@ export function parseRolloutIndexField(field: string): { env: string; name: stri
   if (colon <= 0 || colon === field.length - 1) return null;
   return { env: field.slice(0, colon), name: field.slice(colon + 1) };
 }
+
+/** The rollout controller's lease and the counter of its fencing tokens. */
+export const CONTROLLER_LEASE = { key: "controller:lease", fenceKey: "controller:fence" } as const;
 
 /** `prompts:{name}:{version}` -> its parts; null for anything else. */
 export function parseVersionKey(key: string): { name: string; version: string } | null {

@@ -3,8 +3,8 @@
 import { Redis } from "ioredis";
 import type { Result } from "ioredis";
 import type { Logger } from "../support/logger.ts";
-import { assertQueueLimits } from "./store.ts";
-import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
+import { assertLeaseArgs, assertQueueLimits, leaseValue } from "./store.ts";
+import type { BatchOptions, Bounded, FencedWrite, HashIncrement, HashLimits, Store } from "./store.ts";
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -121,6 +121,49 @@ while #out - 1 < want do
 end
 return out`;
 
+// The controller lease (store.ts, "Leases and fencing"). KEYS[1]: the lease, KEYS[2]: the fence counter;
+// ARGV[1]: the owner, ARGV[2]: the time to live (ms). Replies the token held by the owner, or 0 when another
+// owner holds the lease. A new holder's token is INCR of the counter: strictly larger than any before.
+const LEASE_ACQUIRE_SCRIPT = `
+local cur = redis.call("GET", KEYS[1])
+if cur then
+  local token, owner = string.match(cur, "^(%d+):(.*)$")
+  if owner == ARGV[1] then
+    redis.call("PEXPIRE", KEYS[1], ARGV[2])
+    return tonumber(token)
+  end
+  return 0
+end
+local token = redis.call("INCR", KEYS[2])
+redis.call("SET", KEYS[1], token .. ":" .. ARGV[1], "PX", ARGV[2])
+return token`;
+
+// ARGV[1]: the lease's value; ARGV[2]: the new time to live (ms), or "" to release. Replies 1 when it held.
+const LEASE_KEEP_SCRIPT = `
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == "" then redis.call("DEL", KEYS[1]) else redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return 1`;
+
+// Fenced writes: KEYS[1] the lease, KEYS[2] the key written, ARGV[1] the lease's value. Replies 1 written,
+// 0 the compare failed, -1 the lease is not held with that value.
+const FENCED_CAS_SCRIPT = `
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return -1 end
+local cur = redis.call("GET", KEYS[2])
+if ARGV[2] == "1" then
+  if cur then return 0 end
+elseif cur ~= ARGV[3] then
+  return 0
+end
+redis.call("SET", KEYS[2], ARGV[4])
+return 1`;
+
+// ARGV[2...]: field, value, field, value ... (none: the hash is deleted).
+const FENCED_HASH_SCRIPT = `
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call("DEL", KEYS[2])
+for i = 2, #ARGV, 2 do redis.call("HSET", KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
 declare module "ioredis" {
   interface RedisCommander<Context> {
     promptgateCas(key: string, expectAbsent: string, expected: string, value: string): Result<number, Context>;
@@ -129,6 +172,17 @@ declare module "ioredis" {
     promptgateReadHash(key: string, maxFields: number, maxBytes: number): Result<unknown, Context>;
     promptgateQueuePush(key: string, ...args: (string | number)[]): Result<unknown, Context>;
     promptgateQueuePop(key: string, now: number, count: number): Result<unknown, Context>;
+    promptgateLeaseAcquire(lease: string, fence: string, owner: string, ttlMs: number): Result<number, Context>;
+    promptgateLeaseKeep(lease: string, value: string, ttlMs: string): Result<number, Context>;
+    promptgateFencedCas(
+      lease: string,
+      key: string,
+      value: string,
+      expectAbsent: string,
+      expected: string,
+      next: string,
+    ): Result<number, Context>;
+    promptgateFencedHash(lease: string, key: string, value: string, ...fields: string[]): Result<number, Context>;
   }
 }
 
@@ -177,6 +231,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
   client.defineCommand("promptgateReadHash", { numberOfKeys: 1, lua: READ_HASH_SCRIPT });
   client.defineCommand("promptgateQueuePush", { numberOfKeys: 1, lua: QUEUE_PUSH_SCRIPT });
   client.defineCommand("promptgateQueuePop", { numberOfKeys: 1, lua: QUEUE_POP_SCRIPT });
+  client.defineCommand("promptgateLeaseAcquire", { numberOfKeys: 2, lua: LEASE_ACQUIRE_SCRIPT });
+  client.defineCommand("promptgateLeaseKeep", { numberOfKeys: 1, lua: LEASE_KEEP_SCRIPT });
+  client.defineCommand("promptgateFencedCas", { numberOfKeys: 2, lua: FENCED_CAS_SCRIPT });
+  client.defineCommand("promptgateFencedHash", { numberOfKeys: 2, lua: FENCED_HASH_SCRIPT });
 
   const readyTimeoutMs = opts.readyTimeoutMs ?? 2_000;
   const outcome = await waitUntilReady(client, readyTimeoutMs);
@@ -350,6 +408,35 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
     subscribe: (channel, listener) => pubsub.subscribe(k(channel), listener),
 
+    async acquireLease(spec, owner, ttlMs) {
+      assertLeaseArgs(owner, ttlMs);
+      const token = await client.promptgateLeaseAcquire(k(spec.key), k(spec.fenceKey), owner, ttlMs);
+      return token > 0 ? { key: spec.key, token, owner } : null;
+    },
+    async renewLease(lease, ttlMs) {
+      assertLeaseArgs(lease.owner, ttlMs);
+      return (await client.promptgateLeaseKeep(k(lease.key), leaseValue(lease), String(ttlMs))) === 1;
+    },
+    async releaseLease(lease) {
+      return (await client.promptgateLeaseKeep(k(lease.key), leaseValue(lease), "")) === 1;
+    },
+    async fencedCompareAndSet(lease, key, expected, value) {
+      const absent = expected === null ? "1" : "0";
+      const reply = await client.promptgateFencedCas(
+        k(lease.key),
+        k(key),
+        leaseValue(lease),
+        absent,
+        expected ?? "",
+        value,
+      );
+      return fencedOutcome(reply);
+    },
+    async fencedReplaceHash(lease, key, fields) {
+      const pairs = Object.entries(fields).flat();
+      return fencedOutcome(await client.promptgateFencedHash(k(lease.key), k(key), leaseValue(lease), ...pairs));
+    },
+
     async ping() {
       await client.ping();
     },
@@ -359,6 +446,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       await Promise.all([pubsub.close(), quit(client)]);
     },
   };
+}
+
+function fencedOutcome(reply: number): FencedWrite {
+  if (reply === 1) return "written";
+  return reply === 0 ? "conflict" : "lease_lost";
 }
 
 function pushReply(reply: unknown): [number, number, number] {

@@ -7,8 +7,8 @@ import { randomUUID } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import type { SQLOutputValue, StatementSync } from "node:sqlite";
 import type { Logger } from "../support/logger.ts";
-import { assertQueueLimits } from "./store.ts";
-import type { BatchOptions, Bounded, HashIncrement, HashLimits, Store } from "./store.ts";
+import { assertLeaseArgs, assertQueueLimits, leaseValue, parseLeaseValue } from "./store.ts";
+import type { BatchOptions, Bounded, FencedWrite, HashIncrement, HashLimits, Lease, Store } from "./store.ts";
 
 export interface SqliteStoreOptions {
   readonly path: string;
@@ -236,6 +236,17 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
     q.hset.run(full, field, String(next));
     return next;
   };
+
+  // Leases (store.ts, "Leases and fencing"): the lease is a string with an expiry, as on Redis; every step
+  // below runs inside one IMMEDIATE transaction, so the check and the write are one atomic step.
+  /** Whether the lease key holds this lease now (an expired lease holds nothing). */
+  const holds = (lease: Lease, now: number): boolean => getValue(k(lease.key), now) === leaseValue(lease);
+  const fenced = (lease: Lease, write: () => boolean): FencedWrite =>
+    tx(() => {
+      const now = Date.now();
+      if (!holds(lease, now)) return "lease_lost";
+      return write() ? "written" : "conflict";
+    });
 
   // Pub/sub: own notifications are delivered in-process at once; others' by polling the table.
   const origin = randomUUID();
@@ -479,6 +490,62 @@ export function createSqliteStore(opts: SqliteStoreOptions): Store {
         if (channels.size === 0) stopPolling();
       };
     },
+
+    acquireLease: async (spec, owner, ttlMs) => {
+      assertLeaseArgs(owner, ttlMs);
+      const full = k(spec.key);
+      return tx(() => {
+        const now = Date.now();
+        dropIfExpired(full, now);
+        const current = getValue(full, now);
+        if (current !== null) {
+          const held = parseLeaseValue(current);
+          if (held?.owner !== owner) return null;
+          q.setExpiry.run(full, now + ttlMs);
+          return { key: spec.key, token: held.token, owner };
+        }
+        const fence = k(spec.fenceKey);
+        dropIfExpired(fence, now);
+        const last = getValue(fence, now);
+        const token = (last === null ? 0 : parseInteger(last)) + 1;
+        q.set.run(fence, String(token));
+        q.set.run(full, leaseValue({ token, owner }));
+        q.setExpiry.run(full, now + ttlMs);
+        return { key: spec.key, token, owner };
+      });
+    },
+    renewLease: async (lease, ttlMs) => {
+      assertLeaseArgs(lease.owner, ttlMs);
+      return tx(() => {
+        const now = Date.now();
+        if (!holds(lease, now)) return false;
+        q.setExpiry.run(k(lease.key), now + ttlMs);
+        return true;
+      });
+    },
+    releaseLease: async (lease) =>
+      tx(() => {
+        if (!holds(lease, Date.now())) return false;
+        q.delKv.run(k(lease.key));
+        q.delExpiry.run(k(lease.key));
+        return true;
+      }),
+    fencedCompareAndSet: async (lease, key, expected, value) =>
+      fenced(lease, () => {
+        const full = k(key);
+        dropIfExpired(full, Date.now());
+        const result = expected === null ? q.insert.run(full, value) : q.replace.run(value, full, expected);
+        if (result.changes === 1) q.delExpiry.run(full);
+        return result.changes === 1;
+      }),
+    fencedReplaceHash: async (lease, key, fields) =>
+      fenced(lease, () => {
+        const full = k(key);
+        q.delHash.run(full);
+        q.delExpiry.run(full);
+        for (const [field, value] of Object.entries(fields)) q.hset.run(full, field, value);
+        return true;
+      }),
 
     async ping() {
       q.get.get("");

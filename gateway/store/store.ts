@@ -175,6 +175,71 @@ export interface Store {
   /** Resolves when the backing store answers; rejects quickly when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // --- The controller lease and fenced writes (see "Leases and fencing" below) ---
+
+  /**
+   * Takes the lease at `spec.key` for `owner` when nobody holds it (or it expired): a fresh token from
+   * `spec.fenceKey` (INCR), strictly larger than any given before, stored as `{token}:{owner}` expiring
+   * `ttlMs` from now. When `owner` already holds it, its expiry is renewed and the same token returned.
+   * Null while another owner holds it.
+   */
+  acquireLease(spec: LeaseSpec, owner: string, ttlMs: number): Promise<Lease | null>;
+  /** Extends the lease by `ttlMs` from now while it still holds this lease's token; false once lost. */
+  renewLease(lease: Lease, ttlMs: number): Promise<boolean>;
+  /** Deletes the lease while it still holds this lease's token (so a successor need not wait for expiry). */
+  releaseLease(lease: Lease): Promise<boolean>;
+  /**
+   * compareAndSet under the lease: writes `value` only when the lease key still holds this lease's token
+   * AND the key's value equals `expected` (null = absent), in one atomic step.
+   */
+  fencedCompareAndSet(lease: Lease, key: string, expected: string | null, value: string): Promise<FencedWrite>;
+  /**
+   * Replaces a hash whole under the lease: every field removed, then `fields` written (none: the key is
+   * deleted), only while the lease key still holds this lease's token, in one atomic step.
+   */
+  fencedReplaceHash(lease: Lease, key: string, fields: Readonly<Record<string, string>>): Promise<FencedWrite>;
+}
+
+// --- Leases and fencing ------------------------------------------------------------------------------
+// One process at a time acts (the rollout controller): it holds a lease, a key with an expiry that it
+// renews, and every write it makes is fenced, checked against the lease's token in the same atomic step,
+// so a holder that stalled past its expiry (a GC pause, a partition) and was replaced cannot write.
+
+/** Where a lease lives: the lease key and the counter its tokens come from. */
+export interface LeaseSpec {
+  readonly key: string;
+  readonly fenceKey: string;
+}
+
+/** A lease held: its key, its token (strictly larger for each new holder) and who holds it. */
+export interface Lease {
+  readonly key: string;
+  readonly token: number;
+  readonly owner: string;
+}
+
+/**
+ * How a fenced write ended: `written`; `conflict` (the lease holds, the value was not the one expected:
+ * someone else wrote it, re-read and decide again); `lease_lost` (another holder, or none: stop writing).
+ */
+export type FencedWrite = "written" | "conflict" | "lease_lost";
+
+/** The value stored at the lease key: `{token}:{owner}`. */
+export const leaseValue = (lease: Pick<Lease, "token" | "owner">): string => `${lease.token}:${lease.owner}`;
+
+/** `{token}:{owner}` back into its parts; null for anything else. */
+export function parseLeaseValue(value: string): { token: number; owner: string } | null {
+  const m = /^(\d+):(.*)$/s.exec(value);
+  if (!m) return null;
+  const token = Number(m[1]);
+  return Number.isSafeInteger(token) ? { token, owner: m[2]! } : null;
+}
+
+/** Shared by both stores: a lease's owner is non-empty and its time to live a positive integer of ms. */
+export function assertLeaseArgs(owner: string, ttlMs: number): void {
+  if (owner === "") throw new RangeError("a lease owner must not be empty");
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError(`ttlMs must be a positive integer, got ${ttlMs}`);
 }
 
 /** Shared by both stores: a queue's bounds are positive integers. */

@@ -528,6 +528,109 @@ export function storeContract(name: string, make: (prefix: string) => Promise<St
       expect(atB).toEqual(["from-a", "from-b"]);
     });
 
+    // --- The controller lease and fenced writes ---
+    const spec = { key: "controller:lease", fenceKey: "controller:fence" };
+
+    it("acquireLease: one holder at a time, renewable by it, released only by it", async () => {
+      const [a, b] = await openPair(open, name);
+      const first = await a.acquireLease(spec, "a-1", 60_000);
+      expect(first).toEqual({ key: spec.key, token: 1, owner: "a-1" });
+      expect(await b.get(spec.key)).toBe("1:a-1");
+      expect(await b.acquireLease(spec, "b-1", 60_000)).toBeNull();
+      // The holder asking again keeps its token; renewing works while it holds.
+      expect(await a.acquireLease(spec, "a-1", 60_000)).toEqual(first);
+      expect(await a.renewLease(first!, 60_000)).toBe(true);
+      expect(await b.releaseLease({ ...first!, owner: "b-1" })).toBe(false);
+      expect(await b.releaseLease({ ...first!, token: 2 })).toBe(false);
+      expect(await b.get(spec.key)).toBe("1:a-1");
+      expect(await a.releaseLease(first!)).toBe(true);
+      expect(await a.renewLease(first!, 60_000)).toBe(false);
+      expect(await a.releaseLease(first!)).toBe(false);
+      // Released: the next holder need not wait for the expiry, and gets a larger token.
+      const second = await b.acquireLease(spec, "b-1", 60_000);
+      expect(second?.token).toBe(2);
+      await expect(a.acquireLease(spec, "", 1_000)).rejects.toThrow(RangeError);
+      await expect(a.acquireLease(spec, "x", 0)).rejects.toThrow(RangeError);
+    });
+
+    it("acquireLease lets exactly one of 20 concurrent contenders win", async () => {
+      const [a, b] = await openPair(open, name);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).acquireLease(spec, `owner-${i}`, 60_000)),
+      );
+      const winners = results.filter((r) => r !== null);
+      expect(winners).toHaveLength(1);
+      expect(await a.get(spec.key)).toBe(`${winners[0]!.token}:${winners[0]!.owner}`);
+    });
+
+    it("an expired lease is taken over with a larger token, and the old holder can neither renew nor write", async () => {
+      const [a, b] = await openPair(open, name);
+      const old = (await a.acquireLease(spec, "a", 200))!;
+      await a.set("rollout:prod:x", "v1");
+      expect(await a.fencedCompareAndSet(old, "rollout:prod:x", "v1", "v2")).toBe("written");
+      await vi.waitFor(async () => expect(await b.acquireLease(spec, "b", 60_000)).not.toBeNull(), {
+        timeout: 5_000,
+        interval: 20,
+      });
+      const fresh = (await b.acquireLease(spec, "b", 60_000))!;
+      expect(fresh.token).toBeGreaterThan(old.token);
+      expect(await a.renewLease(old, 60_000)).toBe(false);
+      expect(await a.releaseLease(old)).toBe(false);
+      // A write with the stale token is refused, even with the right expected value.
+      expect(await a.fencedCompareAndSet(old, "rollout:prod:x", "v2", "stale")).toBe("lease_lost");
+      expect(await a.fencedReplaceHash(old, "weights:prod:x", { "1.0.0": "100" })).toBe("lease_lost");
+      expect(await b.get("rollout:prod:x")).toBe("v2");
+      expect(await b.hgetall("weights:prod:x")).toEqual({});
+      // The same owner name with an old token is someone else too.
+      expect(await a.fencedCompareAndSet({ ...fresh, token: old.token }, "rollout:prod:x", "v2", "x")).toBe(
+        "lease_lost",
+      );
+      expect(await b.fencedCompareAndSet(fresh, "rollout:prod:x", "v2", "v3")).toBe("written");
+      expect(await a.get("rollout:prod:x")).toBe("v3");
+    });
+
+    it("fencedCompareAndSet writes only over the expected value (null = absent) while the lease holds", async () => {
+      const s = await open();
+      const lease = (await s.acquireLease(spec, "c", 60_000))!;
+      expect(await s.fencedCompareAndSet(lease, "k", "anything", "x")).toBe("conflict");
+      expect(await s.get("k")).toBeNull();
+      expect(await s.fencedCompareAndSet(lease, "k", null, "v1")).toBe("written");
+      expect(await s.fencedCompareAndSet(lease, "k", null, "v2")).toBe("conflict");
+      // An operator's plain compare-and-set in between: the controller's stale compare loses.
+      expect(await s.compareAndSet("k", "v1", "operator")).toBe(true);
+      expect(await s.fencedCompareAndSet(lease, "k", "v1", "v2")).toBe("conflict");
+      expect(await s.get("k")).toBe("operator");
+      expect(await s.fencedCompareAndSet(lease, "k", "operator", "v3")).toBe("written");
+      expect(await s.get("k")).toBe("v3");
+      // No lease at all: refused before the compare.
+      await s.releaseLease(lease);
+      expect(await s.fencedCompareAndSet(lease, "k", "v3", "v4")).toBe("lease_lost");
+      expect(await s.get("k")).toBe("v3");
+    });
+
+    it("fencedReplaceHash replaces every field, or deletes the hash, while the lease holds", async () => {
+      const [a, b] = await openPair(open, name);
+      const lease = (await a.acquireLease(spec, "w", 60_000))!;
+      await b.hset("weights:prod:p", { "1.0.0": "90", "1.1.0": "10", "0.9.0": "1" });
+      expect(await a.fencedReplaceHash(lease, "weights:prod:p", { "1.0.0": "75", "1.1.0": "25" })).toBe("written");
+      expect(await b.hgetall("weights:prod:p")).toEqual({ "1.0.0": "75", "1.1.0": "25" });
+      expect(await a.fencedReplaceHash(lease, "weights:prod:p", {})).toBe("written");
+      expect(await b.hgetall("weights:prod:p")).toEqual({});
+      expect(await b.keys("weights:")).toEqual([]);
+      expect(await a.fencedReplaceHash(lease, "weights:prod:p", { "1.0.0": "100" })).toBe("written");
+      expect(await b.hgetall("weights:prod:p")).toEqual({ "1.0.0": "100" });
+      // Concurrent writers under two tokens: only the holder's writes land.
+      const stale = { ...lease, token: lease.token + 100 };
+      const outcomes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).fencedReplaceHash(i % 2 ? lease : stale, "weights:prod:p", { v: String(i) }),
+        ),
+      );
+      expect(outcomes.filter((o) => o === "written")).toHaveLength(5);
+      expect(outcomes.filter((o) => o === "lease_lost")).toHaveLength(5);
+      expect(Number((await b.hgetall("weights:prod:p")).v) % 2).toBe(1);
+    });
+
     it("pings while open and rejects once closed; close is idempotent", async () => {
       const s = await make(uniquePrefix(name));
       await s.ping();

@@ -100,11 +100,8 @@ Configuration checks, run by every template that renders a workload.
 {{- if and .Values.autoscaling.enabled (not $redis) }}
 {{- fail "promptgate: autoscaling.enabled needs Redis, since the autoscaler runs more than one replica and replicas share state through Redis: set redis.url (or redis.existingSecret)." }}
 {{- end }}
-{{- if .Values.controller.enabled }}
-{{- fail "promptgate: controller.enabled is not supported yet. The rollout controller arrives with automated rollouts; this release has no controller verb, so its pod would crash-loop. Leave controller.enabled false." }}
-{{- end }}
 {{- if and .Values.controller.enabled (not $redis) }}
-{{- fail "promptgate: controller.enabled needs Redis: the rollout controller is leader-elected through a Redis lock and acts on the shared store. Set redis.url (or redis.existingSecret)." }}
+{{- fail "promptgate: controller.enabled needs Redis: the rollout controller is leader-elected through a Redis lease and acts on the store the gateways share (the embedded store is per pod). Set redis.url (or redis.existingSecret)." }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail "promptgate: autoscaling.maxReplicas must be >= autoscaling.minReplicas." }}

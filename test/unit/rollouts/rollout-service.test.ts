@@ -297,10 +297,13 @@ describe.each(backends)("rollout service on $name", ({ make }) => {
     expect((await rejection(service.list({ env: "qa" }))).field).toBe("env");
   });
 
-  it("refuses to start over, or command, a record edited into something unreadable", async () => {
+  it("says so when a record was edited into something unreadable, and refuses to start over it", async () => {
     await store.set(rolloutKey("prod", "summ"), '{"state": "step"}');
-    expect(await service.get("summ", "prod")).toBeNull();
+    await store.hset("rollouts-index", { "prod:summ": "r0" });
+    expect((await rejection(service.get("summ", "prod"))).message).toMatch(/rollout:prod:summ\) is not readable/);
     expect((await rejection(service.start(START))).message).toMatch(/rollout:prod:summ\) is not readable/);
+    expect(await service.list()).toEqual([]);
+    expect(await service.history("summ", "prod")).toEqual([]);
     expect((await rejection(service.command("summ", "prod", "abort", "x"))).kind).toBe("conflict");
   });
 });
