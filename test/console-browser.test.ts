@@ -281,6 +281,7 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await seen(".comparison[data-metric=quality] .words", /1\.1\.0|Too early/);
     expect(await page.locator(".comparison[data-metric=quality] .interval .zero").count()).toBe(1);
     await seen(".srm", /match the weights|mismatch/i);
+    await seen(".informational-table", "cost per request");
     await shot("experiment");
   });
 
