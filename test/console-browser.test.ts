@@ -465,6 +465,15 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await seen(".result .note.ok", /now (rolling_back|aborted)/);
   });
 
+  it("answers an unknown page, an unknown prompt and a malformed address with a message", async () => {
+    await go("#/nowhere");
+    await seen("main .note.error", "There is no such page.");
+    await go("#/prompt/no-such-prompt");
+    await seen("main .note.error", "no-such-prompt");
+    await go("#/prompt/%E0%A4%A");
+    await seen("main .note.error", "HTTP 404");
+  });
+
   it("kept the token out of every log line and raised no page error or CSP violation", async () => {
     await page.click("button:text('Sign out')");
     await page.locator("input[name=token]").waitFor();
