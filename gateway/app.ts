@@ -144,7 +144,7 @@ export function createApp(deps: Deps, streams = new OpenStreams()): Hono<AppEnv>
   app.all("/v1/*", passthroughRoute(deps, services));
   app.route("/admin", createAdminRoutes(deps));
   // The console only where the admin API it calls is on: without ADMIN_TOKEN, /console is an unknown route.
-  if (deps.settings.adminToken !== undefined) app.route("/console", createConsoleRoutes());
+  if (deps.settings.adminToken !== undefined) app.route("/", createConsoleRoutes());
   return app;
 }
 

@@ -81,6 +81,7 @@ async function loadAssets(): Promise<Map<string, Asset>> {
   return assets;
 }
 
+/** The console's routes, under their full paths (/console, /console/, /console/assets/..., /console/vendor/...). */
 export function createConsoleRoutes(): Hono<AppEnv> {
   let assets: Promise<Map<string, Asset>> | null = null;
   const routes = new Hono<AppEnv>();
@@ -100,8 +101,9 @@ export function createConsoleRoutes(): Hono<AppEnv> {
     return c.body(new Uint8Array(asset.body), 200, headers);
   };
 
-  routes.get("/", (c) => serve(c, "/console"));
-  routes.get("/assets/:file", (c) => serve(c, `/console/assets/${c.req.param("file")}`));
-  routes.get("/vendor/:file", (c) => serve(c, `/console/vendor/${c.req.param("file")}`));
+  routes.get("/console", (c) => serve(c, "/console"));
+  routes.get("/console/", (c) => serve(c, "/console"));
+  routes.get("/console/assets/:file", (c) => serve(c, `/console/assets/${c.req.param("file")}`));
+  routes.get("/console/vendor/:file", (c) => serve(c, `/console/vendor/${c.req.param("file")}`));
   return routes;
 }

@@ -116,8 +116,13 @@ export const rollbackWeights = (r: RolloutRecord): Weights => ({ [r.stable_versi
 /** Steps that compare canary with stable (below 100%); they share the rollout's alpha. */
 export const comparedSteps = (r: RolloutRecord): number => r.steps.filter((s) => s < 100).length;
 
-const minutes = (msValue: number): string =>
-  msValue % 3_600_000 === 0 ? `${msValue / 3_600_000}h` : `${Number((msValue / 60_000).toPrecision(4))}m`;
+/** A duration in words people read at a glance: `2h`, `90m`, `12m 5s`, `57s`. */
+function minutes(msValue: number): string {
+  if (msValue % 3_600_000 === 0) return `${msValue / 3_600_000}h`;
+  if (msValue % 60_000 === 0) return `${msValue / 60_000}m`;
+  const s = Math.round(msValue / 1_000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+}
 const stepText = (r: RolloutRecord, i = r.step_index): string => `step ${i + 1} of ${r.steps.length} (${r.steps[i]}%)`;
 
 /** What the store shows against what the rollout last wrote. */

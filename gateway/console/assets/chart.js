@@ -22,7 +22,7 @@ function uPlotClass() {
 /**
  * A chart of one quantity per version over time, and a function that gives it new data.
  * @param {{ title: string, versions: readonly string[], times: readonly number[], values: readonly (readonly (number | null)[])[],
- *   format: (v: number) => string, width: number }} o
+ *   format: (v: number) => string, floor?: number }} o  `floor`: the y axis runs from 0 to at least this
  * @returns {Promise<{ node: HTMLElement, update: (times: readonly number[], values: readonly (readonly (number | null)[])[]) => void }>}
  */
 export async function lineChart(o) {
@@ -33,14 +33,19 @@ export async function lineChart(o) {
   const data = (times, values) => /** @type {AlignedData} */ ([[...times], ...values.map((v) => [...v])]);
   const plot = new UPlot(
     {
-      width: o.width,
+      // Sized to the figure once it is on the page, and again whenever the figure changes size.
+      width: 300,
       height: 180,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        x: { time: true },
+        // Counts, rates, scores, money and times are never negative: start at zero, so that a flat line reads flat.
+        y: { range: (_u, _min, max) => [0, Math.max(max ?? 0, o.floor ?? 1) * 1.1] },
+      },
       axes: [
         { stroke: "#555", grid: { stroke: "#eee" } },
-        { stroke: "#555", grid: { stroke: "#eee" }, size: 60, values: (_u, ticks) => ticks.map((t) => o.format(t)) },
+        { stroke: "#555", grid: { stroke: "#eee" }, size: 78, values: (_u, ticks) => ticks.map((t) => o.format(t)) },
       ],
       series: [
         {},
@@ -57,5 +62,9 @@ export async function lineChart(o) {
     data(o.times, o.values),
     target,
   );
+  new ResizeObserver(() => {
+    const width = Math.floor(target.clientWidth);
+    if (width > 0 && width !== plot.width) plot.setSize({ width, height: 180 });
+  }).observe(target);
   return { node, update: (times, values) => plot.setData(data(times, values)) };
 }

@@ -6,7 +6,7 @@
  * @typedef {readonly Child[]} ChildList
  * @typedef {{
  *   class?: string, id?: string, title?: string, href?: string, type?: string, value?: string, name?: string,
- *   placeholder?: string, method?: string, for?: string, role?: string, autocomplete?: string, pattern?: string, min?: string,
+ *   placeholder?: string, method?: string, inputmode?: string, for?: string, role?: string, autocomplete?: string, pattern?: string, min?: string,
  *   max?: string, step?: string, rows?: string, disabled?: boolean, checked?: boolean, selected?: boolean,
  *   required?: boolean, hidden?: boolean, style?: Record<string, string>,
  *   data?: Record<string, string>, aria?: Record<string, string>,

@@ -11,7 +11,7 @@ import { field, h, note, replace } from "./dom.js";
  *   query: URLSearchParams,
  *   signal: AbortSignal,
  *   every: (ms: number, run: () => Promise<void>) => void,
- *   rerender: () => void,
+ *   rerender: (flash?: string) => void,
  * }} PageContext
  * @typedef {{ title: (ctx: PageContext) => string, render: (ctx: PageContext) => Promise<Node> }} Page
  */
@@ -35,6 +35,8 @@ const who = /** @type {HTMLElement} */ (document.getElementById("who"));
 let current = null;
 /** @type {number[]} */
 let timers = [];
+/** A message to show above the page the next time it is drawn (what the last action did). @type {string | null} */
+let flash = null;
 
 function leave() {
   current?.abort();
@@ -139,7 +141,12 @@ async function route() {
         }, ms),
       );
     },
-    rerender: () => void route(),
+    // Only while the page is still the one shown: a late redraw must not replace the page the user went to.
+    rerender: (message) => {
+      if (controller.signal.aborted) return;
+      flash = message ?? null;
+      void route();
+    },
   };
   replace(main, h("p", { class: "loading" }, "Loading…"));
   try {
@@ -147,7 +154,9 @@ async function route() {
     const node = await page.render(ctx);
     if (controller.signal.aborted) return;
     document.title = `${page.title(ctx)} · promptgate console`;
-    replace(main, node);
+    const shown = flash;
+    flash = null;
+    replace(main, shown === null ? null : h("div", { class: "flash" }, note("ok", shown)), node);
   } catch (err) {
     if (controller.signal.aborted) return;
     replace(main, note("error", errorText(err)));

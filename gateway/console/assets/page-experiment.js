@@ -3,7 +3,7 @@
 // zero with the verdict in words, and the sample-ratio check (GET .../stats). It refreshes itself.
 import { api, errorText, seg } from "./api.js";
 import { badge, field, h, note, replace, select, table } from "./dom.js";
-import { ms, num, pct, signed, usd } from "./format.js";
+import { ms, num, pct, signed, usd, when } from "./format.js";
 import { lineChart } from "./chart.js";
 import { intervalPlot } from "./widgets.js";
 
@@ -20,14 +20,17 @@ import { intervalPlot } from "./widgets.js";
 const WINDOWS = ["15m", "1h", "6h", "24h", "7d"];
 const REFRESH_MS = 10_000;
 
-/** What is charted: a point's field, how it reads. @type {[string, (p: SeriesPoint) => number | null, (v: number) => string][]} */
+/**
+ * What is charted: a point's field, how it reads, and the least the y axis shows.
+ * @type {[string, (p: SeriesPoint) => number | null, (v: number) => string, number][]}
+ */
 const CHARTS = [
-  ["Requests", (p) => p.requests, (v) => String(Math.round(v))],
-  ["Users", (p) => p.users, (v) => String(Math.round(v))],
-  ["Quality (mean feedback score)", (p) => p.quality_mean, (v) => num(v, 2)],
-  ["Error rate", (p) => p.error_rate, (v) => pct(v, 1)],
-  ["Cost per request", (p) => p.cost_per_request_usd, (v) => usd(v)],
-  ["Latency p95", (p) => p.latency_p95_ms, (v) => ms(v)],
+  ["Requests", (p) => p.requests, (v) => String(Math.round(v)), 5],
+  ["Users", (p) => p.users, (v) => String(Math.round(v)), 5],
+  ["Quality (mean feedback score)", (p) => p.quality_mean, (v) => num(v, 2), 0.9],
+  ["Error rate", (p) => p.error_rate, (v) => pct(v, 1), 0.05],
+  ["Cost per request", (p) => p.cost_per_request_usd, (v) => usd(v), 1e-6],
+  ["Latency p95", (p) => p.latency_p95_ms, (v) => ms(v), 10],
 ];
 
 const METRIC_NAMES = /** @type {Record<string, string>} */ ({
@@ -62,19 +65,18 @@ export async function render(ctx) {
   const chartsBox = h("div", { class: "charts" });
   const status = h("div", { class: "status" });
 
-  const width = Math.max(320, Math.min(560, Math.floor((window.innerWidth - 96) / 2)));
   const times = () => series.versions[0]?.points.map((p) => Date.parse(p.t) / 1000) ?? [];
   /** @param {(p: SeriesPoint) => number | null} pick */
   const values = (pick) => series.versions.map((v) => v.points.map(pick));
   const charts = await Promise.all(
-    CHARTS.map(([label, pick, format]) =>
+    CHARTS.map(([label, pick, format, floor]) =>
       lineChart({
         title: label,
         versions: series.versions.map((v) => v.version),
         times: times(),
         values: values(pick),
         format,
-        width,
+        floor,
       }),
     ),
   );
@@ -123,7 +125,7 @@ export async function render(ctx) {
     h(
       "p",
       { class: "muted" },
-      `${stats.from} to ${stats.to}; stable: ${stats.stable ?? "none served"}; feedback metric: ${stats.metric}.`,
+      `From ${when(stats.from)} to ${when(stats.to)}; stable: ${stats.stable ?? "none served"}; feedback metric: ${stats.metric}.`,
     ),
     versionsBox,
     h("h2", {}, "Comparisons"),
@@ -244,7 +246,9 @@ function words(c, mde) {
 function srm(r) {
   if (r === null) return note("info", "Fewer than two versions shared the traffic: there is no split to check.");
   const basis =
-    r.basis === "current_step" ? `since the weights last changed (${r.since})` : `over the window (since ${r.since})`;
+    r.basis === "current_step"
+      ? `since the weights last changed (${when(r.since)})`
+      : `over the window (since ${when(r.since)})`;
   const rows = r.versions.map((v, i) => [v, String(r.observed[i] ?? 0), String(Math.round(r.expected[i] ?? 0))]);
   return h(
     "div",

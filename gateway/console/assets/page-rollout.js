@@ -35,8 +35,11 @@ export async function render(ctx) {
   const body = h("div", { class: "rollout-body" });
   const result = h("div", { class: "result" });
 
+  // Bumped by each command, so that a refresh that was already on its way does not draw the state before it.
+  let generation = 0;
   /** @param {(typeof COMMANDS)[number]} command */
   const run = async (command) => {
+    generation++;
     try {
       const r = /** @type {RolloutRecord} */ (await api(`${base}/${seg(env)}/${command}`, { body: { by: actor() } }));
       replace(result, note("ok", `${command}: the rollout is now ${r.state}. ${r.reason}`));
@@ -117,7 +120,10 @@ export async function render(ctx) {
   };
   draw();
   ctx.every(REFRESH_MS, async () => {
-    state = await load();
+    const asked = generation;
+    const next = await load();
+    if (asked !== generation) return;
+    state = next;
     draw();
   });
   return h(

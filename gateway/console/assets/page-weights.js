@@ -45,7 +45,7 @@ export async function render(ctx) {
     const raw = current.raw[v];
     inputs.set(
       v,
-      h("input", { type: "number", min: "0", step: "1", name: `weight-${v}`, value: raw ?? "", placeholder: "–" }),
+      h("input", { type: "text", inputmode: "numeric", name: `weight-${v}`, value: raw ?? "", placeholder: "–" }),
     );
   }
   const preview = h("div", { class: "preview" });

@@ -96,8 +96,7 @@ function promotePanel(name, summary, ctx) {
             },
           })
         );
-        replace(result, note("ok", `Promoted: ${env.value} now points at ${r.to}${r.from ? ` (was ${r.from})` : ""}.`));
-        window.setTimeout(() => ctx.rerender(), 1200);
+        ctx.rerender(`Promoted: ${env.value} now points at ${r.to}${r.from ? ` (was ${r.from})` : ""}.`);
       } catch (err) {
         replace(result, note("error", errorText(err)));
         void check();
@@ -143,8 +142,7 @@ function rollbackPanel(name, ctx) {
         const r = /** @type {{ from: string, to: string }} */ (
           await api(`/prompts/${seg(name)}/rollback`, { body: { env: env.value, actor: actor() } })
         );
-        replace(result, note("ok", `Rolled back: ${env.value} now points at ${r.to} (was ${r.from}).`));
-        window.setTimeout(() => ctx.rerender(), 1200);
+        ctx.rerender(`Rolled back: ${env.value} now points at ${r.to} (was ${r.from}).`);
       } catch (err) {
         replace(result, note("error", errorText(err)));
         void preview();

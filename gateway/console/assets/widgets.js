@@ -42,6 +42,8 @@ export function stateKind(state) {
  *   margin?: number | null, show: (v: number) => string, label?: string }} o
  */
 export function intervalPlot(o) {
+  if (o.low === null && o.point === null && (o.low2 ?? null) === null)
+    return h("div", { class: "interval none muted" }, "No interval yet: not enough data on both sides.");
   const values = [0, o.low, o.high, o.point, o.low2 ?? null, o.high2 ?? null, o.margin ?? null].filter(
     /** @returns {v is number} */ (v) => v !== null && Number.isFinite(v),
   );

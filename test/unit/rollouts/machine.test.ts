@@ -138,6 +138,18 @@ describe("reconcile", () => {
     expect(early.step_index).toBe(0);
   });
 
+  it("says how long a step has held in words people read: seconds, minutes and seconds", () => {
+    const { record: r, store } = drive(start(), 1, steady(1000));
+    const started = Date.parse(r.step_started_at!);
+    const at = (ms: number): string =>
+      reconcile(r, { label: store.label, weights: store.weights, step: step(950, 50) }, started + ms).record.reason;
+    expect(at(57_400)).toBe(
+      "step 1 of 4 (5%): holding 57s of 30m; stable 950, canary 50 users of 100 needed on each side",
+    );
+    expect(at(12 * MIN + 5_000)).toMatch(/^step 1 of 4 \(5%\): holding 12m 5s of 30m;/);
+    expect(at(2 * MIN)).toMatch(/^step 1 of 4 \(5%\): holding 2m of 30m;/);
+  });
+
   it("extends a step that lacks users when its time is up, then pauses saying so", () => {
     const { record } = drive(start(), 400, steady(10)); // 0.5 canary users a minute
     expect(record.state).toBe("paused");
