@@ -101,13 +101,18 @@ runIf("console: watching a rollout with the controller", { timeout: 90_000 }, ()
     await registry.promote(NAME, STABLE, "prod", { approvedBy: "t" });
 
     const env = { REDIS_URL: redisUrl(), REDIS_PREFIX: prefix };
-    const [gw] = await Promise.all([
+    const [gw, controller] = await Promise.all([
       startServe({
         env: { ...env, ADMIN_TOKEN: TOKEN, GATEWAY_ENV: "prod" },
         yaml: 'routes:\n  - { match: "mock/*", provider: mock }\naggregates: { flush_interval_ms: 200 }\n',
       }),
       startController(["--interval", "200ms", "--lease", "2s"], env),
     ]);
+    // Both stopped before the prefix's keys are deleted, so that neither writes one back.
+    cleanups.push(async () => {
+      for (const p of [gw, controller]) p.child.kill("SIGKILL");
+      await Promise.all([gw.exited, controller.exited]);
+    });
     const admin = async (path: string, body?: unknown): Promise<RolloutRecord> => {
       const res = await fetch(`${gw.url}/admin${path}`, {
         method: body === undefined ? "GET" : "POST",
