@@ -196,7 +196,6 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     expect(page.url()).not.toContain(TOKEN);
     const prod = await textOf("table.overview tr:has(a.prompt-name:text-is('summarization')) [data-env=prod]");
     expect(prod).toContain("1.0.0");
-    await shot("prompts");
   });
 
   it("shows a prompt's versions and the diff between two of them", async () => {
@@ -282,6 +281,7 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await seen(".comparison[data-metric=quality] .words", /1\.1\.0|Too early/);
     expect(await page.locator(".comparison[data-metric=quality] .interval .zero").count()).toBe(1);
     await seen(".srm", /match the weights|mismatch/i);
+    await seen(".informational-table", "cost per request");
     await shot("experiment");
   });
 
@@ -393,6 +393,9 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
   });
 
   it("filters the audit history by prompt, actor and action", async () => {
+    await go("#/audit");
+    await seen("table.audit-table", "register");
+    await shot("audit");
     await go("#/audit?action=weights");
     await page.locator("table.audit-table").waitFor();
     const rows = await page.locator("table.audit-table tbody tr").allInnerTexts();
@@ -408,7 +411,6 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
       expect(filtered.length).toBe(1);
       expect(filtered[0]).toContain("carol");
     });
-    await shot("audit");
   });
 
   it("shows a rollout's steps, guardrails and reasons, and its buttons act on it", async () => {
@@ -444,6 +446,14 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     expect(await page.locator(".guardrail[data-metric=error_rate] .interval .margin").count()).toBe(1);
     await seen(".transitions", "step");
     await shot("rollout");
+
+    // The first page again, now with traffic, a split, an eval run and the rollout.
+    await go("#/");
+    await seen("table.overview [data-env=prod]", "rollout step 50%");
+    await seen("table.overview", "passed");
+    await shot("prompts");
+    await go("#/rollout/summarization/prod");
+    await seen(".rollout-head", "1.0.0 → 1.1.0");
 
     await page.click("button[data-command=pause]");
     await seen(".result .note.ok", "now paused");

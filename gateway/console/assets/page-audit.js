@@ -54,7 +54,7 @@ export async function render(ctx) {
     h(
       "p",
       { class: "muted" },
-      `${log.matched} entries match${log.matched > log.entries.length ? `; the newest ${log.entries.length} are shown` : ""}.`,
+      `${log.matched === 1 ? "1 entry matches" : `${log.matched} entries match`}${log.matched > log.entries.length ? `; the newest ${log.entries.length} are shown` : ""}.`,
     ),
     log.entries.length === 0
       ? note("info", "Nothing matches.")

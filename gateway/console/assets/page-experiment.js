@@ -88,7 +88,7 @@ export async function render(ctx) {
 
   const draw = () => {
     replace(versionsBox, versionsTable(stats));
-    replace(comparisonsBox, comparisons(stats));
+    replace(comparisonsBox, comparisons(stats), informational(stats));
     replace(srmBox, srm(stats.srm));
     updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   };
@@ -213,6 +213,37 @@ function comparisons(s) {
       ),
     );
   });
+}
+
+/** Mean latency and cost per request, compared for information (no verdict is drawn from them). @param {StatsView} s */
+function informational(s) {
+  const rows = s.informational.filter((i) => i.diff !== null);
+  if (rows.length === 0) return null;
+  /** @param {string} metric */
+  const show = (metric) =>
+    metric === "latency_ms"
+      ? (/** @type {number} */ v) => `${signed(v, (x) => x.toFixed(1))} ms`
+      : (/** @type {number} */ v) => signed(v, (x) => usd(x));
+  return h(
+    "div",
+    { class: "informational" },
+    h("h3", {}, "For information (no verdict is drawn from these)"),
+    table(
+      ["Compared", "Metric", "Control", "Treatment", "Difference (95% CI)", "p"],
+      rows.map((i) => {
+        const f = show(i.metric);
+        return [
+          `${i.treatment} vs ${i.control}`,
+          i.metric === "latency_ms" ? "mean latency" : "cost per request",
+          i.control_mean === null ? "–" : i.metric === "latency_ms" ? ms(i.control_mean) : usd(i.control_mean),
+          i.treatment_mean === null ? "–" : i.metric === "latency_ms" ? ms(i.treatment_mean) : usd(i.treatment_mean),
+          `${f(/** @type {number} */ (i.diff))}${i.ci_low === null || i.ci_high === null ? "" : ` (${f(i.ci_low)} to ${f(i.ci_high)})`}`,
+          i.p_value === null ? "–" : i.p_value.toPrecision(3),
+        ];
+      }),
+      "informational-table",
+    ),
+  );
 }
 
 /** The verdict in words. @param {Comparison} c @param {MdeReport | undefined} mde */

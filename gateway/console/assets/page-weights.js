@@ -32,9 +32,10 @@ export async function render(ctx) {
     root.append(note("info", `${name} has no ${env} label: promote a version to ${env} before setting weights.`));
     return root;
   }
+  const servedNow = h("div", { class: "served-now" }, shareBar(current.shares));
   append(root, [
     h("h2", {}, "Served now"),
-    shareBar(current.shares),
+    servedNow,
     current.problems.length > 0 ? note("warn", `The stored weights are ignored: ${current.problems.join("; ")}`) : null,
     current.notes.map((n) => note("info", n)),
   ]);
@@ -106,8 +107,8 @@ export async function render(ctx) {
             ? `Saved, and recorded in the audit history as ${r.actor}. Every replica serves it within a second.`
             : "Nothing changed: the weights were already these.",
         ),
-        shareBar(r.shares),
       );
+      replace(servedNow, shareBar(r.shares));
     } catch (err) {
       replace(result, note("error", errorText(err)));
     }

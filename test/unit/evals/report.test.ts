@@ -7,7 +7,8 @@ import { renderHtml } from "../../../gateway/evals/report-html.ts";
 import { escapeXml, renderJunit } from "../../../gateway/evals/report-junit.ts";
 import { renderMarkdown } from "../../../gateway/evals/report-markdown.ts";
 import { renderReport } from "../../../gateway/evals/report-output.ts";
-import { buildReport, reportFormat, type EvalReport } from "../../../gateway/evals/report.ts";
+import { buildReport, reportFormat, worstCases, type EvalReport } from "../../../gateway/evals/report.ts";
+import { WORST_CASE_TEXT } from "../../../gateway/registry/eval-records.ts";
 import { createCostMeter, runEval } from "../../../gateway/evals/runner.ts";
 import { parseSuite } from "../../../gateway/evals/suite.ts";
 import type { GradeOutcome, JudgeInput } from "../../../gateway/evals/types.ts";
@@ -106,6 +107,24 @@ describe("the report object", () => {
     expect(report.cost).toMatchObject({ promptUsd: 0.0016, totalUsd: 0.0016 });
     expect(report.latency).toMatchObject({ n: 4, mean: 25 });
     expect(JSON.parse(renderReport(report, "json"))).toEqual(JSON.parse(JSON.stringify(report)));
+  });
+
+  it("gives the eval record its worst cases, in order, their texts cut short", () => {
+    const kept = worstCases(report);
+    expect(kept.map((c) => c.case_id)).toEqual(report.worst);
+    const first = kept[0]!;
+    const run = report.cases.find((c) => c.id === first.case_id)!;
+    expect(first).toMatchObject({
+      score: run.candidate.result!.score,
+      passed: run.candidate.result!.pass,
+      vars: JSON.stringify(run.vars).slice(0, WORST_CASE_TEXT),
+      reason: run.candidate.result!.reason,
+    });
+    const long = worstCases({
+      ...report,
+      cases: report.cases.map((c) => ({ ...c, candidate: { ...c.candidate, output: "x".repeat(1000) } })),
+    });
+    for (const c of long) expect(c.output).toBe(`${"x".repeat(WORST_CASE_TEXT - 3)}...`);
   });
 
   it("picks the format from the --output extension", () => {

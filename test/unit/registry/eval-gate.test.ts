@@ -109,6 +109,39 @@ describe.each(backends)("eval records and the promotion gate on $name", ({ make 
     expect(await registry.promote("summ", "1.1.0", "prod", { approvedBy: "b" })).toMatchObject({ forced: false });
   });
 
+  it("checks a promotion with the decision promote makes, writing nothing", async () => {
+    await registry.recordEval(record("1.0.0"));
+    const none = await registry.checkPromotion("summ", "1.1.0", "staging");
+    expect(none).toMatchObject({ from: null, changes: true, allowed: false, needsForce: true });
+    const promoteRefusal = await rejection(registry.promote("summ", "1.1.0", "staging", { approvedBy: "a" }));
+    expect(none.gates.find((g) => g.status === "refused")).toEqual({
+      gate: "eval",
+      status: "refused",
+      message: promoteRefusal.message,
+    });
+    const failed = await registry.recordEval(record("1.1.0", { passed: false }));
+    const refused = await registry.checkPromotion("summ", "1.1.0", "prod");
+    expect(refused.gates).toEqual([
+      { gate: "staging", status: "refused", message: expect.stringMatching(/never been on staging/) },
+      { gate: "eval", status: "refused", message: expect.stringMatching(/failed its latest/), evalId: failed.id },
+    ]);
+    const passing = await registry.recordEval(record("1.1.0"));
+    const allowed = await registry.checkPromotion("summ", "1.1.0", "staging");
+    expect(allowed).toMatchObject({ allowed: true, needsForce: false });
+    expect(allowed.gates).toEqual([
+      { gate: "staging", status: "not_required", message: expect.any(String) },
+      { gate: "eval", status: "passed", message: expect.stringContaining(passing.id), evalId: passing.id },
+    ]);
+    expect(await registry.label("summ", "staging")).toBeNull();
+    expect((await registry.history("summ")).filter((e) => e.action === "promote")).toEqual([]);
+    expect(await registry.promote("summ", "1.1.0", "staging", { approvedBy: "a" })).toMatchObject({
+      evalId: passing.id,
+    });
+    expect(await registry.checkPromotion("summ", "1.1.0", "staging")).toMatchObject({ changes: false, allowed: true });
+    expect((await rejection(registry.checkPromotion("summ", "9.9.9", "dev"))).kind).toBe("not_found");
+    expect((await rejection(registry.checkPromotion("summ", "1.1.0", "qa"))).kind).toBe("invalid");
+  });
+
   it("lets the latest run decide: a later failure outweighs an earlier pass", async () => {
     await registry.recordEval(record("1.0.0"));
     await registry.recordEval(record("1.0.0", { passed: false }));
