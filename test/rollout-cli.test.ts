@@ -140,7 +140,7 @@ describe("promptgate rollout", () => {
     expect(text).toMatch(new RegExp(`^${P} on prod: step 1 of 3 \\(10%\\), canary weight 10%$`, "m"));
     expect(text).toMatch(/^ {2}state +step$/m);
     expect(text).toMatch(/^ {2}versions +stable 1\.0\.0, canary 1\.1\.0$/m);
-    expect(text).toMatch(/^ {2}reason +step 1 of 3 \(10%\): holding 1m of 1\.5m; stable 400, canary 60 users/m);
+    expect(text).toMatch(/^ {2}reason +step 1 of 3 \(10%\): holding 1m of 1m 30s; stable 400, canary 60 users/m);
     expect(text).toMatch(
       /^last evaluation at \S+: hold; users stable 400, canary 60; requests stable 400, canary 60$/m,
     );

@@ -187,8 +187,11 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       if (lease !== null && !(await store.renewLease(lease, leaseMs))) lostLease("another holder, or it expired");
       if (lease === null) {
         lease = await store.acquireLease(CONTROLLER_LEASE, owner, leaseMs);
-        if (lease !== null)
+        if (lease !== null) {
           logger.info("holding the controller lease: acting on rollouts", { fence: lease.token, owner });
+          // Another leader may have acted and alerted meanwhile: take every rollout as it stands now.
+          seenTransitions.clear();
+        }
       }
     } catch (err) {
       // Without an answer the lease may expire under us: act only once it has been renewed again.
@@ -368,6 +371,10 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
       const r = raw === null ? null : parseRollout(raw);
       return r === null ? [] : [r];
     });
+    // Rollouts replaced by newer ones are not looked at again: forget what was kept for them.
+    const current = new Set(rollouts.map((r) => r.id));
+    for (const kept of [seenTransitions, actionErrors])
+      for (const id of kept.keys()) if (!current.has(id)) kept.delete(id);
     return { leader: lease !== null, looks };
   };
 

@@ -121,7 +121,8 @@ function minutes(msValue: number): string {
   if (msValue % 3_600_000 === 0) return `${msValue / 3_600_000}h`;
   if (msValue % 60_000 === 0) return `${msValue / 60_000}m`;
   const s = Math.round(msValue / 1_000);
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 60) return `${s}s`;
+  return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m ${s % 60}s`;
 }
 const stepText = (r: RolloutRecord, i = r.step_index): string => `step ${i + 1} of ${r.steps.length} (${r.steps[i]}%)`;
 

@@ -123,6 +123,8 @@ export async function render(ctx) {
     const asked = generation;
     const next = await load();
     if (asked !== generation) return;
+    // A command's outcome is about the rollout it was given to: once another rollout has replaced it, it goes.
+    if (next.record?.id !== state.record?.id) replace(result);
     state = next;
     draw();
   });

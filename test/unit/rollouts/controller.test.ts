@@ -261,6 +261,23 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
     expect(w.alerts).toHaveLength(4);
   });
 
+  it("a leader back after another led does not alert again what the other one alerted", async () => {
+    const w = await world(make());
+    await w.start("staging");
+    const service = createRolloutService({ store: w.store, registry: w.registry, clock: w.clock });
+    const a = w.controller("a");
+    const b = w.controller("b");
+    await a.tick();
+    await w.store.del(CONTROLLER_LEASE.key); // a stalls past its lease
+    await b.tick();
+    await service.command(NAME, "staging", "pause", "bob");
+    await b.tick();
+    await b.release();
+    await a.tick();
+    expect(a.status().leader).toBe(true);
+    expect(w.alerts.map((e) => e.type)).toEqual(["started", "paused"]);
+  });
+
   it("pauses on a hand edit of the weights, naming it, and leaves them as found", async () => {
     const w = await world(make());
     await w.start("staging");

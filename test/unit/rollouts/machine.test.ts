@@ -147,7 +147,7 @@ describe("reconcile", () => {
       "step 1 of 4 (5%): holding 57s of 30m; stable 950, canary 50 users of 100 needed on each side",
     );
     expect(at(12 * MIN + 5_000)).toMatch(/^step 1 of 4 \(5%\): holding 12m 5s of 30m;/);
-    expect(at(2 * MIN)).toMatch(/^step 1 of 4 \(5%\): holding 2m of 30m;/);
+    expect(at(2 * MIN + 300)).toMatch(/^step 1 of 4 \(5%\): holding 2m of 30m;/);
   });
 
   it("extends a step that lacks users when its time is up, then pauses saying so", () => {
