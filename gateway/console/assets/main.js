@@ -130,7 +130,7 @@ async function route() {
   const [match, load] = found;
   /** @type {PageContext} */
   const ctx = {
-    params: (match ?? []).slice(1).map((p) => decodeURIComponent(p)),
+    params: (match ?? []).slice(1).map(decodeSegment),
     query: new URLSearchParams(search),
     signal: controller.signal,
     every: (ms, run) => {
@@ -160,6 +160,15 @@ async function route() {
   } catch (err) {
     if (controller.signal.aborted) return;
     replace(main, note("error", errorText(err)));
+  }
+}
+
+/** A route segment as the user meant it; a malformed escape is taken as typed rather than breaking the page. */
+function decodeSegment(/** @type {string} */ s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }
 
