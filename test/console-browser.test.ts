@@ -447,6 +447,11 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await seen(".transitions", "step");
     await shot("rollout");
 
+    await go("#/rollouts");
+    await seen("table.rollouts-table", "1.0.0 → 1.1.0");
+    await page.click("table.rollouts-table a");
+    await seen(".rollout-head", "1.0.0 → 1.1.0");
+
     // The first page again, now with traffic, a split, an eval run and the rollout.
     await go("#/");
     await seen("table.overview [data-env=prod]", "rollout step 50%");

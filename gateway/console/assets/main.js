@@ -22,6 +22,7 @@ const ROUTES = [
   [/^\/prompt\/([^/]+)$/, () => import("./page-prompt.js")],
   [/^\/experiment\/([^/]+)\/([^/]+)$/, () => import("./page-experiment.js")],
   [/^\/rollout\/([^/]+)\/([^/]+)$/, () => import("./page-rollout.js")],
+  [/^\/rollouts$/, () => import("./page-rollouts.js")],
   [/^\/evals\/([^/]+)$/, () => import("./page-evals.js")],
   [/^\/audit$/, () => import("./page-audit.js")],
   [/^\/weights\/([^/]+)\/([^/]+)$/, () => import("./page-weights.js")],
@@ -93,7 +94,12 @@ function showSignIn(message = null) {
 }
 
 function drawChrome() {
-  replace(nav, h("a", { href: "#/" }, "Prompts"), h("a", { href: "#/audit" }, "Audit"));
+  replace(
+    nav,
+    h("a", { href: "#/" }, "Prompts"),
+    h("a", { href: "#/rollouts" }, "Rollouts"),
+    h("a", { href: "#/audit" }, "Audit"),
+  );
   replace(
     who,
     h("span", {}, `signed in as ${actor()}`),
