@@ -88,6 +88,13 @@ describe("admin API", () => {
     expect((await call(gw, "/admin/nothing-here")).status).toBe(404);
   });
 
+  it("tells caches on the way to keep nothing it answers", async () => {
+    const res = await fetch(`${gw.url}/admin/prompts`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    await res.arrayBuffer();
+  });
+
   it("registers prompt files as YAML or JSON, refuses changed versions (409) and invalid files (400)", async () => {
     const first = await call(gw, "/admin/prompts", { yaml: V100_YAML, actor: "alice" });
     expect([first.status, first.json]).toEqual([

@@ -1,5 +1,6 @@
 // Guards /admin/*: 404 while ADMIN_TOKEN is unset (the admin API is off), else 401 unless the caller
-// presents `Authorization: Bearer $ADMIN_TOKEN`, compared in constant time.
+// presents `Authorization: Bearer $ADMIN_TOKEN`, compared in constant time. What it answers is never
+// kept by a cache on the way (registry contents, audit history: `Cache-Control: no-store`).
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context.ts";
@@ -24,5 +25,6 @@ export function adminAuth(adminToken: string | undefined): MiddlewareHandler<App
     if (!timingSafeEqual(expected, digest(token)))
       throw new GatewayError("invalid_api_key", "Incorrect admin token provided");
     await next();
+    c.res.headers.set("cache-control", "no-store");
   };
 }
