@@ -45,7 +45,13 @@ export async function lineChart(o) {
       },
       axes: [
         { stroke: "#555", grid: { stroke: "#eee" } },
-        { stroke: "#555", grid: { stroke: "#eee" }, size: 78, values: (_u, ticks) => ticks.map((t) => o.format(t)) },
+        {
+          stroke: "#555",
+          grid: { stroke: "#eee" },
+          // Wide enough for the longest label drawn (money in millionths of a dollar is ten characters).
+          size: (_u, labels) => 24 + 7 * Math.max(4, ...(labels ?? []).map((l) => String(l).length)),
+          values: (_u, ticks) => ticks.map((t) => o.format(t)),
+        },
       ],
       series: [
         {},
