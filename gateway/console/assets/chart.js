@@ -44,7 +44,8 @@ export async function lineChart(o) {
         y: { range: (_u, _min, max) => [0, Math.max(max ?? 0, o.floor ?? 1) * 1.1] },
       },
       axes: [
-        { stroke: "#555", grid: { stroke: "#eee" } },
+        // Time labels ("12:50pm") need more room between ticks than uPlot's default, or they run together.
+        { stroke: "#555", grid: { stroke: "#eee" }, space: 70 },
         {
           stroke: "#555",
           grid: { stroke: "#eee" },
