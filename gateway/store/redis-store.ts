@@ -21,28 +21,28 @@ export interface RedisStoreOptions {
   readonly requireConnection?: boolean;
 }
 
+/**
+ * The comparison every compare-and-set script starts with: returns 0 unless `key` holds `expected`, or is absent
+ * when `absent` is "1" (Lua expressions of the script's KEYS and ARGV).
+ */
+const compareOrReturn = (key: string, absent: string, expected: string): string => `
+local cur = redis.call("GET", ${key})
+if ${absent} == "1" then
+  if cur then return 0 end
+elseif cur ~= ${expected} then
+  return 0
+end`;
+
 // GET and SET in one script so that no other client can write between the comparison and the write.
 // ARGV[1] is "1" when the caller expects the key to be absent.
-const CAS_SCRIPT = `
-local cur = redis.call("GET", KEYS[1])
-if ARGV[1] == "1" then
-  if cur then return 0 end
-elseif cur ~= ARGV[2] then
-  return 0
-end
+const CAS_SCRIPT = `${compareOrReturn("KEYS[1]", "ARGV[1]", "ARGV[2]")}
 redis.call("SET", KEYS[1], ARGV[3])
 return 1`;
 
 // CAS_SCRIPT, then, only when it wrote, the effects (compareAndSetWith). KEYS[1]: the key compared; KEYS[2 ..
 // 1 + ARGV[4]]: the lists appended to, one value each (ARGV[5 ...]); the remaining KEYS: the hashes set, each
 // given in ARGV as its number of fields, then field, value, field, value ...
-const CAS_WITH_SCRIPT = `
-local cur = redis.call("GET", KEYS[1])
-if ARGV[1] == "1" then
-  if cur then return 0 end
-elseif cur ~= ARGV[2] then
-  return 0
-end
+const CAS_WITH_SCRIPT = `${compareOrReturn("KEYS[1]", "ARGV[1]", "ARGV[2]")}
 redis.call("SET", KEYS[1], ARGV[3])
 local lists = tonumber(ARGV[4])
 for i = 1, lists do redis.call("RPUSH", KEYS[1 + i], ARGV[4 + i]) end
@@ -147,13 +147,7 @@ return 1`;
 // Fenced writes: KEYS[1] the lease, KEYS[2] the key written, ARGV[1] the lease's value. Replies 1 written,
 // 0 the compare failed, -1 the lease is not held with that value.
 const FENCED_CAS_SCRIPT = `
-if redis.call("GET", KEYS[1]) ~= ARGV[1] then return -1 end
-local cur = redis.call("GET", KEYS[2])
-if ARGV[2] == "1" then
-  if cur then return 0 end
-elseif cur ~= ARGV[3] then
-  return 0
-end
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return -1 end${compareOrReturn("KEYS[2]", "ARGV[2]", "ARGV[3]")}
 redis.call("SET", KEYS[2], ARGV[4])
 return 1`;
 
