@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AlertEvent } from "../../gateway/alerts/alert-event.ts";
-import { killAfterTest } from "./serve-process.ts";
+import { announcedUrl, killAfterTest } from "./serve-process.ts";
 
 export interface ControllerProcess {
   readonly child: ChildProcess;
@@ -28,32 +28,19 @@ export async function startController(
     stdio: ["ignore", "ignore", "pipe"],
   });
   killAfterTest(child);
-  let err = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`controller did not start:\n${err}`)), 10_000);
-    child.stderr?.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`controller exited with ${code}:\n${err}`)));
-  });
+  const { url, exited, stderr } = await announcedUrl(child, "controller");
   return {
     child,
     url,
     exited,
-    stderr: () => err,
+    stderr,
     async metric(series) {
       const text = await (await fetch(`${url}/metrics`)).text();
       const line = text.split("\n").find((l) => l.startsWith(`${series} `));
       return line === undefined ? null : Number(line.slice(series.length + 1));
     },
     fence() {
-      const m = /"msg":"holding the controller lease[^\n]*"fence":(\d+)/.exec(err);
+      const m = /"msg":"holding the controller lease[^\n]*"fence":(\d+)/.exec(stderr());
       return m ? Number(m[1]) : null;
     },
   };

@@ -48,10 +48,21 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeProcess>
     stdio: ["ignore", "ignore", "pipe"],
   });
   children.push(child);
+  return { child, ...(await announcedUrl(child, "gateway")) };
+}
+
+/**
+ * Waits for a child's log line that names the URL it listens on (`"url":"http://..."`, on stderr), keeping all it
+ * writes there; rejects when it exits first or says nothing of the kind within 10 s.
+ */
+export async function announcedUrl(
+  child: ChildProcess,
+  what: string,
+): Promise<{ url: string; exited: Promise<number | null>; stderr: () => string }> {
   let err = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${err}`)), 10_000);
     child.stderr?.on("data", (c: Buffer) => {
       err += c.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
@@ -60,7 +71,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeProcess>
         resolve(m[1]!);
       }
     });
-    void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${err}`)));
+    void exited.then((code) => reject(new Error(`${what} exited with ${code}:\n${err}`)));
   });
-  return { child, url, exited, stderr: () => err };
+  return { url, exited, stderr: () => err };
 }
