@@ -20,6 +20,7 @@ import { cli } from "./support/cli.ts";
 import { startController } from "./support/controller-process.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
 import { startServe } from "./support/serve-process.ts";
+import { newUsersTraffic, type Traffic } from "./support/traffic.ts";
 
 const TOKEN = "console-rollout-token-9d2e";
 const NAME = "greet";
@@ -38,32 +39,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** Requests from new users (X-User-Id user-0, user-1, ...), a few at a time, until stopped. */
-function traffic(gateway: string): { served: Map<string, number>; stop(): Promise<void> } {
-  const served = new Map<string, number>();
-  let stopped = false;
-  let n = 0;
-  const worker = async (): Promise<void> => {
-    while (!stopped) {
-      const res = await fetch(`${gateway}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-prompt-ref": NAME, "x-user-id": `user-${n++}` },
-        body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "hi" }] }),
-      });
-      await res.arrayBuffer();
-      const version = res.headers.get("x-prompt-version") ?? "none";
-      served.set(version, (served.get(version) ?? 0) + 1);
-    }
-  };
-  const workers = Array.from({ length: 2 }, worker);
-  return {
-    served,
-    async stop() {
-      stopped = true;
-      await Promise.all(workers);
-    },
-  };
-}
+/** Requests from new users, 2 at a time, until stopped. */
+const traffic = (gateway: string): Traffic => newUsersTraffic(gateway, NAME, 2);
 
 runIf("console: watching a rollout with the controller", { timeout: 90_000 }, () => {
   let browser: Browser;

@@ -17,6 +17,7 @@ import { startController, startWebhookReceiver, type WebhookReceiver } from "./s
 import { freePort, redisUrl, uniquePrefix } from "./support/redis.ts";
 import { cli } from "./support/cli.ts";
 import { startServe } from "./support/serve-process.ts";
+import { newUsersTraffic, type Traffic } from "./support/traffic.ts";
 
 const NAME = "greet";
 const STABLE = "1.0.0";
@@ -88,32 +89,8 @@ async function rig(): Promise<Rig> {
   };
 }
 
-/** Requests from new users, a few at a time, until stopped; counts the versions that answered. */
-function traffic(gateway: string): { served: Map<string, number>; stop(): Promise<void> } {
-  const served = new Map<string, number>();
-  let stopped = false;
-  let n = 0;
-  const worker = async (): Promise<void> => {
-    while (!stopped) {
-      const res = await fetch(`${gateway}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-prompt-ref": NAME, "x-user-id": `user-${n++}` },
-        body: JSON.stringify({ model: "mock/echo", messages: [{ role: "user", content: "hi" }] }),
-      });
-      await res.arrayBuffer();
-      const version = res.headers.get("x-prompt-version") ?? "none";
-      served.set(version, (served.get(version) ?? 0) + 1);
-    }
-  };
-  const workers = Array.from({ length: 4 }, worker);
-  return {
-    served,
-    async stop() {
-      stopped = true;
-      await Promise.all(workers);
-    },
-  };
-}
+/** Requests from new users, 4 at a time, until stopped. */
+const traffic = (gateway: string): Traffic => newUsersTraffic(gateway, NAME, 4);
 
 /** The version a few new users are served now (all the same, or "mixed"). */
 async function servedNow(gateway: string, users = 40): Promise<string> {
