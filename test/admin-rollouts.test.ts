@@ -52,7 +52,8 @@ describe("admin API: rollouts", () => {
   beforeAll(async () => {
     gw = await startTestGateway({ env: { ADMIN_TOKEN: TOKEN } });
     const v120 = DESIGN_EXAMPLE.replace("version: 1.1.0", "version: 1.2.0");
-    for (const yaml of [EARLIER_EXAMPLE, DESIGN_EXAMPLE, v120]) {
+    const v130 = DESIGN_EXAMPLE.replace("version: 1.1.0", "version: 1.3.0");
+    for (const yaml of [EARLIER_EXAMPLE, DESIGN_EXAMPLE, v120, v130]) {
       const res = await fetch(`${gw.url}/admin/prompts`, {
         method: "POST",
         headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/yaml" },
@@ -63,6 +64,14 @@ describe("admin API: rollouts", () => {
     for (const env of ["staging", "prod"]) {
       const r = await call(gw, `/admin/prompts/${P}/promote`, { body: { version: "1.0.0", env, approved_by: "lead" } });
       expect(r.status).toBe(200);
+    }
+    // The canaries have been on staging, as prod's promotion requires (1.3.0 never has); staging is back on 1.0.0.
+    for (const version of ["1.1.0", "1.2.0"]) {
+      const up = await call(gw, `/admin/prompts/${P}/promote`, {
+        body: { version, env: "staging", approved_by: "lead" },
+      });
+      expect(up.status).toBe(200);
+      expect((await call(gw, `/admin/prompts/${P}/rollback`, { body: { env: "staging" } })).status).toBe(200);
     }
   });
   afterAll(async () => {
@@ -112,6 +121,12 @@ describe("admin API: rollouts", () => {
       [{ version: "9.9.9", env: "prod" }, 404, "version", /has no registered version 9\.9\.9/],
       [{ version: "1.1.0", env: "dev" }, 409, "env", /has no dev label/],
       [{ version: "1.0.0", env: "prod" }, 409, "version", /already the prod label's version/],
+      [
+        { version: "1.3.0", env: "prod" },
+        409,
+        "version",
+        /^a rollout of summarization@1\.3\.0 would end in a promotion to prod that is refused: summarization@1\.3\.0 has never been on staging: promote it to staging first/,
+      ],
     ];
     for (const [body, status, param, message] of cases) {
       const [s, p, m] = refusal(await start(body));

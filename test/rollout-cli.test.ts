@@ -108,6 +108,24 @@ describe("promptgate rollout", () => {
     ]);
     expect((await run("list")).stdout).toBe("no active rollouts (--all shows finished ones too)\n");
 
+    // The last step is the registry's promote, which takes to prod only versions that have been on staging.
+    const early = await run("start", P, "1.1.0", "--env", "prod");
+    expect([early.code, early.stdout]).toEqual([1, ""]);
+    expect(early.stderr).toBe(
+      `promptgate rollout: a rollout of ${P}@1.1.0 would end in a promotion to prod that is refused: ` +
+        `${P}@1.1.0 has never been on staging: promote it to staging first, or force the promotion\n`,
+    );
+    // Both canaries go to staging and back: it remembers them, and its label is 1.0.0 again.
+    for (const args of [
+      ["promote", P, "1.1.0", "--to", "staging", "--approved-by", "a"],
+      ["promote", P, "1.2.0", "--to", "staging", "--approved-by", "a"],
+      ["rollback", P, "--env", "staging"],
+      ["rollback", P, "--env", "staging"],
+    ]) {
+      const done = await cli(args, env);
+      expect([args, done.code, done.stderr]).toEqual([args, 0, ""]);
+    }
+
     const started = await run("start", P, "1.1.0", "--env", "prod", "--steps", "10,50,100", "--hold", "90s");
     expect([started.code, started.stderr]).toEqual([0, ""]);
     expect(started.stdout).toMatch(

@@ -147,7 +147,9 @@ step's traffic (error rate, p95 latency, cost per request, quality); it rolls ba
 guardrail fails, and promotes the label at the last step. --max-duration (default 24h) bounds the
 whole rollout. Durations: 90s, 30m, 2h, 1d. One rollout at a time per prompt and environment.
 
-  start     records a pending rollout; the controller takes it from there
+  start     records a pending rollout; the controller takes it from there. Refused when the
+            promotion it ends in would be refused now ('promptgate promote' rules: prod takes a
+            version only after staging; a prompt with a suite needs a passing eval of it)
   status    the state, step i of n, the canary weight, the last evaluation's guardrails and why,
             and every transition
   pause     stops stepping (the weights stay as they are); resume starts the step afresh

@@ -126,6 +126,19 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
           { field: "version" },
         );
       }
+      // The last step is the registry's own promote: a rollout it would refuse now is refused here, rather than
+      // walking its steps for hours to pause at the end. A refusal arising later (a failing eval recorded
+      // meanwhile) still pauses the rollout when the controller promotes.
+      const check = await registry.checkPromotion(input.name, input.version, env);
+      const refused = check.gates.filter((g) => g.status === "refused");
+      if (refused.length > 0) {
+        throw new RegistryError(
+          "conflict",
+          `a rollout of ${input.name}@${input.version} would end in a promotion to ${env} that is refused: ` +
+            refused.map((g) => g.message).join("; "),
+          { field: "version" },
+        );
+      }
 
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const stored = await readRollout(store, env, input.name);

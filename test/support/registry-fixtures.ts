@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { redisUrl, uniquePrefix } from "./redis.ts";
 import type { Clock } from "../../gateway/support/clock.ts";
 import type { PromptVersion } from "../../gateway/prompts/types.ts";
+import type { NewEvalRecord } from "../../gateway/registry/eval-records.ts";
 import { RegistryError } from "../../gateway/registry/registry-error.ts";
 import { createRedisStore } from "../../gateway/store/redis-store.ts";
 import { createSqliteStore } from "../../gateway/store/sqlite-store.ts";
@@ -30,6 +31,28 @@ export function promptVersion(name: string, version: string, hash = `sha256-${na
     prompt: null,
     instructions: null,
     hash,
+  };
+}
+
+/** One evaluation run of name@version on suite "suite-1", against the content hash `promptVersion` gives it. */
+export function evalRun(name: string, version: string, passed: boolean): NewEvalRecord {
+  return {
+    prompt: name,
+    version,
+    content_hash: `sha256-${name}-${version}`,
+    suite: `config/evals/${name}.yaml`,
+    suite_hash: "suite-1",
+    judges: ["judge-rubric@1.0.0"],
+    baseline: null,
+    started_at: "2030-01-01T00:00:00.000Z",
+    finished_at: "2030-01-01T00:01:00.000Z",
+    passed,
+    cases: 20,
+    grader_errors: 0,
+    cost_usd: 0.01,
+    metrics: { quality: { n: 20, mean: 0.8, std: 0.1, min: 0.5, max: 1, pass_rate: 0.9 } },
+    gate: null,
+    by: "ci",
   };
 }
 

@@ -18,7 +18,7 @@ import type { Clock } from "../../../gateway/support/clock.ts";
 import { silentLogger } from "../../../gateway/support/logger.ts";
 import { createAggregateWriter, MINUTE_MS, type AggregateWriter } from "../../../gateway/telemetry/aggregates.ts";
 import { newRecord } from "../../../gateway/telemetry/request-record.ts";
-import { backends, promptVersion, type Backend } from "../../support/registry-fixtures.ts";
+import { backends, evalRun, promptVersion, type Backend } from "../../support/registry-fixtures.ts";
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 const NAME = "summ";
@@ -304,15 +304,20 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
 
   it("pauses when the registry refuses the promotion, saying why", async () => {
     const w = await world(make());
-    // prod takes only versions that were on staging: 1.1.0 never was.
+    // A start is refused when the promotion would be refused then; a refusal that arises during the rollout
+    // (a failing evaluation recorded after the start) still reaches the controller's promotion.
+    await w.registry.promote(NAME, CANARY, "staging", { approvedBy: "test" });
+    await w.registry.rollback(NAME, "staging", { actor: "test" });
     await w.start("prod", { steps: [100] });
+    const failing = await w.registry.recordEval(evalRun(NAME, CANARY, false));
     const c = w.controller();
     await c.tick(); // pending -> promoting; the promotion is refused
     expect((await w.record("prod")).state).toBe("promoting");
     await c.tick();
     const r = await w.record("prod");
     expect(r.state).toBe("paused");
-    expect(r.reason).toMatch(/promotion of 1\.1\.0 to prod failed: .*never been on staging/);
+    expect(r.reason).toMatch(/promotion of 1\.1\.0 to prod failed: .*failed its latest evaluation/);
+    expect(r.reason).toContain(`eval ${failing.id}`);
     expect(w.alerts.at(-1)).toMatchObject({ type: "paused", verdict: "fail" });
     expect((await w.registry.label(NAME, "prod"))?.version).toBe(STABLE);
   });

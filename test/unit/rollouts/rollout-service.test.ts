@@ -15,7 +15,14 @@ import {
 import { rolloutHistoryKey, rolloutKey, weightsKey } from "../../../gateway/store/keys.ts";
 import type { Store } from "../../../gateway/store/store.ts";
 import type { Clock } from "../../../gateway/support/clock.ts";
-import { backends, promptVersion, rejection, steppingClock, type Backend } from "../../support/registry-fixtures.ts";
+import {
+  backends,
+  evalRun,
+  promptVersion,
+  rejection,
+  steppingClock,
+  type Backend,
+} from "../../support/registry-fixtures.ts";
 
 const START: StartRollout = { name: "summ", version: "1.1.0", env: "prod", by: "alice" };
 
@@ -38,6 +45,12 @@ describe.each(backends)("rollout service on $name", ({ make }) => {
       for (const v of ["1.0.0", "1.1.0", "1.2.0"]) await registry.register(promptVersion(name, v), "test");
       await registry.promote(name, "1.0.0", "staging", { approvedBy: "test" });
       await registry.promote(name, "1.0.0", "prod", { approvedBy: "test" });
+      // The canaries have been on staging (the registry remembers it), as prod's promotion requires; staging's
+      // label is back on 1.0.0 so the tests can roll them out there too.
+      for (const v of ["1.1.0", "1.2.0"]) {
+        await registry.promote(name, v, "staging", { approvedBy: "test" });
+        await registry.rollback(name, "staging", { actor: "test" });
+      }
     }
   });
   afterEach(async () => {
@@ -146,6 +159,57 @@ describe.each(backends)("rollout service on $name", ({ make }) => {
     expect(await rolloutAudit()).toEqual([]);
     // A step at 100% only is the promotion itself: no compared step, any hold fits.
     expect((await service.start({ ...START, steps: [100], holdMs: 10 * 3_600_000 })).steps).toEqual([100]);
+  });
+
+  it("refuses a rollout whose final promotion the registry would refuse now, and writes nothing", async () => {
+    await registry.register(promptVersion("summ", "1.3.0"), "test");
+    const never = await rejection(service.start({ ...START, version: "1.3.0" }));
+    expect([never.kind, never.field, never.message]).toEqual([
+      "conflict",
+      "version",
+      "a rollout of summ@1.3.0 would end in a promotion to prod that is refused: " +
+        "summ@1.3.0 has never been on staging: promote it to staging first, or force the promotion",
+    ]);
+    // Dev has no promotion rules: the same version rolls out there.
+    await registry.promote("summ", "1.0.0", "dev", { approvedBy: "test" });
+    expect((await service.start({ ...START, version: "1.3.0", env: "dev" })).canary_version).toBe("1.3.0");
+
+    // A suite (the first eval recorded makes it the prompt's): 1.1.0 has no passing run of it, on staging nor prod.
+    await registry.recordEval(evalRun("summ", "1.0.0", true));
+    for (const env of ["staging", "prod"]) {
+      const noEval = await rejection(service.start({ ...START, env }));
+      expect([noEval.kind, noEval.field]).toEqual(["conflict", "version"]);
+      expect(noEval.message).toBe(
+        `a rollout of summ@1.1.0 would end in a promotion to ${env} that is refused: ` +
+          "summ@1.1.0 has no eval record for its content (hash sha256-summ-1.1.0) on the current suite " +
+          "(hash suite-1): run `promptgate eval summ@1.1.0`, or force the promotion",
+      );
+    }
+    // Both rules refusing: both named.
+    const both = await rejection(service.start({ ...START, version: "1.3.0" }));
+    expect(both.message).toMatch(
+      /refused: summ@1\.3\.0 has never been on staging: .*; summ@1\.3\.0 has no eval record/,
+    );
+    // A failing run refuses too, naming the run.
+    const failing = await registry.recordEval(evalRun("summ", "1.1.0", false));
+    expect((await rejection(service.start(START))).message).toContain(
+      `failed its latest evaluation on the current suite (eval ${failing.id}`,
+    );
+
+    expect(await store.get(rolloutKey("prod", "summ"))).toBeNull();
+    expect(await store.get(rolloutKey("staging", "summ"))).toBeNull();
+    expect(await store.hgetall("rollouts-index")).toEqual({ "dev:summ": "r1" });
+    expect((await rolloutAudit()).map((e) => e.env)).toEqual(["dev"]);
+  });
+
+  it("starts on prod once the version has been on staging and has passed its eval", async () => {
+    await registry.register(promptVersion("summ", "1.3.0"), "test");
+    await registry.recordEval(evalRun("summ", "1.3.0", true));
+    expect((await rejection(service.start({ ...START, version: "1.3.0" }))).message).toMatch(/never been on staging/);
+    await registry.promote("summ", "1.3.0", "staging", { approvedBy: "test" });
+    await registry.rollback("summ", "staging", { actor: "test" });
+    const r = await service.start({ ...START, version: "1.3.0" });
+    expect(r).toMatchObject({ state: "pending", stable_version: "1.0.0", canary_version: "1.3.0" });
   });
 
   it("allows one active rollout per prompt and environment, naming the active one", async () => {
