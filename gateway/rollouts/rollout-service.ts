@@ -126,6 +126,12 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
           { field: "version" },
         );
       }
+      // One rollout at a time comes first: it is what stops any start, whatever the version (checked again when
+      // writing, against a concurrent start).
+      const current = await readRollout(store, env, input.name);
+      const active = current === null ? null : readable(current, input.name, env);
+      if (active !== null && isActive(active)) throw activeConflict(active);
+
       // The last step is the registry's own promote: a rollout it would refuse now is refused here, rather than
       // walking its steps for hours to pause at the end. A refusal arising later (a failing eval recorded
       // meanwhile) still pauses the rollout when the controller promotes.

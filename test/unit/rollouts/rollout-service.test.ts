@@ -220,6 +220,11 @@ describe.each(backends)("rollout service on $name", ({ make }) => {
       "summ already has an active rollout on prod: 1.1.0 against 1.0.0, pending (id r1, started by alice); " +
         "abort or promote it before starting another",
     ]);
+    // The active rollout is what stops a start first, even of a version whose promotion would be refused.
+    await registry.register(promptVersion("summ", "1.3.0"), "test");
+    expect((await rejection(service.start({ ...START, version: "1.3.0" }))).message).toMatch(
+      /^summ already has an active rollout on prod/,
+    );
     await service.command("summ", "prod", "abort", "alice");
     // Rolling back is still active: the controller has not read its weights back yet.
     expect((await rejection(service.start(START))).message).toMatch(/rolling_back/);
