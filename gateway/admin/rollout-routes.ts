@@ -144,6 +144,13 @@ export function registerRolloutRoutes(admin: Hono<AppEnv>, deps: RolloutRouteDep
     return c.json(record);
   });
 
+  /** Every evaluation of the current-or-last rollout, oldest first (the record keeps the last holds only). */
+  admin.get("/prompts/:name/rollouts/:env/evaluations", async (c) => {
+    const { name, env } = c.req.param();
+    const { rollout, evaluations } = await rollouts.evaluations(name, env);
+    return c.json({ rollout: rollout.id, evaluations });
+  });
+
   for (const command of ROLLOUT_COMMANDS) {
     admin.post(`/prompts/:name/rollouts/:env/${command}`, async (c) => {
       const { name, env } = c.req.param();

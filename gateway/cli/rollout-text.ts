@@ -1,7 +1,7 @@
 // How `promptgate rollout` prints rollouts for people: the status of one (state, step, weights, the last
-// evaluation's guardrails, the transitions) and the list of all. Scripts get the stored record with --json.
+// evaluation's guardrails, the transitions), its full evaluation log, and the list of all. Scripts get the stored record with --json.
 import type { GuardrailResult } from "../rollouts/guardrails.ts";
-import type { RolloutRecord } from "../rollouts/record.ts";
+import type { Evaluation, RolloutRecord } from "../rollouts/record.ts";
 import { formatDuration } from "../support/duration.ts";
 import { table } from "./output.ts";
 
@@ -107,5 +107,25 @@ export function rolloutTable(rollouts: readonly RolloutRecord[]): string {
       r.created_by,
       r.updated_at,
     ]),
+  );
+}
+
+/** `rollout status --evaluations`: every evaluation of the rollout, oldest first, one line each. */
+export function evaluationTable(r: RolloutRecord, evaluations: readonly Evaluation[]): string {
+  const head = `${r.prompt} on ${r.env}: rollout ${r.id}, ${stepText(r)}; ${evaluations.length} evaluations\n`;
+  if (evaluations.length === 0) return head + "  none yet (the controller evaluates each step while it runs)\n";
+  return (
+    head +
+    table(
+      ["at", "step", "decision", "users stable", "users canary", "reason"],
+      evaluations.map((e) => [
+        e.at,
+        e.canary_weight === null ? `${e.step_index + 1}` : `${e.step_index + 1} (${e.canary_weight}%)`,
+        e.decision,
+        e.users === null ? "-" : e.users.stable,
+        e.users === null ? "-" : e.users.canary,
+        e.reason,
+      ]),
+    )
   );
 }

@@ -3,7 +3,7 @@
 import { defaultActor } from "./context.ts";
 import { environmentArg, UsageError, type Args } from "./args.ts";
 import { emit } from "./output.ts";
-import { canaryWeight, describeRollout, rolloutTable, stepText } from "./rollout-text.ts";
+import { canaryWeight, describeRollout, evaluationTable, rolloutTable, stepText } from "./rollout-text.ts";
 import type { Verb } from "./verb.ts";
 import { RegistryError } from "../registry/registry-error.ts";
 import type { RolloutCommand } from "../rollouts/machine.ts";
@@ -18,7 +18,7 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 const SHAPES: Readonly<Record<Subcommand, { readonly args: readonly string[]; readonly options: readonly string[] }>> =
   {
     start: { args: ["<name>", "<version>"], options: ["env", "steps", "hold", "min-users", "max-duration", "by"] },
-    status: { args: ["<name>"], options: ["env"] },
+    status: { args: ["<name>"], options: ["env", "evaluations"] },
     pause: { args: ["<name>"], options: ["env", "by"] },
     resume: { args: ["<name>"], options: ["env", "by"] },
     abort: { args: ["<name>"], options: ["env", "by"] },
@@ -26,7 +26,8 @@ const SHAPES: Readonly<Record<Subcommand, { readonly args: readonly string[]; re
     list: { args: [], options: ["env", "all"] },
   };
 
-const OPTIONS = ["env", "steps", "hold", "min-users", "max-duration", "by", "all"] as const;
+const OPTIONS = ["env", "steps", "hold", "min-users", "max-duration", "by", "all", "evaluations"] as const;
+const FLAGS: ReadonlySet<string> = new Set(["all", "evaluations"]);
 
 const DONE: Readonly<Record<RolloutCommand, string>> = {
   pause: "paused",
@@ -56,7 +57,7 @@ function subcommandOf(args: Args): Subcommand {
     );
   }
   for (const option of OPTIONS) {
-    const used = option === "all" ? args.flag(option) : args.string(option) !== undefined;
+    const used = FLAGS.has(option) ? args.flag(option) : args.string(option) !== undefined;
     if (used && !shape.options.includes(option)) {
       throw new UsageError(`--${option} does not apply to rollout ${found}`);
     }
@@ -136,7 +137,7 @@ export const rollout: Verb = {
   usage: "start|status|pause|resume|abort|promote|list [<name>] [<version>] [options]",
   details: `  promptgate rollout start <name> <version> --env <env> [--steps 5,25,50,100] [--hold 30m]
                           [--min-users N] [--max-duration 24h] [--by <who>]
-  promptgate rollout status <name> --env <env>
+  promptgate rollout status <name> --env <env> [--evaluations]
   promptgate rollout pause|resume|abort|promote <name> --env <env> [--by <who>]
   promptgate rollout list [--env <env>] [--all]
 
@@ -151,7 +152,8 @@ whole rollout. Durations: 90s, 30m, 2h, 1d. One rollout at a time per prompt and
             promotion it ends in would be refused now ('promptgate promote' rules: prod takes a
             version only after staging; a prompt with a suite needs a passing eval of it)
   status    the state, step i of n, the canary weight, the last evaluation's guardrails and why,
-            and every transition
+            and every transition; --evaluations: every evaluation the rollout made (the
+            record keeps its state changes and last 50 holds, the log all of them)
   pause     stops stepping (the weights stay as they are); resume starts the step afresh
   abort     rolls back: canary weight 0, the label untouched
   promote   skips the remaining steps: the label moves to the canary, the weights are cleared
@@ -179,6 +181,7 @@ Every start and command is recorded in the prompt's history ('promptgate history
       description: 'recorded in the rollout and the audit history (default: $USER, else "cli")',
     },
     all: { type: "boolean", description: "list: finished rollouts too" },
+    evaluations: { type: "boolean", description: "status: every evaluation of the rollout, oldest first" },
   },
   json: true,
   async run({ args, env: processEnv, out, context }) {
@@ -200,6 +203,13 @@ Every start and command is recorded in the prompt's history ('promptgate history
         return;
       }
       case "status": {
+        if (args.flag("evaluations")) {
+          const log = await service.evaluations(name, env!);
+          emit(out, { rollout: log.rollout.id, evaluations: log.evaluations }, () =>
+            evaluationTable(log.rollout, log.evaluations),
+          );
+          return;
+        }
         const r = await service.get(name, env!);
         if (r === null) {
           throw new RegistryError(

@@ -1,6 +1,6 @@
 // The rollout controller's reconcile loop: each interval, the process that holds the controller lease looks at
 // every active rollout (machine.ts `reconcile` on what the store shows), writes the new record with a fenced
-// compare-and-set, then carries out the actions: weights (fenced), the label's promotion through the registry's
+// compare-and-set, appends the look's evaluation to the rollout's log, then carries out the actions: weights (fenced), the label's promotion through the registry's
 // own promote, audit entries, alerts. Every replica reads the records, for its metrics; only the leader acts.
 // The leader also runs the production-regression check (stats/regression-watch.ts) of every live version every
 // few minutes, and sends its alerts.
@@ -22,7 +22,7 @@ import type { Logger } from "../support/logger.ts";
 import { CONTROLLER_ACTOR, reconcile, type RolloutAction, type RolloutAudit } from "./machine.ts";
 import { isActive, parseRollout, type RolloutRecord, type Weights } from "./record.ts";
 import { rolloutAlertEvent } from "./rollout-alert.ts";
-import { readRolloutIndex } from "./rollout-records.ts";
+import { appendEvaluations, readRolloutIndex } from "./rollout-records.ts";
 import { auditEntry } from "./rollout-service.ts";
 import { readStepObservation } from "./step-observation.ts";
 
@@ -299,6 +299,8 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
     }
     actionErrors.delete(record.id);
     seenTransitions.set(record.id, next.transitions.length);
+    // Only after the fenced write won: a deposed leader's evaluations never reach the log.
+    await appendEvaluations(store, record, next);
     if (next.state !== record.state) {
       logger.info("rollout moved", {
         prompt: record.prompt,

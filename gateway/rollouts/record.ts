@@ -235,6 +235,18 @@ export function parseRollout(json: string): RolloutRecord | null {
   return parsed.success ? parsed.data : null;
 }
 
+/** A stored evaluation (a line of `rollout-evaluations:{id}`), checked; null when it does not parse. */
+export function parseEvaluation(json: string): Evaluation | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  const parsed = evaluationSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
 /** Guardrail overrides, any subset of the settings, one level deep per metric. */
 export interface GuardrailOverrides {
   readonly alpha?: number;
@@ -336,4 +348,26 @@ export function keepEvaluations(
   const all = [...list, e];
   let others = all.filter((x) => !x.transition).length;
   return all.filter((x) => x.transition || others-- <= kept);
+}
+
+/**
+ * The evaluations `after` holds that `before` did not, oldest first, where `after` is `before`'s list with
+ * evaluations appended by keepEvaluations (which may drop `before`'s oldest holds). Told apart by position, not by
+ * time alone: the fewest appended entries such that what precedes them is `before` less its oldest holds. When no
+ * such split exists (the record was replaced, not appended to), those later than `before`'s last one.
+ */
+export function addedEvaluations(before: readonly Evaluation[], after: readonly Evaluation[]): Evaluation[] {
+  const was = before.map((e) => JSON.stringify(e));
+  const now = after.map((e) => JSON.stringify(e));
+  for (let added = 0; added <= now.length; added++) {
+    const dropped = was.length + added - now.length;
+    if (dropped < 0) continue;
+    let holds = dropped;
+    const kept = was.filter((_, i) => before[i]!.transition || holds-- <= 0);
+    if (holds > 0) continue; // fewer holds than would have to be dropped
+    if (kept.length === now.length - added && kept.every((k, i) => k === now[i]))
+      return after.slice(now.length - added);
+  }
+  const last = before.at(-1)?.at;
+  return last === undefined ? [...after] : after.filter((e) => Date.parse(e.at) > Date.parse(last));
 }

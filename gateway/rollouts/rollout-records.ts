@@ -1,15 +1,18 @@
 // Rollout records in the store (keys in store/keys.ts): the current-or-last record of a prompt on an environment,
 // the history of the finished ones it replaced, and the index that lists them all without SCAN. Every write is a
 // compare-and-set over the value read, so two writers never both win; what is read back is checked (parseRollout).
+// Beside each record, the complete log of its evaluations (the record keeps only the state changes and the last
+// holds): whoever won a record's compare-and-set appends what that write added.
 import type { Store } from "../store/store.ts";
 import {
   parseRolloutIndexField,
+  rolloutEvaluationsKey,
   rolloutHistoryKey,
   rolloutIndexField,
   rolloutKey,
   ROLLOUTS_INDEX_KEY,
 } from "../store/keys.ts";
-import { parseRollout, type RolloutRecord } from "./record.ts";
+import { addedEvaluations, parseEvaluation, parseRollout, type Evaluation, type RolloutRecord } from "./record.ts";
 
 /** The stored value as read, and the record it holds; `record` is null when the value does not parse. */
 export interface StoredRollout {
@@ -72,4 +75,22 @@ export async function readIndexedRollouts(
 ): Promise<RolloutRecord[]> {
   const raws = await store.mget(entries.map((e) => rolloutKey(e.env, e.name)));
   return raws.map((raw) => (raw == null ? null : parseRollout(raw))).filter((r) => r !== null);
+}
+
+/**
+ * Appends to the rollout's evaluation log what `after` (just written over `before`) added, oldest first. Called
+ * only once the compare-and-set of `after` won, so a writer that lost (a deposed leader) appends nothing. Not one
+ * atomic step with that write: a process that dies between the two leaves those evaluations out of the log (they
+ * are still in the record).
+ */
+export async function appendEvaluations(store: Store, before: RolloutRecord, after: RolloutRecord): Promise<number> {
+  const added = addedEvaluations(before.evaluations, after.evaluations);
+  for (const e of added) await store.append(rolloutEvaluationsKey(after.id), JSON.stringify(e));
+  return added.length;
+}
+
+/** Every evaluation of the rollout `id`, oldest first; entries that no longer parse are skipped. */
+export async function readEvaluations(store: Store, id: string): Promise<Evaluation[]> {
+  const raw = await store.range(rolloutEvaluationsKey(id), 0, -1);
+  return raw.map(parseEvaluation).filter((e) => e !== null);
 }

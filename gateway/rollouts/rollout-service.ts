@@ -21,11 +21,14 @@ import {
   isActive,
   newRollout,
   stepsSchema,
+  type Evaluation,
   type GuardrailOverrides,
   type RolloutRecord,
 } from "./record.ts";
 import {
+  appendEvaluations,
   readIndexedRollouts,
+  readEvaluations,
   readRollout,
   readRolloutHistory,
   readRolloutIndex,
@@ -64,6 +67,11 @@ export interface RolloutService {
   get(name: string, env: string): Promise<RolloutRecord | null>;
   /** The current-or-last rollout and the finished ones before it, newest first; every environment when none given. */
   history(name: string, env?: string): Promise<RolloutRecord[]>;
+  /**
+   * Every evaluation of the current-or-last rollout of `name` on `env`, oldest first (the record keeps only its
+   * state changes and last holds); RegistryError not_found when there is none.
+   */
+  evaluations(name: string, env: string): Promise<{ rollout: RolloutRecord; evaluations: Evaluation[] }>;
   /** The current-or-last rollout of every prompt and environment, newest first. */
   list(filter?: RolloutFilter): Promise<RolloutRecord[]>;
   /** An operator's command; RegistryError conflict (with the state) when it does not apply, not_found when none. */
@@ -193,6 +201,14 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
       return all.flat().sort(newestFirst);
     },
 
+    async evaluations(name, env) {
+      const environment = environmentOf(env);
+      const stored = await readRollout(store, environment, name);
+      if (stored === null) throw noRollout(name, environment);
+      const rollout = readable(stored, name, environment);
+      return { rollout, evaluations: await readEvaluations(store, rollout.id) };
+    },
+
     async list(filter = {}) {
       const env = filter.env === undefined ? undefined : environmentOf(filter.env);
       const index = (await readRolloutIndex(store)).filter((e) => env === undefined || e.env === env);
@@ -213,12 +229,12 @@ export function createRolloutService(deps: RolloutServiceDeps): RolloutService {
           readRollout(store, environment, name),
           store.hgetall(weightsKey(environment, name)),
         ]);
-        if (stored === null) {
-          throw new RegistryError("not_found", `${name} has no rollout on ${environment}`, { field: "name" });
-        }
+        if (stored === null) throw noRollout(name, environment);
         const current = readable(stored, name, environment);
         const result = applyCommand(current, command, { weights }, clock.now(), actor);
         if (await updateRollout(store, stored.raw, result.record)) {
+          // A pause records an evaluation too: the log has it as well.
+          await appendEvaluations(store, current, result.record);
           const audit = result.actions.find((a) => a.kind === "audit");
           if (audit !== undefined) await appendAudit(store, clock, auditEntry(audit.entry, PAST[command]));
           return result.record;
@@ -321,6 +337,10 @@ function activeConflict(r: RolloutRecord): RegistryError {
 
 function raced(name: string, env: Environment): RegistryError {
   return new RegistryError("conflict", `the rollout of ${name} on ${env} kept changing while this was written; retry`);
+}
+
+function noRollout(name: string, env: Environment): RegistryError {
+  return new RegistryError("not_found", `${name} has no rollout on ${env}`, { field: "name" });
 }
 
 function unknownPrompt(name: string): RegistryError {

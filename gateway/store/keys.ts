@@ -53,6 +53,12 @@
 //                              list    JSON of the finished rollout records, append-only (RPUSH), oldest first:
 //                                      a finished record is appended, in the same atomic step, when a new
 //                                      rollout replaces it, so nothing is lost
+//   rollout-evaluations:{id}   list    JSON Evaluation (rollouts/record.ts) of one rollout, every one it made,
+//                                      append-only (RPUSH), oldest first: the complete log beside the record's
+//                                      bounded list (every state change and the last 50 holds). Appended after
+//                                      the record write it belongs to succeeded; no cap: its length is bounded
+//                                      by the rollout's maximum duration over the controller interval (a 24 h
+//                                      rollout looked at every 10 s: ~8,600 entries)
 //   rollouts-index             hash    `{env}:{name}` -> id of the latest rollout started there (lists the
 //                                      rollouts without SCAN); written in the same atomic step as the start
 //   controller:lease           string  `{token}:{owner}` with a PX expiry: the rollout controller's lease; its
@@ -96,6 +102,7 @@ export const regressionBaselineKey = (env: string, name: string): string => `reg
 export const regressionsKey = (env: string, name: string): string => `regressions:${env}:${name}`;
 export const rolloutKey = (env: string, name: string): string => `rollout:${env}:${name}`;
 export const rolloutHistoryKey = (env: string, name: string): string => `rollout-history:${env}:${name}`;
+export const rolloutEvaluationsKey = (id: string): string => `rollout-evaluations:${id}`;
 export const ROLLOUTS_INDEX_KEY = "rollouts-index";
 /** A field of `rollouts-index`: `{env}:{name}`. */
 export const rolloutIndexField = (env: string, name: string): string => `${env}:${name}`;
