@@ -10,7 +10,8 @@ import {
   type RolloutController,
 } from "../../../gateway/rollouts/controller.ts";
 import { REGRESSION_WATCH_DEFAULTS } from "../../../gateway/stats/regression-watch.ts";
-import { parseRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
+import { DEFAULT_EVALUATIONS_KEPT, parseRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
+import { readEvaluations } from "../../../gateway/rollouts/rollout-records.ts";
 import { createRolloutService, type StartRollout } from "../../../gateway/rollouts/rollout-service.ts";
 import { CONTROLLER_LEASE, rolloutKey, weightsKey } from "../../../gateway/store/keys.ts";
 import type { Store } from "../../../gateway/store/store.ts";
@@ -178,6 +179,57 @@ describe.each(backends)("rollout controller on $name", ({ make }) => {
     expect(promoted).toMatchObject({ actor: "controller", env: "staging", from: STABLE });
     // The lease was given up when the loop stopped.
     expect(await w.store.get(CONTROLLER_LEASE.key)).toBeNull();
+  });
+
+  it("logs every evaluation in rollout-evaluations:{id}, beyond the holds the record keeps", async () => {
+    const w = await world(make());
+    // 20-minute holds looked at every minute: well over 50 holds before the rollout succeeds.
+    await w.start("staging", { holdMs: 20 * MINUTE_MS });
+    const c = w.controller();
+    // The looks that recorded an evaluation (all but those that only finish a promotion or a rollback).
+    let recorded = 0;
+    for (let i = 0; i < 200 && (await w.record("staging")).state.match(/pending|step|promoting/); i++) {
+      const before = JSON.stringify((await w.record("staging")).evaluations.at(-1));
+      await c.tick();
+      if (JSON.stringify((await w.record("staging")).evaluations.at(-1)) !== before) recorded++;
+      await w.traffic("staging", 100);
+      w.clock.t += MINUTE_MS;
+    }
+    const r = await w.record("staging");
+    expect(r.state).toBe("succeeded");
+    const log = await readEvaluations(w.store, r.id);
+    // One entry per look the record recorded, more than the record keeps, in order.
+    expect(log).toHaveLength(recorded);
+    expect(log.filter((e) => e.decision === "hold").length).toBeGreaterThan(DEFAULT_EVALUATIONS_KEPT);
+    expect(r.evaluations.filter((e) => e.decision === "hold")).toHaveLength(DEFAULT_EVALUATIONS_KEPT);
+    expect(log.length).toBeGreaterThan(r.evaluations.length);
+    expect(log[0]).toMatchObject({ decision: "start", step_index: 0 });
+    expect(log.at(-1)).toEqual(r.evaluations.at(-1));
+    expect(log.map((e) => e.at)).toEqual(log.map((e) => e.at).sort());
+    expect(new Set(log.map((e) => e.at)).size).toBe(log.length);
+    // The record's list is the log less its oldest holds.
+    const holds = log.filter((e) => !e.transition).length;
+    let drop = holds - DEFAULT_EVALUATIONS_KEPT;
+    expect(log.filter((e) => e.transition || drop-- <= 0)).toEqual(r.evaluations);
+  });
+
+  it("a deposed leader appends nothing to the evaluation log", async () => {
+    const w = await world(make());
+    await w.start("staging");
+    // `a` believes it still holds the lease (its renewal answers yes): only the fenced write can stop it.
+    const a = w.controller("a", { ...w.store, renewLease: async () => true });
+    const b = w.controller("b");
+    await a.tick();
+    expect(await readEvaluations(w.store, "r-staging")).toHaveLength(1);
+    await w.store.del(CONTROLLER_LEASE.key);
+    await w.traffic("staging", 100);
+    w.clock.t += MINUTE_MS;
+    expect((await b.tick()).looks.map((l) => l.outcome)).toEqual(["written"]);
+    const logged = await readEvaluations(w.store, "r-staging");
+    expect(logged).toHaveLength(2);
+    w.clock.t += MINUTE_MS;
+    expect((await a.tick()).looks.map((l) => l.outcome)).toEqual(["lease_lost"]);
+    expect(await readEvaluations(w.store, "r-staging")).toEqual(logged);
   });
 
   it("rolls back a canary failing 30% of calls: weights to stable, label untouched, audit and alert say why", async () => {
