@@ -1,7 +1,13 @@
 // Rollout records in the store, on Redis and on the embedded store: the current record under compare-and-set,
 // the history of the finished ones it replaced, the index that lists them.
 import { afterEach, describe, expect, it } from "vitest";
-import { newRollout, type RolloutRecord } from "../../../gateway/rollouts/record.ts";
+import {
+  addedEvaluations,
+  keepEvaluations,
+  newRollout,
+  type Evaluation,
+  type RolloutRecord,
+} from "../../../gateway/rollouts/record.ts";
 import {
   readIndexedRollouts,
   readRollout,
@@ -29,6 +35,36 @@ describe("rollouts-index fields", () => {
     expect(parseRolloutIndexField("prod:")).toBeNull();
     expect(parseRolloutIndexField(":x")).toBeNull();
     expect(parseRolloutIndexField("nothing")).toBeNull();
+  });
+});
+
+describe("addedEvaluations", () => {
+  const evaluation = (n: number, transition = false, at = NOW + n * 1_000): Evaluation => ({
+    at: new Date(at).toISOString(),
+    state: "step",
+    step_index: 0,
+    canary_weight: 5,
+    elapsed_ms: n,
+    users: null,
+    requests: null,
+    guardrails: [],
+    decision: transition ? "advance" : "hold",
+    transition,
+    reason: `look ${n}`,
+  });
+
+  it("finds what keepEvaluations appended, also when it dropped old holds or the time did not move", () => {
+    let list: Evaluation[] = [];
+    for (let n = 0; n < 12; n++) {
+      // Every third look changes the state; the clock stands still from the sixth on.
+      const e = evaluation(n, n % 3 === 0, n < 6 ? undefined : NOW + 6_000);
+      const next = keepEvaluations(list, e, 3);
+      expect(addedEvaluations(list, next)).toEqual([e]);
+      list = next;
+    }
+    expect(addedEvaluations(list, list)).toEqual([]);
+    // A record replaced outright (not appended to): what is later than the old last evaluation.
+    expect(addedEvaluations([evaluation(1, true)], [evaluation(5), evaluation(0)])).toEqual([evaluation(5)]);
   });
 });
 

@@ -6,7 +6,7 @@ import { readHistory } from "../../../gateway/registry/audit.ts";
 import { createRegistry, type Registry } from "../../../gateway/registry/registry.ts";
 import { reconcile, type RolloutCommand } from "../../../gateway/rollouts/machine.ts";
 import type { RolloutRecord } from "../../../gateway/rollouts/record.ts";
-import { readRollout, updateRollout } from "../../../gateway/rollouts/rollout-records.ts";
+import { readEvaluations, readRollout, updateRollout } from "../../../gateway/rollouts/rollout-records.ts";
 import {
   createRolloutService,
   type RolloutService,
@@ -301,6 +301,20 @@ describe.each(backends)("rollout service on $name", ({ make }) => {
     expect((await rolloutAudit()).every((e) => typeof e.reason === "string" && e.reason !== "")).toBe(true);
     expect((await rejection(service.command("summ", "prod", "stop" as RolloutCommand, "x"))).field).toBe("command");
     expect((await rejection(service.command("summ", "qa", "pause", "x"))).field).toBe("env");
+  });
+
+  it("answers the current-or-last rollout's full evaluation log, operators' pauses included", async () => {
+    expect(await rejection(service.evaluations("summ", "prod"))).toMatchObject({ kind: "not_found" });
+    expect((await rejection(service.evaluations("summ", "qa"))).field).toBe("env");
+    await service.start(START);
+    expect(await service.evaluations("summ", "prod")).toMatchObject({ rollout: { id: "r1" }, evaluations: [] });
+    const paused = await service.command("summ", "prod", "pause", "bob");
+    const log = await service.evaluations("summ", "prod");
+    expect(log.evaluations).toEqual(paused.evaluations);
+    expect(log.evaluations).toMatchObject([{ decision: "pause", reason: expect.stringMatching(/^paused by bob/) }]);
+    // A command that adds no evaluation adds nothing to the log.
+    await service.command("summ", "prod", "resume", "bob");
+    expect(await readEvaluations(store, "r1")).toHaveLength(1);
   });
 
   it("lets one of two concurrent commands win; the other re-reads and is refused by the new state", async () => {
