@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../gateway/errors/gateway-error.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
 import { reconcile } from "../gateway/rollouts/machine.ts";
-import type { RolloutRecord } from "../gateway/rollouts/record.ts";
+import type { Evaluation, RolloutRecord } from "../gateway/rollouts/record.ts";
 import { readRollout, updateRollout } from "../gateway/rollouts/rollout-records.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
@@ -94,6 +94,7 @@ describe("admin API: rollouts", () => {
       [BASE, { version: "1.1.0", env: "prod" }],
       [`${BASE}/prod`, undefined],
       [`${BASE}/prod/pause`, {}],
+      [`${BASE}/prod/evaluations`, undefined],
     ] as const) {
       for (const token of [null, "wrong"]) {
         const r = await call(gw, path, { body, token });
@@ -240,6 +241,22 @@ describe("admin API: rollouts", () => {
         ["rollout_aborted", "sre-dave", "step", "rolling_back"],
       ],
     );
+  });
+
+  it("answers the rollout's full evaluation log, 404 where there is no rollout", async () => {
+    const r = await call(gw, `${BASE}/prod/evaluations`);
+    const json = r.json as unknown as { rollout: string; evaluations: Evaluation[] };
+    expect([r.status, Object.keys(json).sort()]).toEqual([200, ["evaluations", "rollout"]]);
+    const record = (await call(gw, `${BASE}/prod`)).json;
+    expect(json.rollout).toBe(record.id);
+    // The operator's pause recorded an evaluation; the log has it (and all that followed), as the record does.
+    expect(json.evaluations[0]).toMatchObject({
+      decision: "pause",
+      reason: expect.stringMatching(/^paused by sre-bob/),
+    });
+    expect(json.evaluations).toEqual(record.evaluations);
+    expect(refusal(await call(gw, `${BASE}/dev/evaluations`))).toEqual([404, "name", `${P} has no rollout on dev`]);
+    expect(refusal(await call(gw, `${BASE}/qa/evaluations`))[0]).toBe(400);
   });
 
   it("lists rollouts and each prompt's history, newest first, with filters", async () => {

@@ -2,9 +2,9 @@
 // and the transitions), list, pause, resume, abort and promote, the refusals (exit 1), the mistyped command lines
 // (exit 2, before any I/O), and the audit history and the rollout history they leave.
 import { beforeAll, describe, expect, it } from "vitest";
-import { readRollout, updateRollout } from "../gateway/rollouts/rollout-records.ts";
+import { appendEvaluations, readRollout, updateRollout } from "../gateway/rollouts/rollout-records.ts";
 import { reconcile } from "../gateway/rollouts/machine.ts";
-import type { RolloutRecord } from "../gateway/rollouts/record.ts";
+import type { Evaluation, RolloutRecord } from "../gateway/rollouts/record.ts";
 import type { ArmObservation } from "../gateway/rollouts/guardrails.ts";
 import { loadSettings } from "../gateway/config/settings.ts";
 import { createSqliteStore } from "../gateway/store/sqlite-store.ts";
@@ -31,7 +31,7 @@ const arm = (users: number, errors: number): ArmObservation => ({
   quality: { n: 0, sum: 0, sumSq: 0 },
 });
 
-/** What the controller does on its first two looks: start the step, then evaluate its traffic (hold). */
+/** What the controller does on its first two looks: start the step, then evaluate its traffic (hold), logging each. */
 async function controllerLooks(env: Record<string, string>): Promise<RolloutRecord> {
   const { statePath, redisPrefix } = loadSettings(env);
   const store = createSqliteStore({ path: statePath, prefix: redisPrefix, logger: silentLogger });
@@ -39,10 +39,12 @@ async function controllerLooks(env: Record<string, string>): Promise<RolloutReco
     const first = (await readRollout(store, "prod", P))!;
     const started = reconcile(first.record!, { label: "1.0.0", weights: {}, step: null }, Date.now());
     expect(await updateRollout(store, first.raw, started.record)).toBe(true);
+    await appendEvaluations(store, first.record!, started.record);
     const weights = { "1.0.0": "90", "1.1.0": "10" };
     const step = { stable: arm(400, 4), canary: arm(60, 1) };
     const looked = reconcile(started.record, { label: "1.0.0", weights, step }, Date.now() + 60_000);
     expect(await updateRollout(store, JSON.stringify(started.record), looked.record)).toBe(true);
+    await appendEvaluations(store, started.record, looked.record);
     return looked.record;
   } finally {
     await store.close();
@@ -69,6 +71,7 @@ describe("promptgate rollout", () => {
     expect(help.stdout).toMatch(/^Usage: promptgate rollout start\|status\|pause\|resume\|abort\|promote\|list/);
     expect(help.stdout).toContain("promptgate rollout pause|resume|abort|promote <name> --env <env> [--by <who>]");
     expect(help.stdout).toMatch(/--max-duration <duration>/);
+    expect(help.stdout).toContain("promptgate rollout status <name> --env <env> [--evaluations]");
     expect((await cli(["--help"], env)).stdout).toMatch(/^ {2}rollout +start, watch, pause/m);
   });
 
@@ -88,6 +91,7 @@ describe("promptgate rollout", () => {
       [["pause", P, "--env", "prod", "--hold", "1h"], /--hold does not apply to rollout pause/],
       [["list", "--all", "--by", "x"], /--by does not apply to rollout list/],
       [["status", P, "--env", "prod", "--all"], /--all does not apply to rollout status/],
+      [["pause", P, "--env", "prod", "--evaluations"], /--evaluations does not apply to rollout pause/],
       [["status", P, "--env", "prod", "--nope"], /Unknown option '--nope'/],
     ];
     // A store that cannot be opened: a command line that got as far as opening it would exit 1.
@@ -182,6 +186,23 @@ describe("promptgate rollout", () => {
       "cost_per_request",
       "quality",
     ]);
+
+    // Every evaluation, oldest first: a table, or the log as JSON.
+    const log = await run("status", P, "--env", "prod", "--evaluations");
+    expect([log.code, log.stderr]).toEqual([0, ""]);
+    expect(log.stdout).toMatch(
+      new RegExp(`^${P} on prod: rollout ${record.id}, step 1 of 3 \\(10%\\); 2 evaluations$`, "m"),
+    );
+    expect(log.stdout).toMatch(/^AT +STEP +DECISION +USERS STABLE +USERS CANARY +REASON$/m);
+    expect(log.stdout).toMatch(/^\S+ +1 \(10%\) +start +- +- +started: 1\.1\.0 at 10%/m);
+    expect(log.stdout).toMatch(/^\S+ +1 \(10%\) +hold +400 +60 +step 1 of 3 \(10%\): holding/m);
+    const logJson = JSON.parse((await run("status", P, "--env", "prod", "--evaluations", "--json")).stdout) as {
+      rollout: string;
+      evaluations: Evaluation[];
+    };
+    expect(logJson.rollout).toBe(record.id);
+    expect(logJson.evaluations.map((e) => e.decision)).toEqual(["start", "hold"]);
+    expect(logJson.evaluations).toEqual(record.evaluations);
 
     const paused = await run("pause", P, "--env", "prod", "--by", "sre-bob");
     expect([paused.code, paused.stderr]).toEqual([0, ""]);
