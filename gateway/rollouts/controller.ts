@@ -299,8 +299,13 @@ export function createRolloutController(opts: ControllerOptions): RolloutControl
     }
     actionErrors.delete(record.id);
     seenTransitions.set(record.id, next.transitions.length);
-    // Only after the fenced write won: a deposed leader's evaluations never reach the log.
-    await appendEvaluations(store, record, next);
+    // Only after the fenced write won: a deposed leader's evaluations never reach the log. A failed append loses
+    // those log entries (the record has them) and does not hold up the actions.
+    try {
+      await appendEvaluations(store, record, next);
+    } catch (err) {
+      logger.warn("rollout evaluation not logged", { prompt: record.prompt, env: record.env, error: errorText(err) });
+    }
     if (next.state !== record.state) {
       logger.info("rollout moved", {
         prompt: record.prompt,
