@@ -1,7 +1,8 @@
 // The rollout controller's reconcile loop: each interval, the process that holds the controller lease looks at
 // every active rollout (machine.ts `reconcile` on what the store shows), writes the new record with a fenced
-// compare-and-set, appends the look's evaluation to the rollout's log, then carries out the actions: weights (fenced), the label's promotion through the registry's
-// own promote, audit entries, alerts. Every replica reads the records, for its metrics; only the leader acts.
+// compare-and-set, appends the look's evaluation to the rollout's log, then carries out the actions: weights
+// (fenced), the label's promotion through the registry's own promote, audit entries, alerts. Every replica reads
+// the records, for its metrics; only the leader acts.
 // The leader also runs the production-regression check (stats/regression-watch.ts) of every live version every
 // few minutes, and sends its alerts.
 // No HTTP here: the `controller` verb (cli/controller.ts) runs it and serves its probes and metrics.
