@@ -2,15 +2,15 @@
 // `stats` sums a window, for charts of requests, users, quality, error rate, cost and latency per version.
 // `/admin/prompts/:name/series` serves it; the console's experiment page draws it.
 import { compareVersions } from "../split/layout.ts";
-import { statsIndexKey, statsKey, weightsKey } from "../store/keys.ts";
+import { statsIndexKey, statsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
-import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryError } from "../registry/registry-error.ts";
-import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
+import { MINUTE_MS } from "../telemetry/aggregates.ts";
 import { addMinute, emptyStats, feedbackMoments, MAX_WINDOW_MS, minutesOf, quantileMs } from "./aggregate-stats.ts";
 import { readDistinctUsers } from "./distinct-users.ts";
 import { QUALITY_METRIC } from "./experiment.ts";
+import { statsSubject } from "./stats-ops.ts";
 
 /** A chart needs no more points than this; a longer window gets longer steps. */
 export const MAX_POINTS = 120;
@@ -70,11 +70,6 @@ export async function versionSeries(
   now: number,
   options: SeriesOptions = {},
 ): Promise<StatsSeries> {
-  const environment = isEnvironment(env) ? env : null;
-  if (environment === null && env !== PINNED_ENV)
-    throw new RegistryError("invalid", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, {
-      field: "env",
-    });
   if (windowMs > MAX_WINDOW_MS) throw new RegistryError("invalid", "the window is too long", { field: "since" });
   const windowMinutes = Math.ceil(windowMs / MINUTE_MS);
   const stepMinutes =
@@ -85,16 +80,11 @@ export async function versionSeries(
     throw new RegistryError("invalid", `step is too short: the window would have more than ${MAX_POINTS} points`, {
       field: "step",
     });
-  const known = await registry.versions(name);
-  if (known.length === 0)
-    throw new RegistryError("not_found", `no prompt named ${name} is registered`, { field: "name" });
-  const [label, weights, index] = await Promise.all([
-    environment === null ? null : registry.label(name, environment),
-    environment === null ? {} : store.hgetall(weightsKey(environment, name)),
+  const [{ label, current }, index] = await Promise.all([
+    statsSubject(store, registry, name, env),
     store.hgetall(statsIndexKey(env, name)),
   ]);
   const stable = label?.version ?? null;
-  const current = [stable, ...Object.keys(weights)].filter((v): v is string => v !== null && known.includes(v));
   const candidates = [...new Set([...current, ...Object.keys(index)])];
 
   // Steps end with the minute now is in, as `stats` windows do.

@@ -36,7 +36,7 @@ import { segmentReadouts, type SegmentReadout } from "./segment-readout.ts";
 import { readWeightsInForce } from "./weight-shares.ts";
 import { MINUTE_MS, PINNED_ENV } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
-import { ENVIRONMENTS, isEnvironment } from "../registry/environments.ts";
+import { ENVIRONMENTS, isEnvironment, type Environment } from "../registry/environments.ts";
 import { weightsKey } from "../store/keys.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryError } from "../registry/registry-error.ts";
@@ -155,16 +155,18 @@ export function parseWindow(text: string): number {
   return ms;
 }
 
-export async function versionStats(
-  store: Store,
-  registry: Registry,
-  name: string,
-  env: string,
-  windowMs: number,
-  now: number,
-  options: StatsOptions = {},
-): Promise<StatsView> {
-  const metric = options.metric ?? QUALITY_METRIC;
+/** What a readout of `name` on `env` starts from: the label and the weights now, and the versions they serve. */
+export interface StatsSubject {
+  /** Null for `pinned` (requests that named their version), which has no label nor weights. */
+  readonly environment: Environment | null;
+  readonly label: Label | null;
+  readonly weights: Record<string, string>;
+  /** The label's version and the weighted ones, registered versions only. */
+  readonly current: string[];
+}
+
+/** Checks `env` (an environment or `pinned`) and that the prompt is registered, and reads its label and weights. */
+export async function statsSubject(store: Store, registry: Registry, name: string, env: string): Promise<StatsSubject> {
   const environment = isEnvironment(env) ? env : null;
   if (environment === null && env !== PINNED_ENV) {
     throw new RegistryError("invalid", `env must be one of ${[...ENVIRONMENTS, PINNED_ENV].join(", ")}, got "${env}"`, {
@@ -178,12 +180,26 @@ export async function versionStats(
     environment === null
       ? [null, {}]
       : await Promise.all([registry.label(name, environment), store.hgetall(weightsKey(environment, name))]);
-
-  const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
-  const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
   const current = [label?.version, ...Object.keys(weights)].filter(
     (v): v is string => v !== undefined && known.includes(v),
   );
+  return { environment, label, weights, current };
+}
+
+export async function versionStats(
+  store: Store,
+  registry: Registry,
+  name: string,
+  env: string,
+  windowMs: number,
+  now: number,
+  options: StatsOptions = {},
+): Promise<StatsView> {
+  const metric = options.metric ?? QUALITY_METRIC;
+  const { environment, label, weights, current } = await statsSubject(store, registry, name, env);
+
+  const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
+  const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
   const window: StatsWindow = { env, name, from, to };
   const stats = (await readVersionStats(store, window, current)).sort((a, b) => compareVersions(b.version, a.version));
   const versions = stats.map((s) => s.version);
