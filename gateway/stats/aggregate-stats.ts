@@ -17,6 +17,17 @@ import {
 /** The longest window read at once (the default retention). */
 export const MAX_WINDOW_MS = 14 * 24 * 60 * MINUTE_MS;
 
+/**
+ * The whole minutes of a window of `windowMs` ending now: up to the end of the minute `now` is in, from the first
+ * minute that starts after `now - windowMs` (epoch ms).
+ */
+export function minuteWindow(now: number, windowMs: number): { from: number; to: number } {
+  return {
+    from: Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS,
+    to: (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS,
+  };
+}
+
 export interface Histogram {
   /** Upper bounds in whole ms; `counts` has one more entry, for everything above the last bound. */
   readonly bounds: readonly number[];

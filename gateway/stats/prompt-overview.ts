@@ -7,9 +7,8 @@ import { listPrompts, type Labels } from "../registry/prompt-ops.ts";
 import type { Registry } from "../registry/registry.ts";
 import { getWeights, type WeightShare } from "../registry/weights-ops.ts";
 import type { Store } from "../store/store.ts";
-import { MINUTE_MS } from "../telemetry/aggregates.ts";
 import { formatUsd } from "../telemetry/cost.ts";
-import { readVersionStats } from "./aggregate-stats.ts";
+import { minuteWindow, readVersionStats } from "./aggregate-stats.ts";
 
 export interface EnvironmentOverview {
   readonly env: Environment;
@@ -57,8 +56,7 @@ export async function promptsOverview(
   windowMs: number,
   now: number,
 ): Promise<Overview> {
-  const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
-  const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const { from, to } = minuteWindow(now, windowMs);
   const summaries = await listPrompts(registry);
   const prompts = await Promise.all(
     summaries.map(async (p): Promise<PromptOverview> => {

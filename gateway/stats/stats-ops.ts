@@ -15,6 +15,7 @@ import {
   type SquaredSums,
   type StatsWindow,
   type VersionStats,
+  minuteWindow,
 } from "./aggregate-stats.ts";
 import { meanInterval } from "../statistics/mean-interval.ts";
 import type { MeanSummary } from "../statistics/summaries.ts";
@@ -198,8 +199,7 @@ export async function versionStats(
   const metric = options.metric ?? QUALITY_METRIC;
   const { environment, label, weights, current } = await statsSubject(store, registry, name, env);
 
-  const to = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
-  const from = Math.floor((now - windowMs) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const { from, to } = minuteWindow(now, windowMs);
   const window: StatsWindow = { env, name, from, to };
   const stats = (await readVersionStats(store, window, current)).sort((a, b) => compareVersions(b.version, a.version));
   const versions = stats.map((s) => s.version);
