@@ -108,7 +108,7 @@ describe("POST /v1/feedback", () => {
     const { gw } = await rig();
     const res = await infer(gw.url, "alice");
     const id = res.headers.get("x-request-id")!;
-    expect(id).toMatch(/^pg1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+    expect(id).toMatch(/^pg2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
     const version = res.headers.get("x-prompt-version");
     const variant = res.headers.get("x-prompt-variant");
 

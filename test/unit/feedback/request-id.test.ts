@@ -1,10 +1,9 @@
-import { createHmac } from "node:crypto";
+import { createCipheriv, createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   createRequestIdCodec,
   hmacSha256,
-  pooledRandom,
   MAX_CLOCK_SKEW_MS,
   MAX_REQUEST_ID_CHARS,
   REQUEST_ID_PREFIX,
@@ -34,7 +33,7 @@ describe("request id codec", () => {
   it("round-trips every claim, with and without a segment, in any UTF-8", () => {
     const id = codec.issue(claims);
     expect(id.startsWith(REQUEST_ID_PREFIX)).toBe(true);
-    expect(id).toMatch(/^pg1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+    expect(id).toMatch(/^pg2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
     const back = codec.verify(id, NOW + 1_000);
     expect(back).toEqual({ ok: true, claims, tag: id.slice(id.lastIndexOf(".") + 1) });
 
@@ -109,17 +108,79 @@ describe("the codec's primitives", () => {
       { numRuns: 300 },
     );
   });
+});
 
-  it("draws random bytes from a pool it refills, each draw its own copy", () => {
-    const draw = pooledRandom(64);
-    const draws = Array.from({ length: 40 }, () => draw(8));
-    expect(draws.every((d) => d.length === 8)).toBe(true);
-    // 40 draws of 8 bytes from a 64-byte pool: refilled several times, and no two draws alike.
-    expect(new Set(draws.map((d) => d.toString("hex"))).size).toBe(40);
-    const first = Buffer.from(draws[0]!);
-    for (let i = 0; i < 20; i++) draw(8);
-    expect(draws[0]).toEqual(first);
-    expect(() => draw(65)).toThrow(RangeError);
+/** The documented formats, computed here with nothing but node:crypto. */
+const hmac = (key: Buffer, message: Buffer | string): Buffer => createHmac("sha256", key).update(message).digest();
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+const fieldBytes = (fields: readonly string[]): Buffer =>
+  Buffer.concat(fields.flatMap((f) => [u16(Buffer.byteLength(f)), Buffer.from(f, "utf8")]));
+
+/** A pg2 id as docs/design.md describes it. */
+function referencePg2(key: Buffer, c: RequestIdClaims, nonce: Buffer): string {
+  const padKey = hmac(key, "promptgate request id pads").subarray(0, 16);
+  const claimsKey = hmac(key, "promptgate request id claims");
+  const second = Buffer.alloc(4);
+  second.writeUInt32BE(Math.ceil(c.issuedAt / 1000));
+  const flags = Buffer.from([c.segment === null ? 0 : 1]);
+  const fields = fieldBytes([c.env, c.prompt, c.version, c.variant, ...(c.segment === null ? [] : [c.segment])]);
+  const aes = createCipheriv("aes-128-ecb", padKey, null).setAutoPadding(false);
+  const pad = Buffer.concat([aes.update(nonce), aes.final()]);
+  const mac = hmac(claimsKey, Buffer.concat([Buffer.from("pg2"), second, flags, fields]));
+  const tag = Buffer.from(pad.map((b, i) => b ^ (mac[i] as number)));
+  const payload = Buffer.concat([second, nonce, flags, fields]);
+  return `pg2.${payload.toString("base64url")}.${tag.toString("base64url")}`;
+}
+
+/** A pg1 id, as gateways issued them before pg2. */
+function referencePg1(key: Buffer, c: RequestIdClaims, random: Buffer): string {
+  const at = Buffer.alloc(6);
+  at.writeUIntBE(c.issuedAt, 0, 6);
+  const flags = Buffer.from([c.segment === null ? 0 : 1]);
+  const fields = fieldBytes([c.env, c.prompt, c.version, c.variant, ...(c.segment === null ? [] : [c.segment])]);
+  const signed = `pg1.${Buffer.concat([at, random, flags, fields]).toString("base64url")}`;
+  return `${signed}.${hmac(key, signed).subarray(0, 16).toString("base64url")}`;
+}
+
+describe("the id formats", () => {
+  it("issues pg2 ids exactly as documented, nonce after nonce across refills of the pool", () => {
+    // A counter instead of crypto's random bytes: each pool of 256 nonces is 0..255, then 256..511.
+    let filled = 0;
+    const counting = (buf: Buffer): void => {
+      for (let i = 0; i < buf.length / 16; i++) buf.writeUInt32BE(filled++, i * 16 + 12);
+    };
+    const pinned = createRequestIdCodec({ signing: KEY, previous: [] }, 7 * DAY, counting);
+    const segmented = { ...claims, segment: "long", issuedAt: NOW + 1_500 };
+    for (let n = 0; n < 600; n++) {
+      const nonce = Buffer.alloc(16);
+      nonce.writeUInt32BE(n, 12);
+      const c = n % 3 === 0 ? segmented : { ...claims, issuedAt: NOW + n * 7 };
+      expect(pinned.issue(c)).toBe(referencePg2(KEY, c, nonce));
+    }
+  });
+
+  it("keeps verifying the pg1 ids gateways issued before", () => {
+    const random = Buffer.from("0123456789abcdef", "hex");
+    const segmented = { ...claims, segment: "<200" };
+    expect(codec.verify(referencePg1(KEY, claims, random), NOW)).toMatchObject({ ok: true, claims });
+    expect(codec.verify(referencePg1(KEY, segmented, random), NOW)).toMatchObject({ ok: true, claims: segmented });
+    expect(codec.verify(referencePg1(OTHER, claims, random), NOW)).toEqual({ ok: false, reason: "forged" });
+    expect(codec.verify(referencePg1(KEY, claims, random), NOW + 7 * DAY + 1)).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+  });
+
+  it("refuses a pg2 id given another id's nonce or issue time", () => {
+    const payloadOf = (id: string): Buffer => Buffer.from(id.slice(4, id.lastIndexOf(".")), "base64url");
+    const id = codec.issue(claims);
+    const tag = id.slice(id.lastIndexOf("."));
+    const otherNonce = payloadOf(id);
+    payloadOf(codec.issue(claims)).copy(otherNonce, 4, 4, 20);
+    const later = payloadOf(id);
+    later.writeUInt32BE(later.readUInt32BE(0) + 1);
+    for (const p of [otherNonce, later])
+      expect(codec.verify(`pg2.${p.toString("base64url")}${tag}`, NOW)).toEqual({ ok: false, reason: "forged" });
   });
 });
 
