@@ -47,8 +47,9 @@ const PG2_HEAD_BYTES = 4 + NONCE_BYTES + 1;
 const PG1_HEAD_BYTES = 6 + 8 + 1;
 /** Nonces (and pads) made at once: 4 KiB of random bytes and one AES call per 256 ids. */
 const POOL_NONCES = 256;
-/** Claims whose HMAC is kept for the current second; past this many, the oldest are dropped. */
-const MAX_CACHED_CLAIMS = 1_024;
+/** The claims whose HMAC is kept for the current second: per prompt, and prompts, past which the oldest go. */
+const MAX_CACHED_PER_PROMPT = 64;
+const MAX_CACHED_PROMPTS = 1_024;
 
 /** What a signed request id says about the request it names. */
 export interface RequestIdClaims {
@@ -164,12 +165,16 @@ function claimsMessage(second: number, flags: number, fields: Buffer): Buffer {
 
 /** One version's claims as pg2 issues them: their encoded fields, and their HMAC for one second. */
 interface ClaimsEntry {
+  readonly claims: RequestIdClaims;
   readonly flags: number;
   readonly fields: Buffer;
   readonly fieldsText: string;
   second: number;
   mac: Buffer;
 }
+
+const sameFields = (a: RequestIdClaims, b: RequestIdClaims): boolean =>
+  a.env === b.env && a.version === b.version && a.variant === b.variant && a.segment === b.segment;
 
 /**
  * Issues pg2 ids. `fill` fills a buffer with random bytes (crypto by default; tests may pin it).
@@ -179,17 +184,23 @@ function pg2Issuer(keys: Pg2Keys, fill: (buf: Buffer) => void): (claims: Request
   let pads: Buffer = Buffer.alloc(0);
   let at = nonces.length;
   const scratch = Buffer.alloc(PG2_HEAD_BYTES + TAG_BYTES);
-  const cache = new Map<string, ClaimsEntry>();
+  // By prompt, the few (environment, version, variant, segment) it is served as: found by comparing the
+  // snapshot's own strings, with no key built per request.
+  const cache = new Map<string, ClaimsEntry[]>();
 
   const entryFor = (claims: RequestIdClaims, second: number): ClaimsEntry => {
-    const key = JSON.stringify([claims.env, claims.prompt, claims.version, claims.variant, claims.segment]);
-    let entry = cache.get(key);
+    let entries = cache.get(claims.prompt);
+    if (entries === undefined) {
+      if (cache.size >= MAX_CACHED_PROMPTS) cache.clear();
+      cache.set(claims.prompt, (entries = []));
+    }
+    let entry = entries.find((e) => sameFields(e.claims, claims));
     if (entry === undefined) {
       const fields = encodeFields(claims);
       const flags = claims.segment === null ? 0 : 1;
-      entry = { flags, fields, fieldsText: b64(fields), second: -1, mac: Buffer.alloc(0) };
-      if (cache.size >= MAX_CACHED_CLAIMS) cache.delete(cache.keys().next().value as string);
-      cache.set(key, entry);
+      entry = { claims, flags, fields, fieldsText: b64(fields), second: -1, mac: Buffer.alloc(0) };
+      if (entries.length >= MAX_CACHED_PER_PROMPT) entries.shift();
+      entries.push(entry);
     }
     if (entry.second !== second) {
       entry.mac = keys.claims(claimsMessage(second, entry.flags, entry.fields));
