@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ErrorBody } from "../gateway/errors/gateway-error.ts";
 import type { AuditEntry } from "../gateway/registry/records.ts";
 import { reconcile } from "../gateway/rollouts/machine.ts";
-import type { Evaluation, RolloutRecord } from "../gateway/rollouts/record.ts";
+import type { RolloutView } from "../gateway/rollouts/machine.ts";
+import type { Evaluation } from "../gateway/rollouts/record.ts";
 import { readRollout, updateRollout } from "../gateway/rollouts/rollout-records.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 import { DESIGN_EXAMPLE, EARLIER_EXAMPLE } from "./support/prompt-fixtures.ts";
@@ -20,7 +21,7 @@ interface Call {
   actor?: string;
 }
 
-type Json = ErrorBody & RolloutRecord & { rollouts: RolloutRecord[] };
+type Json = ErrorBody & RolloutView & { rollouts: RolloutView[] };
 
 async function call(gw: TestGateway, path: string, opts: Call = {}): Promise<{ status: number; json: Json }> {
   const headers: Record<string, string> = {};
@@ -176,8 +177,11 @@ describe("admin API: rollouts", () => {
     });
     expect(r.guardrails.error_rate.margin).toBe(0.02);
     expect(r.guardrails.hard_limits.p95_latency).toEqual({ max_ms: 5000, min_requests: 50 });
-    // Exactly the stored record, snake_case and all.
-    expect(JSON.parse((await gw.deps.store.get(`rollout:prod:${P}`))!)).toEqual(r);
+    // The stored record, snake_case and all, and the commands its state allows.
+    expect({
+      ...JSON.parse((await gw.deps.store.get(`rollout:prod:${P}`))!),
+      allowed_commands: ["pause", "abort", "promote"],
+    }).toEqual(r);
     expect((await call(gw, `${BASE}/prod`)).json).toEqual(r);
     expect(refusal(await call(gw, `${BASE}/staging`))).toEqual([404, "env", `${P} has no rollout on staging`]);
 
@@ -201,6 +205,9 @@ describe("admin API: rollouts", () => {
 
     const paused = await command("pause", undefined, "sre-bob"); // no body at all
     expect([paused.status, paused.json.state, paused.json.transitions.at(-1)?.by]).toEqual([200, "paused", "sre-bob"]);
+    // Every answer names what may be done next, so clients need not know the state machine.
+    expect(paused.json.allowed_commands).toEqual(["resume", "abort", "promote"]);
+    expect((await call(gw, `${BASE}/prod`)).json.allowed_commands).toEqual(["resume", "abort", "promote"]);
     const again = refusal(await command("pause", {}));
     expect([again[0], again[2]]).toEqual([409, expect.stringMatching(/^cannot pause a rollout that is paused/)]);
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRegistry } from "../gateway/registry/registry.ts";
-import type { RolloutRecord } from "../gateway/rollouts/record.ts";
+import { parseRollout, type RolloutRecord } from "../gateway/rollouts/record.ts";
 import { reconcile } from "../gateway/rollouts/machine.ts";
 import type { ArmObservation } from "../gateway/rollouts/guardrails.ts";
 import { rolloutKey } from "../gateway/store/keys.ts";
@@ -418,7 +418,7 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
       body: { version: "1.1.0", env: "prod", steps: [5, 25, 50, 100], hold: 60_000, min_users: 50 },
     });
     // The controller's part, played with its own state machine on synthetic traffic: two steps passed.
-    let record = await admin<RolloutRecord>("/prompts/summarization/rollouts/prod");
+    let record = parseRollout((await store.get(rolloutKey("prod", "summarization"))) ?? "")!;
     const arm = (users: number, errors: number): ArmObservation => ({
       users,
       requests: users * 2,
@@ -459,10 +459,15 @@ runIf("console in a browser", { timeout: 60_000 }, () => {
     await shot("prompts");
     await go("#/rollout/summarization/prod");
     await seen(".rollout-head", "1.0.0 → 1.1.0");
+    // Only what the state allows can be clicked: a running step cannot be resumed, a paused one not paused.
+    const enabled = async (): Promise<string[]> =>
+      page.$$eval("button[data-command]:not([disabled])", (bs) => bs.map((b) => b.getAttribute("data-command") ?? ""));
+    expect(await enabled()).toEqual(["pause", "abort", "promote"]);
 
     await page.click("button[data-command=pause]");
     await seen(".result .note.ok", "now paused");
     expect((await admin<RolloutRecord>("/prompts/summarization/rollouts/prod")).state).toBe("paused");
+    expect(await enabled()).toEqual(["resume", "abort", "promote"]);
     await page.click("button[data-command=resume]");
     await seen(".result .note", /resume: the rollout is now step|cannot resume/);
     expect((await admin<RolloutRecord>("/prompts/summarization/rollouts/prod")).state).toBe("step");

@@ -163,6 +163,7 @@ describe("promptgate rollout", () => {
     expect(text).toMatch(/^ {2}state +step$/m);
     expect(text).toMatch(/^ {2}versions +stable 1\.0\.0, canary 1\.1\.0$/m);
     expect(text).toMatch(/^ {2}reason +step 1 of 3 \(10%\): holding 1m of 1m 30s; stable 400, canary 60 users/m);
+    expect(text).toMatch(/^ {2}commands +pause, abort, promote$/m);
     expect(text).toMatch(
       /^last evaluation at \S+: hold; users stable 400, canary 60; requests stable 400, canary 60$/m,
     );
@@ -179,7 +180,14 @@ describe("promptgate rollout", () => {
 
     const json = await run("status", P, "--env", "prod", "--json");
     const record = JSON.parse(json.stdout) as RolloutRecord;
-    expect(record).toMatchObject({ prompt: P, env: "prod", state: "step", steps: [10, 50, 100], hold_ms: 90_000 });
+    expect(record).toMatchObject({
+      prompt: P,
+      env: "prod",
+      state: "step",
+      steps: [10, 50, 100],
+      hold_ms: 90_000,
+      allowed_commands: ["pause", "abort", "promote"],
+    });
     expect(record.evaluations.at(-1)?.guardrails.map((g) => g.metric)).toEqual([
       "error_rate",
       "p95_latency",

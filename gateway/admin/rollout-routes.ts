@@ -1,6 +1,7 @@
 // The rollouts of the admin API (/admin/rollouts, /admin/prompts/:name/rollouts...): the rollout service over JSON,
 // with the same rules as `promptgate rollout`. Bodies are checked here with zod; the service's RegistryErrors answer
-// 400, 404 or 409 through the one error renderer. The records answered are exactly the stored ones.
+// 400, 404 or 409 through the one error renderer. Each rollout is answered as stored, with the commands its
+// state allows now (`allowed_commands`, machine.ts), so that no client has to know the state machine's rules.
 import type { Hono } from "hono";
 import { z } from "zod";
 import { GatewayError } from "../errors/gateway-error.ts";
@@ -8,7 +9,8 @@ import type { AppEnv } from "../http/context.ts";
 import { ENVIRONMENTS } from "../registry/environments.ts";
 import type { Registry } from "../registry/registry.ts";
 import { guardrailSettingsSchema, type GuardrailOverrides } from "../rollouts/record.ts";
-import { createRolloutService, ROLLOUT_COMMANDS } from "../rollouts/rollout-service.ts";
+import { ROLLOUT_COMMANDS, rolloutView } from "../rollouts/machine.ts";
+import { createRolloutService } from "../rollouts/rollout-service.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
 import { parseDuration } from "../support/duration.ts";
@@ -98,7 +100,7 @@ export function registerRolloutRoutes(admin: Hono<AppEnv>, deps: RolloutRouteDep
       throw new GatewayError("invalid_request", `active must be true or false, got "${active}"`, { param: "active" });
     const env = c.req.query("env");
     const list = await rollouts.list({ ...(env === undefined ? {} : { env }), active: active === "true" });
-    return c.json({ rollouts: list });
+    return c.json({ rollouts: list.map(rolloutView) });
   });
 
   /** The prompt's current-or-last rollouts and the finished ones before them, newest first; `?env=` one environment. */
@@ -108,7 +110,7 @@ export function registerRolloutRoutes(admin: Hono<AppEnv>, deps: RolloutRouteDep
     const list = await rollouts.history(name, env);
     if (list.length === 0 && (await registry.versions(name)).length === 0)
       throw new GatewayError("not_found", `unknown prompt "${name}"`, { param: "name" });
-    return c.json({ rollouts: list });
+    return c.json({ rollouts: list.map(rolloutView) });
   });
 
   admin.post("/prompts/:name/rollouts", async (c) => {
@@ -134,14 +136,14 @@ export function registerRolloutRoutes(admin: Hono<AppEnv>, deps: RolloutRouteDep
       canary: record.canary_version,
       actor,
     });
-    return c.json(record, 201);
+    return c.json(rolloutView(record), 201);
   });
 
   admin.get("/prompts/:name/rollouts/:env", async (c) => {
     const { name, env } = c.req.param();
     const record = await rollouts.get(name, env);
     if (record === null) throw new GatewayError("not_found", `${name} has no rollout on ${env}`, { param: "env" });
-    return c.json(record);
+    return c.json(rolloutView(record));
   });
 
   /** Every evaluation of the current-or-last rollout, oldest first (the record keeps the last holds only). */
@@ -165,7 +167,7 @@ export function registerRolloutRoutes(admin: Hono<AppEnv>, deps: RolloutRouteDep
         state: record.state,
         actor,
       });
-      return c.json(record);
+      return c.json(rolloutView(record));
     });
   }
 }

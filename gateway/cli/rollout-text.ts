@@ -1,6 +1,7 @@
 // How `promptgate rollout` prints rollouts for people: the status of one (state, step, weights, the last
 // evaluation's guardrails, the transitions), its full evaluation log, and the list of all. Scripts get the stored record with --json.
 import type { GuardrailResult } from "../rollouts/guardrails.ts";
+import type { RolloutView } from "../rollouts/machine.ts";
 import type { Evaluation, RolloutRecord } from "../rollouts/record.ts";
 import { formatDuration } from "../support/duration.ts";
 import { table } from "./output.ts";
@@ -45,7 +46,7 @@ function guardrailRow(g: GuardrailResult): string[] {
 }
 
 /** `rollout status`: everything an SRE needs to decide whether to step in. */
-export function describeRollout(r: RolloutRecord): string {
+export function describeRollout(r: RolloutView): string {
   const settings =
     `steps ${r.steps.join(",")}, hold ${formatDuration(r.hold_ms)}, min users ${r.min_users} on each side, ` +
     `max duration ${formatDuration(r.max_duration_ms)}`;
@@ -57,6 +58,7 @@ export function describeRollout(r: RolloutRecord): string {
       (r.finished_at === null ? "" : `, finished ${r.finished_at}`),
     `  settings   ${settings}`,
     `  reason     ${r.reason}`,
+    `  commands   ${r.allowed_commands.length === 0 ? `none while ${r.state}` : r.allowed_commands.join(", ")}`,
     "",
   ];
   const last = r.evaluations.at(-1);

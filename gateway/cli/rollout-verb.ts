@@ -194,12 +194,13 @@ Every start and command is recorded in the prompt's history ('promptgate history
     const name = args.positional(1);
 
     const { createRolloutService } = await import("../rollouts/rollout-service.ts");
+    const { rolloutView } = await import("../rollouts/machine.ts");
     const ctx = await context();
     const service = createRolloutService({ store: ctx.store, registry: ctx.registry, clock: ctx.clock });
     switch (sub) {
       case "start": {
         const r = await service.start(input!);
-        emit(out, r, () => started(r));
+        emit(out, rolloutView(r), () => started(r));
         return;
       }
       case "status": {
@@ -217,7 +218,8 @@ Every start and command is recorded in the prompt's history ('promptgate history
             `${name} has no rollout on ${env} (start one with 'promptgate rollout start')`,
           );
         }
-        emit(out, r, () => describeRollout(r));
+        const view = rolloutView(r);
+        emit(out, view, () => describeRollout(view));
         return;
       }
       case "list": {
@@ -238,7 +240,7 @@ Every start and command is recorded in the prompt's history ('promptgate history
       case "abort":
       case "promote": {
         const r = await service.command(name, env!, sub, by);
-        emit(out, r, () => commanded(r, sub, by));
+        emit(out, rolloutView(r), () => commanded(r, sub, by));
         return;
       }
     }

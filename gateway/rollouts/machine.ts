@@ -567,6 +567,7 @@ function finishPromotion(
 }
 
 export type RolloutCommand = "pause" | "resume" | "abort" | "promote";
+export const ROLLOUT_COMMANDS: readonly RolloutCommand[] = ["pause", "resume", "abort", "promote"];
 
 const ALLOWED: Readonly<Record<RolloutCommand, readonly RolloutState[]>> = {
   pause: ["pending", "step"],
@@ -574,6 +575,15 @@ const ALLOWED: Readonly<Record<RolloutCommand, readonly RolloutState[]>> = {
   abort: ["pending", "step", "paused"],
   promote: ["pending", "step", "paused"],
 };
+
+/** The operator commands the rollout's state allows now (none once it has ended or is rolling back). */
+export const allowedCommands = (r: Pick<RolloutRecord, "state">): RolloutCommand[] =>
+  ROLLOUT_COMMANDS.filter((c) => ALLOWED[c].includes(r.state));
+
+/** A rollout as the admin API and `rollout status --json` answer it: the record, and what may be done to it now. */
+export type RolloutView = RolloutRecord & { readonly allowed_commands: readonly RolloutCommand[] };
+
+export const rolloutView = (r: RolloutRecord): RolloutView => ({ ...r, allowed_commands: allowedCommands(r) });
 
 /**
  * An operator's command. Resume writes the current step's weights again and starts the step afresh (traffic while

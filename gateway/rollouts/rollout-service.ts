@@ -12,7 +12,7 @@ import { rolloutKey, weightsKey } from "../store/keys.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../support/clock.ts";
 import { formatDuration } from "../support/duration.ts";
-import { applyCommand, comparedSteps, type RolloutAudit, type RolloutCommand } from "./machine.ts";
+import { applyCommand, comparedSteps, ROLLOUT_COMMANDS, type RolloutAudit, type RolloutCommand } from "./machine.ts";
 import {
   DEFAULT_HOLD_MS,
   DEFAULT_MAX_DURATION_MS,
@@ -36,8 +36,6 @@ import {
   updateRollout,
   type StoredRollout,
 } from "./rollout-records.ts";
-
-export const ROLLOUT_COMMANDS: readonly RolloutCommand[] = ["pause", "resume", "abort", "promote"];
 
 export interface StartRollout {
   readonly name: string;

@@ -1,13 +1,14 @@
 // Rollout: a prompt's canary rollout on one environment: its steps on a timeline, the canary's weight now, each
 // guardrail's interval against its margin from the latest evaluation, why it advanced, paused or rolled back, and
-// the operator's buttons (POST .../rollouts/:env/pause|resume|abort|promote). It refreshes itself.
+// the operator's buttons (POST .../rollouts/:env/pause|resume|abort|promote), each enabled only when the API says
+// the state allows it (`allowed_commands`). It refreshes itself.
 import { actor, api, errorText, optional, seg } from "./api.js";
 import { badge, h, note, replace, table } from "./dom.js";
 import { duration, num, pct, when } from "./format.js";
 import { intervalPlot, stateKind } from "./widgets.js";
 
 /**
- * @typedef {import("../../rollouts/record.ts").RolloutRecord} RolloutRecord
+ * @typedef {import("../../rollouts/machine.ts").RolloutView} RolloutRecord
  * @typedef {import("../../rollouts/record.ts").Evaluation} Evaluation
  * @typedef {import("../../rollouts/guardrails.ts").GuardrailResult} GuardrailResult
  * @typedef {import("./main.js").PageContext} PageContext
@@ -62,7 +63,6 @@ export async function render(ctx) {
       );
       return;
     }
-    const active = !TERMINAL.has(r.state);
     replace(
       body,
       h(
@@ -82,7 +82,7 @@ export async function render(ctx) {
             {
               type: "button",
               class: c === "abort" ? "danger" : c === "promote" ? "primary" : "",
-              disabled: !active,
+              disabled: !r.allowed_commands.includes(c),
               data: { command: c },
               on: { click: () => void run(c) },
             },

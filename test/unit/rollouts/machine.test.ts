@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ArmObservation, StepObservation } from "../../../gateway/rollouts/guardrails.ts";
 import {
+  allowedCommands,
   applyCommand,
   reconcile,
   sameWeights,
@@ -249,6 +250,27 @@ describe("applyCommand", () => {
 
   it("refuses a command the state does not allow", () => {
     expect(() => applyCommand(running(), "resume", ours, T0, "bob")).toThrow(/cannot resume a rollout that is step/);
+  });
+
+  it("names the commands each state allows, exactly those applyCommand accepts", () => {
+    const paused = applyCommand(running(), "pause", ours, T0 + MIN, "bob").record;
+    const rollingBack = applyCommand(running(), "abort", ours, T0 + MIN, "bob").record;
+    const aborted = reconcile(rollingBack, { label: "1.0.0", weights: { "1.0.0": "100" }, step: null }, T0 + 2 * MIN);
+    const cases: [RolloutRecord, string[]][] = [
+      [start(), ["pause", "abort", "promote"]],
+      [running(), ["pause", "abort", "promote"]],
+      [paused, ["resume", "abort", "promote"]],
+      [rollingBack, []],
+      [aborted.record, []],
+    ];
+    for (const [r, allowed] of cases) {
+      expect(allowedCommands(r), r.state).toEqual(allowed);
+      for (const command of ["pause", "resume", "abort", "promote"] as const) {
+        const apply = (): unknown => applyCommand(r, command, ours, T0 + 3 * MIN, "bob");
+        if (allowed.includes(command)) expect(apply, `${command} ${r.state}`).not.toThrow();
+        else expect(apply, `${command} ${r.state}`).toThrow(RegistryError);
+      }
+    }
   });
 });
 
