@@ -16,71 +16,18 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runLoad, type Target } from "./bench.ts";
-import { PROMPT_TARGET } from "./bench.ts";
-import { PROMPT_HEADERS, scenarioBody, type ScenarioName } from "./options.ts";
+import { PROMPT_TARGET, runLoad, type Target } from "./bench.ts";
+import { PROMPT_HEADERS, scenarioBody } from "./options.ts";
 import { announcedPort, cpuSeconds, runScript, setScratch, spawnNode, stopAll } from "./processes.ts";
 import { gatewayOwnEnv, START_TIMEOUT_MS, startGateway, writeConfigDir } from "./servers.ts";
 import { median, rotated } from "./stats.ts";
-
-interface Build {
-  readonly name: string;
-  readonly dir: string;
-  readonly nodeArgs: readonly string[];
-}
-
-interface CompareOptions {
-  readonly rounds: number;
-  readonly seconds: number;
-  readonly connections: number;
-  readonly scenario: ScenarioName;
-  readonly prompt: boolean;
-  readonly builds: readonly Build[];
-}
-
-const USAGE =
-  "usage: npx node loadtest/compare.ts [--rounds N] [--duration S] [--connections N] [--stream] [--plain] name=DIR[+NODE_FLAG...] name=DIR...";
-
-function parseArgs(argv: readonly string[]): CompareOptions {
-  let rounds = 8;
-  let seconds = 4;
-  let connections = 50;
-  let scenario: ScenarioName = "nonstream";
-  let prompt = true;
-  const builds: Build[] = [];
-  const positive = (flag: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a whole number above 0\n${USAGE}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === "--rounds") rounds = positive(a, argv[++i]);
-    else if (a === "--duration") seconds = positive(a, argv[++i]);
-    else if (a === "--connections") connections = positive(a, argv[++i]);
-    else if (a === "--stream") scenario = "stream";
-    else if (a === "--plain") prompt = false;
-    else if (/^[A-Za-z0-9_.-]+=./.test(a)) {
-      const eq = a.indexOf("=");
-      const [dir = "", ...nodeArgs] = a.slice(eq + 1).split("+");
-      builds.push({ name: a.slice(0, eq), dir: resolve(dir), nodeArgs });
-    } else throw new Error(`unknown argument ${a}\n${USAGE}`);
-  }
-  if (builds.length < 2) throw new Error(`name at least two builds\n${USAGE}`);
-  if (new Set(builds.map((b) => b.name)).size !== builds.length) throw new Error("each build needs its own name");
-  return { rounds, seconds, connections, scenario, prompt, builds };
-}
-
-interface Round {
-  readonly rps: number;
-  readonly cpuUs: number | null;
-}
+import { pairedMedian, parseCompareArgs, type Round } from "./compare-options.ts";
 
 const log = (msg: string): void => void process.stderr.write(`[compare] ${msg}\n`);
 const fmt = (n: number | null, digits = 0): string => (n === null ? "n/a" : n.toFixed(digits));
 
 async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseCompareArgs(process.argv.slice(2));
   const here = resolve(import.meta.dirname, "..");
   const scratch = mkdtempSync(join(tmpdir(), "promptgate-compare-"));
   setScratch(scratch);
@@ -125,17 +72,7 @@ async function main(): Promise<number> {
     }
   }
 
-  // Each build against the first in the same round, which ran next to it: the machine's drift from
-  // round to round cancels out of these ratios, which is why their median is the figure to read.
   const firstRounds = rounds.get(gateways[0]?.name ?? "") ?? [];
-  const paired = (rs: readonly Round[], pick: (r: Round) => number | null): number | null => {
-    const ratios = rs.flatMap((r, i) => {
-      const a = pick(r);
-      const b = firstRounds[i] === undefined ? null : pick(firstRounds[i]);
-      return a === null || b === null || b === 0 ? [] : [a / b];
-    });
-    return ratios.length > 0 ? median(ratios) : null;
-  };
   console.log(
     "| build | req/s, median | CPU µs/req, median | req/s / first's, per round, median | CPU / first's, per round, median |",
   );
@@ -148,11 +85,11 @@ async function main(): Promise<number> {
       fmt(median(rs.map((x) => x.rps))),
       fmt(cpus.length > 0 ? median(cpus) : null),
       `${fmt(
-        paired(rs, (x) => x.rps),
+        pairedMedian(rs, firstRounds, (x) => x.rps),
         3,
       )}x`,
       `${fmt(
-        paired(rs, (x) => x.cpuUs),
+        pairedMedian(rs, firstRounds, (x) => x.cpuUs),
         3,
       )}x`,
     ];
