@@ -31,7 +31,7 @@ import {
 /** The prefix of the ids issued now. */
 export const REQUEST_ID_PREFIX = "pg2.";
 /** The prefix of the ids issued before, still verified. */
-export const PG1_PREFIX = "pg1.";
+const PG1_PREFIX = "pg1.";
 export const DAY_MS = 24 * 60 * 60_000;
 /** Bytes of tag in the id: 128 bits, far beyond guessing within any id's lifetime. */
 export const TAG_BYTES = 16;
