@@ -1,5 +1,6 @@
 // How `promptgate rollout` prints rollouts for people: the status of one (state, step, weights, the last
-// evaluation's guardrails, the transitions), its full evaluation log, and the list of all. Scripts get the stored record with --json.
+// evaluation's guardrails, the transitions), its full evaluation log, and the list of all. Scripts get the stored record
+// with --json, plus the commands its state allows.
 import type { GuardrailResult } from "../rollouts/guardrails.ts";
 import type { RolloutView } from "../rollouts/machine.ts";
 import type { Evaluation, RolloutRecord } from "../rollouts/record.ts";

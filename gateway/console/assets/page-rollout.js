@@ -8,7 +8,7 @@ import { duration, num, pct, when } from "./format.js";
 import { intervalPlot, stateKind } from "./widgets.js";
 
 /**
- * @typedef {import("../../rollouts/machine.ts").RolloutView} RolloutRecord
+ * @typedef {import("../../rollouts/machine.ts").RolloutView} RolloutView
  * @typedef {import("../../rollouts/record.ts").Evaluation} Evaluation
  * @typedef {import("../../rollouts/guardrails.ts").GuardrailResult} GuardrailResult
  * @typedef {import("./main.js").PageContext} PageContext
@@ -27,8 +27,8 @@ export async function render(ctx) {
   const base = `/prompts/${seg(name)}/rollouts`;
   const load = async () => {
     const [record, history] = await Promise.all([
-      /** @type {Promise<RolloutRecord | null>} */ (optional(`${base}/${seg(env)}`, ctx.signal)),
-      /** @type {Promise<{ rollouts: RolloutRecord[] } | null>} */ (optional(`${base}?env=${seg(env)}`, ctx.signal)),
+      /** @type {Promise<RolloutView | null>} */ (optional(`${base}/${seg(env)}`, ctx.signal)),
+      /** @type {Promise<{ rollouts: RolloutView[] } | null>} */ (optional(`${base}?env=${seg(env)}`, ctx.signal)),
     ]);
     return { record, history: history?.rollouts ?? [] };
   };
@@ -42,7 +42,7 @@ export async function render(ctx) {
   const run = async (command) => {
     generation++;
     try {
-      const r = /** @type {RolloutRecord} */ (await api(`${base}/${seg(env)}/${command}`, { body: { by: actor() } }));
+      const r = /** @type {RolloutView} */ (await api(`${base}/${seg(env)}/${command}`, { body: { by: actor() } }));
       replace(result, note("ok", `${command}: the rollout is now ${r.state}. ${r.reason}`));
       state = { ...state, record: r };
       draw();
@@ -136,7 +136,7 @@ export async function render(ctx) {
   );
 }
 
-/** The steps, each with when it started. @param {RolloutRecord} r */
+/** The steps, each with when it started. @param {RolloutView} r */
 function timeline(r) {
   const started = (/** @type {number} */ i) =>
     r.transitions.find((t) => t.to === "step" && t.step_index === i)?.at ??
@@ -173,7 +173,7 @@ function timeline(r) {
   );
 }
 
-/** @param {RolloutRecord} r */
+/** @param {RolloutView} r */
 function weightNow(r) {
   const w = r.written_weights;
   if (w === null) return h("p", { class: "muted" }, "No weights written yet.");
@@ -189,7 +189,7 @@ function weightNow(r) {
   );
 }
 
-/** @param {RolloutRecord} r */
+/** @param {RolloutView} r */
 function guardrails(r) {
   const latest = [...r.evaluations].reverse().find((e) => e.guardrails.length > 0);
   if (latest === undefined) return note("info", "No guardrail has been evaluated yet.");
@@ -242,7 +242,7 @@ function guardrail(g) {
   );
 }
 
-/** @param {RolloutRecord} r */
+/** @param {RolloutView} r */
 function transitions(r) {
   if (r.transitions.length === 0) return h("p", { class: "muted" }, "No transition yet.");
   return table(
@@ -261,7 +261,7 @@ function transitions(r) {
   );
 }
 
-/** @param {RolloutRecord} r */
+/** @param {RolloutView} r */
 function evaluations(r) {
   if (r.evaluations.length === 0) return h("p", { class: "muted" }, "No evaluation yet.");
   return table(
