@@ -4,9 +4,7 @@
 // SIGINT: the loop stops after the tick in hand, the lease is released (a standby takes over at once), queued
 // alerts get a few seconds, and it exits 0.
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
-import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { registerAlertMetrics } from "../alerts/alert-metrics.ts";
 import { AlertSender, type AlertSenderStats } from "../alerts/webhook-sender.ts";
@@ -19,7 +17,8 @@ import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
 import { createLogger } from "../support/logger.ts";
 import { Scrubber } from "../support/scrubber.ts";
-import { listenFailure, stopWithParent } from "./serve-lifecycle.ts";
+import { startProbeServer, type ProbeServer } from "./probe-server.ts";
+import { stopWithParent } from "./serve-lifecycle.ts";
 
 export interface ControllerRunOptions {
   /** How often the rollouts are looked at. */
@@ -32,8 +31,6 @@ export interface ControllerRunOptions {
 
 /** How long queued alerts may still be delivered at shutdown. */
 const ALERT_DRAIN_MS = 5_000;
-/** How long /readyz waits for the store. */
-const READY_TIMEOUT_MS = 1_000;
 
 const noAlerts: AlertSenderStats = { sent: new Map(), failed: 0, dropped: 0, queued: 0 };
 
@@ -72,40 +69,23 @@ export async function runController(env: NodeJS.ProcessEnv, opts: ControllerRunO
   registerAlertMetrics(metrics, () => alerts?.stats() ?? noAlerts);
 
   const stop = new AbortController();
-  const server = createServer((req, res) => void answer(req, res));
-  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?")[0];
-    const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
-      res.writeHead(status, { "content-type": type, "cache-control": "no-store" }).end(body);
-    };
-    try {
-      if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
-      if (path === "/healthz") return reply(200, "ok\n");
-      if (path === "/readyz") {
-        if (stop.signal.aborted) return reply(503, "stopping\n");
-        const answered = await Promise.race([
-          store.ping().then(() => true),
-          new Promise<false>((resolve) => setTimeout(() => resolve(false), READY_TIMEOUT_MS).unref()),
-        ]).catch(() => false);
-        return answered ? reply(200, "ready\n") : reply(503, "the store does not answer\n");
-      }
-      if (path === "/metrics") return reply(200, await metrics.metrics(), metrics.contentType);
-      return reply(404, "not found: /healthz, /readyz, /metrics\n");
-    } catch (err) {
-      logger.error("controller probe failed", { path, error: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) reply(500, "internal error\n");
-    }
-  }
-
-  let port: number;
+  let server: ProbeServer;
   try {
-    port = await listen(server, opts.port, settings.host);
+    server = await startProbeServer({
+      host: settings.host,
+      port: opts.port,
+      store,
+      metrics,
+      logger,
+      stopping: () => stop.signal.aborted,
+      worker: "controller",
+    });
   } catch (err) {
     await Promise.all([store.close(), alerts?.close(0)]);
-    throw listenFailure(err, settings.host, opts.port);
+    throw err;
   }
   logger.info("promptgate controller listening", {
-    url: `http://${settings.host}:${port}`,
+    url: `http://${settings.host}:${server.port}`,
     store: store.kind,
     owner,
     interval_ms: opts.intervalMs,
@@ -129,20 +109,9 @@ export async function runController(env: NodeJS.ProcessEnv, opts: ControllerRunO
   } finally {
     process.off("SIGTERM", onSigterm);
     process.off("SIGINT", onSigint);
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     const closed = await alerts?.close(ALERT_DRAIN_MS);
     await store.close();
     logger.info("controller stopped", { alerts_abandoned: closed?.abandoned ?? 0 });
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
