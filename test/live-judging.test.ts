@@ -1,6 +1,7 @@
 // Live judging end to end: a real gateway samples the answers of a prompt whose suite opts in, and
 // `promptgate evaluator` judges them (mock/judge reads the [[score: x]] marker each version's template
 // puts into its echoed answer) and records the scores as quality feedback per version.
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { StatsView } from "../gateway/stats/stats-ops.ts";
 import { cli } from "./support/cli.ts";
 import { redisUrl, uniquePrefix } from "./support/redis.ts";
-import { startServe, type ServeProcess } from "./support/serve-process.ts";
+import { announcedUrl, killAfterTest, startServe, type ServeProcess } from "./support/serve-process.ts";
 
 const PRIVATE = "private-user-text";
 const MARKER = "[[score:";
@@ -159,5 +160,57 @@ describe("live judging", () => {
     const shown = await cli(["stats", "livesum", "--env", "prod", "--since", "10m", "--json"], env);
     const view = JSON.parse(shown.stdout) as StatsView;
     expect(view.versions.find((v) => v.version === "1.2.0")?.quality.n ?? 0).toBe(0);
+  });
+
+  it("as a worker, serves its probes and counts on /metrics, the store's backlog included", async () => {
+    const { env } = workspace("");
+    const gw = await startServe({ env });
+    const worker = async (args: string[]) => {
+      const child = spawn(process.execPath, ["gateway/main.ts", "evaluator", "--port", "0", ...args], {
+        env: { ...process.env, ...env, HOST: "127.0.0.1" },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      killAfterTest(child);
+      return { child, ...(await announcedUrl(child, "evaluator")) };
+    };
+    const metricsOf = async (url: string) => (await fetch(`${url}/metrics`)).text();
+
+    // The first one finds the queue empty and waits a minute before looking again: the backlog grows.
+    const idle = await worker(["--interval-ms", "60000"]);
+    await vi.waitFor(() => expect(idle.stderr()).toContain("live judging queue empty"), { timeout: 10_000 });
+    expect((await fetch(`${idle.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${idle.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${idle.url}/metrics`, { method: "POST" })).status).toBe(405);
+    for (let i = 0; i < 6; i++) await ask(gw, i);
+    gw.child.kill("SIGTERM"); // flushes the sampled pairs to the store
+    expect(await gw.exited).toBe(0);
+    const backlog = await metricsOf(idle.url);
+    expect(backlog).toContain("promptgate_live_judging_store_queue_length 6");
+    expect(backlog).toContain("promptgate_evaluator_judged_total 0");
+    expect(backlog).toContain("promptgate_evaluator_process_cpu_seconds_total");
+    idle.child.kill("SIGTERM");
+    expect(await idle.exited).toBe(0);
+
+    // The next one judges the backlog at once.
+    const busy = await worker(["--batch", "2"]);
+    await vi.waitFor(
+      async () => {
+        const metrics = await metricsOf(busy.url);
+        expect(metrics).toContain("promptgate_evaluator_judged_total 6");
+        expect(metrics).toContain("promptgate_evaluator_grader_errors_total 0");
+        expect(metrics).toContain("promptgate_live_judging_store_queue_length 0");
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    busy.child.kill("SIGTERM");
+    expect(await busy.exited).toBe(0);
+    expect(busy.stderr()).toContain('"judged":6');
+    for (const w of [idle, busy]) expect(w.stderr()).not.toContain(PRIVATE);
+  });
+
+  it("refuses --port with --once: a pass serves no probes", async () => {
+    const { env } = workspace("");
+    const r = await cli(["evaluator", "--once", "--port", "9999"], env);
+    expect([r.code, r.stderr.trim()]).toEqual([2, expect.stringContaining("--port does not apply with --once")]);
   });
 });

@@ -46,7 +46,7 @@ serve), it also stops when npm does.`,
 const evaluatorVerb: Verb = {
   name: "evaluator",
   summary: "judge the gateway's sampled answers live (suites with online:) and record the scores",
-  usage: "[--batch N] [--interval-ms MS] [--once]",
+  usage: "[--batch N] [--interval-ms MS] [--port 9465] [--once]",
   details: `Runs the live-judging worker. The gateway samples the completed requests of every prompt whose
 suite (CONFIG_DIR/evals/<name>.yaml) declares online: { sample, judge, metric } and queues them in
 the store; the evaluator takes them (safe with several evaluators: each pair is judged once), judges
@@ -54,8 +54,10 @@ each with the suite's judge (a registered prompt, called through CONFIG_DIR's ga
 as an llm-rubric, and records the score as feedback of that metric on the version that served the
 request: 'promptgate stats' shows it. Malformed judge answers are grader errors, never scores. It
 uses the same environment as serve (CONFIG_DIR, REDIS_URL or STATE_PATH, REDIS_PREFIX, LOG_LEVEL).
-Logs give counts, never what was judged. SIGTERM or SIGINT finishes the batch in hand, writes the
-scores and exits 0.`,
+Logs give counts, never what was judged. While it runs it serves /healthz, /readyz (the store
+answers) and Prometheus /metrics (judged, grader errors, skipped, expired, the store's queue length)
+on --port; --once serves none. SIGTERM or SIGINT finishes the batch in hand, writes the scores and
+exits 0.`,
   positionals: { min: 0, max: 0 },
   options: {
     batch: { type: "string", placeholder: "<n>", description: "pairs taken and judged at once (default 8)" },
@@ -65,13 +67,23 @@ scores and exits 0.`,
       description: "how long to wait when the queue is empty (default 1000)",
     },
     once: { type: "boolean", description: "judge what is queued now, then exit" },
+    port: {
+      type: "string",
+      placeholder: "<port>",
+      description: "the probes' and metrics' port while it runs (default 9465; none with --once)",
+    },
   },
   json: true,
   async run({ args, env, out }) {
     const batch = positiveInt(args.string("batch") ?? "8", "--batch");
     const intervalMs = positiveInt(args.string("interval-ms") ?? "1000", "--interval-ms");
+    const once = args.flag("once");
+    const portText = args.string("port");
+    if (once && portText !== undefined)
+      throw new UsageError("--port does not apply with --once (a pass serves no probes)");
+    const port = once ? null : portArg(portText ?? "9465");
     const { runEvaluator } = await import("./evaluator.ts");
-    const counts = await runEvaluator(env, { batch, intervalMs, once: args.flag("once") });
+    const counts = await runEvaluator(env, { batch, intervalMs, once, port });
     emit(out, counts, () =>
       table(
         ["judged", "grader errors", "skipped", "expired"],
@@ -117,10 +129,7 @@ the lease and exits 0.`,
       throw new UsageError(
         `--lease (${leaseMs} ms) must be longer than --interval (${intervalMs} ms): it is renewed each interval`,
       );
-    const portText = args.string("port") ?? "9464";
-    const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port > 65_535)
-      throw new UsageError(`--port expects a port number, got "${portText}"`);
+    const port = portArg(args.string("port") ?? "9464");
     const { runController } = await import("./controller.ts");
     await runController(env, { intervalMs, leaseMs, port });
   },
@@ -134,6 +143,13 @@ export function durationArg(text: string, flag: string): number {
   if (!(ms >= 10 && ms <= 24 * 3_600_000))
     throw new UsageError(`${flag} expects a duration such as 500ms, 10s or 1m (10ms to 24h), got "${text}"`);
   return ms;
+}
+
+/** --port: 0 (any free one) to 65535; a usage error otherwise. */
+function portArg(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) throw new UsageError(`--port expects a port number, got "${text}"`);
+  return port;
 }
 
 function positiveInt(text: string, flag: string): number {

@@ -1,18 +1,24 @@
 // `promptgate evaluator`: the live-judging worker. Takes the sampled (request, answer) pairs the gateways
 // queue in the store, judges each with its prompt's `online.judge` through CONFIG_DIR's routing (judges
 // resolved from the registry), and records the scores as feedback on the versions that served them.
-// Safe with several replicas (each pair is taken by one). SIGTERM or SIGINT: the batch in hand is
-// finished, the scores are flushed, and it exits 0. Logs say counts, never what was judged.
+// Safe with several replicas (each pair is taken by one). While it runs (not with --once) it serves
+// /healthz, /readyz and Prometheus /metrics (its counts, the store's queue length) on --port. SIGTERM or
+// SIGINT: the batch in hand is finished, the scores are flushed, and it exits 0. Logs say counts, never
+// what was judged.
+import { collectDefaultMetrics, Registry as MetricsRegistry } from "prom-client";
 import { loadSettings } from "../config/settings.ts";
 import { openPromptCaller, registryResolver } from "../evals/caller.ts";
 import { emptyCounts, judgeBatch, type LiveCounts } from "../evals/live-judge.ts";
+import { registerEvaluatorMetrics } from "../evals/evaluator-metrics.ts";
 import { createModelGrader } from "../evals/model-graded.ts";
 import { loadLivePrompts } from "../evals/online.ts";
 import { createRegistry } from "../registry/registry.ts";
+import { LIVE_QUEUE_KEY } from "../store/keys.ts";
 import { openStore } from "../store/open-store.ts";
 import { systemClock } from "../support/clock.ts";
 import { createLogger } from "../support/logger.ts";
 import { createAggregateWriter } from "../telemetry/aggregates.ts";
+import { startProbeServer, type ProbeServer } from "./probe-server.ts";
 import { stopWithParent } from "./serve-lifecycle.ts";
 
 export interface EvaluatorOptions {
@@ -22,6 +28,8 @@ export interface EvaluatorOptions {
   readonly intervalMs: number;
   /** Judge what is queued, then exit (for cron jobs and tests). */
   readonly once: boolean;
+  /** The probes' and metrics' port (0: any free one); null: none (a --once pass serves none). */
+  readonly port: number | null;
 }
 
 /** How often the running counts are logged while there is work. */
@@ -54,11 +62,42 @@ export async function runEvaluator(env: NodeJS.ProcessEnv, opts: EvaluatorOption
   // No judge cache: every pair is new, and a cache on disk would keep user data past its retention.
   const grader = createModelGrader({ caller: opened.caller, cache: null });
   const aggregates = createAggregateWriter({ store, logger, options: opened.config.aggregates });
-  logger.info("evaluator started", { prompts: [...prompts.keys()], store: store.kind, batch: opts.batch });
-  if (prompts.size === 0) logger.warn("no suite declares online: judging nothing (queued pairs are skipped)");
-
   const counts = emptyCounts();
   let stopping = false;
+
+  let probes: ProbeServer | null = null;
+  if (opts.port !== null) {
+    const metrics = new MetricsRegistry();
+    collectDefaultMetrics({ register: metrics, prefix: "promptgate_evaluator_" });
+    registerEvaluatorMetrics(
+      metrics,
+      () => counts,
+      () => store.queueLength(LIVE_QUEUE_KEY),
+    );
+    try {
+      probes = await startProbeServer({
+        host: settings.host,
+        port: opts.port,
+        store,
+        metrics,
+        logger,
+        stopping: () => stopping,
+        worker: "evaluator",
+      });
+    } catch (err) {
+      await Promise.all([aggregates.stop(), opened.close()]);
+      await store.close();
+      throw err;
+    }
+  }
+  logger.info("evaluator started", {
+    prompts: [...prompts.keys()],
+    store: store.kind,
+    batch: opts.batch,
+    ...(probes === null ? {} : { url: `http://${settings.host}:${probes.port}` }),
+  });
+  if (prompts.size === 0) logger.warn("no suite declares online: judging nothing (queued pairs are skipped)");
+
   let wake: (() => void) | null = null;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -97,6 +136,7 @@ export async function runEvaluator(env: NodeJS.ProcessEnv, opts: EvaluatorOption
       logCounts(false);
       if (taken > 0) continue;
       if (opts.once) break;
+      logger.debug("live judging queue empty", { next_look_ms: opts.intervalMs });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, opts.intervalMs);
         wake = () => {
@@ -109,6 +149,7 @@ export async function runEvaluator(env: NodeJS.ProcessEnv, opts: EvaluatorOption
   } finally {
     process.off("SIGTERM", onSigterm);
     process.off("SIGINT", onSigint);
+    await probes?.close();
     await aggregates.stop();
     await opened.close();
     await store.close();
