@@ -1,5 +1,6 @@
 // The sender's counts as Prometheus metrics, read at scrape time from AlertSender.stats().
 import { Counter, Gauge, type Registry } from "prom-client";
+import { observedCounter } from "../telemetry/scraped.ts";
 import { ALERT_TYPES } from "./alert-event.ts";
 import type { AlertSenderStats } from "./webhook-sender.ts";
 
@@ -19,24 +20,18 @@ export function registerAlertMetrics(registry: Registry, stats: () => AlertSende
       for (const type of ALERT_TYPES) this.inc({ type }, sent.get(type) ?? 0);
     },
   });
-  new Counter({
-    name: "promptgate_alerts_failed_total",
-    help: "Alerts given up: every attempt failed, or the webhook refused them (4xx other than 429, 3xx)",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats().failed);
-    },
-  });
-  new Counter({
-    name: "promptgate_alerts_dropped_total",
-    help: "Alerts never delivered: pushed out of the full queue, or still queued at the shutdown deadline",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stats().dropped);
-    },
-  });
+  observedCounter(
+    registry,
+    "promptgate_alerts_failed_total",
+    "Alerts given up: every attempt failed, or the webhook refused them (4xx other than 429, 3xx)",
+    () => stats().failed,
+  );
+  observedCounter(
+    registry,
+    "promptgate_alerts_dropped_total",
+    "Alerts never delivered: pushed out of the full queue, or still queued at the shutdown deadline",
+    () => stats().dropped,
+  );
   new Gauge({
     name: "promptgate_alerts_queued",
     help: "Alerts waiting for delivery (the one in flight included)",

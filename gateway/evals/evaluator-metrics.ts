@@ -1,6 +1,7 @@
 // The evaluator's counts as Prometheus metrics, read at scrape time: what it judged, what it could not,
 // and how many pairs wait in the store's queue (the backlog an SRE scales the evaluators on).
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
+import { observedCounter } from "../telemetry/scraped.ts";
 import type { LiveCounts } from "./live-judge.ts";
 
 const COUNTERS: readonly { name: string; help: string; of: (c: LiveCounts) => number }[] = [
@@ -36,17 +37,7 @@ export function registerEvaluatorMetrics(
   counts: () => LiveCounts,
   queueLength: () => Promise<number>,
 ): void {
-  for (const { name, help, of } of COUNTERS) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(of(counts()));
-      },
-    });
-  }
+  for (const { name, help, of } of COUNTERS) observedCounter(registry, name, help, () => of(counts()));
   new Gauge({
     name: "promptgate_live_judging_store_queue_length",
     help: "Sampled pairs waiting in the store's queue for an evaluator",

@@ -5,7 +5,14 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { AggregateWriter } from "./aggregates.ts";
 import type { SpanExportStats } from "./otel.ts";
 import type { RequestRecord } from "./request-record.ts";
-import { ScrapedCounter, ScrapedHistogram, newCells, observeCells, type HistogramCells } from "./scraped.ts";
+import {
+  ScrapedCounter,
+  ScrapedHistogram,
+  newCells,
+  observeCells,
+  observedCounter,
+  type HistogramCells,
+} from "./scraped.ts";
 
 const LABELS = ["prompt", "version", "variant", "model", "status"] as const;
 type Labels = Record<(typeof LABELS)[number], string>;
@@ -196,17 +203,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
 
   // Counts kept elsewhere (the split, the aggregate writer, the span processor), read at scrape time.
-  const observed = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const observed = (name: string, help: string, read: () => number): void =>
+    observedCounter(registry, name, help, read);
   const { invalidWeights, aggregates, spans, invalidKeys, registry: registryHealth } = opts;
   if (invalidKeys) registryInvalidKeys(registry, invalidKeys);
   if (invalidWeights)

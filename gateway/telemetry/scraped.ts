@@ -40,6 +40,19 @@ export interface CounterConfig<T extends string> {
   readonly read: () => Iterable<MetricValue<T>>;
 }
 
+/** Registers an unlabelled counter whose value is a count kept elsewhere, read when scraped. */
+export function observedCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
 /** A counter whose series values are read from elsewhere when scraped. */
 export class ScrapedCounter<T extends string> extends Counter<T> {
   readonly #read: () => Iterable<MetricValue<T>>;
