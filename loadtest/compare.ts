@@ -17,7 +17,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PROMPT_TARGET, runLoad, type Target } from "./bench.ts";
-import { PROMPT_HEADERS, scenarioBody } from "./options.ts";
+import { PROMPT_HEADERS, PROMPT_NAME, scenarioBody } from "./options.ts";
 import { announcedPort, cpuSeconds, runScript, setScratch, spawnNode, stopAll } from "./processes.ts";
 import { gatewayOwnEnv, START_TIMEOUT_MS, startGateway, writeConfigDir } from "./servers.ts";
 import { median, rotated } from "./stats.ts";
@@ -50,6 +50,20 @@ async function main(): Promise<number> {
   }
 
   const body = scenarioBody(opts.scenario);
+  // Each build must serve what is measured: a 200, and with a prompt the prompt (else it measures nothing).
+  for (const g of gateways) {
+    const res = await fetch(g.target.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...g.target.headers },
+      body,
+    });
+    await res.arrayBuffer();
+    const served = res.headers.get("x-prompt-name");
+    if (res.status !== 200 || (opts.prompt && served !== PROMPT_NAME))
+      throw new Error(
+        `${g.name} answered ${res.status}, x-prompt-name ${served ?? "none"}: it does not serve ${PROMPT_NAME}`,
+      );
+  }
   const rounds = new Map<string, Round[]>(gateways.map((g) => [g.name, []]));
   log(`${opts.rounds} rounds of ${opts.seconds} s, ${opts.connections} connections, ${opts.scenario}`);
   for (const g of gateways)
