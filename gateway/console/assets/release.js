@@ -82,26 +82,18 @@ function promotePanel(name, summary, ctx) {
     }
   };
 
-  button.addEventListener("click", () => {
-    void (async () => {
-      button.disabled = true;
-      try {
-        const r = /** @type {PromoteResult} */ (
-          await api(`/prompts/${seg(name)}/promote`, {
-            body: {
-              version: version.value,
-              env: env.value,
-              approved_by: approver.value,
-              ...(force.checked ? { force: true } : {}),
-            },
-          })
-        );
-        ctx.rerender(`Promoted: ${env.value} now points at ${r.to}${r.from ? ` (was ${r.from})` : ""}.`);
-      } catch (err) {
-        replace(result, note("error", errorText(err)));
-        void check();
-      }
-    })();
+  onAct(button, result, check, async () => {
+    const r = /** @type {PromoteResult} */ (
+      await api(`/prompts/${seg(name)}/promote`, {
+        body: {
+          version: version.value,
+          env: env.value,
+          approved_by: approver.value,
+          ...(force.checked ? { force: true } : {}),
+        },
+      })
+    );
+    ctx.rerender(`Promoted: ${env.value} now points at ${r.to}${r.from ? ` (was ${r.from})` : ""}.`);
   });
   void check();
   return h(
@@ -135,19 +127,11 @@ function rollbackPanel(name, ctx) {
       replace(verdict, note("error", errorText(err)));
     }
   };
-  button.addEventListener("click", () => {
-    void (async () => {
-      button.disabled = true;
-      try {
-        const r = /** @type {{ from: string, to: string }} */ (
-          await api(`/prompts/${seg(name)}/rollback`, { body: { env: env.value, actor: actor() } })
-        );
-        ctx.rerender(`Rolled back: ${env.value} now points at ${r.to} (was ${r.from}).`);
-      } catch (err) {
-        replace(result, note("error", errorText(err)));
-        void preview();
-      }
-    })();
+  onAct(button, result, preview, async () => {
+    const r = /** @type {{ from: string, to: string }} */ (
+      await api(`/prompts/${seg(name)}/rollback`, { body: { env: env.value, actor: actor() } })
+    );
+    ctx.rerender(`Rolled back: ${env.value} now points at ${r.to} (was ${r.from}).`);
   });
   void preview();
   return h(
@@ -159,4 +143,24 @@ function rollbackPanel(name, ctx) {
     button,
     result,
   );
+}
+
+/**
+ * What both buttons do when clicked: disable themselves and act; on a refusal show why and ask for the
+ * verdict again, which enables the button as far as it allows.
+ * @param {HTMLButtonElement} button @param {HTMLElement} result
+ * @param {() => Promise<void>} recheck @param {() => Promise<void>} act
+ */
+function onAct(button, result, recheck, act) {
+  button.addEventListener("click", () => {
+    void (async () => {
+      button.disabled = true;
+      try {
+        await act();
+      } catch (err) {
+        replace(result, note("error", errorText(err)));
+        void recheck();
+      }
+    })();
+  });
 }
